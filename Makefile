@@ -1,0 +1,107 @@
+# nginx-health: one entry point.  See README.md.
+
+SHELL := /bin/bash
+
+NGX_SRC     ?= /usr/share/nginx/src
+NGINX       ?= /usr/sbin/nginx
+PG_CONFIG   ?= pg_config
+
+# The distribution's build flags (dpkg-buildflags on bookworm) so the module
+# matches Debian's nginx binary; --with-compat comes from conf_flags.
+NGX_CC_OPT  ?= -g -O2 -fstack-protector-strong -Wformat \
+               -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
+NGX_LD_OPT  ?= -Wl,-z,relro -Wl,-z,now -fPIC
+WARN_OPT    := -Wall -Wextra -Werror -Wno-unused-parameter
+
+ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer -fPIC \
+               -fsanitize=address,undefined -fno-sanitize-recover=all
+ASAN_LD_OPT := -fPIC -fsanitize=address,undefined
+
+MODULE      := build/modules/ngx_http_health_module.so
+ASAN_MODULE := build-asan/modules/ngx_http_health_module.so
+EXT         := pg_health_ext/pg_health.so
+SOURCES     := config $(wildcard ngx_health_module/*.[ch] shared/*.[ch])
+
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all module ext deps test test-unit test-asan demo demo-stop bench \
+        install install-ext clean
+
+all: module ext
+
+module: $(MODULE)
+
+ext: $(EXT)
+
+# configure once per build tree; the file list is part of the stamp so a new
+# source file reconfigures
+build/.configured build-asan/.configured: config
+	@set -e; dir=$(@D); \
+	if [ "$$dir" = build-asan ]; then cc='$(ASAN_CC_OPT) $(WARN_OPT)'; \
+	    ld='$(ASAN_LD_OPT)'; else cc='$(NGX_CC_OPT) $(WARN_OPT)'; \
+	    ld='$(NGX_LD_OPT)'; fi; \
+	test -x $(NGX_SRC)/configure || { echo "nginx sources not found in \
+	$(NGX_SRC): run 'make deps' (Debian package nginx-dev)" >&2; exit 1; }; \
+	rm -rf $$dir/nginx; mkdir -p $$dir/modules; \
+	cp -a $(NGX_SRC) $$dir/nginx; \
+	cd $$dir/nginx && source ./conf_flags && \
+	./configure "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$$cc" \
+	    --with-ld-opt="$$ld" --add-dynamic-module=$(CURDIR) \
+	    > ../configure.log 2>&1 || { cat ../configure.log >&2; exit 1; }; \
+	cd $(CURDIR) && ls ngx_health_module/*.c shared/*.c > $@
+
+build/.srclist build-asan/.srclist: FORCE
+	@mkdir -p $(@D); ls ngx_health_module/*.c shared/*.c > $@.new; \
+	if cmp -s $@.new $(@D)/.configured; then rm -f $@.new; \
+	else rm -f $(@D)/.configured; mv $@.new $@; fi
+
+$(MODULE): build/.srclist build/.configured $(SOURCES)
+	$(MAKE) -C build/nginx -f objs/Makefile modules
+	cp build/nginx/objs/ngx_http_health_module.so $@
+
+$(ASAN_MODULE): build-asan/.srclist build-asan/.configured $(SOURCES)
+	$(MAKE) -C build-asan/nginx -f objs/Makefile modules
+	cp build-asan/nginx/objs/ngx_http_health_module.so $@
+
+$(EXT): $(wildcard pg_health_ext/src/*.[ch] shared/*.[ch])
+	$(MAKE) -C pg_health_ext PG_CONFIG=$(PG_CONFIG)
+
+FORCE:
+
+deps:
+	@scripts/deps.sh
+
+install-ext: $(EXT)
+	$(SUDO) $(MAKE) -C pg_health_ext PG_CONFIG=$(PG_CONFIG) install
+
+build/unit/test_shared: t/unit/test_shared.c $(wildcard shared/*.[ch])
+	@mkdir -p $(@D)
+	$(CC) -std=c99 -g -O1 -Wall -Wextra -Werror -Ishared \
+	    -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ t/unit/test_shared.c shared/*.c -lm
+
+test-unit: build/unit/test_shared
+
+test: deps all install-ext test-unit
+	prove -r t/
+
+test-asan: deps $(ASAN_MODULE) install-ext test-unit
+	HEALTH_TEST_ASAN=1 HEALTH_MODULE=$(CURDIR)/$(ASAN_MODULE) prove -r t/
+
+demo: deps all install-ext
+	@scripts/demo.sh start
+
+demo-stop:
+	@scripts/demo.sh stop
+
+bench: deps all install-ext
+	@bench/run.sh
+
+install: all
+	$(SUDO) install -D -m 0644 $(MODULE) \
+	    $$($(NGINX) -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')/ngx_http_health_module.so
+	$(SUDO) $(MAKE) -C pg_health_ext PG_CONFIG=$(PG_CONFIG) install
+
+clean:
+	rm -rf build build-asan
+	-$(MAKE) -C pg_health_ext clean
