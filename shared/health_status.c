@@ -70,12 +70,17 @@ health_status_worst(health_status_t a, health_status_t b)
     ra = health_status_rank(a);
     rb = health_status_rank(b);
 
-    if (ra != rb) {
-        return ra > rb ? a : b;
+    /*
+     * Only unknown and unknown stay unknown: next to a judged check an
+     * unknown one is degraded.
+     */
+    if (ra == 1 || rb == 1) {
+        if (ra <= 1 && rb <= 1) {
+            return HEALTH_DEGRADED;
+        }
     }
 
-    /* same rank, different statuses: degraded beats unknown */
-    return ra == 1 ? HEALTH_DEGRADED : a;
+    return ra > rb ? a : b;
 }
 
 

@@ -27,8 +27,9 @@ const char *health_status_name(health_status_t s);
 int health_status_parse(const char *text, size_t len, health_status_t *out);
 
 /*
- * The worse of two statuses.  unknown ranks as degraded; two unknowns stay
- * unknown, an unknown with anything else gives at least degraded.
+ * The worse of two statuses.  unknown ranks as degraded: two unknowns stay
+ * unknown, an unknown next to healthy or degraded gives degraded, next to
+ * unhealthy gives unhealthy.
  */
 health_status_t health_status_worst(health_status_t a, health_status_t b);
 

@@ -1,0 +1,520 @@
+package HealthTest;
+
+# Test harness for nginx-health: starts real servers on loopback with
+# directories of their own and stops them at the end.  Core Perl only.
+#
+#   my $pg    = HealthTest::Pg->start;           # throwaway cluster
+#   my $redis = HealthTest::Redis->start;        # throwaway redis-server
+#   my $ng    = HealthTest::Nginx->start(conf => $http_block_text);
+#
+# Every object stops its server when it goes out of scope or at exit.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+
+our @EXPORT_OK = qw(free_port wait_until repo_root slurp spew run_cmd
+                    tmp_dir as_postgres);
+our %EXPORT_TAGS = (all => \@EXPORT_OK);
+
+my $ROOT = abs_path(dirname(__FILE__) . '/../..');
+my %PORTS_USED;
+
+sub repo_root { $ROOT }
+
+# A directory for one test's files, kept after a failure when
+# HEALTH_TEST_KEEP is set.  World-readable so that the postgres user and
+# nginx workers (nobody) can reach their parts.
+sub tmp_dir {
+    my ($tag) = @_;
+    my $base = "$ROOT/t/tmp";
+    make_path($base);
+    chmod 0755, "$ROOT/t", $base;
+    my $dir = tempdir(($tag // 'test') . '-XXXXXX', DIR => $base,
+                      CLEANUP => !$ENV{HEALTH_TEST_KEEP});
+    chmod 0755, $dir;
+    return $dir;
+}
+
+sub free_port {
+    for (1 .. 200) {
+        my $port = 20000 + int(rand(30000));
+        next if $PORTS_USED{$port};
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, Proto => 'tcp',
+                                      Listen => 1, ReuseAddr => 0)
+            or next;
+        close $s;
+        $PORTS_USED{$port} = 1;
+        return $port;
+    }
+    die "no free port found\n";
+}
+
+# Poll until $cond returns true or the deadline passes; returns the last
+# value of $cond.
+sub wait_until {
+    my ($cond, %o) = @_;
+    my $timeout = $o{timeout} // 10;
+    my $step = $o{step} // 0.05;
+    my $deadline = time + $timeout;
+    while (1) {
+        my $v = $cond->();
+        return $v if $v;
+        return $v if time > $deadline;
+        sleep $step;
+    }
+}
+
+sub slurp {
+    my ($f) = @_;
+    open my $fh, '<', $f or return undef;
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+}
+
+sub spew {
+    my ($f, $s) = @_;
+    open my $fh, '>', $f or die "cannot write $f: $!\n";
+    print $fh $s;
+    close $fh;
+}
+
+sub is_root { $> == 0 }
+
+# The command as the postgres user when we are root: PostgreSQL refuses to
+# run as root.
+sub as_postgres {
+    my (@cmd) = @_;
+    return is_root() ? ('runuser', '-u', 'postgres', '--', @cmd) : @cmd;
+}
+
+# Run a command; returns (exit code, stdout+stderr).
+sub run_cmd {
+    my (@cmd) = @_;
+    my $pid = open(my $fh, '-|') // die "fork: $!\n";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or die "exec $cmd[0]: $!\n";
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return ($? >> 8, $out);
+}
+
+##########################################################################
+
+package HealthTest::Pg;
+
+use strict;
+use warnings;
+
+use File::Path qw(make_path);
+use Time::HiRes qw(time sleep);
+
+our $PGBIN;
+
+sub pgbin {
+    return $PGBIN if $PGBIN;
+    my $v = `pg_config --bindir 2>/dev/null`;
+    chomp $v;
+    $PGBIN = $v && -x "$v/initdb" ? $v : (glob('/usr/lib/postgresql/*/bin'))[-1];
+    die "PostgreSQL server binaries not found (make deps)\n"
+        unless $PGBIN && -x "$PGBIN/initdb";
+    return $PGBIN;
+}
+
+# start(conf => "extra postgresql.conf lines", extension => 1)
+sub start {
+    my ($class, %o) = @_;
+    my $self = bless { %o }, $class;
+    my $dir = HealthTest::tmp_dir('pg');
+    $self->{dir} = $dir;
+    $self->{data} = "$dir/data";
+    $self->{port} = HealthTest::free_port();
+    $self->{host} = '127.0.0.1';
+    $self->{owner} = $$;
+
+    if (HealthTest::is_root()) {
+        system('chown', '-R', 'postgres:postgres', $dir) == 0
+            or die "chown $dir failed\n";
+    }
+
+    my $bin = pgbin();
+    my ($rc, $out) = HealthTest::run_cmd(HealthTest::as_postgres(
+        "$bin/initdb", '-D', $self->{data}, '-U', 'postgres', '-A', 'trust',
+        '-E', 'UTF8', '--locale=C', '--no-sync'));
+    die "initdb failed:\n$out" if $rc;
+
+    my $conf = join "\n",
+        "listen_addresses = '127.0.0.1'",
+        "port = $self->{port}",
+        "unix_socket_directories = '$dir'",
+        "fsync = off",
+        "synchronous_commit = off",
+        "full_page_writes = off",
+        "max_connections = " . ($o{max_connections} // 100),
+        "shared_preload_libraries = ''",
+        "log_min_messages = warning",
+        ($o{conf} // ''), '';
+    open my $fh, '>>', "$self->{data}/postgresql.conf" or die;
+    print $fh $conf;
+    close $fh;
+
+    ($rc, $out) = HealthTest::run_cmd(HealthTest::as_postgres(
+        "$bin/pg_ctl", '-D', $self->{data}, '-l', "$dir/postgres.log",
+        '-w', '-t', '60', 'start'));
+    die "pg_ctl start failed:\n$out\n" . (HealthTest::slurp("$dir/postgres.log") // '')
+        if $rc;
+    $self->{running} = 1;
+    return $self;
+}
+
+sub port { $_[0]{port} }
+sub host { $_[0]{host} }
+sub dir  { $_[0]{dir} }
+sub log_file { "$_[0]{dir}/postgres.log" }
+
+sub conninfo {
+    my ($self, %o) = @_;
+    return "host=$self->{host} port=$self->{port} dbname="
+        . ($o{db} // 'postgres') . " user=" . ($o{user} // 'postgres');
+}
+
+sub psql_cmd {
+    my ($self, %o) = @_;
+    return ("$PGBIN/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+            '-h', $self->{host}, '-p', $self->{port},
+            '-U', $o{user} // 'postgres', '-d', $o{db} // 'postgres');
+}
+
+# Run SQL; returns its output (unaligned, tuples only).  Dies on error
+# unless allow_error => 1, in which case it returns (rc, output).
+sub psql {
+    my ($self, $sql, %o) = @_;
+    my @cmd = ($self->psql_cmd(%o), '-c', $sql);
+    my ($rc, $out) = HealthTest::run_cmd(@cmd);
+    if ($o{allow_error}) {
+        chomp $out;
+        return wantarray ? ($rc, $out) : $out;
+    }
+    die "psql failed ($rc) for: $sql\n$out" if $rc;
+    chomp $out;
+    return $out;
+}
+
+# Start a psql session in the background running $sql (pg_sleep, lock
+# holders); returns its pid.  kill_bg() or stop() ends it.
+sub psql_bg {
+    my ($self, $sql, %o) = @_;
+    my @cmd = ($self->psql_cmd(%o), '-c', $sql);
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        exec @cmd or POSIX::_exit(127);
+    }
+    push @{ $self->{bg} }, $pid;
+    return $pid;
+}
+
+sub kill_bg {
+    my ($self, @pids) = @_;
+    @pids = @{ $self->{bg} || [] } unless @pids;
+    kill 'TERM', @pids;
+    waitpid($_, 0) for @pids;
+    my %gone = map { $_ => 1 } @pids;
+    $self->{bg} = [ grep { !$gone{$_} } @{ $self->{bg} || [] } ];
+}
+
+sub stop {
+    my ($self, %o) = @_;
+    $self->kill_bg if $self->{bg} && @{ $self->{bg} };
+    return unless $self->{running};
+    HealthTest::run_cmd(HealthTest::as_postgres("$PGBIN/pg_ctl", '-D',
+        $self->{data}, '-m', $o{mode} // 'immediate', '-w', 'stop'));
+    $self->{running} = 0;
+}
+
+# start again after stop() (same data directory and port)
+sub restart {
+    my ($self) = @_;
+    my ($rc, $out) = HealthTest::run_cmd(HealthTest::as_postgres(
+        "$PGBIN/pg_ctl", '-D', $self->{data}, '-l', "$self->{dir}/postgres.log",
+        '-w', '-t', '60', 'start'));
+    die "pg_ctl start failed:\n$out" if $rc;
+    $self->{running} = 1;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local $?;
+    $self->stop if $self->{owner} && $self->{owner} == $$;
+}
+
+##########################################################################
+
+package HealthTest::Redis;
+
+use strict;
+use warnings;
+
+sub start {
+    my ($class, %o) = @_;
+    my $self = bless { %o }, $class;
+    $self->{dir} //= HealthTest::tmp_dir('redis');
+    $self->{port} //= HealthTest::free_port();
+    $self->{owner} = $$;
+    my $bin = (grep { -x } map { "$_/redis-server" } split /:/, "$ENV{PATH}:/usr/bin:/usr/sbin")[0] // "";
+    chomp $bin;
+    die "redis-server not found (make deps)\n" unless $bin;
+    my @args = ($bin, '--port', $self->{port}, '--bind', '127.0.0.1',
+                '--dir', $self->{dir}, '--save', '', '--appendonly', 'no',
+                '--daemonize', 'yes', '--pidfile', "$self->{dir}/redis.pid",
+                '--logfile', "$self->{dir}/redis.log",
+                @{ $o{args} || [] });
+    push @args, '--requirepass', $o{password} if defined $o{password};
+    my ($rc, $out) = HealthTest::run_cmd(@args);
+    die "redis-server failed: $out" if $rc;
+    HealthTest::wait_until(sub { $self->cli('PING') =~ /PONG/ }, timeout => 10)
+        or die "redis-server did not answer\n";
+    $self->{running} = 1;
+    return $self;
+}
+
+sub port { $_[0]{port} }
+sub dir  { $_[0]{dir} }
+
+sub cli {
+    my ($self, @cmd) = @_;
+    my @auth = defined $self->{password} ? ('-a', $self->{password},
+                                            '--no-auth-warning') : ();
+    my ($rc, $out) = HealthTest::run_cmd('redis-cli', '-h', '127.0.0.1',
+                                         '-p', $self->{port}, @auth, @cmd);
+    chomp $out;
+    return $out;
+}
+
+sub pid {
+    my ($self) = @_;
+    my $p = HealthTest::slurp("$self->{dir}/redis.pid") // '';
+    chomp $p;
+    return $p;
+}
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{running};
+    my $pid = $self->pid;
+    $self->cli('SHUTDOWN', 'NOSAVE');
+    HealthTest::wait_until(sub { !$pid || !kill(0, $pid) }, timeout => 10);
+    kill 'KILL', $pid if $pid && kill(0, $pid);
+    $self->{running} = 0;
+}
+
+# start again after stop() on the same port and directory
+sub restart {
+    my ($self) = @_;
+    my $new = HealthTest::Redis->start(%$self);
+    $new->{owner} = 0;          # $self owns the server from here
+    $self->{running} = 1;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local $?;
+    $self->stop if $self->{owner} && $self->{owner} == $$;
+}
+
+##########################################################################
+
+package HealthTest::Nginx;
+
+use strict;
+use warnings;
+
+use File::Path qw(make_path);
+use HTTP::Tiny;
+use Time::HiRes qw(time sleep);
+
+sub module_path {
+    return $ENV{HEALTH_MODULE}
+        || HealthTest::repo_root() . '/build/modules/ngx_http_health_module.so';
+}
+
+sub nginx_bin { $ENV{HEALTH_NGINX} || '/usr/sbin/nginx' }
+
+# new(conf => TEXT, main => TEXT, workers => N)
+#
+# conf is the inside of the http block; main is extra main-context text.
+# In both, %%PORT%%, %%PORT_1%%.. %%PORT_9%% become free loopback ports and
+# %%DIR%% the prefix directory.
+sub new {
+    my ($class, %o) = @_;
+    my $self = bless { workers => 1, %o }, $class;
+    $self->{dir} = HealthTest::tmp_dir('nginx');
+    $self->{owner} = $$;
+    my $dir = $self->{dir};
+    make_path("$dir/logs", "$dir/html");
+    chmod 0777, "$dir/logs";
+    $self->{ports} = {};
+    $self->write_conf($o{conf} // '', $o{main} // '');
+    return $self;
+}
+
+sub port {
+    my ($self, $n) = @_;
+    $n //= 0;
+    return $self->{ports}{$n} //= HealthTest::free_port();
+}
+
+sub dir { $_[0]{dir} }
+sub error_log { "$_[0]{dir}/logs/error.log" }
+
+sub expand {
+    my ($self, $text) = @_;
+    $text =~ s/%%PORT%%/$self->port(0)/ge;
+    $text =~ s/%%PORT_(\d)%%/$self->port($1)/ge;
+    $text =~ s/%%DIR%%/$self->{dir}/g;
+    return $text;
+}
+
+sub write_conf {
+    my ($self, $http, $main) = @_;
+    my $dir = $self->{dir};
+    my $module = module_path();
+    my $workers = $self->{workers};
+    my $master = $self->{single} ? "master_process off;\ndaemon off;" : '';
+    my $user = HealthTest::is_root() ? 'user root;' : '';
+    my $text = <<"EOF";
+load_module $module;
+$master
+$user
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log info;
+$main
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body_temp;
+    proxy_temp_path       $dir/proxy_temp;
+    fastcgi_temp_path     $dir/fastcgi_temp;
+    uwsgi_temp_path       $dir/uwsgi_temp;
+    scgi_temp_path        $dir/scgi_temp;
+    default_type          text/plain;
+
+$http
+}
+EOF
+    HealthTest::spew("$dir/nginx.conf", $self->expand($text));
+}
+
+# nginx -t; returns (rc, output)
+sub test_conf {
+    my ($self) = @_;
+    return HealthTest::run_cmd(nginx_bin(), '-t', '-p', $self->{dir},
+        '-c', "$self->{dir}/nginx.conf", '-e', "$self->{dir}/logs/error.log");
+}
+
+sub start {
+    my ($class, %o) = @_;
+    my $self = ref $class ? $class : $class->new(%o);
+    my ($rc, $out) = HealthTest::run_cmd(nginx_bin(), '-p', $self->{dir},
+        '-c', "$self->{dir}/nginx.conf", '-e', "$self->{dir}/logs/error.log");
+    die "nginx failed to start:\n$out\n" . (HealthTest::slurp($self->error_log) // '')
+        if $rc;
+    HealthTest::wait_until(sub { -s "$self->{dir}/nginx.pid" }, timeout => 10)
+        or die "nginx wrote no pid file\n";
+    $self->{running} = 1;
+    return $self;
+}
+
+sub master_pid {
+    my ($self) = @_;
+    my $p = HealthTest::slurp("$self->{dir}/nginx.pid") // '';
+    chomp $p;
+    return $p;
+}
+
+# pids of the worker processes (children of the master)
+sub worker_pids {
+    my ($self) = @_;
+    my $m = $self->master_pid or return ();
+    my @w;
+    for my $st (glob '/proc/[0-9]*/stat') {
+        my $s = HealthTest::slurp($st) or next;
+        my ($pid, $ppid) = $s =~ /^(\d+) \(.*\) \S (\d+)/ or next;
+        push @w, $pid if $ppid == $m && $s =~ /\(nginx\)/;
+    }
+    return @w;
+}
+
+sub reload {
+    my ($self, %o) = @_;
+    $self->write_conf($o{conf}, $o{main} // '') if defined $o{conf};
+    my @old = $self->worker_pids;
+    kill 'HUP', $self->master_pid;
+    return if $o{nowait};
+    # the reload is done when none of the old workers is left
+    HealthTest::wait_until(sub {
+        !grep { kill 0, $_ and (HealthTest::slurp("/proc/$_/cmdline") // '')
+                                 !~ /shutting down/ } @old
+    }, timeout => 20);
+}
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{running};
+    my $pid = $self->master_pid;
+    if ($pid) {
+        kill 'QUIT', $pid;
+        HealthTest::wait_until(sub { !kill 0, $pid }, timeout => 20)
+            or kill 'KILL', $pid;
+    }
+    $self->{running} = 0;
+}
+
+sub url {
+    my ($self, $path, $n) = @_;
+    return "http://127.0.0.1:" . $self->port($n // 0) . ($path // '/');
+}
+
+sub http {
+    my ($self, $method, $path, %o) = @_;
+    my $ua = $self->{ua} //= HTTP::Tiny->new(keep_alive => 0, timeout => 30);
+    return $ua->request($method, $self->url($path, $o{port}),
+                        $o{options} || {});
+}
+
+sub get { my ($self, $path, %o) = @_; $self->http('GET', $path, %o) }
+
+# [alert] and [emerg] lines of error.log (a test ends with none)
+sub log_alerts {
+    my ($self) = @_;
+    my $log = HealthTest::slurp($self->error_log) // '';
+    return grep { /\[(alert|emerg)\]/ } split /\n/, $log;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local $?;
+    $self->stop if $self->{owner} && $self->{owner} == $$;
+}
+
+1;
