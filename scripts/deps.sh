@@ -9,7 +9,7 @@ pkgs=(
     libpq-dev libjansson-dev libhiredis-dev
     redis-server
     build-essential pkg-config
-    perl libjson-pp-perl                # the t/ harness (core Perl)
+    perl                                # the t/ harness (core Perl only)
     wrk apache2-utils valgrind          # make bench
     clang libclang-rt-14-dev            # make test-asan
     prometheus                          # promtool
