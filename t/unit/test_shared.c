@@ -1,5 +1,6 @@
 /*
- * Unit tests for shared/: status vocabulary, thresholds, JSON writer.
+ * Unit tests for shared/: status vocabulary, thresholds, JSON writer,
+ * latency histogram.
  * Prints TAP for prove.
  */
 
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "health_histogram.h"
 #include "health_json.h"
 #include "health_status.h"
 #include "health_threshold.h"
@@ -249,12 +251,198 @@ test_json(void)
 }
 
 
+/* a sorted sample and its true nearest-rank quantile */
+static uint64_t
+true_quantile(const uint64_t *sorted, size_t n, double q)
+{
+    size_t  rank;
+
+    rank = (size_t) (q * (double) n);
+
+    if ((double) rank < q * (double) n) {
+        rank++;
+    }
+
+    return sorted[rank ? rank - 1 : 0];
+}
+
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t  x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+
+static void
+check_quantiles(const char *name, uint64_t *sample, size_t n)
+{
+    char      msg[128];
+    double    q[] = { 0.5, 0.95, 0.99, 1.0 }, got, want, err;
+    size_t    i;
+    uint64_t  counts[HEALTH_HIST_BUCKETS], max = 0;
+    unsigned  k;
+
+    memset(counts, 0, sizeof(counts));
+
+    for (i = 0; i < n; i++) {
+        counts[health_hist_index(sample[i])]++;
+        max = sample[i] > max ? sample[i] : max;
+    }
+
+    qsort(sample, n, sizeof(uint64_t), cmp_u64);
+
+    for (k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
+        got = health_hist_quantile(counts, n, q[k], max);
+        want = (double) true_quantile(sample, n, q[k]);
+        err = want ? fabs(got - want) / want : fabs(got);
+        snprintf(msg, sizeof(msg), "%s: q%.2f %.1f vs %.0f (%.2f%%)", name,
+                 q[k], got, want, err * 100);
+        OK(err <= HEALTH_HIST_REL_ERROR + 1e-12, msg);
+    }
+}
+
+
+static void
+test_histogram(void)
+{
+    int       monotonic, inside, narrow;
+    char      buf[32], err[128];
+    size_t    bad, i;
+    unsigned  idx, prev;
+    uint64_t  v, sample[20000], seed = 42;
+    uint64_t  dflt[] = { 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+                         1000000, 2500000, 5000000, 10000000 };
+    uint64_t  unsorted[] = { 5000, 1000, 20000 };
+    uint64_t  dup[] = { 5000, 5000 };
+    uint64_t  zero[] = { 0, 5000 };
+    uint64_t  many[HEALTH_HIST_MAX_BOUNDS + 1];
+    uint64_t  counts[HEALTH_HIST_BUCKETS];
+
+    OK(HEALTH_HIST_BUCKETS == 384, "384 buckets up to 2^27 us");
+
+    monotonic = inside = narrow = 1;
+    prev = 0;
+
+    for (v = 0; v < ((uint64_t) 1 << 28); v += 1 + v / 97) {
+        idx = health_hist_index(v);
+
+        if (idx < prev) {
+            monotonic = 0;
+        }
+
+        prev = idx;
+
+        if (idx < HEALTH_HIST_BUCKETS - 1
+            && (v < health_hist_lower(idx) || v >= health_hist_upper(idx)))
+        {
+            inside = 0;
+        }
+    }
+
+    for (idx = 32; idx < HEALTH_HIST_BUCKETS; idx++) {
+        if ((health_hist_upper(idx) - health_hist_lower(idx)) * HEALTH_HIST_SUB
+            > health_hist_lower(idx))
+        {
+            narrow = 0;
+        }
+
+        if (health_hist_lower(idx) != health_hist_upper(idx - 1)) {
+            narrow = 0;
+        }
+    }
+
+    OK(monotonic, "bucket index never decreases with the value");
+    OK(inside, "every value lies inside its bucket");
+    OK(narrow, "buckets are contiguous and at most 1/16 of their bound wide");
+    OK(health_hist_index(31) == 31 && health_hist_index(32) == 32
+       && health_hist_index(33) == 32, "exact below 32 us");
+    OK(health_hist_index((uint64_t) 1 << 27) == HEALTH_HIST_BUCKETS - 1
+       && health_hist_index(UINT64_MAX) == HEALTH_HIST_BUCKETS - 1,
+       "huge values share the last bucket");
+
+    memset(counts, 0, sizeof(counts));
+    OK(health_hist_quantile(counts, 0, 0.5, 0) == 0, "empty: quantile 0");
+
+    for (i = 0; i < 1000; i++) {
+        sample[i] = 50000;
+    }
+    check_quantiles("constant 50ms", sample, 1000);
+
+    for (i = 0; i < 20000; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        sample[i] = 100 + (seed >> 33) % 2000000;
+    }
+    check_quantiles("uniform 0.1ms..2s", sample, 20000);
+
+    for (i = 0; i < 20000; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        sample[i] = (uint64_t) exp(3 + ((seed >> 11) % 1000000) / 1e5);
+    }
+    check_quantiles("log-uniform 20us..440ms", sample, 20000);
+
+    for (i = 0; i < 100; i++) {
+        sample[i] = i < 99 ? 7 : 29;
+    }
+    check_quantiles("small exact values", sample, 100);
+
+    sample[0] = 300000000;
+    check_quantiles("one value past the top", sample, 1);
+
+    OK(health_hist_bound_index(dflt, 11, 0) == 0, "0 goes to the first bound");
+    OK(health_hist_bound_index(dflt, 11, 5000) == 0,
+       "a value equal to a bound is counted in it (le)");
+    OK(health_hist_bound_index(dflt, 11, 5001) == 1, "just past goes on");
+    OK(health_hist_bound_index(dflt, 11, 2500000) == 8, "2.5s is bound 8");
+    OK(health_hist_bound_index(dflt, 11, 10000001) == 11,
+       "past the last bound is +Inf");
+
+    OK(health_hist_bounds_validate(dflt, 11, &bad, err, sizeof(err)) == 0,
+       "default bounds are valid");
+    OK(health_hist_bounds_validate(unsorted, 3, &bad, err, sizeof(err)) == -1
+       && bad == 1, "unsorted bounds are refused at the offending one");
+    IS_STR(err, "bounds must be in increasing order", "and says why");
+    OK(health_hist_bounds_validate(dup, 2, &bad, err, sizeof(err)) == -1
+       && bad == 1, "duplicate bounds are refused");
+    IS_STR(err, "duplicate bound", "and says why");
+    OK(health_hist_bounds_validate(zero, 2, &bad, err, sizeof(err)) == -1
+       && bad == 0, "a zero bound is refused");
+
+    for (i = 0; i < HEALTH_HIST_MAX_BOUNDS + 1; i++) {
+        many[i] = 1000 * (i + 1);
+    }
+
+    OK(health_hist_bounds_validate(many, HEALTH_HIST_MAX_BOUNDS, NULL, NULL,
+                                   0) == 0, "32 bounds are fine");
+    OK(health_hist_bounds_validate(many, HEALTH_HIST_MAX_BOUNDS + 1, NULL,
+                                   NULL, 0) == -1, "33 bounds are too many");
+
+    health_hist_format_seconds(5000, buf, sizeof(buf));
+    IS_STR(buf, "0.005", "5ms formats as 0.005");
+    health_hist_format_seconds(2500000, buf, sizeof(buf));
+    IS_STR(buf, "2.5", "2.5s formats as 2.5");
+    health_hist_format_seconds(10000000, buf, sizeof(buf));
+    IS_STR(buf, "10", "10s formats as 10");
+    health_hist_format_seconds(1234567, buf, sizeof(buf));
+    IS_STR(buf, "1.234567", "microseconds are kept");
+    health_hist_format_seconds(0, buf, sizeof(buf));
+    IS_STR(buf, "0", "zero");
+    OK(health_hist_format_seconds(UINT64_MAX, buf, sizeof(buf)) > 0,
+       "the largest value fits 32 bytes");
+    OK(health_hist_format_seconds(1000000, buf, 1) == -1,
+       "a short buffer is reported");
+}
+
+
 int
 main(void)
 {
     test_status();
     test_threshold();
     test_json();
+    test_histogram();
 
     printf("1..%d\n", tests);
 
