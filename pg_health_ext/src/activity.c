@@ -1,0 +1,446 @@
+/*-------------------------------------------------------------------------
+ *
+ * activity.c
+ *		Backends: connection headroom and slow queries.
+ *
+ * Reads the backend status array the way pg_stat_activity does, through
+ * this transaction's snapshot of it, so a count here and a count from
+ * pg_stat_activity in the same transaction agree exactly.  Details of a
+ * backend (state, times, wait event, query) are used only where the caller
+ * could see them in pg_stat_activity: it has the privileges of
+ * pg_read_all_stats or of the backend's role.
+ *
+ * pg_health_ext/src/activity.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_authid.h"
+#include "commands/dbcommands.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "postmaster/postmaster.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/wait_event.h"
+
+#include "pg_health.h"
+
+/* PostgreSQL 17 renamed the accessor of the local status snapshot */
+#if PG_VERSION_NUM >= 170000
+#define health_local_beentry(i)	pgstat_get_local_beentry_by_index(i)
+#else
+#define health_local_beentry(i)	pgstat_fetch_stat_local_beentry(i)
+#endif
+
+#define HEALTH_WAIT_CLASS(info)	((info) & 0xFF000000U)
+
+/* another backend writes wait_event_info at will: read it once */
+#define HEALTH_READ_ONCE_U32(var)	((uint32) (*((volatile uint32 *) &(var))))
+
+PG_FUNCTION_INFO_V1(health_connections);
+PG_FUNCTION_INFO_V1(health_slow_queries);
+
+typedef struct SlowRow
+{
+	const HealthBackend *b;
+	double		ms;
+} SlowRow;
+
+void
+health_activity_collect(HealthActivity *a)
+{
+	int			n;
+	int			i;
+	Oid			me = GetUserId();
+	bool		read_all;
+
+	read_all = has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
+
+	n = pgstat_fetch_stat_numbackends();
+
+	memset(a, 0, sizeof(HealthActivity));
+	a->now = GetCurrentTimestamp();
+	a->backends = palloc0(sizeof(HealthBackend) * Max(n, 1));
+
+	for (i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *local = health_local_beentry(i);
+		PgBackendStatus *be;
+		HealthBackend *b;
+		PGPROC	   *proc;
+
+		if (local == NULL)
+			continue;
+
+		be = &local->backendStatus;
+		if (be->st_procpid <= 0)
+			continue;
+
+		b = &a->backends[a->nbackends++];
+		b->pid = be->st_procpid;
+		b->backend_type = be->st_backendType;
+		b->databaseid = be->st_databaseid;
+		b->userid = be->st_userid;
+		b->appname = be->st_appname;
+		b->visible = read_all || has_privs_of_role(me, be->st_userid);
+
+		/*
+		 * The wait event is kept even for backends the caller may not see:
+		 * it only tells whether to ask the lock manager, whose view
+		 * (pg_locks) is open to everyone.  It is never shown for them.
+		 */
+		proc = BackendPidGetProc(b->pid);
+		if (proc != NULL)
+			b->wait_event_info = HEALTH_READ_ONCE_U32(proc->wait_event_info);
+		if (HEALTH_WAIT_CLASS(b->wait_event_info) == PG_WAIT_LOCK)
+			a->lock_waiters = true;
+
+		if (b->backend_type == B_BACKEND)
+		{
+			a->nclients++;
+
+			/* not yet authenticated: nothing to hide, nothing to judge */
+			if (!b->visible && OidIsValid(b->userid))
+				a->ninvisible++;
+		}
+
+		if (!b->visible)
+			continue;
+
+		b->state = be->st_state;
+		b->xact_start = be->st_xact_start_timestamp;
+		b->query_start = be->st_activity_start_timestamp;
+		b->state_change = be->st_state_start_timestamp;
+		b->activity_raw = be->st_activity_raw;
+	}
+}
+
+const HealthBackend *
+health_activity_find(const HealthActivity *a, int pid)
+{
+	int			i;
+
+	for (i = 0; i < a->nbackends; i++)
+	{
+		if (a->backends[i].pid == pid)
+			return &a->backends[i];
+	}
+
+	return NULL;
+}
+
+/*
+ * Client backends use the max_connections slots; superusers (and on 16+
+ * members of pg_use_reserved_connections) may use the reserved ones, so
+ * headroom is judged against what ordinary roles can get.
+ */
+void
+health_connections_count(const HealthActivity *a, HealthConnections *c)
+{
+	int			i;
+	int			usable;
+
+	memset(c, 0, sizeof(HealthConnections));
+
+	c->used = a->nclients;
+	c->max_connections = MaxConnections;
+#if PG_VERSION_NUM >= 160000
+	c->reserved = SuperuserReservedConnections + ReservedConnections;
+#else
+	c->reserved = ReservedBackends;
+#endif
+
+	usable = c->max_connections - c->reserved;
+	c->usage_pct = usable > 0 ? c->used * 100.0 / usable : NAN;
+
+	for (i = 0; i < a->nbackends; i++)
+	{
+		const HealthBackend *b = &a->backends[i];
+
+		if (b->backend_type != B_BACKEND || !b->visible)
+			continue;
+
+		switch (b->state)
+		{
+			case STATE_RUNNING:
+			case STATE_FASTPATH:
+				c->active++;
+				break;
+			case STATE_IDLE:
+				c->idle++;
+				break;
+			case STATE_IDLEINTRANSACTION:
+				c->idle_in_transaction++;
+				break;
+			case STATE_IDLEINTRANSACTION_ABORTED:
+				c->idle_in_transaction_aborted++;
+				break;
+			default:
+				break;
+		}
+
+		if (HEALTH_WAIT_CLASS(b->wait_event_info) == PG_WAIT_LOCK)
+			c->waiting++;
+	}
+
+	c->threshold = health_threshold(pg_health_connections_warning,
+									pg_health_connections_critical);
+	c->status = health_threshold_eval(&c->threshold, c->usage_pct);
+}
+
+/* the words of pg_stat_activity.state */
+const char *
+health_backend_state_name(BackendState state)
+{
+	switch (state)
+	{
+		case STATE_IDLE:
+			return "idle";
+		case STATE_RUNNING:
+			return "active";
+		case STATE_IDLEINTRANSACTION:
+			return "idle in transaction";
+		case STATE_FASTPATH:
+			return "fastpath function call";
+		case STATE_IDLEINTRANSACTION_ABORTED:
+			return "idle in transaction (aborted)";
+		case STATE_DISABLED:
+			return "disabled";
+		case STATE_UNDEFINED:
+			break;
+	}
+
+	return NULL;
+}
+
+static TimestampTz
+health_statement_start(const HealthBackend *b)
+{
+	if (b->backend_type != B_BACKEND || !b->visible || b->pid == MyProcPid)
+		return 0;
+
+	switch (b->state)
+	{
+		case STATE_RUNNING:
+		case STATE_FASTPATH:
+			return b->query_start;
+		case STATE_IDLEINTRANSACTION:
+		case STATE_IDLEINTRANSACTION_ABORTED:
+			return b->state_change;
+		default:
+			break;
+	}
+
+	return 0;
+}
+
+/*
+ * How long the session's current statement has run, or how long it has sat
+ * idle in a transaction; -1 for sessions that are neither, the caller's
+ * own, or not visible.
+ */
+double
+health_statement_ms(const HealthActivity *a, const HealthBackend *b)
+{
+	TimestampTz start = health_statement_start(b);
+
+	return start == 0 ? -1.0 : health_ms_between(start, a->now);
+}
+
+/* age of the session's transaction, -1 as above */
+double
+health_transaction_ms(const HealthActivity *a, const HealthBackend *b)
+{
+	if (b->backend_type != B_BACKEND || !b->visible || b->pid == MyProcPid
+		|| b->xact_start == 0)
+		return -1.0;
+
+	return health_ms_between(b->xact_start, a->now);
+}
+
+Datum
+health_connections(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	HealthActivity a;
+	HealthConnections c;
+	Datum		values[10];
+	bool		nulls[10] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	health_activity_collect(&a);
+	health_connections_count(&a, &c);
+	health_check_threshold("connections", &c.threshold);
+
+	values[0] = Int32GetDatum(c.used);
+	values[1] = Int32GetDatum(c.max_connections);
+	values[2] = Int32GetDatum(c.reserved);
+	if (isnan(c.usage_pct))
+		nulls[3] = true;
+	else
+		values[3] = Float8GetDatum(rint(c.usage_pct * 100.0) / 100.0);
+	values[4] = Int32GetDatum(c.active);
+	values[5] = Int32GetDatum(c.idle);
+	values[6] = Int32GetDatum(c.idle_in_transaction);
+	values[7] = Int32GetDatum(c.idle_in_transaction_aborted);
+	values[8] = Int32GetDatum(c.waiting);
+	values[9] = CStringGetTextDatum(health_status_name(c.status));
+
+	tupdesc = BlessTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values,
+													  nulls)));
+}
+
+static int
+slow_row_cmp(const void *x, const void *y)
+{
+	const SlowRow *a = x;
+	const SlowRow *b = y;
+
+	if (a->ms != b->ms)
+		return a->ms > b->ms ? -1 : 1;
+
+	return a->b->pid - b->b->pid;
+}
+
+static double
+interval_ms(const Interval *iv)
+{
+#ifdef INTERVAL_NOT_FINITE
+	if (INTERVAL_NOT_FINITE(iv))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("threshold must be a finite interval")));
+#endif
+
+	return ((double) iv->time
+			+ ((double) iv->month * DAYS_PER_MONTH + iv->day)
+			* (double) USECS_PER_DAY) / 1000.0;
+}
+
+Datum
+health_slow_queries(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	health_threshold_t t;
+	HealthActivity a;
+	SlowRow    *rows;
+	double		min_ms;
+	int			nrows = 0;
+	int			i;
+
+	t = health_threshold(pg_health_statement_warning,
+						 pg_health_statement_critical);
+	health_check_threshold("statement", &t);
+
+	if (PG_ARGISNULL(0))
+		min_ms = t.warning;
+	else
+	{
+		min_ms = interval_ms(PG_GETARG_INTERVAL_P(0));
+		if (min_ms < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("threshold must not be negative"),
+					 errhint("Pass NULL to use pg_health.statement_warning.")));
+	}
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	health_activity_collect(&a);
+	rows = palloc(sizeof(SlowRow) * Max(a.nbackends, 1));
+
+	for (i = 0; i < a.nbackends; i++)
+	{
+		double		ms = health_statement_ms(&a, &a.backends[i]);
+
+		if (ms >= 0 && ms > min_ms)
+		{
+			rows[nrows].b = &a.backends[i];
+			rows[nrows].ms = ms;
+			nrows++;
+		}
+	}
+
+	qsort(rows, nrows, sizeof(SlowRow), slow_row_cmp);
+
+	for (i = 0; i < nrows; i++)
+	{
+		const HealthBackend *b = rows[i].b;
+		Datum		values[10];
+		bool		nulls[10] = {0};
+		char	   *name;
+		Name		n;
+		const char *s;
+
+		values[0] = Int32GetDatum(b->pid);
+
+		name = get_database_name(b->databaseid);
+		if (name == NULL)
+			nulls[1] = true;
+		else
+		{
+			n = (Name) palloc(NAMEDATALEN);
+			namestrcpy(n, name);
+			values[1] = NameGetDatum(n);
+		}
+
+		name = GetUserNameFromId(b->userid, true);
+		if (name == NULL)
+			nulls[2] = true;
+		else
+		{
+			n = (Name) palloc(NAMEDATALEN);
+			namestrcpy(n, name);
+			values[2] = NameGetDatum(n);
+		}
+
+		if (b->appname != NULL)
+			values[3] = CStringGetTextDatum(b->appname);
+		else
+			nulls[3] = true;
+
+		s = health_backend_state_name(b->state);
+		if (s != NULL)
+			values[4] = CStringGetTextDatum(s);
+		else
+			nulls[4] = true;
+
+		values[5] = DirectFunctionCall2(timestamp_mi,
+										TimestampTzGetDatum(a.now),
+										TimestampTzGetDatum(health_statement_start(b)));
+
+		s = pgstat_get_wait_event_type(b->wait_event_info);
+		if (s != NULL)
+			values[6] = CStringGetTextDatum(s);
+		else
+			nulls[6] = true;
+		s = pgstat_get_wait_event(b->wait_event_info);
+		if (s != NULL)
+			values[7] = CStringGetTextDatum(s);
+		else
+			nulls[7] = true;
+
+		if (b->activity_raw != NULL)
+			values[8] = CStringGetTextDatum(pgstat_clip_activity(b->activity_raw));
+		else
+			nulls[8] = true;
+
+		values[9] = CStringGetTextDatum(health_status_name(health_threshold_eval(&t, rows[i].ms)));
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
+							 nulls);
+	}
+
+	return (Datum) 0;
+}

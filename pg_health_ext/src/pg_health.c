@@ -1,0 +1,184 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_health.c
+ *		Module load: the pg_health.* settings, and small helpers the checks
+ *		share.
+ *
+ * Every threshold is a setting of class SUSET: operators tune them in
+ * postgresql.conf, ALTER SYSTEM, ALTER DATABASE/ROLE or SET, but only a
+ * superuser (or a role granted SET on the parameter) may change them, so a
+ * monitored application cannot talk its own verdict down.
+ *
+ * pg_health_ext/src/pg_health.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <math.h>
+
+#include "fmgr.h"
+#include "pgtime.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "pg_health.h"
+
+PG_MODULE_MAGIC;
+
+double		pg_health_connections_warning = 80.0;
+double		pg_health_connections_critical = 95.0;
+int			pg_health_statement_warning = 500;
+int			pg_health_statement_critical = 2000;
+int			pg_health_transaction_warning = 60 * 1000;
+int			pg_health_transaction_critical = 5 * 60 * 1000;
+int			pg_health_lock_wait_warning = 30 * 1000;
+int			pg_health_lock_wait_critical = 2 * 60 * 1000;
+int			pg_health_dead_tuples_min = 1000;
+double		pg_health_dead_tuples_warning = 10.0;
+double		pg_health_dead_tuples_critical = 25.0;
+int			pg_health_vacuum_overdue = 24 * 60 * 60;
+double		pg_health_wraparound_warning = 75.0;
+double		pg_health_wraparound_critical = 90.0;
+double		pg_health_multixact_warning = 75.0;
+double		pg_health_multixact_critical = 90.0;
+
+void		_PG_init(void);
+
+static void
+define_percent(const char *name, const char *desc, double *var, double dflt)
+{
+	DefineCustomRealVariable(name, desc, NULL, var, dflt, 0.0, 100.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
+static void
+define_ms(const char *name, const char *desc, int *var, int dflt)
+{
+	DefineCustomIntVariable(name, desc, NULL, var, dflt, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+}
+
+void
+_PG_init(void)
+{
+	define_percent("pg_health.connections_warning",
+				   "Connection slots in use, in percent of the usable ones, that make the connections check degraded.",
+				   &pg_health_connections_warning, 80.0);
+	define_percent("pg_health.connections_critical",
+				   "Connection slots in use, in percent of the usable ones, that make the connections check unhealthy.",
+				   &pg_health_connections_critical, 95.0);
+
+	define_ms("pg_health.statement_warning",
+			  "Statement or idle-in-transaction time that makes a session a degraded slow query.",
+			  &pg_health_statement_warning, 500);
+	define_ms("pg_health.statement_critical",
+			  "Statement or idle-in-transaction time that makes a session an unhealthy slow query.",
+			  &pg_health_statement_critical, 2000);
+
+	define_ms("pg_health.transaction_warning",
+			  "Transaction age that makes the long transactions check degraded.",
+			  &pg_health_transaction_warning, 60 * 1000);
+	define_ms("pg_health.transaction_critical",
+			  "Transaction age that makes the long transactions check unhealthy.",
+			  &pg_health_transaction_critical, 5 * 60 * 1000);
+
+	define_ms("pg_health.lock_wait_warning",
+			  "Time waiting on a lock that makes the lock waits check degraded.",
+			  &pg_health_lock_wait_warning, 30 * 1000);
+	define_ms("pg_health.lock_wait_critical",
+			  "Time waiting on a lock that makes the lock waits check unhealthy.",
+			  &pg_health_lock_wait_critical, 2 * 60 * 1000);
+
+	DefineCustomIntVariable("pg_health.dead_tuples_min",
+							"Dead tuples a table needs before the dead tuples check judges it.",
+							NULL, &pg_health_dead_tuples_min, 1000, 0, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	define_percent("pg_health.dead_tuples_warning",
+				   "Dead tuples, in percent of a table's tuples, that make the table degraded.",
+				   &pg_health_dead_tuples_warning, 10.0);
+	define_percent("pg_health.dead_tuples_critical",
+				   "Dead tuples, in percent of a table's tuples, that make the table unhealthy.",
+				   &pg_health_dead_tuples_critical, 25.0);
+
+	DefineCustomIntVariable("pg_health.vacuum_overdue",
+							"Time since the last vacuum after which a table past autovacuum's trigger counts as overdue.",
+							NULL, &pg_health_vacuum_overdue, 24 * 60 * 60,
+							1, INT_MAX, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	define_percent("pg_health.wraparound_warning",
+				   "Age of the database's datfrozenxid, in percent of autovacuum_freeze_max_age, that is degraded.",
+				   &pg_health_wraparound_warning, 75.0);
+	define_percent("pg_health.wraparound_critical",
+				   "Age of the database's datfrozenxid, in percent of autovacuum_freeze_max_age, that is unhealthy.",
+				   &pg_health_wraparound_critical, 90.0);
+	define_percent("pg_health.multixact_wraparound_warning",
+				   "Age of the database's datminmxid, in percent of autovacuum_multixact_freeze_max_age, that is degraded.",
+				   &pg_health_multixact_warning, 75.0);
+	define_percent("pg_health.multixact_wraparound_critical",
+				   "Age of the database's datminmxid, in percent of autovacuum_multixact_freeze_max_age, that is unhealthy.",
+				   &pg_health_multixact_critical, 90.0);
+
+	MarkGUCPrefixReserved("pg_health");
+}
+
+health_threshold_t
+health_threshold(double warning, double critical)
+{
+	health_threshold_t t;
+
+	t.warning = warning;
+	t.critical = critical;
+	t.direction = HEALTH_HIGHER_IS_WORSE;
+
+	return t;
+}
+
+/*
+ * The set-returning functions refuse to judge against a warning beyond its
+ * critical (health_report() says unknown instead).  name is the part of the
+ * two setting names between "pg_health." and "_warning".
+ */
+void
+health_check_threshold(const char *name, const health_threshold_t *t)
+{
+	char		err[128];
+
+	if (health_threshold_validate(t, err, sizeof(err)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pg_health.%s_warning and pg_health.%s_critical do not fit together: %s",
+						name, name, err),
+				 errhint("Set pg_health.%s_warning at or below pg_health.%s_critical.",
+						 name, name)));
+}
+
+double
+health_ms_between(TimestampTz start, TimestampTz stop)
+{
+	if (start == 0 || stop < start)
+		return 0.0;
+
+	return (double) (stop - start) / 1000.0;
+}
+
+/* ISO 8601 in UTC with milliseconds, as the nginx side writes its own */
+const char *
+health_format_timestamp(TimestampTz ts, char *buf, size_t len)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (ts == 0 || TIMESTAMP_NOT_FINITE(ts)
+		|| timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		return NULL;
+
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+			 tm.tm_year, tm.tm_mon, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
+
+	return buf;
+}

@@ -1,0 +1,165 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_health.h
+ *		Declarations shared by the files of the pg_health extension.
+ *
+ * The extension reads what pg_stat_activity, pg_locks and
+ * pg_stat_user_tables show, but straight from the backend status array,
+ * the lock manager and the cumulative statistics, and judges it with the
+ * project's common rules in ../shared (status words, thresholds, the check
+ * object of the report).
+ *
+ * pg_health_ext/src/pg_health.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_HEALTH_H
+#define PG_HEALTH_H
+
+#include "datatype/timestamp.h"
+#include "utils/backend_status.h"
+
+#include "health_json.h"
+#include "health_status.h"
+#include "health_threshold.h"
+
+#if PG_VERSION_NUM < 150000
+#error "pg_health needs PostgreSQL 15 or later"
+#endif
+
+/* offenders listed per check in health_report(), worst first */
+#define PG_HEALTH_REPORT_ITEMS	5
+
+/* query text in health_report() is cut to this many bytes */
+#define PG_HEALTH_REPORT_QUERY_LEN	256
+
+/* settings (pg_health.c) */
+extern double pg_health_connections_warning;
+extern double pg_health_connections_critical;
+extern int	pg_health_statement_warning;
+extern int	pg_health_statement_critical;
+extern int	pg_health_transaction_warning;
+extern int	pg_health_transaction_critical;
+extern int	pg_health_lock_wait_warning;
+extern int	pg_health_lock_wait_critical;
+extern int	pg_health_dead_tuples_min;
+extern double pg_health_dead_tuples_warning;
+extern double pg_health_dead_tuples_critical;
+extern int	pg_health_vacuum_overdue;
+extern double pg_health_wraparound_warning;
+extern double pg_health_wraparound_critical;
+extern double pg_health_multixact_warning;
+extern double pg_health_multixact_critical;
+
+/*
+ * One backend as the backend status array shows it.  The strings point
+ * into this transaction's status snapshot (pgstat_read_current_status), the
+ * same one pg_stat_activity reads, so they live until the transaction ends.
+ */
+typedef struct HealthBackend
+{
+	int			pid;
+	BackendType backend_type;
+	BackendState state;
+	Oid			databaseid;
+	Oid			userid;
+	bool		visible;		/* caller may see the details */
+	TimestampTz xact_start;		/* 0 when not in a transaction */
+	TimestampTz query_start;
+	TimestampTz state_change;
+	uint32		wait_event_info;	/* 0 when not waiting or not visible */
+	const char *appname;
+	const char *activity_raw;	/* NULL when not visible */
+} HealthBackend;
+
+typedef struct HealthActivity
+{
+	TimestampTz now;
+	int			nbackends;
+	HealthBackend *backends;
+	int			nclients;		/* client backends */
+	int			ninvisible;		/* client backends the caller cannot see */
+	bool		lock_waiters;	/* some backend waits on a heavyweight lock */
+} HealthActivity;
+
+typedef struct HealthConnections
+{
+	int			used;
+	int			max_connections;
+	int			reserved;
+	double		usage_pct;
+	int			active;
+	int			idle;
+	int			idle_in_transaction;
+	int			idle_in_transaction_aborted;
+	int			waiting;
+	health_threshold_t threshold;
+	health_status_t status;
+} HealthConnections;
+
+/* a session waiting on a heavyweight lock */
+typedef struct HealthLockWait
+{
+	const HealthBackend *backend;	/* NULL if it left the status array */
+	int			pid;
+	double		wait_ms;
+	const char *locktype;
+	const char *mode;
+	Oid			relid;			/* InvalidOid unless a relation here */
+	health_status_t status;
+} HealthLockWait;
+
+/* one user table, as pg_stat_user_tables would show it */
+typedef struct HealthTable
+{
+	Oid			relid;
+	Oid			nspid;
+	NameData	relname;
+	bool		temp;
+	int64		n_live;
+	int64		n_dead;
+	double		dead_pct;
+	double		vacuum_threshold;
+	bool		autovacuum_enabled; /* per-table reloption */
+	TimestampTz last_autovacuum;	/* 0 if never */
+	TimestampTz last_vacuum;	/* 0 if never */
+	health_status_t status;
+} HealthTable;
+
+typedef struct HealthTables
+{
+	int			ntables;
+	HealthTable *tables;		/* sorted by dead_pct, worst first */
+} HealthTables;
+
+/* pg_health.c */
+extern health_threshold_t health_threshold(double warning, double critical);
+extern void health_check_threshold(const char *name,
+								   const health_threshold_t *t);
+extern double health_ms_between(TimestampTz start, TimestampTz stop);
+extern const char *health_format_timestamp(TimestampTz ts, char *buf,
+										   size_t len);
+
+/* activity.c */
+extern void health_activity_collect(HealthActivity *a);
+extern void health_connections_count(const HealthActivity *a,
+									 HealthConnections *c);
+extern const char *health_backend_state_name(BackendState state);
+extern double health_statement_ms(const HealthActivity *a,
+								  const HealthBackend *b);
+extern double health_transaction_ms(const HealthActivity *a,
+									const HealthBackend *b);
+extern const HealthBackend *health_activity_find(const HealthActivity *a,
+												 int pid);
+
+/* locks.c */
+extern int	health_lock_waits_collect(const HealthActivity *a,
+									  HealthLockWait **waits);
+extern int	health_blocking_pids(int pid, int **pids);
+
+/* tables.c */
+extern void health_tables_collect(int64 min_dead, HealthTables *t);
+extern bool health_autovacuum_active(void);
+extern void health_xid_ages(int64 *xid_age, int64 *mxid_age);
+
+#endif							/* PG_HEALTH_H */
