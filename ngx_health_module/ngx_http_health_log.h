@@ -1,0 +1,17 @@
+/*
+ * nginx-health: counting requests (the hot path).
+ */
+
+#ifndef _NGX_HTTP_HEALTH_LOG_H_INCLUDED_
+#define _NGX_HTTP_HEALTH_LOG_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+ngx_int_t ngx_http_health_log_init(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_HEALTH_LOG_H_INCLUDED_ */

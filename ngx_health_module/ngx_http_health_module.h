@@ -1,0 +1,80 @@
+/*
+ * nginx-health: configuration shared by the parts of the module.
+ */
+
+#ifndef _NGX_HTTP_HEALTH_MODULE_H_INCLUDED_
+#define _NGX_HTTP_HEALTH_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "health_histogram.h"
+#include "health_status.h"
+
+
+#define NGX_HTTP_HEALTH_VERSION      "0.1.0"
+
+/* a location whose requests are not counted */
+#define NGX_HTTP_HEALTH_ZONE_OFF     ((ngx_uint_t) -2)
+
+#define NGX_HTTP_HEALTH_MAX_SHARDS   64
+#define NGX_HTTP_HEALTH_MAX_SLOTS    20
+
+
+typedef struct ngx_http_health_shctx_s  ngx_http_health_shctx_t;
+
+
+typedef struct {
+    ngx_str_t                    name;
+    ngx_array_t                  rules;       /* ngx_http_health_rule_t * */
+} ngx_http_health_zone_t;
+
+
+typedef struct {
+    ngx_str_t                    service;
+    time_t                       window;         /* seconds */
+    time_t                       slot_width;     /* seconds */
+    ngx_uint_t                   nslots;
+
+    uint64_t                     bounds[HEALTH_HIST_MAX_BOUNDS];
+    ngx_str_t                    bound_labels[HEALTH_HIST_MAX_BOUNDS];
+    ngx_uint_t                   nbounds;
+
+    ngx_array_t                  zones;          /* ngx_http_health_zone_t */
+    ngx_array_t                  rules;          /* ngx_http_health_rule_t */
+    ngx_array_t                  reporters;  /* ngx_http_health_reporter_t */
+
+    /* the layout of the shared segment, fixed at configuration time */
+    ngx_uint_t                   nshards;
+    size_t                       zone_size;
+    size_t                       shard_size;
+    size_t                       data_size;
+    uint64_t                     layout;
+
+    ngx_shm_zone_t              *shm_zone;
+    ngx_http_health_shctx_t     *sh;
+    u_char                      *shard;          /* this process' shard */
+} ngx_http_health_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                   zone;           /* index or ZONE_OFF */
+    ngx_uint_t                   format;         /* of health_status */
+    unsigned                     status:1;
+} ngx_http_health_loc_conf_t;
+
+
+extern ngx_module_t  ngx_http_health_module;
+
+
+/*
+ * Parse a time with an optional fraction and unit ("250ms", "2.5s",
+ * "100us", "1m", a bare number is seconds) into microseconds.
+ * NGX_ERROR if it is not one.
+ */
+ngx_int_t ngx_http_health_parse_usec(ngx_str_t *value, uint64_t *us);
+
+
+#endif /* _NGX_HTTP_HEALTH_MODULE_H_INCLUDED_ */

@@ -1,0 +1,86 @@
+/*
+ * nginx-health: the status location (json, prometheus, lb) and the report
+ * it is rendered from.
+ *
+ * Later parts (upstreams, PostgreSQL, Redis) add to the report through a
+ * reporter registered at configuration time:
+ *
+ *   collect     adds checks with ngx_http_health_report_add_check() and,
+ *               for JSON, objects under ngx_http_health_report_upstreams();
+ *   prometheus  appends its metric families with ngx_http_health_printf().
+ */
+
+#ifndef _NGX_HTTP_HEALTH_STATUS_H_INCLUDED_
+#define _NGX_HTTP_HEALTH_STATUS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_http_health_module.h"
+
+
+typedef enum {
+    NGX_HTTP_HEALTH_JSON = 0,
+    NGX_HTTP_HEALTH_PROMETHEUS,
+    NGX_HTTP_HEALTH_LB
+} ngx_http_health_format_e;
+
+
+typedef struct {
+    ngx_str_t                    name;
+    health_status_t              status;
+} ngx_http_health_check_t;
+
+
+typedef struct {
+    ngx_http_request_t          *request;
+    ngx_http_health_main_conf_t *hmcf;
+    ngx_http_health_format_e     format;
+
+    health_status_t              status;         /* worst of the checks */
+    ngx_array_t                  checks;     /* ngx_http_health_check_t */
+
+    json_t                      *root;           /* JSON only, else NULL */
+    json_t                      *checks_json;
+    json_t                      *zones_json;
+    json_t                      *upstreams_json;
+
+    ngx_chain_t                 *out;            /* text formats */
+    ngx_chain_t                 *tail;
+    off_t                        length;
+} ngx_http_health_report_t;
+
+
+typedef ngx_int_t (*ngx_http_health_collect_pt)(
+    ngx_http_health_report_t *rep, void *data);
+typedef ngx_int_t (*ngx_http_health_prometheus_pt)(
+    ngx_http_health_report_t *rep, void *data);
+
+
+typedef struct {
+    ngx_http_health_collect_pt     collect;
+    ngx_http_health_prometheus_pt  prometheus;
+    void                          *data;
+} ngx_http_health_reporter_t;
+
+
+char *ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_health_add_reporter(ngx_conf_t *cf,
+    ngx_http_health_reporter_t *reporter);
+
+/* obj (JSON only, may be NULL otherwise) is owned by the report from here */
+ngx_int_t ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
+    ngx_str_t *name, health_status_t status, json_t *obj);
+json_t *ngx_http_health_report_upstreams(ngx_http_health_report_t *rep);
+ngx_int_t ngx_http_health_printf(ngx_http_health_report_t *rep,
+    const char *fmt, ...);
+
+/* a JSON number: an integer when it is one, else rounded to 3 decimals */
+json_t *ngx_http_health_json_number(double v);
+
+
+#endif /* _NGX_HTTP_HEALTH_STATUS_H_INCLUDED_ */
