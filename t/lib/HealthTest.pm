@@ -346,6 +346,9 @@ use warnings;
 
 use File::Path qw(make_path);
 use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 
 sub module_path {
@@ -354,6 +357,47 @@ sub module_path {
 }
 
 sub nginx_bin { $ENV{HEALTH_NGINX} || '/usr/sbin/nginx' }
+
+# HEALTH_TEST_ASAN=1: the module (built with -fsanitize=address,undefined)
+# runs inside the stock, uninstrumented nginx, so the sanitizer runtimes
+# must be loaded first, through LD_PRELOAD.  Reports go to files under
+# logs/ (and stderr ends up in error.log); log_alerts() returns them.
+#
+# detect_leaks=0: nginx frees its cycle and connection pools by exiting,
+# never one by one, so LeakSanitizer would report every pool of the stock
+# binary at each process exit, and it cannot tell those from ours.  The
+# module's only foreign allocations (jansson trees) are freed by a pool
+# cleanup, which ASan does check: a use after that free is reported.
+sub asan { $ENV{HEALTH_TEST_ASAN} ? 1 : 0 }
+
+sub sanitizer_env {
+    my ($self) = @_;
+    return () unless asan();
+    my @libs;
+    for my $lib (qw(libasan.so libubsan.so)) {
+        my $path = `gcc -print-file-name=$lib`;
+        chomp $path;
+        die "$lib not found (gcc -print-file-name=$lib)\n"
+            unless $path =~ m{/} && -e $path;
+        push @libs, $path;
+    }
+    my $logs = "$self->{dir}/logs";
+    return (
+        LD_PRELOAD => join(' ', @libs),
+        ASAN_OPTIONS => join(':', 'detect_leaks=0', 'abort_on_error=0',
+                             'halt_on_error=1', 'detect_odr_violation=0',
+                             "log_path=$logs/asan"),
+        UBSAN_OPTIONS => join(':', 'print_stacktrace=1', 'halt_on_error=1',
+                              "log_path=$logs/ubsan"),
+    );
+}
+
+# run nginx with the sanitizer environment when asked; returns (rc, output)
+sub run_nginx {
+    my ($self, @args) = @_;
+    local %ENV = (%ENV, $self->sanitizer_env);
+    return HealthTest::run_cmd(nginx_bin(), @args);
+}
 
 # new(conf => TEXT, main => TEXT, workers => N)
 #
@@ -428,20 +472,46 @@ EOF
 # nginx -t; returns (rc, output)
 sub test_conf {
     my ($self) = @_;
-    return HealthTest::run_cmd(nginx_bin(), '-t', '-p', $self->{dir},
+    return $self->run_nginx('-t', '-p', $self->{dir},
         '-c', "$self->{dir}/nginx.conf", '-e', "$self->{dir}/logs/error.log");
 }
 
 sub start {
     my ($class, %o) = @_;
     my $self = ref $class ? $class : $class->new(%o);
-    my ($rc, $out) = HealthTest::run_cmd(nginx_bin(), '-p', $self->{dir},
-        '-c', "$self->{dir}/nginx.conf", '-e', "$self->{dir}/logs/error.log");
-    die "nginx failed to start:\n$out\n" . (HealthTest::slurp($self->error_log) // '')
-        if $rc;
-    HealthTest::wait_until(sub { -s "$self->{dir}/nginx.pid" }, timeout => 10)
-        or die "nginx wrote no pid file\n";
+    unlink "$self->{dir}/nginx.pid";
+    if ($self->{single}) {
+        # master_process off and daemon off: nginx stays in the foreground,
+        # so it runs as our child
+        my $pid = fork // die "fork: $!\n";
+        if ($pid == 0) {
+            %ENV = (%ENV, $self->sanitizer_env);
+            open STDOUT, '>>', $self->error_log;
+            open STDERR, '>&', \*STDOUT;
+            exec nginx_bin(), '-p', $self->{dir}, '-c',
+                "$self->{dir}/nginx.conf", '-e', $self->error_log
+                or POSIX::_exit(127);
+        }
+        $self->{child} = $pid;
+    } else {
+        my ($rc, $out) = $self->run_nginx('-p', $self->{dir},
+            '-c', "$self->{dir}/nginx.conf", '-e', $self->error_log);
+        die "nginx failed to start:\n$out\n"
+            . (HealthTest::slurp($self->error_log) // '') if $rc;
+    }
+    HealthTest::wait_until(sub {
+        -s "$self->{dir}/nginx.pid"
+            or ($self->{child} and waitpid($self->{child}, WNOHANG) > 0
+                and die "nginx failed to start:\n"
+                        . (HealthTest::slurp($self->error_log) // ''))
+    }, timeout => 20) or die "nginx wrote no pid file\n";
     $self->{running} = 1;
+    # the listening sockets are open once the pid file is written, but an
+    # instrumented nginx may need a moment more before its workers accept
+    HealthTest::wait_until(sub {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->port(0),
+                              Proto => 'tcp', Timeout => 1)
+    }, timeout => 10) if $self->{ports}{0};
     return $self;
 }
 
@@ -469,8 +539,18 @@ sub reload {
     my ($self, %o) = @_;
     $self->write_conf($o{conf}, $o{main} // '') if defined $o{conf};
     my @old = $self->worker_pids;
+    my $count = () = (HealthTest::slurp($self->error_log) // '')
+        =~ /reconfiguring/g;
     kill 'HUP', $self->master_pid;
     return if $o{nowait};
+    if ($self->{single}) {
+        # one process: done once it has logged the new configuration
+        return HealthTest::wait_until(sub {
+            my $n = () = (HealthTest::slurp($self->error_log) // '')
+                =~ /reconfiguring/g;
+            $n > $count;
+        }, timeout => 20);
+    }
     # the reload is done when none of the old workers is left
     HealthTest::wait_until(sub {
         !grep { kill 0, $_ and (HealthTest::slurp("/proc/$_/cmdline") // '')
@@ -482,7 +562,16 @@ sub stop {
     my ($self) = @_;
     return unless $self->{running};
     my $pid = $self->master_pid;
-    if ($pid) {
+    if ($self->{child}) {
+        kill 'QUIT', $self->{child};
+        HealthTest::wait_until(sub {
+            waitpid($self->{child}, WNOHANG) != 0
+        }, timeout => 20) or do {
+            kill 'KILL', $self->{child};
+            waitpid($self->{child}, 0);
+        };
+        $self->{child} = undef;
+    } elsif ($pid) {
         kill 'QUIT', $pid;
         HealthTest::wait_until(sub { !kill 0, $pid }, timeout => 20)
             or kill 'KILL', $pid;
@@ -504,11 +593,25 @@ sub http {
 
 sub get { my ($self, $path, %o) = @_; $self->http('GET', $path, %o) }
 
-# [alert] and [emerg] lines of error.log (a test ends with none)
+# GET a JSON document; returns (response, decoded body or undef)
+sub get_json {
+    my ($self, $path, %o) = @_;
+    my $r = $self->get($path, %o);
+    my $doc = eval { JSON::PP->new->decode($r->{content}) };
+    return wantarray ? ($r, $doc) : $doc;
+}
+
+# [alert] and [emerg] lines of error.log, and any sanitizer report (a
+# test ends with none)
 sub log_alerts {
     my ($self) = @_;
     my $log = HealthTest::slurp($self->error_log) // '';
-    return grep { /\[(alert|emerg)\]/ } split /\n/, $log;
+    my @bad = grep { /\[(alert|emerg)\]|ERROR: AddressSanitizer|runtime error:/ }
+        split /\n/, $log;
+    for my $f (glob "$self->{dir}/logs/asan.* $self->{dir}/logs/ubsan.*") {
+        push @bad, "$f:", split /\n/, HealthTest::slurp($f) // '';
+    }
+    return @bad;
 }
 
 sub DESTROY {
