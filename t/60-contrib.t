@@ -128,8 +128,10 @@ ok($by_metric{$_}, "dashboard shows $_") for qw(nginx_health_status
     nginx_health_request_duration_seconds nginx_health_check_status
     nginx_health_upstream_peer_up nginx_health_upstream_peer_requests_total
     nginx_health_upstream_peer_response_duration_seconds);
-like(join("\n", map { $_->{expr} } @exprs),
-     qr/histogram_quantile\(0\.99?5?,/, 'latency percentiles from the histogram');
+for my $q (qw(0.50 0.95 0.99)) {
+    ok((grep { $_->{expr} =~ /histogram_quantile\(\Q$q\E,\s*sum by \(zone, le\)/ } @exprs),
+       "latency p" . ($q * 100) . " per zone from the histogram");
+}
 
 my ($status_panel) = grep { ($_->{type} // '') eq 'stat'
                             && grep { $_->{expr} =~ /nginx_health_status\b/ }
@@ -176,10 +178,9 @@ my %alert_families;
     like($text, qr/up\{job="nginx-health"\}/, 'alerts watch the scrape job');
 }
 
-my %used = (%dash_families, map { $_ => { alerts => 1 } } keys %alert_families);
-for my $f (sort keys %alert_families) {
-    $used{$f} = { %{ $dash_families{$f} || {} }, alerts => 1 };
-}
+# metric name => where it is used
+my %used = %dash_families;
+$used{$_}{alerts} = 1 for keys %alert_families;
 
 for my $f (sort keys %used) {
     ok($DESIGN{$f}, "$f is a metric of the design")
