@@ -81,9 +81,10 @@ my $seen = wait_until(sub {
 ok($seen, "load under way before the reload ($seen requests)");
 my @old = $ng->worker_pids;
 $ng->reload;
-my @new = $ng->worker_pids;
 my %old = map { $_ => 1 } @old;
-ok(@new == 2 && !grep({ $old{$_} } @new), 'two new workers after reload');
+# old workers may still be finishing their keep-alive connections
+ok(wait_until(sub { (grep { !$old{$_} } $ng->worker_pids) == 2 }),
+   'two new workers after reload');
 
 my $after = $ng->get_json('/health');
 cmp_ok($after->{zones}{load}{requests}, '>=', $seen,
