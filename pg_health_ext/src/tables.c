@@ -16,11 +16,12 @@
 
 #include <math.h>
 
-#include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/multixact.h"
 #include "access/reloptions.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -113,7 +114,7 @@ health_tables_collect(int64 min_dead, HealthTables *result)
 {
 	Relation	rel;
 	TupleDesc	desc;
-	SysScanDesc scan;
+	TableScanDesc scan;
 	HeapTuple	tup;
 	Oid			infoschema;
 	health_threshold_t th;
@@ -129,9 +130,10 @@ health_tables_collect(int64 min_dead, HealthTables *result)
 
 	rel = table_open(RelationRelationId, AccessShareLock);
 	desc = RelationGetDescr(rel);
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	/* heap_getnext: no slot per tuple, as autovacuum scans pg_class */
+	scan = table_beginscan_catalog(rel, 0, NULL);
 
-	while ((tup = systable_getnext(scan)) != NULL)
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
 		PgStat_StatTabEntry *stat;
@@ -182,7 +184,7 @@ health_tables_collect(int64 min_dead, HealthTables *result)
 		t->status = health_threshold_eval(&th, t->dead_pct);
 	}
 
-	systable_endscan(scan);
+	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 
 	qsort(result->tables, result->ntables, sizeof(HealthTable), table_cmp);
