@@ -27,7 +27,7 @@ static ngx_int_t ngx_http_health_log_handler(ngx_http_request_t *r);
 static ngx_inline uintptr_t ngx_http_health_now_us(void);
 static ngx_inline void ngx_http_health_count_window(
     ngx_http_health_main_conf_t *hmcf, ngx_http_health_slot_t *slots,
-    ngx_uint_t status, uint64_t us);
+    ngx_uint_t status, uint64_t us, unsigned index);
 
 
 ngx_int_t
@@ -71,15 +71,15 @@ ngx_http_health_now_us(void)
 }
 
 
+/*
+ * Only main requests run the post-read phase, once each: internal
+ * redirects and subrequests enter the phases further on.
+ */
 static ngx_int_t
 ngx_http_health_start_handler(ngx_http_request_t *r)
 {
-    if (r == r->main && ngx_http_get_module_ctx(r, ngx_http_health_module)
-                        == NULL)
-    {
-        ngx_http_set_ctx(r, (void *) ngx_http_health_now_us(),
-                         ngx_http_health_module);
-    }
+    ngx_http_set_ctx(r, (void *) ngx_http_health_now_us(),
+                     ngx_http_health_module);
 
     return NGX_DECLINED;
 }
@@ -89,6 +89,7 @@ static ngx_int_t
 ngx_http_health_log_handler(ngx_http_request_t *r)
 {
     uint64_t                      us;
+    unsigned                      index;
     uintptr_t                     start;
     ngx_uint_t                    status;
     ngx_time_t                   *tp;
@@ -125,22 +126,24 @@ ngx_http_health_log_handler(ngx_http_request_t *r)
     status = r->err_status ? r->err_status : r->headers_out.status;
 
     c = ngx_http_health_zone_counters(hmcf, hmcf->shard, hlcf->zone);
+    index = health_hist_index(us);
 
-    ngx_http_health_add(&c->buckets[health_hist_bound_index(hmcf->bounds,
-                                                            hmcf->nbounds,
-                                                            us)], 1);
+    ngx_http_health_add(&c->buckets[health_hist_bound_lookup(hmcf->bound_of,
+                                                             hmcf->bounds,
+                                                             hmcf->nbounds,
+                                                             index, us)],
+                        1);
     ngx_http_health_add(&c->time_us, us);
     ngx_http_health_add(&c->bytes_in, (uint64_t) r->request_length);
     ngx_http_health_add(&c->bytes_out, (uint64_t) r->connection->sent);
 
     if (status >= 100 && status < 600) {
-        ngx_http_health_add(&c->classes[status / 100 - 1], 1);
         ngx_http_health_add(&c->codes[status - 100], 1);
     }
 
     ngx_http_health_count_window(hmcf,
                     ngx_http_health_zone_slots(hmcf, hmcf->shard, hlcf->zone),
-                    status, us);
+                    status, us, index);
 
     return NGX_OK;
 }
@@ -148,7 +151,8 @@ ngx_http_health_log_handler(ngx_http_request_t *r)
 
 static ngx_inline void
 ngx_http_health_count_window(ngx_http_health_main_conf_t *hmcf,
-    ngx_http_health_slot_t *slots, ngx_uint_t status, uint64_t us)
+    ngx_http_health_slot_t *slots, ngx_uint_t status, uint64_t us,
+    unsigned index)
 {
     uint32_t                 us32, max;
     uint64_t                 epoch, old;
@@ -169,20 +173,17 @@ ngx_http_health_count_window(ngx_http_health_main_conf_t *hmcf,
         && __atomic_compare_exchange_n(&slot->epoch, &old, epoch, 0,
                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
     {
-        __atomic_store_n(&slot->requests, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&slot->errors, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&slot->max_us, 0, __ATOMIC_RELAXED);
         ngx_memzero(slot->hist, sizeof(slot->hist));
         __atomic_thread_fence(__ATOMIC_RELEASE);
     }
 
-    ngx_http_health_add(&slot->requests, 1);
-
     if (status >= 500 && status < 600) {
         ngx_http_health_add(&slot->errors, 1);
     }
 
-    ngx_http_health_add(&slot->hist[health_hist_index(us)], 1);
+    ngx_http_health_add(&slot->hist[index], 1);
 
     us32 = us > 0xffffffff ? 0xffffffff : (uint32_t) us;
     max = ngx_http_health_load(&slot->max_us);

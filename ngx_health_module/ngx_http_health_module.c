@@ -440,6 +440,8 @@ ngx_http_health_set_bounds(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf,
 
     hmcf->nbounds = n;
 
+    health_hist_bound_table(hmcf->bounds, n, hmcf->bound_of);
+
     return NGX_CONF_OK;
 }
 

@@ -41,6 +41,7 @@ typedef struct {
     uint64_t                     bounds[HEALTH_HIST_MAX_BOUNDS];
     ngx_str_t                    bound_labels[HEALTH_HIST_MAX_BOUNDS];
     ngx_uint_t                   nbounds;
+    u_char                       bound_of[HEALTH_HIST_BUCKETS];
 
     ngx_array_t                  zones;          /* ngx_http_health_zone_t */
     ngx_array_t                  rules;          /* ngx_http_health_rule_t */

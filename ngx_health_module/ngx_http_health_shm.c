@@ -262,10 +262,6 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf, ngx_uint_t zone,
         st->bytes_out += ngx_http_health_load(&c->bytes_out);
         st->time_us += ngx_http_health_load(&c->time_us);
 
-        for (i = 0; i < 5; i++) {
-            st->classes[i] += ngx_http_health_load(&c->classes[i]);
-        }
-
         for (i = 0; i < NGX_HTTP_HEALTH_CODES; i++) {
             st->codes[i] += ngx_http_health_load(&c->codes[i]);
         }
@@ -283,7 +279,6 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf, ngx_uint_t zone,
                 continue;
             }
 
-            st->w_requests += ngx_http_health_load(&slot[k].requests);
             st->w_errors += ngx_http_health_load(&slot[k].errors);
 
             max = ngx_http_health_load(&slot[k].max_us);
@@ -299,6 +294,14 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf, ngx_uint_t zone,
 
     for (i = 0; i < nb; i++) {
         st->requests += st->buckets[i];
+    }
+
+    for (i = 0; i < NGX_HTTP_HEALTH_CODES; i++) {
+        st->classes[i / 100] += st->codes[i];
+    }
+
+    for (i = 0; i < HEALTH_HIST_BUCKETS; i++) {
+        st->w_requests += st->w_hist[i];
     }
 
     /* the full slots before this one, and this one so far */

@@ -35,23 +35,24 @@ struct ngx_http_health_shctx_s {
 };
 
 
-/* one window slot: the requests of slot_width seconds */
+/* one window slot: the requests of slot_width seconds (the sum of hist) */
 typedef struct {
     uint64_t                     epoch;          /* time / slot_width */
-    uint32_t                     requests;
     uint32_t                     errors;         /* 5xx */
     uint32_t                     max_us;
-    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 20];
+    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 16];
     uint32_t                     hist[HEALTH_HIST_BUCKETS];
 } ngx_http_health_slot_t;
 
 
-/* since the zone was created; requests are the sum of the buckets */
+/*
+ * Since the zone was created.  Requests are the sum of the buckets and the
+ * classes the sums of the codes: every add left out of the hot path counts.
+ */
 typedef struct {
     uint64_t                     bytes_in;
     uint64_t                     bytes_out;
     uint64_t                     time_us;
-    uint64_t                     classes[5];
     uint64_t                     buckets[HEALTH_HIST_MAX_BOUNDS + 1];
     uint64_t                     codes[NGX_HTTP_HEALTH_CODES];
 } ngx_http_health_counters_t;

@@ -34,6 +34,19 @@ health_hist_upper(unsigned i)
 }
 
 
+void
+health_hist_bound_table(const uint64_t *bounds, unsigned n,
+    unsigned char *table)
+{
+    unsigned  i;
+
+    for (i = 0; i < HEALTH_HIST_BUCKETS; i++) {
+        table[i] = (unsigned char) health_hist_bound_index(bounds, n,
+                                                   health_hist_lower(i));
+    }
+}
+
+
 double
 health_hist_quantile(const uint64_t *counts, uint64_t total, double q,
     uint64_t max)

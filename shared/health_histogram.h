@@ -99,6 +99,32 @@ health_hist_bound_index(const uint64_t *bounds, unsigned n, uint64_t us)
 }
 
 
+/*
+ * The same answer without a search, for a hot path that has computed the
+ * fine bucket index of us anyway: table (HEALTH_HIST_BUCKETS entries, made
+ * by health_hist_bound_table) gives the first bound not below the bucket's
+ * lower end, and at most the few bounds that fall inside the bucket are
+ * stepped over.
+ */
+static inline unsigned
+health_hist_bound_lookup(const unsigned char *table, const uint64_t *bounds,
+    unsigned n, unsigned index, uint64_t us)
+{
+    unsigned  b;
+
+    b = table[index];
+
+    while (b < n && us > bounds[b]) {
+        b++;
+    }
+
+    return b;
+}
+
+
+void health_hist_bound_table(const uint64_t *bounds, unsigned n,
+    unsigned char *table);
+
 /* the smallest value of bucket i, and the first value past it */
 uint64_t health_hist_lower(unsigned i);
 uint64_t health_hist_upper(unsigned i);

@@ -399,6 +399,37 @@ test_histogram(void)
     OK(health_hist_bound_index(dflt, 11, 10000001) == 11,
        "past the last bound is +Inf");
 
+    {
+        int            same = 1;
+        unsigned char  table[HEALTH_HIST_BUCKETS];
+        uint64_t       close[] = { 100, 101, 102, 5000, 5001, 1000000 };
+
+        health_hist_bound_table(dflt, 11, table);
+
+        for (v = 0; v < ((uint64_t) 1 << 29); v += 1 + v / 1000) {
+            if (health_hist_bound_lookup(table, dflt, 11,
+                                         health_hist_index(v), v)
+                != health_hist_bound_index(dflt, 11, v))
+            {
+                same = 0;
+            }
+        }
+
+        /* several bounds inside one fine bucket */
+        health_hist_bound_table(close, 6, table);
+
+        for (v = 0; v < 2000000; v += 1 + v / 5000) {
+            if (health_hist_bound_lookup(table, close, 6,
+                                         health_hist_index(v), v)
+                != health_hist_bound_index(close, 6, v))
+            {
+                same = 0;
+            }
+        }
+
+        OK(same, "table lookup agrees with the search for every value");
+    }
+
     OK(health_hist_bounds_validate(dflt, 11, &bad, err, sizeof(err)) == 0,
        "default bounds are valid");
     OK(health_hist_bounds_validate(unsorted, 3, &bad, err, sizeof(err)) == -1

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# nginx benchmark (a): instructions per request, measured with callgrind on
+# a single-process nginx (master_process off, daemon off) serving
+# "return 200" to one keep-alive client (ab -k), stock versus the module
+# counting every request (zone with codes, bytes, bounds histogram and the
+# windowed histogram).  Each variant runs twice, with N1 and N2 requests;
+# (Ir(N2) - Ir(N1)) / (N2 - N1) cancels start-up and shutdown.
+#
+# A third run loads the module without any health_zone (no handler is
+# installed): loading a module shifts glibc's heap, which moves malloc's
+# per-request cost by a few dozen instructions either way, so the
+# difference between "idle" and "module" is the cost of the counting itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N1=${BENCH_NGX_N1:-2000}
+N2=${BENCH_NGX_N2:-12000}
+MODULE=${HEALTH_MODULE:-$PWD/build/modules/ngx_http_health_module.so}
+NGINX=${HEALTH_NGINX:-/usr/sbin/nginx}
+
+out=$PWD/bench/out/nginx-callgrind
+rm -rf "$out"
+mkdir -p "$out/logs"
+
+for tool in valgrind ab; do
+    command -v $tool >/dev/null || { echo "$tool is missing (make deps)" >&2; exit 1; }
+done
+[ -f "$MODULE" ] || { echo "build the module first: make" >&2; exit 1; }
+
+port=$(perl -MIO::Socket::INET -e '
+    for (1..100) { my $p = 20000 + int(rand(30000));
+        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
+            LocalPort => $p, Listen => 1) or next; print $p; exit }')
+
+write_conf() {     # $1: stock|idle|module
+    local load='' zone='' user=''
+    if [ "$1" != stock ]; then
+        load="load_module $MODULE;"
+    fi
+    if [ "$1" = module ]; then
+        zone="health_zone bench;"
+    fi
+    [ "$(id -u)" = 0 ] && user='user root;'
+    cat > "$out/$1.conf" <<EOC
+$load
+$user
+master_process off;
+daemon off;
+worker_processes 1;
+pid $out/nginx.pid;
+error_log $out/logs/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    $zone
+    server {
+        listen 127.0.0.1:$port;
+        location / { return 200 "ok\n"; }
+    }
+}
+EOC
+}
+
+# total instructions (Ir) of one nginx run serving $2 requests
+measure() {     # $1: stock|idle|module, $2: requests
+    local cg="$out/callgrind.$1.$2" pid
+    valgrind --tool=callgrind --callgrind-out-file="$cg" \
+        "$NGINX" -p "$out" -c "$out/$1.conf" -e "$out/logs/error.log" \
+        > "$out/valgrind.$1.$2.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+        if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    ab -q -k -c 1 -n "$2" "http://127.0.0.1:$port/" > "$out/ab.$1.$2.log" 2>&1
+    grep -q "Failed requests:        0" "$out/ab.$1.$2.log" \
+        || { echo "ab failed:" >&2; cat "$out/ab.$1.$2.log" >&2; kill "$pid"; exit 1; }
+    kill -QUIT "$pid"
+    wait "$pid" || true
+    sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$cg" | head -1
+}
+
+declare -A per
+for v in stock idle module; do
+    write_conf $v
+    a=$(measure $v "$N1")
+    b=$(measure $v "$N2")
+    per[$v]=$(( (b - a) / (N2 - N1) ))
+    printf '%-7s Ir(%d)=%d Ir(%d)=%d -> %d instructions/request\n' \
+        "$v" "$N1" "$a" "$N2" "$b" "${per[$v]}"
+done
+
+perl -e 'my ($s, $i, $m) = @ARGV;
+    printf "callgrind: stock %d, module counting %d instructions/request: " .
+        "ratio %.4f (%+.2f%%)\n", $s, $m, $m / $s, ($m / $s - 1) * 100;
+    printf "callgrind: module loaded but idle %d: counting itself costs " .
+        "%d instructions/request (%+.2f%% of stock)\n",
+        $i, $m - $i, ($m - $i) / $s * 100' \
+    "${per[stock]}" "${per[idle]}" "${per[module]}" | tee "$out/result.txt"
