@@ -41,6 +41,7 @@ fsync = off
 synchronous_commit = off
 autovacuum = off
 shared_buffers = 256MB
+max_locks_per_transaction = 512
 CONF
 
 cleanup() {
@@ -146,15 +147,24 @@ done
 
 median() {
     cat "$out"/log-"$1"-* | awk '{print $3}' | sort -n \
-        | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] :
-                                     (v[NR/2] + v[NR/2+1]) / 2}'
+        | awk '{ v[NR] = $1 }
+               END { if (NR % 2) print v[(NR + 1) / 2];
+                     else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 a=$(median a)
 b=$(median b)
 
-report=$(psql_ -c "SELECT jsonb_pretty(public.health_report() -> 'checks'
-                                         -> 'connections')")
+# what the report saw, so the figures are known to cover the full work
+seen=$(psql_ -c "SELECT format('report saw: %s client backends, %s dead-tuple
+ tables, %s slow statements, %s long transactions',
+    r -> 'connections' ->> 'used', r -> 'dead_tuples' ->> 'count',
+    r -> 'slow_queries' ->> 'count', r -> 'long_transactions' ->> 'count')
+  FROM (SELECT public.health_report() -> 'checks' AS r) s")
+plain=$(psql_ -c "SELECT count(*) FROM pg_catalog.pg_stat_user_tables
+                   WHERE n_dead_tup >= 1000
+                     AND n_dead_tup > 0.1 * (n_live_tup + n_dead_tup)")
+echo "pg: ${seen//$'\n'/} (plain SQL: $plain tables)" | tee "$out/seen.txt"
 
 awk -v a="$a" -v b="$b" -v n=$((ROUNDS * CALLS)) -v t="$TABLES" \
     -v s="$SESSIONS" 'BEGIN {
