@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS public.demo_orders (id int PRIMARY KEY, note text)
 TRUNCATE public.demo_orders;
 INSERT INTO public.demo_orders SELECT g, 'order ' || g
     FROM generate_series(1, 20000) g;
+ANALYZE public.demo_orders;
 DELETE FROM public.demo_orders WHERE id % 10 < 3;
 SQL
 }
