@@ -254,19 +254,16 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf, ngx_uint_t zone,
             st->buckets[i] += ngx_http_health_load(&c->buckets[i]);
         }
 
-        if (!totals) {
-            goto window;
+        /* lb needs the window only */
+        if (totals) {
+            st->bytes_in += ngx_http_health_load(&c->bytes_in);
+            st->bytes_out += ngx_http_health_load(&c->bytes_out);
+            st->time_us += ngx_http_health_load(&c->time_us);
+
+            for (i = 0; i < NGX_HTTP_HEALTH_CODES; i++) {
+                st->codes[i] += ngx_http_health_load(&c->codes[i]);
+            }
         }
-
-        st->bytes_in += ngx_http_health_load(&c->bytes_in);
-        st->bytes_out += ngx_http_health_load(&c->bytes_out);
-        st->time_us += ngx_http_health_load(&c->time_us);
-
-        for (i = 0; i < NGX_HTTP_HEALTH_CODES; i++) {
-            st->codes[i] += ngx_http_health_load(&c->codes[i]);
-        }
-
-    window:
 
         slot = ngx_http_health_zone_slots(hmcf, base + s * hmcf->shard_size,
                                           zone);
