@@ -381,7 +381,8 @@ sub sanitizer_env {
             unless $path =~ m{/} && -e $path;
         push @libs, $path;
     }
-    my $logs = "$self->{dir}/logs";
+    # also callable as a class method, for a plain "nginx -t" elsewhere
+    my $logs = ref $self ? "$self->{dir}/logs" : HealthTest::tmp_dir('asan');
     return (
         LD_PRELOAD => join(' ', @libs),
         ASAN_OPTIONS => join(':', 'detect_leaks=0', 'abort_on_error=0',
@@ -392,7 +393,8 @@ sub sanitizer_env {
     );
 }
 
-# run nginx with the sanitizer environment when asked; returns (rc, output)
+# run nginx with the sanitizer environment when asked; returns (rc, output).
+# HealthTest::Nginx->run_nginx('-t', ...) works without an instance.
 sub run_nginx {
     my ($self, @args) = @_;
     local %ENV = (%ENV, $self->sanitizer_env);
