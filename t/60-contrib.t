@@ -314,8 +314,8 @@ sub nginx_t {
     my $dir = tmp_dir($tag);
     mkdir "$dir/logs";
     spew("$dir/nginx.conf", localise($conf, $dir, @_[2 .. $#_]));
-    return run_cmd(HealthTest::Nginx::nginx_bin(), '-t', '-p', $dir,
-                   '-c', "$dir/nginx.conf", '-e', "$dir/logs/error.log");
+    return HealthTest::Nginx->run_nginx('-t', '-p', $dir,
+        '-c', "$dir/nginx.conf", '-e', "$dir/logs/error.log");
 }
 
 my @examples = sort glob 'contrib/examples/*.conf';
