@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make demo / make demo-stop: the demo stack on loopback under .run/.
 #
-#   PostgreSQL with the pg_health extension and a table with dead tuples.
+#   PostgreSQL with the pg_health extension and a table with dead tuples;
+#   nginx (Debian's, with the module built here) counting a site and an API
+#   zone, its status at /health, and a light load so the figures move.
 #
 # Works as root (servers run as the postgres user where they must) and as a
 # normal user.  Ports are fixed so the printed URLs stay the same; override
@@ -11,6 +13,9 @@ cd "$(dirname "$0")/.."
 
 run=$PWD/.run
 PG_PORT=${DEMO_PG_PORT:-54329}
+HTTP_PORT=${DEMO_HTTP_PORT:-8080}
+APP_PORT=${DEMO_APP_PORT:-8081}
+MODULE=$PWD/build/modules/ngx_http_health_module.so
 bindir=$(pg_config --bindir)
 
 as_pg() {
@@ -18,6 +23,7 @@ as_pg() {
 }
 
 psql_() {
+    PGOPTIONS='-c client_min_messages=warning' \
     "$bindir/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres \
         -v ON_ERROR_STOP=1 "$@"
 }
@@ -66,20 +72,138 @@ stop_pg() {
     fi
 }
 
+start_nginx() {
+    local d=$run/nginx
+    mkdir -p "$d/logs" "$d/tmp"
+    cat > "$d/nginx.conf" <<CONF
+load_module $MODULE;
+worker_processes 2;
+pid $d/nginx.pid;
+error_log $d/logs/error.log notice;
+
+events { worker_connections 1024; }
+
+http {
+    access_log off;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path       $d/tmp/proxy;
+    fastcgi_temp_path     $d/tmp/fastcgi;
+    uwsgi_temp_path       $d/tmp/uwsgi;
+    scgi_temp_path        $d/tmp/scgi;
+    default_type          text/plain;
+
+    health_service demo;
+    health_window  60s;
+
+    # the site, with its API behind a proxy
+    server {
+        listen 127.0.0.1:$HTTP_PORT;
+        health_zone site;
+
+        location / { return 200 "welcome\n"; }
+        location /missing { return 404; }
+
+        location /api/ {
+            health_zone api;
+            proxy_pass http://127.0.0.1:$APP_PORT;
+        }
+
+        location = /health {
+            health_status;
+            health_zone off;
+            allow 127.0.0.1;
+            deny all;
+        }
+
+        location = /lb {
+            health_status lb;
+            health_zone off;
+        }
+    }
+
+    # the app backend, with the occasional failure
+    server {
+        listen 127.0.0.1:$APP_PORT;
+        location /api/orders { return 200 '{"orders": []}\n'; }
+        location /api/fail { return 502; }
+        location /api/ { return 200 "ok\n"; }
+    }
+}
+CONF
+    if [ -f "$d/nginx.pid" ] && kill -0 "$(cat "$d/nginx.pid")" 2>/dev/null
+    then
+        /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$d/logs/error.log" \
+            -s reload
+    else
+        /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$d/logs/error.log"
+    fi
+}
+
+# a light load: a few requests a second, one in forty failing
+start_load() {
+    stop_load
+    (
+        trap 'exit 0' TERM
+        i=0
+        while :; do
+            i=$((i + 1))
+            case $((i % 40)) in
+                0) path=/api/fail ;;
+                1) path=/missing ;;
+                *) if [ $((i % 2)) = 0 ]; then path=/api/orders;
+                   else path=/; fi ;;
+            esac
+            curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT$path" || true
+            sleep 0.2
+        done
+    ) > /dev/null 2>&1 &
+    echo $! > "$run/load.pid"
+}
+
+stop_load() {
+    if [ -f "$run/load.pid" ]; then
+        kill "$(cat "$run/load.pid")" 2>/dev/null || true
+        rm -f "$run/load.pid"
+    fi
+}
+
+stop_nginx() {
+    local d=$run/nginx
+    if [ -f "$d/nginx.pid" ]; then
+        local pid
+        pid=$(cat "$d/nginx.pid")
+        kill -QUIT "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+}
+
 case "${1:-start}" in
 start)
     start_pg
+    start_nginx
+    start_load
     # let the statistics of the delete reach the shared stats
     sleep 1.5
     echo "PostgreSQL with pg_health on 127.0.0.1:$PG_PORT (data in .run/pg)"
     echo
     psql_ -d postgres -A -t -c "SELECT jsonb_pretty(public.health_report())"
     echo
-    echo "psql:  psql -h 127.0.0.1 -p $PG_PORT -U postgres postgres"
-    echo "       SELECT health_report();"
-    echo "stop:  make demo-stop"
+    echo "nginx with the module on 127.0.0.1:$HTTP_PORT, light load running"
+    echo
+    echo "status (JSON):  curl http://127.0.0.1:$HTTP_PORT/health"
+    echo "Prometheus:     curl 'http://127.0.0.1:$HTTP_PORT/health?format=prometheus'"
+    echo "load balancer:  curl -i http://127.0.0.1:$HTTP_PORT/lb"
+    echo "psql:           psql -h 127.0.0.1 -p $PG_PORT -U postgres postgres"
+    echo "                SELECT health_report();"
+    echo "stop:           make demo-stop"
     ;;
 stop)
+    stop_load
+    stop_nginx
     stop_pg
     echo "demo stopped"
     ;;
