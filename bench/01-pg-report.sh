@@ -19,9 +19,15 @@ out=$PWD/bench/out/pg
 rm -rf "$out"
 mkdir -p "$out"
 chmod 755 "$PWD/bench/out" "$out"
+# as root the server runs as postgres, which must reach its directory
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$out"; then
+    rm -rf "$out"
+    out=$(mktemp -d /tmp/nginx-health-bench-pg.XXXXXX)
+    chmod 755 "$out"
+fi
 
 as_pg() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 port=$(perl -MIO::Socket::INET -e '
@@ -48,6 +54,8 @@ cleanup() {
     [ -n "${sleepers:-}" ] && kill $sleepers 2>/dev/null || true
     as_pg "$bindir/pg_ctl" -D "$out/data" -m immediate stop >/dev/null 2>&1 \
         || true
+    # the cluster is large; only the logs and results are kept
+    rm -rf "$out/data"
 }
 trap cleanup EXIT
 

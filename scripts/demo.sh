@@ -19,7 +19,11 @@ MODULE=$PWD/build/modules/ngx_http_health_module.so
 bindir=$(pg_config --bindir)
 
 as_pg() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" = 0 ]; then
+        (cd / && runuser -u postgres -- "$@")
+    else
+        "$@"
+    fi
 }
 
 psql_() {
@@ -28,25 +32,44 @@ psql_() {
         -v ON_ERROR_STOP=1 "$@"
 }
 
-start_pg() {
-    mkdir -p "$run/pg"
-    chmod 755 "$run" "$run/pg"
-    [ "$(id -u)" = 0 ] && chown postgres:postgres "$run/pg"
+# As root, PostgreSQL runs as postgres, which must reach its directory: when
+# the checkout sits below a directory it cannot enter (/root, say), .run/pg
+# is a link to a directory under /tmp.
+pg_dir() {
+    mkdir -p "$run"
+    chmod 755 "$run"
+    if [ "$(id -u)" = 0 ] && [ ! -e "$run/pg" ] \
+        && ! runuser -u postgres -- test -x "$run"
+    then
+        local d
+        d=$(mktemp -d /tmp/nginx-health-demo-pg.XXXXXX)
+        chmod 755 "$d"
+        ln -s "$d" "$run/pg"
+    fi
+    mkdir -p "$run/pg/"
+    chmod 755 "$run/pg/"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$run/pg/"
+    pgd=$(readlink -f "$run/pg")
+}
 
-    if [ ! -f "$run/pg/data/PG_VERSION" ]; then
-        as_pg "$bindir/initdb" -D "$run/pg/data" -U postgres -A trust \
-            -E UTF8 --locale=C --no-sync > "$run/pg/initdb.log"
-        cat >> "$run/pg/data/postgresql.conf" <<CONF
+start_pg() {
+    local pgd
+    pg_dir
+
+    if [ ! -f "$pgd/data/PG_VERSION" ]; then
+        as_pg "$bindir/initdb" -D "$pgd/data" -U postgres -A trust \
+            -E UTF8 --locale=C --no-sync > "$pgd/initdb.log"
+        cat >> "$pgd/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
-unix_socket_directories = '$run/pg'
+unix_socket_directories = '$pgd'
 fsync = off
 CONF
     fi
 
-    if ! as_pg "$bindir/pg_ctl" -D "$run/pg/data" status > /dev/null 2>&1
+    if ! as_pg "$bindir/pg_ctl" -D "$pgd/data" status > /dev/null 2>&1
     then
-        as_pg "$bindir/pg_ctl" -D "$run/pg/data" -l "$run/pg/postgres.log" \
+        as_pg "$bindir/pg_ctl" -D "$pgd/data" -l "$pgd/postgres.log" \
             -w start > /dev/null
     fi
 
@@ -66,8 +89,10 @@ SQL
 }
 
 stop_pg() {
-    if [ -f "$run/pg/data/PG_VERSION" ]; then
-        as_pg "$bindir/pg_ctl" -D "$run/pg/data" -m fast -w stop \
+    local pgd
+    pgd=$(readlink -f "$run/pg" 2>/dev/null) || return 0
+    if [ -f "$pgd/data/PG_VERSION" ]; then
+        as_pg "$bindir/pg_ctl" -D "$pgd/data" -m fast -w stop \
             > /dev/null 2>&1 || true
     fi
 }

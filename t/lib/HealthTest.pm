@@ -33,11 +33,30 @@ sub repo_root { $ROOT }
 # A directory for one test's files, kept after a failure when
 # HEALTH_TEST_KEEP is set.  World-readable so that the postgres user and
 # nginx workers (nobody) can reach their parts.
+#
+# As root, the postgres user must reach the directory: when the checkout
+# sits below a directory it cannot enter (/root, say), the base moves to
+# /tmp.
+my $BASE;
+
+sub tmp_base {
+    return $BASE if $BASE;
+    $BASE = "$ROOT/t/tmp";
+    make_path($BASE);
+    chmod 0755, "$ROOT/t", $BASE;
+    if (is_root() && system('runuser', '-u', 'postgres', '--',
+                            'test', '-x', $BASE) != 0)
+    {
+        $BASE = "/tmp/nginx-health-t";
+        make_path($BASE);
+        chmod 0755, $BASE;
+    }
+    return $BASE;
+}
+
 sub tmp_dir {
     my ($tag) = @_;
-    my $base = "$ROOT/t/tmp";
-    make_path($base);
-    chmod 0755, "$ROOT/t", $base;
+    my $base = tmp_base();
     my $dir = tempdir(($tag // 'test') . '-XXXXXX', DIR => $base,
                       CLEANUP => !$ENV{HEALTH_TEST_KEEP});
     chmod 0755, $dir;
