@@ -12,6 +12,8 @@
 #include "ngx_http_health_log.h"
 #include "ngx_http_health_rules.h"
 #include "ngx_http_health_status.h"
+#include "ngx_http_health_probe.h"
+#include "ngx_http_health_pg.h"
 
 
 static ngx_int_t ngx_http_health_init(ngx_conf_t *cf);
@@ -21,6 +23,7 @@ static void *ngx_http_health_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_health_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_health_init_process(ngx_cycle_t *cycle);
+static void ngx_http_health_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_health_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -82,6 +85,13 @@ static ngx_command_t  ngx_http_health_commands[] = {
       0,
       NULL },
 
+    { ngx_string("health_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_health_pg,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -111,7 +121,7 @@ ngx_module_t  ngx_http_health_module = {
     ngx_http_health_init_process,          /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_health_exit_process,          /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -146,6 +156,9 @@ ngx_http_health_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&hmcf->reporters, cf->pool, 2,
                           sizeof(ngx_http_health_reporter_t))
+           != NGX_OK
+        || ngx_array_init(&hmcf->probes, cf->pool, 2,
+                          sizeof(ngx_http_health_probe_t *))
            != NGX_OK)
     {
         return NULL;
@@ -186,6 +199,11 @@ ngx_http_health_init_main_conf(ngx_conf_t *cf, void *conf)
     hmcf->nslots = (hmcf->window + hmcf->slot_width - 1) / hmcf->slot_width;
 
     rv = ngx_http_health_rules_init(cf, hmcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    rv = ngx_http_health_probe_init_conf(cf, hmcf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -249,8 +267,16 @@ static ngx_int_t
 ngx_http_health_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_health_shm_init_process(cycle);
+    ngx_http_health_probe_init_process(cycle);
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_health_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_health_probe_exit_process(cycle);
 }
 
 

@@ -46,6 +46,7 @@ typedef struct {
     ngx_array_t                  zones;          /* ngx_http_health_zone_t */
     ngx_array_t                  rules;          /* ngx_http_health_rule_t */
     ngx_array_t                  reporters;  /* ngx_http_health_reporter_t */
+    ngx_array_t                  probes;    /* ngx_http_health_probe_t * */
 
     /* the layout of the shared segment, fixed at configuration time */
     ngx_uint_t                   nshards;

@@ -1,0 +1,130 @@
+/*
+ * nginx-health: dependency probes (PostgreSQL, Redis) common parts.
+ *
+ * Every worker runs a cancelable tick timer per probe.  At each tick a
+ * worker renews or takes the probe's lease in shared memory (owner pid and
+ * expiry); only the owner talks to the dependency.  The owner writes the
+ * result to the probe's block in shared memory and every worker serves it,
+ * so the status handler only copies memory and never waits on a dependency.
+ */
+
+#ifndef _NGX_HTTP_HEALTH_PROBE_H_INCLUDED_
+#define _NGX_HTTP_HEALTH_PROBE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_http_health_module.h"
+#include "ngx_http_health_status.h"
+
+
+#define NGX_HTTP_HEALTH_PROBE_REASON_LEN  512
+
+
+typedef struct ngx_http_health_probe_s  ngx_http_health_probe_t;
+
+
+/* lives in shared memory, followed by data_size bytes of data */
+typedef struct {
+    ngx_atomic_t                 owner;          /* pid or 0 */
+    ngx_atomic_t                 expires;        /* ngx_current_msec */
+
+    /* under the zone's mutex */
+    ngx_uint_t                   checked;        /* a result is there */
+    health_status_t              status;
+    uint64_t                     response_us;
+    ngx_msec_t                   checked_at;     /* wall clock, ms */
+    ngx_msec_t                   changed_at;
+    uint64_t                     checks;
+    uint64_t                     failures;
+    size_t                       data_len;
+    size_t                       data_size_seen; /* before truncation */
+    size_t                       reason_len;
+    u_char                       reason[NGX_HTTP_HEALTH_PROBE_REASON_LEN];
+    u_char                       data[1];
+} ngx_http_health_probe_sh_t;
+
+
+/* a copy of the shared block, for the status handler */
+typedef struct {
+    ngx_uint_t                   checked;
+    health_status_t              status;
+    uint64_t                     response_us;
+    ngx_msec_t                   checked_at;
+    ngx_msec_t                   changed_at;
+    uint64_t                     checks;
+    uint64_t                     failures;
+    ngx_str_t                    data;
+    size_t                       data_size_seen;
+    ngx_str_t                    reason;
+} ngx_http_health_probe_result_t;
+
+
+typedef void (*ngx_http_health_probe_run_pt)(ngx_http_health_probe_t *probe);
+typedef void (*ngx_http_health_probe_stop_pt)(ngx_http_health_probe_t *probe);
+typedef ngx_int_t (*ngx_http_health_probe_json_pt)(
+    ngx_http_health_probe_t *probe, ngx_http_health_probe_result_t *res,
+    json_t *obj);
+
+
+struct ngx_http_health_probe_s {
+    ngx_str_t                      name;
+    ngx_str_t                      kind;         /* "postgres", "redis" */
+    ngx_str_t                      target;       /* safe to show */
+    ngx_msec_t                     interval;
+    ngx_msec_t                     timeout;
+    ngx_flag_t                     required;
+    size_t                         data_size;
+
+    ngx_http_health_probe_run_pt   run;          /* owner, not busy */
+    ngx_http_health_probe_stop_pt  stop;         /* drop the connection */
+    ngx_http_health_probe_json_pt  json;         /* the check's fields */
+    void                          *ctx;
+
+    ngx_uint_t                     busy;         /* a probe under way */
+    ngx_uint_t                     owner;        /* this worker owns it */
+    ngx_uint_t                     failing;      /* in a row */
+    ngx_msec_t                     next_connect;
+
+    ngx_shm_zone_t                *shm_zone;
+    ngx_http_health_probe_sh_t    *sh;
+    ngx_event_t                    tick;
+    ngx_log_t                     *log;
+};
+
+
+/*
+ * A new probe of the configuration: the name must be unique.  Returns
+ * NULL after logging the error.
+ */
+ngx_http_health_probe_t *ngx_http_health_probe_add(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *directive);
+
+/* parse "interval=", "timeout=", "required=" and "name="; NGX_DECLINED if
+ * the argument is none of them */
+ngx_int_t ngx_http_health_probe_arg(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *arg, ngx_str_t *name, ngx_msec_t *interval,
+    ngx_msec_t *timeout, ngx_flag_t *required);
+
+char *ngx_http_health_probe_init_conf(ngx_conf_t *cf,
+    ngx_http_health_main_conf_t *hmcf);
+void ngx_http_health_probe_init_process(ngx_cycle_t *cycle);
+void ngx_http_health_probe_exit_process(ngx_cycle_t *cycle);
+
+/* the owner records a result; reason may be NULL */
+void ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
+    health_status_t status, uint64_t response_us, u_char *data, size_t len,
+    u_char *reason, size_t reason_len);
+
+/* the owner failed to reach the dependency: record it, back off */
+void ngx_http_health_probe_failed(ngx_http_health_probe_t *probe,
+    health_status_t status, u_char *reason, size_t reason_len);
+
+uint64_t ngx_http_health_probe_now_us(void);
+
+
+#endif /* _NGX_HTTP_HEALTH_PROBE_H_INCLUDED_ */

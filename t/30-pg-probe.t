@@ -1,0 +1,376 @@
+#!/usr/bin/perl
+
+# health_postgres: the database check polls SELECT health_report() through
+# libpq's asynchronous API in one worker at a time (a lease), and every
+# worker serves the result from shared memory.  A stopped, a hung, an
+# extension-less and a lying database each give a clear reason; requests
+# to other locations never wait on the database; required=on lets a down
+# database make the instance unhealthy; the password is shown nowhere; and
+# 200 reconnections leave the worker's memory and descriptors flat.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use HealthTest qw(:all);
+
+my $PASSWORD = 'Sw0rdf1sh-not-shown';
+
+##########################################################################
+# configuration errors
+
+sub conf_error {
+    my ($directive) = @_;
+    my $ng = HealthTest::Nginx->new(conf => <<"EOF");
+    $directive
+    server { listen 127.0.0.1:%%PORT%%; location /health { health_status; } }
+EOF
+    my ($rc, $out) = $ng->test_conf;
+    $out .= HealthTest::slurp($ng->error_log) // '';
+    return ($rc, $out);
+}
+
+{
+    my ($rc, $out) = conf_error('health_postgres "hostaddr=127.0.0.1 '
+        . 'port=5432" interval=200ms timeout=500ms name=db1 required=on;');
+    is($rc, 0, 'nginx -t: a valid health_postgres') or diag $out;
+
+    ($rc, $out) = conf_error('health_postgres "host=127.0.0.1";'
+        . ' health_postgres "host=127.0.0.1 port=5433";');
+    isnt($rc, 0, 'nginx -t: two checks named "database" fail');
+    like($out, qr/duplicate check name "database" in "health_postgres"/,
+         'the duplicate name is named');
+
+    ($rc, $out) = conf_error('health_postgres "host=db.example.com '
+        . "password=$PASSWORD\";");
+    isnt($rc, 0, 'nginx -t: a host name fails');
+    like($out, qr/invalid value "host=db\.example\.com" in "health_postgres".*synchronously/,
+         'the host name is refused with the reason');
+    unlike($out, qr/\Q$PASSWORD\E/, 'the error does not show the password');
+
+    ($rc, $out) = conf_error("health_postgres \"hostaddr=127.0.0.1 password=$PASSWORD\" interval=fast;");
+    like($out, qr/invalid value "interval=fast" in "health_postgres"/,
+         'nginx -t: a bad interval is named');
+
+    ($rc, $out) = conf_error('health_postgres "hostaddr=127.0.0.1" timeout=5ms;');
+    like($out, qr/invalid value "timeout=5ms" in "health_postgres"/,
+         'nginx -t: a timeout under 10ms is refused');
+
+    ($rc, $out) = conf_error('health_postgres "hostaddr=127.0.0.1" required=maybe;');
+    like($out, qr/invalid value "required=maybe" in "health_postgres"/,
+         'nginx -t: a bad required is named');
+
+    ($rc, $out) = conf_error('health_postgres "hostaddr=127.0.0.1" colour=blue;');
+    like($out, qr/invalid parameter "colour=blue" in "health_postgres"/,
+         'nginx -t: an unknown parameter is named');
+
+    ($rc, $out) = conf_error("health_postgres \"hostaddr=127.0.0.1 bogus=1 password=$PASSWORD\";");
+    like($out, qr/invalid connection string in "health_postgres" directive: .*bogus/,
+         'nginx -t: a bad connection string is refused with libpq\'s reason');
+    unlike($out, qr/\Q$PASSWORD\E/, 'that error does not show the password');
+}
+
+##########################################################################
+# the databases
+
+my $pg = HealthTest::Pg->start;
+$pg->psql('CREATE EXTENSION pg_health');
+$pg->psql("CREATE ROLE prober LOGIN PASSWORD '$PASSWORD' IN ROLE pg_monitor");
+$pg->psql('CREATE DATABASE noext');
+$pg->psql('CREATE DATABASE garbage');
+$pg->psql(q{CREATE FUNCTION public.health_report() RETURNS jsonb
+            AS $$ SELECT '"garbage"'::jsonb $$ LANGUAGE sql}, db => 'garbage');
+# stop -m immediate loses what synchronous_commit=off has not flushed
+$pg->psql('CHECKPOINT');
+
+my $port = $pg->port;
+my $ci = "hostaddr=127.0.0.1 port=$port user=prober password=$PASSWORD";
+
+# two workers, three databases, required=off
+my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF");
+    health_service pgtest;
+    health_postgres "$ci dbname=postgres" interval=200ms timeout=500ms;
+    health_postgres "$ci dbname=noext" name=noext interval=200ms timeout=500ms;
+    health_postgres "$ci dbname=garbage" name=garbage interval=200ms timeout=500ms;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /health { health_status; }
+        location /fast   { return 200 "fast\\n"; }
+    }
+EOF
+$ng->start;
+
+# one worker, required=on, a short interval for the reconnection cycles
+my $ng2 = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
+    health_service pgreq;
+    health_postgres "host=127.0.0.1 port=$port dbname=postgres user=postgres"
+                    interval=50ms timeout=500ms required=on;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /health { health_status; }
+        location /fast   { return 200 "fast\\n"; }
+    }
+EOF
+$ng2->start;
+
+sub check {
+    my ($n, $name) = @_;
+    my ($r, $doc) = $n->get_json('/health');
+    return ($doc && $doc->{checks}{$name // 'database'}, $r, $doc);
+}
+
+sub wait_status {
+    my ($n, $want, %o) = @_;
+    my $t0 = time;
+    my $ok = wait_until(sub {
+        my ($c) = check($n, $o{name});
+        $c && $c->{status} eq $want && (!$o{reason} || ($c->{reason} // '') =~ $o{reason});
+    }, timeout => $o{timeout} // 10, step => 0.02);
+    return $ok ? time - $t0 : undef;
+}
+
+ok(defined wait_status($ng, 'healthy'), 'the database check becomes healthy');
+ok(defined wait_status($ng2, 'healthy'), 'and on the required=on instance');
+
+my ($c, $r, $doc) = check($ng);
+is($r->{status}, 200, 'status answers 200');
+is($c->{required}, JSON::PP::false, 'required is false by default');
+ok($c->{response_time_ms} > 0 && $c->{response_time_ms} < 500,
+   "response_time_ms is measured ($c->{response_time_ms})");
+is(ref $c->{report}, 'HASH', 'the check carries the report');
+is($c->{report}{database}, 'postgres', 'the report is health_report()\'s');
+is($c->{report}{status}, 'healthy', 'the report\'s status is the check\'s');
+ok($c->{report}{checks}{connections}, 'with its checks');
+ok(!exists $c->{reason}, 'no reason when healthy');
+
+ok(wait_status($ng, 'unknown', name => 'noext',
+               reason => qr/pg_health extension is not installed in database "noext"/),
+   'a database without the extension: unknown, with the reason');
+ok(wait_status($ng, 'unknown', name => 'garbage',
+               reason => qr/health_report\(\) did not return the expected report/),
+   'a health_report() returning garbage: unknown, with the reason');
+($c) = check($ng, 'garbage');
+like($c->{reason}, qr/"garbage"/, 'the reason quotes the answer');
+ok(!exists $c->{report}, 'garbage is not passed on as the report');
+
+($c, $r, $doc) = check($ng);
+is($doc->{status}, 'degraded', 'unknown dependencies degrade the instance');
+is($r->{status}, 200, 'degraded answers 200');
+
+my $prom = $ng->get('/health?format=prometheus')->{content};
+like($prom, qr/^nginx_health_check_status\{check="database"\} 0$/m,
+     'prometheus: the database check is 0');
+like($prom, qr/^nginx_health_check_status\{check="noext"\} 3$/m,
+     'prometheus: the check without extension is 3 (unknown)');
+like($prom, qr/^nginx_health_dependency_response_seconds\{check="database"\} [0-9.]+$/m,
+     'prometheus: the response time');
+
+# the lease: one connection per probe whatever the number of workers
+sleep 1;
+is($pg->psql("SELECT count(*) FROM pg_stat_activity WHERE "
+             . "application_name = 'nginx-health' AND usename = 'prober' "
+             . "AND datname = 'postgres'"), 1,
+   'two workers, one connection to the database: one owner');
+
+##########################################################################
+# the owner dies: another worker takes the probe over
+
+{
+    my ($owner) = HealthTest::slurp($ng->error_log)
+        =~ /(\d+)#\d+: health: this worker probes "database"/;
+    ok($owner, "the owner worker is $owner");
+    kill 'KILL', $owner;
+    my ($before) = check($ng);
+    ok(wait_until(sub {
+        my $log = HealthTest::slurp($ng->error_log);
+        $log =~ /(\d+)#\d+: health: this worker probes "database" \(took over/
+            && $1 != $owner;
+    }, timeout => 10), 'another worker takes the lease over');
+    ok(wait_until(sub {
+        my ($c) = check($ng);
+        $c->{checked_at} gt $before->{checked_at} && $c->{status} eq 'healthy';
+    }, timeout => 10), 'and the check goes on');
+}
+
+##########################################################################
+# the password is nowhere
+
+{
+    my $all = join "\n", $ng->get('/health')->{content},
+        $ng->get('/health?format=prometheus')->{content},
+        $ng->get('/health?format=lb')->{content},
+        HealthTest::slurp($ng->error_log);
+    unlike($all, qr/\Q$PASSWORD\E/, 'the password is not in the status or error.log');
+    ($c) = check($ng);
+    like($c->{target}, qr/hostaddr=127\.0\.0\.1 port=$port dbname=postgres|user=prober/,
+         'the target is shown without it');
+}
+
+##########################################################################
+# a hung server: reported unhealthy, requests elsewhere are not delayed
+
+sub pg_pids {
+    my $pm = (split /\n/, HealthTest::slurp($pg->{data} . '/postmaster.pid') // '')[0];
+    my @kids = split /\s+/, `pgrep -P $pm`;
+    return ($pm, grep { /^\d+$/ } @kids);
+}
+
+my @stopped;
+END { kill 'CONT', @stopped if @stopped }
+
+{
+    @stopped = pg_pids();
+    ok(@stopped > 1, 'postmaster and backends found (' . scalar(@stopped) . ')');
+    kill 'STOP', @stopped;
+    my $t0 = time;
+    my ($worst, $n, $seen) = (0, 0, 0);
+    while (time - $t0 < 4) {
+        my $t = time;
+        my $r = $ng2->get('/fast');
+        my $dt = time - $t;
+        $worst = $dt if $dt > $worst;
+        $n++ if $r->{status} == 200;
+        $t = time;
+        $ng->get('/fast');
+        $dt = time - $t;
+        $worst = $dt if $dt > $worst;
+        unless ($seen) {
+            my ($c) = check($ng2);
+            $seen = time - $t0 if $c->{status} eq 'unhealthy';
+        }
+        last if $seen && time - $t0 > 2;
+        sleep 0.01;
+    }
+    ok($seen, sprintf 'a hung server is unhealthy after %.2fs', $seen);
+    ($c, $r) = check($ng2);
+    like($c->{reason}, qr/timed out after 500ms/, "the reason says so: $c->{reason}");
+    is($r->{status}, 503, 'required=on: 503 while the server hangs');
+    ok($worst < 0.2, sprintf 'the worst request time during the hang: %.1f ms',
+       $worst * 1000);
+    ok($n > 10, "$n requests served meanwhile");
+    ($c, $r) = check($ng);
+    is($r->{status}, 200, 'required=off: 200 meanwhile');
+    kill 'CONT', @stopped;
+    @stopped = ();
+    ok(defined wait_status($ng2, 'healthy', timeout => 15),
+       'healthy again once the server runs');
+}
+
+##########################################################################
+# stopped and started
+
+{
+    $pg->stop;
+    my $t = wait_status($ng, 'unhealthy', timeout => 10);
+    ok(defined $t, 'a stopped server: unhealthy');
+    ok(defined $t && $t < 0.2 + 0.5 + 0.3,
+       sprintf 'within interval + timeout (%.2fs)', $t // -1);
+    ($c, $r, $doc) = check($ng);
+    like($c->{reason}, qr/cannot connect to .*port=$port|connection .* lost/,
+         "with the reason: $c->{reason}");
+    is($r->{status}, 200, 'required=off: still 200');
+    is($doc->{status}, 'degraded', 'required=off: the instance is degraded');
+
+    ok(defined wait_status($ng2, 'unhealthy'), 'required=on: unhealthy');
+    ($c, $r, $doc) = check($ng2);
+    is($r->{status}, 503, 'required=on: 503');
+    is($doc->{status}, 'unhealthy', 'required=on: the instance is unhealthy');
+    is($c->{required}, JSON::PP::true, 'required is true');
+    is($ng2->get('/health?format=lb')->{status}, 503, 'lb answers 503');
+
+    $pg->restart;
+    ok(defined wait_status($ng, 'healthy', timeout => 15),
+       'healthy again once the server is back');
+    ok(defined wait_status($ng2, 'healthy', timeout => 15),
+       'required=on: healthy again');
+    is($ng2->get('/health')->{status}, 200, 'required=on: 200 again');
+}
+
+##########################################################################
+# a reload keeps the probes going
+
+{
+    $ng->reload;
+    ok(defined wait_status($ng, 'healthy'), 'healthy after a reload');
+    ok(wait_until(sub {
+        $pg->psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                  . "application_name = 'nginx-health' AND usename = 'prober' "
+                  . "AND datname = 'postgres'") == 1
+    }, timeout => 10), 'one connection after the reload');
+}
+
+##########################################################################
+# 200 reconnections: memory and descriptors stay flat
+
+$pg->psql(<<'EOF');
+CREATE FUNCTION public.kill_probe(cycles int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    n int := 0;
+    p int;
+    last int := 0;
+    deadline timestamptz := clock_timestamp() + interval '45 s';
+BEGIN
+    WHILE n < cycles AND clock_timestamp() < deadline LOOP
+        PERFORM pg_stat_clear_snapshot();
+        SELECT pid INTO p FROM pg_stat_activity
+         WHERE application_name = 'nginx-health' AND usename = 'postgres'
+           AND datname = 'postgres' AND pid <> last
+         LIMIT 1;
+        IF p IS NOT NULL THEN
+            PERFORM pg_terminate_backend(p);
+            last := p;
+            n := n + 1;
+        END IF;
+        PERFORM pg_sleep(0.005);
+    END LOOP;
+    RETURN n;
+END $$
+EOF
+
+# with the probe connected (it is closed between a kill and the next probe)
+sub usage {
+    my ($pid) = @_;
+    wait_status($ng2, 'healthy');
+    wait_until(sub {
+        $pg->psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                  . "application_name = 'nginx-health' AND usename = 'postgres'") == 1
+    }, timeout => 10);
+    sleep 0.3;
+    my ($rss) = (HealthTest::slurp("/proc/$pid/status") // '') =~ /VmRSS:\s+(\d+)/;
+    my @fds = glob "/proc/$pid/fd/*";
+    return ($rss, scalar @fds);
+}
+
+{
+    my ($w) = $ng2->worker_pids;
+    is($pg->psql('SELECT public.kill_probe(20)'), 20, 'warm-up: 20 reconnections');
+    my ($rss0, $fd0) = usage($w);
+    my $t0 = time;
+    is($pg->psql('SELECT public.kill_probe(200)'), 200, '200 reconnections');
+    note sprintf '200 cycles in %.1fs', time - $t0;
+    ok(defined wait_status($ng2, 'healthy', timeout => 10), 'healthy after them');
+    my ($rss1, $fd1) = usage($w);
+    is($fd1, $fd0, "the worker's descriptors stay at $fd0");
+    if (HealthTest::Nginx::asan()) {
+        note "RSS $rss0 -> $rss1 kB (not judged under ASan: its quarantine grows)";
+    } else {
+        ok($rss1 - $rss0 < 1024, "the worker's RSS stays flat ($rss0 -> $rss1 kB)");
+    }
+    is(($ng2->worker_pids)[0], $w, 'the same worker throughout');
+}
+
+my @alerts = grep { !/worker process \d+ exited on signal 9/ } $ng->log_alerts;
+is_deeply(\@alerts, [], 'no alerts in error.log (but the killed worker)');
+is_deeply([$ng2->log_alerts], [], 'no alerts in the second error.log');
+
+$ng->stop;
+$ng2->stop;
+$pg->stop;
+
+done_testing;
