@@ -10,7 +10,7 @@
 
 
 const char  ngx_http_health_html_csp[] =
-    "default-src 'none'; script-src 'sha256-o6hfHhgt9s0Brq4B4uKrbPgR9aSNwk9g51ERNEcDeXU='; style-src 'sha256-VI+lOftlpTQ9HpNJ34Nn3EuDnYjuRWDJGcbpGoymRJE='; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+    "default-src 'none'; script-src 'sha256-O2vhOlbzuEaYA9n1h2GBtfSE9VYNPPXCllYEvEQAJ40='; style-src 'sha256-VI+lOftlpTQ9HpNJ34Nn3EuDnYjuRWDJGcbpGoymRJE='; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 const u_char  ngx_http_health_html[] =
     "<!DOCTYPE html>\n"
@@ -619,6 +619,7 @@ const u_char  ngx_http_health_html[] =
     "    var last = pts[pts.length - 1], rpsNow = last \? last.rps : w.rps;\n"
     "    var span = pts.length \? Math.max(1000, Math.min(SPAN_MS, now - pts[0].t)) : SPAN_MS;\n"
     "    var errRate = w.error_rate_pct;\n"
+    "    if (w.requests === 0) { lat = {}; }           /* no percentile of nothing */\n"
     "    return h(\"article\", { \"class\": \"card s-\" + status, \"aria-label\": \"zone \" + name },\n"
     "      h(\"div\", { \"class\": \"card-head\" }, h(\"h3\", null, name), pill(status)),\n"
     "      h(\"dl\", { \"class\": \"stats num\" },\n"
@@ -636,8 +637,8 @@ const u_char  ngx_http_health_html[] =
     "      h(\"div\", { \"class\": \"legend\" },\n"
     "        h(\"span\", null, h(\"span\", { \"class\": \"key-rps\" }, \"req/s\"), \" \",\n"
     "          h(\"span\", { \"class\": \"key-err\" }, \"5xx/s\")),\n"
-    "        h(\"span\", { \"class\": \"num\" }, \"peak \" + fmt(Math.max.apply(null,\n"
-    "          [0].concat(pts.map(function (p) { return p.rps; })))) + \" req/s\"),\n"
+    "        h(\"span\", { \"class\": \"num\" }, pts.length \? \"peak \" + fmt(Math.max.apply(null,\n"
+    "          pts.map(function (p) { return p.rps; }))) + \" req/s\" : \"\"),\n"
     "        h(\"span\", null, pts.length \? \"last \" + duration(span / 1000) : \"collecting\\u2026\")),\n"
     "      h(\"div\", { \"class\": \"codes num\" },\n"
     "        fmt(z.requests, 0) + \" requests since start \\u00b7 \"\n"
@@ -792,7 +793,10 @@ const u_char  ngx_http_health_html[] =
     "      if (rep.database !== undefined) { pairs.push([\"database\", rep.database]); }\n"
     "      if (rep.server_version !== undefined) { pairs.push([\"PostgreSQL\", rep.server_version]); }\n"
     "      if (isNum(rep.duration_ms)) { pairs.push([\"report took\", ms(rep.duration_ms)]); }\n"
-    "      if (rep.generated_at !== undefined) { pairs.push([\"generated at\", rep.generated_at]); }\n"
+    "      if (typeof rep.generated_at === \"string\") {\n"
+    "        var g = Date.parse(rep.generated_at);\n"
+    "        pairs.push([\"generated at\", isFinite(g) \? clock(g) : rep.generated_at]);\n"
+    "      }\n"
     "    }\n"
     "    scalars(c, { response_time_ms: 1 }).forEach(function (p) { pairs.push([label(p[0]), p[1]]); });\n"
     "    var parts = [h(\"div\", { \"class\": \"card-head\" }, h(\"h3\", null, name)), kv(pairs)];\n"

@@ -49,6 +49,62 @@ my $evil = JSON::PP->new->canonical->encode({
 });
 (my $evil_conf = $evil) =~ s/'/\\'/g;
 
+# every section the design describes, as the merged module will write it:
+# upstream peers (issue 5), the database and cache checks (issue 4)
+my $full = JSON::PP->new->canonical->encode({
+    status => 'degraded', service => 'web-1', version => '0.1.0',
+    timestamp => '2026-11-22T10:30:00.000Z', uptime_s => 5123,
+    checks => {
+        'zone:api:error_rate' => { status => 'healthy', value => 0.4,
+            unit => '%', warning => 1, critical => 5, window_s => 60 },
+        'zone:api:latency_p95' => { status => 'degraded', value => 2310,
+            unit => 'ms', warning => 2000, critical => 5000 },
+        'upstream:app' => { status => 'degraded', healthy_peers => 1,
+                            total_peers => 2 },
+        database => { status => 'degraded', response_time_ms => 3.1,
+            required => JSON::PP::false, report => {
+                status => 'degraded', database => 'shop',
+                server_version => '15.8', duration_ms => 1.2,
+                generated_at => '2026-11-22T10:29:58.000Z',
+                checks => {
+                    connections => { status => 'healthy', value => 12.5,
+                        unit => '%', warning => 80, critical => 95 },
+                    slow_queries => { status => 'healthy', value => 0,
+                        unit => 'ms', warning => 500, critical => 2000 },
+                    dead_tuples => { status => 'degraded', value => 15,
+                        unit => '%', warning => 10, critical => 25,
+                        tables => [ { relname => 'orders',
+                                      dead_pct => 15 } ] },
+                    lock_waits => { status => 'healthy', value => 0,
+                        unit => 'ms', warning => 5000,
+                        critical => 30000 },
+                } } },
+        cache => { status => 'healthy', response_time_ms => 0.4,
+                   required => JSON::PP::false, used_memory_pct => 12.5,
+                   evicted_keys => 0, keyspace_hits => 900,
+                   keyspace_misses => 100 },
+    },
+    zones => { api => {
+        requests => 1500, bytes_in => 1234, bytes_out => 567890,
+        responses => { '1xx' => 0, '2xx' => 1495, '3xx' => 0, '4xx' => 3,
+                       '5xx' => 2 },
+        latency_ms => { p50 => 12.1, p95 => 2310, p99 => 2900,
+                        max => 3010 },
+        window => { seconds => 60, requests => 1200, rps => 20,
+                    error_rate_pct => 0.4 } } },
+    upstreams => { app => { peers => [
+        { server => '127.0.0.1:8081', state => 'up', requests => 700,
+          fails => 0, latency_ms => { p50 => 9.8, p95 => 60, p99 => 99 },
+          health_checks => { checks => 120, fails => 0,
+                             last_passed => JSON::PP::true } },
+        { server => '127.0.0.1:8082', state => 'unhealthy', requests => 12,
+          fails => 9, latency_ms => { p95 => 1000 },
+          health_checks => { checks => 120, fails => 30,
+                             last_passed => JSON::PP::false } },
+    ] } },
+});
+(my $full_conf = $full) =~ s/'/\\'/g;
+
 my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF");
     health_service dash-1;
 
@@ -90,6 +146,11 @@ my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF");
         }
         location = /gone {
             if (\$arg_format = json) { return 404; }
+            health_status html;
+        }
+        location = /full {
+            default_type application/json;
+            if (\$arg_format = json) { return 503 '$full_conf'; }
             health_status html;
         }
         location = /evil {
@@ -236,6 +297,31 @@ like($dom, qr/No zones/, 'no zones: said so');
 like($dom, qr/id="upstreams-panel" hidden/, 'no upstreams: hidden');
 like($dom, qr/id="database-panel" hidden/, 'no database: hidden');
 like($dom, qr/id="cache-panel" hidden/, 'no cache: hidden');
+
+# every section, from a document of the design's shape
+$dom = chromium('--virtual-time-budget=3000', '--dump-dom',
+                $ng->url('/full'));
+like($dom, qr/class="banner s-degraded"/, 'full: degraded banner');
+like($dom, qr/id="upstreams-panel"(?! hidden)/, 'full: upstreams shown');
+like($dom, qr/<h3>app<\/h3>/, 'full: upstream app by name');
+like($dom, qr/<code>127\.0\.0\.1:8082<\/code>.*?unhealthy/s,
+     'full: a peer with its state');
+like($dom, qr/1 of 2 peers up/, 'full: peers up');
+like($dom, qr/id="database-panel"(?! hidden)/, 'full: database shown');
+like($dom, qr/<th scope="row">dead tuples<\/th>.*?degraded.*?orders 15 %/s,
+     'full: a health_report() check with its status and table');
+like($dom, qr/<dt>PostgreSQL<\/dt><dd class="num">15\.8<\/dd>/,
+     'full: the server version');
+like($dom, qr/id="cache-panel"(?! hidden)/, 'full: cache shown');
+like($dom, qr/<dt>memory used<\/dt><dd class="num">12\.5 %<\/dd>/,
+     'full: cache memory');
+like($dom, qr/<dt>hit rate<\/dt><dd class="num">90 %<\/dd>/,
+     'full: cache hit rate');
+my $png_full = "$out/dashboard-full.png";
+chromium('--virtual-time-budget=3000', '--window-size=1280,2000',
+         '--hide-scrollbars', "--screenshot=$png_full", $ng->url('/full'));
+ok(-s $png_full, 'a screenshot of every section was written');
+diag("screenshot: $png_full");
 
 is(join("\n", $ng->log_alerts), '', 'no alerts in error.log');
 
