@@ -10,7 +10,7 @@
 
 
 const char  ngx_http_health_html_csp[] =
-    "default-src 'none'; script-src 'sha256-O2vhOlbzuEaYA9n1h2GBtfSE9VYNPPXCllYEvEQAJ40='; style-src 'sha256-VI+lOftlpTQ9HpNJ34Nn3EuDnYjuRWDJGcbpGoymRJE='; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+    "default-src 'none'; script-src 'sha256-MUc7rKfqXUoRt5aO0mNguDueK2i+CU+YahzoYCNnjO8='; style-src 'sha256-VI+lOftlpTQ9HpNJ34Nn3EuDnYjuRWDJGcbpGoymRJE='; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 const u_char  ngx_http_health_html[] =
     "<!DOCTYPE html>\n"
@@ -248,7 +248,7 @@ const u_char  ngx_http_health_html[] =
     "\n"
     "  var state = {\n"
     "    interval: 5, paused: false, timer: null, inflight: false,\n"
-    "    last: null, lastOk: 0, zoneSamples: {}, peerPrev: {}\n"
+    "    last: null, lastOk: 0, zoneSamples: {}, peerPrev: {}, shown: \"\"\n"
     "  };\n"
     "\n"
     "  function $(id) { return document.getElementById(id); }\n"
@@ -463,9 +463,12 @@ const u_char  ngx_http_health_html[] =
     "\n"
     "  /* ---- banner ---- */\n"
     "\n"
+    "  /* only on a change: the word is a live region, and the favicon a reload */\n"
     "  function setBanner(status, label) {\n"
-    "    var banner = $(\"banner\");\n"
+    "    var banner = $(\"banner\"), key = status + \"/\" + (label || \"\");\n"
     "    banner.className = \"banner s-\" + status;\n"
+    "    if (state.shown === key) { return; }\n"
+    "    state.shown = key;\n"
     "    replace($(\"status-word\"), [h(\"span\", { \"class\": \"glyph\", \"aria-hidden\": \"true\" }, GLYPH[status]),\n"
     "                              h(\"span\", null, label || status)]);\n"
     "    var icon = \"data:image/svg+xml,\" + encodeURIComponent(\n"

@@ -238,8 +238,8 @@ if ($load == 0) {
     POSIX::_exit(0);
 }
 
-my $dom = chromium('--virtual-time-budget=5000', '--dump-dom',
-                   $ng->url('/dashboard?refresh=1'));
+my $dom = chromium('--virtual-time-budget=4000', '--dump-dom',
+                   $ng->url('/paced?refresh=1'));
 like($dom, qr/id="status-word"[^>]*>.*?<span>unhealthy<\/span>/s,
      'the banner says unhealthy (read from a 503)');
 like($dom, qr/class="banner s-unhealthy"/, 'in the unhealthy colour');
@@ -327,12 +327,14 @@ is(join("\n", $ng->log_alerts), '', 'no alerts in error.log');
 
 done_testing();
 
-# Run headless Chromium on a fresh profile; returns its stdout.
+# Run headless Chromium on a fresh profile; returns its stdout.  It runs
+# in a process group of its own, killed whole if it takes over 120 s.
 sub chromium {
     my (@args) = @_;
     my $profile = tmp_dir('chromium');
     my $pid = open(my $fh, '-|') // die "fork: $!\n";
     if ($pid == 0) {
+        setpgrp(0, 0);
         open STDERR, '>', "$profile/stderr.log";
         exec $CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu',
             '--disable-quic', '--no-first-run',
@@ -342,8 +344,11 @@ sub chromium {
             or POSIX::_exit(127);
     }
     local $/;
+    local $SIG{ALRM} = sub { kill 'KILL', -$pid; };
+    alarm 120;
     my $text = <$fh> // '';
     close $fh;
+    alarm 0;
     diag("chromium exited with " . ($? >> 8) . ":\n"
          . (slurp("$profile/stderr.log") // '')) if $?;
     return $text;
