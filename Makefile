@@ -20,7 +20,8 @@ ASAN_LD_OPT := -fPIC -fsanitize=address,undefined
 MODULE      := build/modules/ngx_http_health_module.so
 ASAN_MODULE := build-asan/modules/ngx_http_health_module.so
 EXT         := pg_health_ext/pg_health.so
-SOURCES     := config $(wildcard ngx_health_module/*.[ch] shared/*.[ch])
+SOURCES     := config $(wildcard ngx_health_module/*.[ch] shared/*.[ch]) \
+               ngx_health_module/ngx_http_health_html_data.c
 
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -54,6 +55,12 @@ build/.srclist build-asan/.srclist: FORCE
 	@mkdir -p $(@D); ls ngx_health_module/*.c shared/*.c > $@.new; \
 	if cmp -s $@.new $(@D)/.configured; then rm -f $@.new; \
 	else rm -f $(@D)/.configured; mv $@.new $@; fi
+
+# the dashboard page as C; the output is committed for static builds
+HTML_C      := ngx_health_module/ngx_http_health_html_data.c
+
+$(HTML_C): ngx_health_module/dashboard/dashboard.html scripts/embed-html.sh
+	scripts/embed-html.sh $< $@
 
 $(MODULE): build/.srclist build/.configured $(SOURCES)
 	$(MAKE) -C build/nginx -f objs/Makefile modules

@@ -17,6 +17,7 @@
 #include "ngx_http_health_shm.h"
 #include "ngx_http_health_rules.h"
 #include "ngx_http_health_status.h"
+#include "ngx_http_health_html.h"
 
 
 #define NGX_HTTP_HEALTH_JSON_FLAGS  (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -56,6 +57,7 @@ static ngx_str_t  ngx_http_health_formats[] = {
     ngx_string("json"),
     ngx_string("prometheus"),
     ngx_string("lb"),
+    ngx_string("html"),
     ngx_null_string
 };
 
@@ -81,8 +83,8 @@ ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_http_health_parse_format(&value[1], &format) != NGX_OK) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid value \"%V\" in \"%V\" directive, "
-                               "it must be \"json\", \"prometheus\" or "
-                               "\"lb\"", &value[1], &cmd->name);
+                               "it must be \"json\", \"prometheus\", "
+                               "\"html\" or \"lb\"", &value[1], &cmd->name);
             return NGX_CONF_ERROR;
         }
     }
@@ -150,7 +152,7 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
     ngx_http_health_main_conf_t   *hmcf;
 
     static u_char  bad_format[] =
-        "unknown format, use json, prometheus or lb" CRLF;
+        "unknown format, use json, prometheus, html or lb" CRLF;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -182,6 +184,11 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
                ? ngx_http_health_send(r, NGX_HTTP_BAD_REQUEST, "text/plain",
                                       rep->out, rep->length)
                : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the page reads the JSON itself: no report to build */
+    if (rep->format == NGX_HTTP_HEALTH_HTML) {
+        return ngx_http_health_html_send(r);
     }
 
     if (ngx_http_health_report_init(rep) != NGX_OK) {

@@ -1,6 +1,6 @@
 /*
- * nginx-health: the status location (json, prometheus, lb) and the report
- * it is rendered from.
+ * nginx-health: the status location (json, prometheus, lb, html) and the
+ * report it is rendered from (html is a static page that reads the JSON).
  *
  * Later parts (upstreams, PostgreSQL, Redis) add to the report through a
  * reporter registered at configuration time:
@@ -26,7 +26,8 @@
 typedef enum {
     NGX_HTTP_HEALTH_JSON = 0,
     NGX_HTTP_HEALTH_PROMETHEUS,
-    NGX_HTTP_HEALTH_LB
+    NGX_HTTP_HEALTH_LB,
+    NGX_HTTP_HEALTH_HTML
 } ngx_http_health_format_e;
 
 

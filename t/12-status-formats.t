@@ -156,7 +156,7 @@ like($r->{content}, qr/^\{"status"/, '?format=json on a prometheus location');
 $r = $ng->get('/health?x=1&format=lb');
 is($r->{content}, "degraded\n", '?format=lb among other arguments');
 
-for my $bad (qw(xml html JSON), '') {
+for my $bad (qw(xml HTML JSON), '') {
     $r = $ng->get("/health?format=$bad");
     is($r->{status}, 400, "?format=$bad is refused with 400");
     like($r->{content}, qr/^unknown format/, 'with a short message');
