@@ -3,7 +3,8 @@
 #
 #   PostgreSQL with the pg_health extension and a table with dead tuples;
 #   nginx (Debian's, with the module built here) counting a site and an API
-#   zone, its status at /health, and a light load so the figures move.
+#   zone and probing the database, its status and dashboard at /health, and
+#   a light load so the figures move.
 #
 # Works as root (servers run as the postgres user where they must) and as a
 # normal user.  Ports are fixed so the printed URLs stay the same; override
@@ -120,6 +121,10 @@ http {
     health_service demo;
     health_window  60s;
 
+    # the database, through SELECT health_report() of pg_health
+    health_postgres "hostaddr=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres"
+                    name=database interval=5s timeout=2s;
+
     # the site, with its API behind a proxy
     server {
         listen 127.0.0.1:$HTTP_PORT;
@@ -164,7 +169,8 @@ CONF
     fi
 }
 
-# a light load: a few requests a second, one in forty failing
+# a light load: a few requests a second; one API call in forty fails (the
+# API zone sees half the requests), enough for a degraded error rate
 start_load() {
     stop_load
     (
@@ -172,7 +178,7 @@ start_load() {
         i=0
         while :; do
             i=$((i + 1))
-            case $((i % 40)) in
+            case $((i % 80)) in
                 0) path=/api/fail ;;
                 1) path=/missing ;;
                 *) if [ $((i % 2)) = 0 ]; then path=/api/orders;
@@ -219,6 +225,7 @@ start)
     echo
     echo "nginx with the module on 127.0.0.1:$HTTP_PORT, light load running"
     echo
+    echo "dashboard:      http://127.0.0.1:$HTTP_PORT/health?format=html"
     echo "status (JSON):  curl http://127.0.0.1:$HTTP_PORT/health"
     echo "Prometheus:     curl 'http://127.0.0.1:$HTTP_PORT/health?format=prometheus'"
     echo "load balancer:  curl -i http://127.0.0.1:$HTTP_PORT/lb"
