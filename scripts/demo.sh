@@ -79,9 +79,9 @@ CONF
     # a table past its dead-tuple thresholds, so the report has something
     # to say
     psql_ -d postgres > /dev/null <<'SQL'
-CREATE TABLE IF NOT EXISTS public.demo_orders (id int PRIMARY KEY, note text)
+DROP TABLE IF EXISTS public.demo_orders;
+CREATE TABLE public.demo_orders (id int PRIMARY KEY, note text)
     WITH (autovacuum_enabled = false);
-TRUNCATE public.demo_orders;
 INSERT INTO public.demo_orders SELECT g, 'order ' || g
     FROM generate_series(1, 20000) g;
 ANALYZE public.demo_orders;
