@@ -694,9 +694,12 @@ ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx)
     d = data;
     dl = data + sizeof(data);
 
-    d = ngx_slprintf(d, dl, "{\"ping_ms\":%.3f,\"used_memory\":%uL,"
-                     "\"maxmemory\":%uL,", ctx->ping_us / 1000.0,
-                     info->used_memory, info->maxmemory);
+    /* value, unit and thresholds: what the status was judged on */
+    d = ngx_slprintf(d, dl, "{\"value\":%.3f,\"unit\":\"ms\","
+                     "\"warning\":10,\"critical\":50,"
+                     "\"used_memory\":%uL,\"maxmemory\":%uL,",
+                     ctx->ping_us / 1000.0, info->used_memory,
+                     info->maxmemory);
 
     if (info->maxmemory) {
         d = ngx_slprintf(d, dl, "\"used_memory_pct\":%.2f,", pct);

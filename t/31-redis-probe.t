@@ -169,6 +169,9 @@ ok($c->{response_time_ms} > 0 && $c->{response_time_ms} < 10,
 ok($c->{used_memory_pct} > 0 && $c->{used_memory_pct} < 80,
    "used_memory_pct against maxmemory ($c->{used_memory_pct})");
 is($c->{maxmemory}, 100 * 1024 * 1024, 'maxmemory from INFO');
+is_deeply([@$c{qw(unit warning critical)}], ['ms', 10, 50],
+          'judged on the PING round trip: unit and thresholds');
+is($c->{value}, $c->{response_time_ms}, 'value is the round trip');
 is($c->{evicted_keys}, 0, 'evicted_keys from INFO');
 ok(defined $c->{hit_rate_pct}, 'the keyspace hit rate');
 is($c->{required}, JSON::PP::false, 'required is false by default');
