@@ -14,6 +14,7 @@
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_probe.h"
 #include "ngx_http_health_pg.h"
+#include "ngx_http_health_redis.h"
 
 
 static ngx_int_t ngx_http_health_init(ngx_conf_t *cf);
@@ -88,6 +89,13 @@ static ngx_command_t  ngx_http_health_commands[] = {
     { ngx_string("health_postgres"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_health_pg,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("health_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_health_redis,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },

@@ -233,6 +233,48 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
 }
 
 
+ngx_http_health_report_t *
+ngx_http_health_report_build(ngx_pool_t *pool,
+    ngx_http_health_main_conf_t *hmcf)
+{
+    ngx_uint_t                   i;
+    ngx_http_request_t          *r;
+    ngx_http_health_report_t    *rep;
+    ngx_http_health_reporter_t  *reporter;
+
+    /* the report's parts only use the request for its pool */
+    r = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
+    rep = ngx_pcalloc(pool, sizeof(ngx_http_health_report_t));
+    if (r == NULL || rep == NULL) {
+        return NULL;
+    }
+
+    r->pool = pool;
+
+    rep->request = r;
+    rep->hmcf = hmcf;
+    rep->format = NGX_HTTP_HEALTH_JSON;
+
+    if (ngx_http_health_report_init(rep) != NGX_OK
+        || ngx_http_health_collect_zones(rep, NULL) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    reporter = hmcf->reporters.elts;
+
+    for (i = 0; i < hmcf->reporters.nelts; i++) {
+        if (reporter[i].collect
+            && reporter[i].collect(rep, reporter[i].data) != NGX_OK)
+        {
+            return NULL;
+        }
+    }
+
+    return rep;
+}
+
+
 static ngx_int_t
 ngx_http_health_report_init(ngx_http_health_report_t *rep)
 {

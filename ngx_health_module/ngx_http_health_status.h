@@ -80,6 +80,13 @@ json_t *ngx_http_health_report_upstreams(ngx_http_health_report_t *rep);
 ngx_int_t ngx_http_health_printf(ngx_http_health_report_t *rep,
     const char *fmt, ...);
 
+/*
+ * The JSON report as the status location builds it, outside any request
+ * (for publishing); its objects are freed with the pool.
+ */
+ngx_http_health_report_t *ngx_http_health_report_build(ngx_pool_t *pool,
+    ngx_http_health_main_conf_t *hmcf);
+
 /* a JSON number: an integer when it is one, else rounded to 3 decimals */
 json_t *ngx_http_health_json_number(double v);
 

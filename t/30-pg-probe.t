@@ -84,6 +84,11 @@ $pg->psql('CREATE DATABASE noext');
 $pg->psql('CREATE DATABASE garbage');
 $pg->psql(q{CREATE FUNCTION public.health_report() RETURNS jsonb
             AS $$ SELECT '"garbage"'::jsonb $$ LANGUAGE sql}, db => 'garbage');
+$pg->psql('CREATE DATABASE big');
+$pg->psql(q{CREATE FUNCTION public.health_report() RETURNS jsonb
+            AS $$ SELECT jsonb_build_object('status', 'degraded',
+                   'checks', jsonb_build_object('huge', jsonb_build_object('status', 'degraded')),
+                   'pad', repeat('x', 70000)) $$ LANGUAGE sql}, db => 'big');
 # stop -m immediate loses what synchronous_commit=off has not flushed
 $pg->psql('CHECKPOINT');
 
@@ -96,6 +101,7 @@ my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF");
     health_postgres "$ci dbname=postgres" interval=200ms timeout=500ms;
     health_postgres "$ci dbname=noext" name=noext interval=200ms timeout=500ms;
     health_postgres "$ci dbname=garbage" name=garbage interval=200ms timeout=500ms;
+    health_postgres "$ci dbname=big" name=big interval=200ms timeout=500ms;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -158,6 +164,13 @@ ok(wait_status($ng, 'unknown', name => 'garbage',
 ($c) = check($ng, 'garbage');
 like($c->{reason}, qr/"garbage"/, 'the reason quotes the answer');
 ok(!exists $c->{report}, 'garbage is not passed on as the report');
+
+ok(wait_status($ng, 'degraded', name => 'big'),
+   'a report over 64 KB: its status still counts');
+($c) = check($ng, 'big');
+like($c->{reason}, qr/health_report\(\) says degraded: huge degraded; the report of \d+ bytes is over the 65536 kept, left out/,
+     "and the reason says it was left out ($c->{reason})");
+ok(!exists $c->{report} && $c->{report_truncated}, 'report_truncated instead of the report');
 
 ($c, $r, $doc) = check($ng);
 is($doc->{status}, 'degraded', 'unknown dependencies degrade the instance');

@@ -1,0 +1,17 @@
+/*
+ * nginx-health: the Redis probe and publisher (health_redis).
+ */
+
+#ifndef _NGX_HTTP_HEALTH_REDIS_H_INCLUDED_
+#define _NGX_HTTP_HEALTH_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+char *ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+
+#endif /* _NGX_HTTP_HEALTH_REDIS_H_INCLUDED_ */
