@@ -2,6 +2,7 @@
 # make demo / make demo-stop: the demo stack on loopback under .run/.
 #
 #   PostgreSQL with the pg_health extension and a table with dead tuples;
+#   Redis, probed and published to;
 #   nginx (Debian's, with the module built here) counting a site and an API
 #   zone and probing the database, its status and dashboard at /health, and
 #   a light load so the figures move.
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 
 run=$PWD/.run
 PG_PORT=${DEMO_PG_PORT:-54329}
+REDIS_PORT=${DEMO_REDIS_PORT:-63799}
 HTTP_PORT=${DEMO_HTTP_PORT:-8080}
 APP_PORT=${DEMO_APP_PORT:-8081}
 MODULE=$PWD/build/modules/ngx_http_health_module.so
@@ -101,6 +103,36 @@ stop_pg() {
     fi
 }
 
+start_redis() {
+    local d=$run/redis
+    mkdir -p "$d"
+    if redis-cli -p "$REDIS_PORT" PING > /dev/null 2>&1; then
+        return 0
+    fi
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$d" \
+        --save '' --appendonly no --maxmemory 64mb \
+        --daemonize yes --pidfile "$d/redis.pid" --logfile "$d/redis.log"
+    for _ in $(seq 1 50); do
+        redis-cli -p "$REDIS_PORT" PING > /dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "demo: redis-server did not start (see $d/redis.log)" >&2
+    return 1
+}
+
+stop_redis() {
+    local d=$run/redis pid
+    [ -f "$d/redis.pid" ] || return 0
+    pid=$(cat "$d/redis.pid")
+    redis-cli -p "$REDIS_PORT" SHUTDOWN NOSAVE > /dev/null 2>&1 || true
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$d/redis.pid"
+}
+
 start_nginx() {
     local d=$run/nginx
     mkdir -p "$d/logs" "$d/tmp"
@@ -123,6 +155,9 @@ http {
 
     health_service demo;
     health_window  60s;
+
+    # the cache: PING, memory and hit rate, and the status published to it
+    health_redis 127.0.0.1:$REDIS_PORT name=cache interval=2s timeout=1s;
 
     # the database, through SELECT health_report() of pg_health
     health_postgres "hostaddr=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres"
@@ -218,6 +253,7 @@ stop_nginx() {
 case "${1:-start}" in
 start)
     start_pg
+    start_redis
     start_nginx
     start_load
     # let the statistics of the delete reach the shared stats
@@ -232,6 +268,7 @@ start)
     echo "status (JSON):  curl http://127.0.0.1:$HTTP_PORT/health"
     echo "Prometheus:     curl 'http://127.0.0.1:$HTTP_PORT/health?format=prometheus'"
     echo "load balancer:  curl -i http://127.0.0.1:$HTTP_PORT/lb"
+    echo "Redis:          redis-cli -p $REDIS_PORT SUBSCRIBE health:service:demo:status"
     echo "psql:           psql -h 127.0.0.1 -p $PG_PORT -U postgres postgres"
     echo "                SELECT health_report();"
     echo "stop:           make demo-stop"
@@ -239,6 +276,7 @@ start)
 stop)
     stop_load
     stop_nginx
+    stop_redis
     stop_pg
     echo "demo stopped"
     ;;
