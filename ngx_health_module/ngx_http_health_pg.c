@@ -881,34 +881,8 @@ ngx_http_health_pg_stale(ngx_http_health_pg_ctx_t *ctx)
 static void
 ngx_http_health_pg_release(ngx_http_health_pg_ctx_t *ctx, ngx_uint_t stale)
 {
-    ngx_uint_t         flags;
-    ngx_connection_t  *c;
-
-    c = ctx->c;
-    flags = stale ? NGX_CLOSE_EVENT : NGX_LEVEL_EVENT;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, flags);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    c->read->closed = 1;
-    c->write->closed = 1;
-
-    ngx_free_connection(c);
-
-    c->fd = (ngx_socket_t) -1;
+    ngx_http_health_probe_release_connection(ctx->c,
+                                    stale ? NGX_CLOSE_EVENT : NGX_LEVEL_EVENT);
     ctx->c = NULL;
 }
 

@@ -760,3 +760,33 @@ ngx_http_health_probe_time_json(ngx_msec_t ms)
 
     return json_stringn((char *) buf, p - buf);
 }
+
+
+void
+ngx_http_health_probe_release_connection(ngx_connection_t *c,
+    ngx_uint_t flags)
+{
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, flags);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    c->read->closed = 1;
+    c->write->closed = 1;
+
+    ngx_free_connection(c);
+
+    /* the library closes the descriptor, never nginx */
+    c->fd = (ngx_socket_t) -1;
+}

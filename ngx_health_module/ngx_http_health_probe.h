@@ -126,5 +126,13 @@ void ngx_http_health_probe_failed(ngx_http_health_probe_t *probe,
 
 uint64_t ngx_http_health_probe_now_us(void);
 
+/*
+ * Give back an nginx connection wrapped around a socket that a client
+ * library (libpq, hiredis) owns and closes itself.  flags is
+ * NGX_CLOSE_EVENT when the descriptor is already gone or reused.
+ */
+void ngx_http_health_probe_release_connection(ngx_connection_t *c,
+    ngx_uint_t flags);
+
 
 #endif /* _NGX_HTTP_HEALTH_PROBE_H_INCLUDED_ */

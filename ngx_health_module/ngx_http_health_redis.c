@@ -1144,36 +1144,11 @@ ngx_http_health_redis_cleanup(void *privdata)
 {
     ngx_http_health_redis_ctx_t  *ctx = privdata;
 
-    ngx_connection_t  *c;
-
-    c = ctx->c;
-
-    if (c == NULL) {
+    if (ctx->c == NULL) {
         return;
     }
 
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    c->read->closed = 1;
-    c->write->closed = 1;
-
-    ngx_free_connection(c);
-
-    c->fd = (ngx_socket_t) -1;
+    ngx_http_health_probe_release_connection(ctx->c, NGX_LEVEL_EVENT);
     ctx->c = NULL;
 }
 
