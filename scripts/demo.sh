@@ -9,11 +9,12 @@
 #
 # Works as root (servers run as the postgres user where they must) and as a
 # normal user.  Ports are fixed so the printed URLs stay the same; override
-# with DEMO_PG_PORT.
+# them with DEMO_PG_PORT, DEMO_REDIS_PORT, DEMO_HTTP_PORT, DEMO_APP_PORT, and
+# the directory with DEMO_RUN (the tests run a demo of their own that way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-run=$PWD/.run
+run=${DEMO_RUN:-$PWD/.run}
 PG_PORT=${DEMO_PG_PORT:-54329}
 REDIS_PORT=${DEMO_REDIS_PORT:-63799}
 HTTP_PORT=${DEMO_HTTP_PORT:-8080}
