@@ -78,8 +78,17 @@ FORCE:
 deps:
 	@scripts/deps.sh
 
+# installs only when the installed files differ, so a user without root
+# whose extension is current needs no sudo
 install-ext: $(EXT)
-	$(SUDO) $(MAKE) -C pg_health_ext PG_CONFIG=$(PG_CONFIG) install
+	@pkglib=$$($(PG_CONFIG) --pkglibdir); \
+	share=$$($(PG_CONFIG) --sharedir)/extension; \
+	if cmp -s $(EXT) $$pkglib/pg_health.so \
+	    && cmp -s pg_health_ext/pg_health.control $$share/pg_health.control \
+	    && for f in pg_health_ext/sql/*.sql; do \
+	        cmp -s $$f $$share/$$(basename $$f) || exit 1; done; \
+	then echo "pg_health is installed and current"; \
+	else $(SUDO) $(MAKE) -C pg_health_ext PG_CONFIG=$(PG_CONFIG) install; fi
 
 build/unit/test_shared: t/unit/test_shared.c $(wildcard shared/*.[ch])
 	@mkdir -p $(@D)
