@@ -12,6 +12,7 @@
 #include "ngx_http_health_log.h"
 #include "ngx_http_health_rules.h"
 #include "ngx_http_health_status.h"
+#include "ngx_http_health_upstream.h"
 
 
 static ngx_int_t ngx_http_health_init(ngx_conf_t *cf);
@@ -186,6 +187,11 @@ ngx_http_health_init_main_conf(ngx_conf_t *cf, void *conf)
     hmcf->nslots = (hmcf->window + hmcf->slot_width - 1) / hmcf->slot_width;
 
     rv = ngx_http_health_rules_init(cf, hmcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    rv = ngx_http_health_upstream_conf(cf, hmcf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
