@@ -1557,6 +1557,10 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
                           json_integer(ngx_http_health_load(&psh->checks)));
                 json_object_set_new(o, "fails",
                       json_integer(ngx_http_health_load(&psh->check_fails)));
+                json_object_set_new(o, "consecutive_fails", json_integer(
+                    ngx_http_health_load(&psh->consecutive_fails)));
+                json_object_set_new(o, "consecutive_passes", json_integer(
+                    ngx_http_health_load(&psh->consecutive_passes)));
 
                 switch (ngx_http_health_load(&psh->last_passed)) {
                 case 0:
