@@ -204,6 +204,11 @@ static void ngx_http_health_check_read(ngx_event_t *rev);
 static void ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     ngx_http_health_check_result_e result, ngx_uint_t code);
 
+static const char *ngx_http_health_peer_state(ngx_http_health_upstream_t *hu,
+    ngx_uint_t i, ngx_http_health_peer_sh_t *psh, time_t now);
+static json_t *ngx_http_health_peer_json(ngx_http_health_upstream_t *hu,
+    ngx_uint_t i, ngx_http_health_peer_sh_t *psh, const char *state,
+    ngx_http_health_stats_t *st);
 static ngx_int_t ngx_http_health_upstream_collect(
     ngx_http_health_report_t *rep, void *data);
 static ngx_int_t ngx_http_health_upstream_prometheus(
@@ -1445,13 +1450,91 @@ ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
 }
 
 
+static json_t *
+ngx_http_health_peer_json(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, const char *state,
+    ngx_http_health_stats_t *st)
+{
+    json_t  *p, *o;
+
+    p = json_object();
+    if (p == NULL) {
+        return NULL;
+    }
+
+    json_object_set_new(p, "server",
+                        json_stringn((char *) hu->peers[i].name.data,
+                                     hu->peers[i].name.len));
+    json_object_set_new(p, "state", json_string(state));
+    json_object_set_new(p, "backup", json_boolean(hu->peers[i].backup));
+    json_object_set_new(p, "requests", json_integer(st->requests));
+    json_object_set_new(p, "fails",
+                        json_integer(ngx_http_health_load(&psh->fails)));
+
+    o = json_object();
+    json_object_set_new(o, "1xx", json_integer(st->classes[0]));
+    json_object_set_new(o, "2xx", json_integer(st->classes[1]));
+    json_object_set_new(o, "3xx", json_integer(st->classes[2]));
+    json_object_set_new(o, "4xx", json_integer(st->classes[3]));
+    json_object_set_new(o, "5xx", json_integer(st->classes[4]));
+    json_object_set_new(p, "responses", o);
+
+    o = json_object();
+    json_object_set_new(o, "p50", ngx_http_health_json_number(
+        health_hist_quantile(st->w_hist, st->w_requests, 0.5,
+                             st->w_max_us) / 1000));
+    json_object_set_new(o, "p95", ngx_http_health_json_number(
+        health_hist_quantile(st->w_hist, st->w_requests, 0.95,
+                             st->w_max_us) / 1000));
+    json_object_set_new(o, "p99", ngx_http_health_json_number(
+        health_hist_quantile(st->w_hist, st->w_requests, 0.99,
+                             st->w_max_us) / 1000));
+    json_object_set_new(p, "latency_ms", o);
+
+    if (hu->conf) {
+        o = json_object();
+        json_object_set_new(o, "checks",
+                            json_integer(ngx_http_health_load(&psh->checks)));
+        json_object_set_new(o, "fails", json_integer(
+            ngx_http_health_load(&psh->check_fails)));
+        json_object_set_new(o, "consecutive_fails", json_integer(
+            ngx_http_health_load(&psh->consecutive_fails)));
+        json_object_set_new(o, "consecutive_passes", json_integer(
+            ngx_http_health_load(&psh->consecutive_passes)));
+
+        switch (ngx_http_health_load(&psh->last_passed)) {
+        case 0:
+            json_object_set_new(o, "last_passed", json_null());
+            break;
+        case 1:
+            json_object_set_new(o, "last_passed", json_true());
+            break;
+        default:
+            json_object_set_new(o, "last_passed", json_false());
+            json_object_set_new(o, "last_error", json_string(
+                ngx_http_health_check_reasons[
+                    ngx_min(ngx_http_health_load(&psh->last_result),
+                            NGX_HTTP_HEALTH_CHECK_STATUS)]));
+        }
+
+        if (ngx_http_health_load(&psh->last_code)) {
+            json_object_set_new(o, "last_status", json_integer(
+                ngx_http_health_load(&psh->last_code)));
+        }
+
+        json_object_set_new(p, "health_checks", o);
+    }
+
+    return p;
+}
+
 static ngx_int_t
 ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 {
     ngx_http_health_upstream_main_conf_t  *humcf = data;
 
     time_t                          now;
-    json_t                         *ups, *obj, *peers, *p, *o, *check;
+    json_t                         *ups, *obj, *peers, *p, *check;
     uint64_t                        ndown;
     ngx_str_t                       name;
     ngx_uint_t                      u, i, up;
@@ -1515,74 +1598,11 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             ngx_http_health_shm_read(hmcf, hmcf->zones.nelts + hu[u].first + i,
                                      st, 1);
 
-            p = json_object();
+            p = ngx_http_health_peer_json(&hu[u], i, psh, state, st);
+
             if (p == NULL || json_array_append_new(peers, p) != 0) {
                 json_decref(obj);
                 return NGX_ERROR;
-            }
-
-            json_object_set_new(p, "server",
-                                json_stringn((char *) hu[u].peers[i].name.data,
-                                             hu[u].peers[i].name.len));
-            json_object_set_new(p, "state", json_string(state));
-            json_object_set_new(p, "backup",
-                                json_boolean(hu[u].peers[i].backup));
-            json_object_set_new(p, "requests", json_integer(st->requests));
-            json_object_set_new(p, "fails",
-                          json_integer(ngx_http_health_load(&psh->fails)));
-
-            o = json_object();
-            json_object_set_new(o, "1xx", json_integer(st->classes[0]));
-            json_object_set_new(o, "2xx", json_integer(st->classes[1]));
-            json_object_set_new(o, "3xx", json_integer(st->classes[2]));
-            json_object_set_new(o, "4xx", json_integer(st->classes[3]));
-            json_object_set_new(o, "5xx", json_integer(st->classes[4]));
-            json_object_set_new(p, "responses", o);
-
-            o = json_object();
-            json_object_set_new(o, "p50", ngx_http_health_json_number(
-                health_hist_quantile(st->w_hist, st->w_requests, 0.5,
-                                     st->w_max_us) / 1000));
-            json_object_set_new(o, "p95", ngx_http_health_json_number(
-                health_hist_quantile(st->w_hist, st->w_requests, 0.95,
-                                     st->w_max_us) / 1000));
-            json_object_set_new(o, "p99", ngx_http_health_json_number(
-                health_hist_quantile(st->w_hist, st->w_requests, 0.99,
-                                     st->w_max_us) / 1000));
-            json_object_set_new(p, "latency_ms", o);
-
-            if (hu[u].conf) {
-                o = json_object();
-                json_object_set_new(o, "checks",
-                          json_integer(ngx_http_health_load(&psh->checks)));
-                json_object_set_new(o, "fails",
-                      json_integer(ngx_http_health_load(&psh->check_fails)));
-                json_object_set_new(o, "consecutive_fails", json_integer(
-                    ngx_http_health_load(&psh->consecutive_fails)));
-                json_object_set_new(o, "consecutive_passes", json_integer(
-                    ngx_http_health_load(&psh->consecutive_passes)));
-
-                switch (ngx_http_health_load(&psh->last_passed)) {
-                case 0:
-                    json_object_set_new(o, "last_passed", json_null());
-                    break;
-                case 1:
-                    json_object_set_new(o, "last_passed", json_true());
-                    break;
-                default:
-                    json_object_set_new(o, "last_passed", json_false());
-                    json_object_set_new(o, "last_error", json_string(
-                        ngx_http_health_check_reasons[
-                            ngx_min(ngx_http_health_load(&psh->last_result),
-                                    NGX_HTTP_HEALTH_CHECK_STATUS)]));
-                }
-
-                if (ngx_http_health_load(&psh->last_code)) {
-                    json_object_set_new(o, "last_status", json_integer(
-                        ngx_http_health_load(&psh->last_code)));
-                }
-
-                json_object_set_new(p, "health_checks", o);
             }
         }
 
