@@ -10,6 +10,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
 use Test::More;
 
 use HealthTest qw(:all);
@@ -32,6 +33,12 @@ my ($a1, $a2) = map { '127.0.0.1:' . $_->port } @b;
 my $dead = '127.0.0.1:' . free_port();
 my $dead2 = '127.0.0.1:' . free_port();
 
+# a peer that accepts connections and never answers: upstream timeouts
+my $slow = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                 Listen => 64, Proto => 'tcp')
+    or die "listen: $!\n";
+my $slow_addr = '127.0.0.1:' . $slow->sockport;
+
 my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF2");
     # passive only: no health_check
     upstream app {
@@ -47,8 +54,20 @@ my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF2");
         server $dead2 max_fails=1 fail_timeout=60s;
     }
 
+    # a peer that times out: each attempt a failure, retried on b2
+    upstream slow {
+        server $a2 max_fails=0;
+        server $slow_addr max_fails=0;
+    }
+
     server {
         listen 127.0.0.1:%%PORT%%;
+
+        location /slow/ {
+            proxy_pass http://slow/;
+            proxy_read_timeout 200ms;
+            proxy_next_upstream error timeout;
+        }
 
         location / {
             proxy_pass http://app;
@@ -112,6 +131,19 @@ is($rd->{fails}, $rd->{requests}, 'retry: every attempt on it failed');
 is_deeply($rd->{responses}, { map { $_ => 0 } qw(1xx 2xx 3xx 4xx 5xx) },
           'retry: no responses from it');
 is($rd->{state}, 'unavailable', 'nginx holds it unavailable after max_fails');
+
+# timeouts count as failures too
+for (1 .. 4) {
+    my $r = $ng->get("/slow/y$_");
+    is($r->{content}, 'b2', "slow $_ served by b2") if $r->{content} ne 'b2';
+}
+$doc = $ng->get_json('/health');
+my ($s2, $ss) = @{ $doc->{upstreams}{slow}{peers} };
+is($s2->{requests}, 4, 'slow: b2 answered all 4');
+cmp_ok($ss->{requests}, '>=', 1, 'slow: the silent peer was tried');
+is($ss->{fails}, $ss->{requests}, 'slow: every attempt on it timed out');
+cmp_ok($ss->{latency_ms}{p50}, '>=', 190,
+       'slow: its attempts lasted the read timeout');
 
 # Prometheus agrees with the JSON, and promtool accepts it
 my $m = $ng->get('/health?format=prometheus')->{content};
