@@ -111,6 +111,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                    name;
     unsigned                     backup:1;
+    unsigned                     down:1;         /* "down" in the config */
     ngx_http_upstream_rr_peer_t *rr;             /* live, per worker */
 
     /* active check, per worker */
@@ -133,6 +134,7 @@ struct ngx_http_health_upstream_s {
     ngx_uint_t                           index;   /* of the group */
     ngx_uint_t                           first;   /* global peer slot */
     ngx_uint_t                           npeers;
+    ngx_uint_t                           nchecked;  /* not marked down */
     ngx_http_health_peer_t              *peers;
     ngx_str_t                            request;  /* of the check */
 
@@ -583,7 +585,7 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
     ngx_http_health_main_conf_t *hmcf)
 {
     uint64_t                               h;
-    ngx_uint_t                             i, j;
+    ngx_uint_t                             i, j, k;
     ngx_http_health_upstream_t            *hu;
     ngx_http_health_reporter_t             reporter;
     ngx_http_upstream_srv_conf_t         **uscfp;
@@ -628,8 +630,6 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
         h = (h ^ '/') * 0x100000001b3ULL;
 
         for (j = 0; j < hu[i].npeers; j++) {
-            ngx_uint_t  k;
-
             for (k = 0; k < hu[i].peers[j].name.len; k++) {
                 h = (h ^ hu[i].peers[j].name.data[k]) * 0x100000001b3ULL;
             }
@@ -691,6 +691,27 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
 
     peers = uscf->peer.data;
 
+    /*
+     * Every balancer of nginx keeps the round-robin peers, which name
+     * the group by its host; a third-party one that does not is left
+     * alone rather than misread.
+     */
+    if (peers->name != &uscf->host) {
+        ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
+                           "health: the balancer of upstream \"%V\" keeps "
+                           "no round-robin peers, its peers are not tracked",
+                           &uscf->host);
+
+        if (hucf->enabled) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"health_check\" cannot be used with the "
+                               "balancer of upstream \"%V\"", &uscf->host);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
     n = 0;
 
     for (list = peers; list; list = list->next) {
@@ -728,6 +749,8 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
         for (peer = list->peer; peer; peer = peer->next) {
             hu->peers[k].name = peer->name;
             hu->peers[k].backup = backup;
+            hu->peers[k].down = peer->down ? 1 : 0;
+            hu->nchecked += peer->down ? 0 : 1;
             k++;
         }
 
@@ -798,6 +821,11 @@ ngx_http_health_upstream_init_process(ngx_cycle_t *cycle)
 
         for (j = 0; j < hu[i].npeers; j++) {
             peer = &hu[i].peers[j];
+
+            /* a peer marked down is out of rotation anyway */
+            if (peer->down) {
+                continue;
+            }
 
             peer->upstream = &hu[i];
             peer->index = j;
@@ -979,7 +1007,7 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ndown = ngx_http_health_load(&ush->ndown);
 
-    if (ndown >= hu->npeers) {
+    if (ndown && ndown >= hu->nchecked) {
         /* every peer failed its checks: better try them than refuse all */
         logged = ngx_http_health_load(&ush->fail_open_logged);
 
@@ -1622,7 +1650,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             json_object_set_new(check, "total_peers",
                                 json_integer(hu[u].npeers));
 
-            if (ndown >= hu[u].npeers) {
+            if (ndown && ndown >= hu[u].nchecked) {
                 json_object_set_new(check, "fail_open", json_true());
                 json_object_set_new(check, "reason", json_string(
                     "every peer failed its health checks: fail-open, "
@@ -1632,7 +1660,8 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
         if (obj) {
             json_object_set_new(obj, "fail_open",
-                                json_boolean(ndown >= hu[u].npeers));
+                                json_boolean(ndown
+                                             && ndown >= hu[u].nchecked));
 
             if (json_object_setn_new(ups, (char *) hu[u].name.data,
                                      hu[u].name.len, obj)

@@ -54,10 +54,12 @@ my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF2");
                      status=200,404,500-503;
     }
 
-    # both peers fail their checks but serve: fail-open keeps them
+    # both peers fail their checks but serve: fail-open keeps them (a
+    # peer marked down is not checked and does not count)
     upstream open {
         server $x;
         server $n;
+        server 127.0.0.1:1 down;
         health_check uri=/hc interval=200ms timeout=300ms fails=1 passes=1
                      status=200;
     }
