@@ -634,7 +634,10 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
                 h = (h ^ hu[i].peers[j].name.data[k]) * 0x100000001b3ULL;
             }
 
-            h = (h ^ (hu[i].peers[j].backup ? '+' : ',')) * 0x100000001b3ULL;
+            /* a peer marked down keeps no check state: a new segment */
+            h = (h ^ (hu[i].peers[j].backup ? '+'
+                      : hu[i].peers[j].down ? '-' : ','))
+                * 0x100000001b3ULL;
         }
     }
 
@@ -1005,7 +1008,11 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ush = ngx_http_health_upstream_sh(hmcf, hu->index);
 
-    ndown = ngx_http_health_load(&ush->ndown);
+    /*
+     * Without health_check (also after a reload that removed it from a
+     * group whose segment was kept) check results are ignored.
+     */
+    ndown = hu->conf ? ngx_http_health_load(&ush->ndown) : 0;
 
     if (ndown && ndown >= hu->nchecked) {
         /* every peer failed its checks: better try them than refuse all */
@@ -1398,6 +1405,7 @@ static void
 ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     ngx_http_health_check_result_e result, ngx_uint_t code)
 {
+    uint32_t                        down;
     ngx_http_health_peer_sh_t      *psh;
     ngx_http_health_upstream_t     *hu;
     ngx_http_health_upstream_sh_t  *ush;
@@ -1420,8 +1428,17 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
         __atomic_store_n(&psh->consecutive_fails, 0, __ATOMIC_RELAXED);
         ngx_http_health_add(&psh->consecutive_passes, 1);
 
-        if (psh->down && psh->consecutive_passes >= hu->conf->passes) {
-            __atomic_store_n(&psh->down, 0, __ATOMIC_RELEASE);
+        /*
+         * The exchange makes one worker the one that changes the state,
+         * should a lease have changed hands during a check.
+         */
+        down = 1;
+
+        if (psh->consecutive_passes >= hu->conf->passes
+            && __atomic_compare_exchange_n(&psh->down, &down, 0, 0,
+                                           __ATOMIC_ACQ_REL,
+                                           __ATOMIC_RELAXED))
+        {
             __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
 
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
@@ -1438,8 +1455,12 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     __atomic_store_n(&psh->consecutive_passes, 0, __ATOMIC_RELAXED);
     ngx_http_health_add(&psh->consecutive_fails, 1);
 
-    if (!psh->down && psh->consecutive_fails >= hu->conf->fails) {
-        __atomic_store_n(&psh->down, 1, __ATOMIC_RELEASE);
+    down = 0;
+
+    if (psh->consecutive_fails >= hu->conf->fails
+        && __atomic_compare_exchange_n(&psh->down, &down, 1, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    {
         ngx_http_health_add(&ush->ndown, 1);
 
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
@@ -1464,7 +1485,7 @@ ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
         return "down";
     }
 
-    if (ngx_http_health_load(&psh->down)) {
+    if (hu->conf && ngx_http_health_load(&psh->down)) {
         return "unhealthy";
     }
 
@@ -1591,7 +1612,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
     for (u = 0; u < humcf->upstreams.nelts; u++) {
         ush = ngx_http_health_upstream_sh(hmcf, u);
-        ndown = ngx_http_health_load(&ush->ndown);
+        ndown = hu[u].conf ? ngx_http_health_load(&ush->ndown) : 0;
 
         obj = NULL;
         peers = NULL;

@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 
 # The wrapper works under every balancer that keeps round-robin peers:
-# round-robin, least_conn, hash, consistent hash, random, and with a shared
-# zone and keepalive connections.  A peer failing its checks gets no
+# round-robin, least_conn, hash, consistent hash, ip_hash, random, and
+# with a shared zone and keepalive connections.  A peer failing its checks gets no
 # traffic under any of them.
 
 use strict;
@@ -36,6 +36,7 @@ my %variants = (
     hash       => 'hash $request_uri;',
     chash      => 'hash $request_uri consistent;',
     random     => 'random two least_conn;',
+    ip_hash    => 'ip_hash;',
     zone_ka    => "zone z_ka 64k;\n        least_conn;\n        keepalive 4;",
     weighted   => '',
 );

@@ -29,11 +29,14 @@ my @addr = map { '127.0.0.1:' . $_->port } @b;
 
 sub conf {
     my (@peers) = @_;
+    my $check = 'health_check uri=/hc interval=200ms timeout=300ms fails=1 '
+        . 'passes=1;';
+    $check = '' if $peers[0] eq 'nocheck' && shift @peers;
     my $servers = join "\n", map { "        server $_;" } @peers;
     return <<"EOF2";
     upstream app {
 $servers
-        health_check uri=/hc interval=200ms timeout=300ms fails=1 passes=1;
+        $check
     }
 
     server {
@@ -80,6 +83,22 @@ ok(wait_until(sub { status()->{upstreams}{app}{peers}[1]{state} eq 'unhealthy' }
 my %seen;
 $seen{ $ng->get("/s$_")->{content} }++ for 1 .. 30;
 ok(!$seen{b2} && $seen{b1} && $seen{b3}, 'traffic to b1 and b3 only')
+    or diag explain \%seen;
+
+# health_check removed, same peers: the segment is kept, its check
+# results are not used any more
+my $reqs = status()->{upstreams}{app}{peers}[0]{requests};
+$ng->reload(conf => conf('nocheck', @addr));
+$doc = status();
+is($doc->{upstreams}{app}{peers}[0]{requests}, $reqs,
+   'same peers without health_check: counters kept');
+is($doc->{upstreams}{app}{peers}[1]{state}, 'up',
+   'b2 no longer held out of rotation');
+ok(!exists $doc->{upstreams}{app}{peers}[1]{health_checks},
+   'no health_checks object without health_check');
+%seen = ();
+$seen{ $ng->get("/t$_")->{content} }++ for 1 .. 30;
+ok($seen{b1} && $seen{b2} && $seen{b3}, 'traffic to every peer again')
     or diag explain \%seen;
 
 $ng->stop;
