@@ -25,9 +25,6 @@
 static ngx_int_t ngx_http_health_start_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_health_log_handler(ngx_http_request_t *r);
 static ngx_inline uintptr_t ngx_http_health_now_us(void);
-static ngx_inline void ngx_http_health_count_window(
-    ngx_http_health_main_conf_t *hmcf, ngx_http_health_slot_t *slots,
-    ngx_uint_t status, uint64_t us, unsigned index);
 
 
 ngx_int_t
@@ -149,7 +146,8 @@ ngx_http_health_log_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_inline void
+/* also used for upstream peers, whose blocks are laid out like zones' */
+void
 ngx_http_health_count_window(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_slot_t *slots, ngx_uint_t status, uint64_t us,
     unsigned index)

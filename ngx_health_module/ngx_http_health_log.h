@@ -11,7 +11,14 @@
 #include <ngx_http.h>
 
 
+#include "ngx_http_health_module.h"
+#include "ngx_http_health_shm.h"
+
+
 ngx_int_t ngx_http_health_log_init(ngx_conf_t *cf);
+void ngx_http_health_count_window(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_slot_t *slots, ngx_uint_t status, uint64_t us,
+    unsigned index);
 
 
 #endif /* _NGX_HTTP_HEALTH_LOG_H_INCLUDED_ */

@@ -15,6 +15,7 @@
 #include "ngx_http_health_probe.h"
 #include "ngx_http_health_pg.h"
 #include "ngx_http_health_redis.h"
+#include "ngx_http_health_upstream.h"
 
 
 static ngx_int_t ngx_http_health_init(ngx_conf_t *cf);
@@ -212,6 +213,11 @@ ngx_http_health_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     rv = ngx_http_health_probe_init_conf(cf, hmcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    rv = ngx_http_health_upstream_conf(cf, hmcf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }

@@ -55,6 +55,11 @@ typedef struct {
     size_t                       data_size;
     uint64_t                     layout;
 
+    /* upstream peers: blocks after the zones' in each shard, then state */
+    ngx_uint_t                   npeers;
+    size_t                       upstream_size;
+    uint64_t                     upstream_hash;
+
     ngx_shm_zone_t              *shm_zone;
     ngx_http_health_shctx_t     *sh;
     u_char                      *shard;          /* this process' shard */

@@ -54,10 +54,11 @@ ngx_http_health_shm_add(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf)
     hmcf->zone_size = ngx_align(sizeof(ngx_http_health_counters_t),
                                 NGX_HTTP_HEALTH_CACHE_LINE)
                       + hmcf->nslots * sizeof(ngx_http_health_slot_t);
-    hmcf->shard_size = hmcf->zone_size * hmcf->zones.nelts;
+    hmcf->shard_size = hmcf->zone_size * (hmcf->zones.nelts + hmcf->npeers);
     hmcf->data_size = ngx_align(sizeof(ngx_http_health_shctx_t),
                                 NGX_HTTP_HEALTH_CACHE_LINE)
-                      + hmcf->shard_size * hmcf->nshards;
+                      + hmcf->shard_size * hmcf->nshards
+                      + hmcf->upstream_size;
 
     h = 0xcbf29ce484222325ULL;
 
@@ -80,6 +81,12 @@ ngx_http_health_shm_add(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf)
     for (i = 0; i < hmcf->zones.nelts; i++) {
         h = ngx_http_health_hash(h, zone[i].name.data, zone[i].name.len + 1);
     }
+
+    /* upstream groups, their peers and the size of their state */
+    v = hmcf->upstream_hash;
+    h = ngx_http_health_hash(h, &v, sizeof(v));
+    v = hmcf->upstream_size;
+    h = ngx_http_health_hash(h, &v, sizeof(v));
 
     hmcf->layout = h;
 

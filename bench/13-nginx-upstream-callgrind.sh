@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# nginx benchmark: instructions per proxied request, measured with
+# callgrind on a single-process nginx (master_process off, daemon off)
+# proxying over keep-alive connections to a backend nginx (a separate,
+# uninstrumented process), with one keep-alive client (ab -k).  Stock
+# nginx versus nginx with the module tracking the upstream group: the
+# balancer wrapper (per-request peer data, the peer lookup, the health
+# state read) and the per-peer statistics (histogram, classes, window).
+# Each variant runs twice, with N1 and N2 requests; (Ir(N2) - Ir(N1)) /
+# (N2 - N1) cancels start-up and shutdown.
+#
+# No health_check in the measured configuration: active checks cost per
+# interval, not per request, and would not cancel between the two runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N1=${BENCH_NGX_N1:-2000}
+N2=${BENCH_NGX_N2:-12000}
+MODULE=${HEALTH_MODULE:-$PWD/build/modules/ngx_http_health_module.so}
+NGINX=${HEALTH_NGINX:-/usr/sbin/nginx}
+
+out=$PWD/bench/out/nginx-upstream-callgrind
+rm -rf "$out"
+mkdir -p "$out/logs" "$out/backend/logs"
+
+for tool in valgrind ab; do
+    command -v $tool >/dev/null || { echo "$tool is missing (make deps)" >&2; exit 1; }
+done
+[ -f "$MODULE" ] || { echo "build the module first: make" >&2; exit 1; }
+
+free_port() {
+    perl -MIO::Socket::INET -e '
+        for (1..100) { my $p = 20000 + int(rand(30000));
+            my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
+                LocalPort => $p, Listen => 1) or next; print $p; exit }'
+}
+
+port=$(free_port)
+bport=$(free_port)
+user=''
+[ "$(id -u)" = 0 ] && user='user root;'
+
+# the backend: stock nginx, one worker, answers from memory
+cat > "$out/backend/nginx.conf" <<EOC
+$user
+worker_processes 1;
+pid $out/backend/nginx.pid;
+error_log $out/backend/logs/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$bport;
+        location / { return 200 "ok\n"; }
+    }
+}
+EOC
+"$NGINX" -p "$out/backend" -c "$out/backend/nginx.conf" \
+    -e "$out/backend/logs/error.log"
+trap 'kill -QUIT $(cat "$out/backend/nginx.pid") 2>/dev/null || true' EXIT
+
+write_conf() {     # $1: stock|module
+    local load=''
+    if [ "$1" = module ]; then
+        load="load_module $MODULE;"
+    fi
+    cat > "$out/$1.conf" <<EOC
+$load
+$user
+master_process off;
+daemon off;
+worker_processes 1;
+pid $out/nginx.pid;
+error_log $out/logs/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    upstream app {
+        server 127.0.0.1:$bport;
+        keepalive 4;
+    }
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOC
+}
+
+# total instructions (Ir) of one nginx run serving $2 requests
+measure() {     # $1: stock|module, $2: requests
+    local cg="$out/callgrind.$1.$2" pid
+    valgrind --tool=callgrind --callgrind-out-file="$cg" \
+        "$NGINX" -p "$out" -c "$out/$1.conf" -e "$out/logs/error.log" \
+        > "$out/valgrind.$1.$2.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+        if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    ab -q -k -c 1 -n "$2" "http://127.0.0.1:$port/" > "$out/ab.$1.$2.log" 2>&1
+    grep -q "Failed requests:        0" "$out/ab.$1.$2.log" \
+        || { echo "ab failed:" >&2; cat "$out/ab.$1.$2.log" >&2; kill "$pid"; exit 1; }
+    grep -q "Non-2xx responses" "$out/ab.$1.$2.log" \
+        && { echo "non-2xx answers:" >&2; cat "$out/ab.$1.$2.log" >&2; kill "$pid"; exit 1; }
+    kill -QUIT "$pid"
+    wait "$pid" || true
+    sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$cg" | head -1
+}
+
+declare -A per
+for v in stock module; do
+    write_conf $v
+    a=$(measure $v "$N1")
+    b=$(measure $v "$N2")
+    per[$v]=$(( (b - a) / (N2 - N1) ))
+    printf '%-7s Ir(%d)=%d Ir(%d)=%d -> %d instructions/proxied request\n' \
+        "$v" "$N1" "$a" "$N2" "$b" "${per[$v]}"
+done
+
+# Loading a module shifts glibc's heap and moves malloc's cost by a few
+# hundred instructions either way (see bench/10), so the module's own code
+# is also counted directly: the self cost of its functions, again as the
+# difference of the two runs.
+own() {     # $1: callgrind file
+    callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null \
+        | perl -ne '$s += $1 =~ s/,//gr
+                        if /^\s*([\d,]+) .*:(ngx_http_health_\w+|health_\w+)/;
+                    END { print $s + 0 }'
+}
+own_a=$(own "$out/callgrind.module.$N1")
+own_b=$(own "$out/callgrind.module.$N2")
+own_per=$(( (own_b - own_a) / (N2 - N1) ))
+
+perl -e 'my ($s, $m, $o) = @ARGV;
+    printf "callgrind upstream: stock %d, module with peer statistics and " .
+        "balancer wrapper %d instructions/proxied request: ratio %.4f " .
+        "(%+.2f%%, %+d instructions; goal <= +2%%)\n",
+        $s, $m, $m / $s, ($m / $s - 1) * 100, $m - $s;
+    printf "callgrind upstream: the module'"'"'s own functions run %d " .
+        "instructions/proxied request (%.2f%% of stock)\n", $o, $o / $s * 100' \
+    "${per[stock]}" "${per[module]}" "$own_per" | tee "$out/result.txt"

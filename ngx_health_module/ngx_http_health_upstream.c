@@ -1,0 +1,1836 @@
+/*
+ * nginx-health: upstream peers.
+ *
+ * Every explicit upstream group is tracked.  Its peers are known once the
+ * upstream module has initialised the group (round-robin peers, also under
+ * least_conn, hash and keepalive), so each peer gets a fixed slot at
+ * configuration time: a block laid out like a zone's in every worker's
+ * shard (passive statistics, lock-free), and a state record after the
+ * shards (active check results, the check lease, passive failures).
+ *
+ * The group's per-request peer init is wrapped the way the keepalive module
+ * wraps it, after every balancer directive has had its say: our get calls
+ * the original one and, when the chosen peer failed its active checks,
+ * gives it back and asks again (the balancer marks what it chose as tried,
+ * so the loop ends); our free counts the attempt before passing it on.
+ * The chosen peer is found from its sockaddr pointer through a small hash
+ * built per worker from the live peer list, so no name is compared.
+ *
+ * Active checks run in every worker's event loop; for each peer only the
+ * worker holding the lease in shared memory (its pid and an expiry it
+ * renews at each check) probes it.  A lease whose owner is gone, or that
+ * was not renewed, is taken over.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_event_connect.h>
+#include <ngx_http.h>
+
+#include "health_histogram.h"
+#include "health_status.h"
+#include "ngx_http_health_module.h"
+#include "ngx_http_health_shm.h"
+#include "ngx_http_health_log.h"
+#include "ngx_http_health_status.h"
+#include "ngx_http_health_upstream.h"
+
+
+#define NGX_HTTP_HEALTH_NO_PEER        ((ngx_uint_t) -1)
+#define NGX_HTTP_HEALTH_MAX_RANGES     16
+#define NGX_HTTP_HEALTH_FAIL_OPEN_LOG  10          /* seconds between lines */
+
+
+typedef enum {
+    NGX_HTTP_HEALTH_CHECK_OK = 0,
+    NGX_HTTP_HEALTH_CHECK_CONNECT,
+    NGX_HTTP_HEALTH_CHECK_TIMEOUT,
+    NGX_HTTP_HEALTH_CHECK_CLOSED,
+    NGX_HTTP_HEALTH_CHECK_INVALID,
+    NGX_HTTP_HEALTH_CHECK_STATUS
+} ngx_http_health_check_result_e;
+
+
+/* in shared memory, one per peer; written by the lease holder */
+typedef struct {
+    uint64_t                     owner;          /* pid holding the lease */
+    uint64_t                     expires;        /* monotonic msec */
+    uint64_t                     checks;
+    uint64_t                     check_fails;
+    uint64_t                     fails;          /* passive, all workers */
+    uint32_t                     down;           /* failed its checks */
+    uint32_t                     consecutive_fails;
+    uint32_t                     consecutive_passes;
+    uint32_t                     last_passed;    /* 0 none, 1 yes, 2 no */
+    uint32_t                     last_code;
+    uint32_t                     last_result;
+    u_char                       pad[8];
+} ngx_http_health_peer_sh_t;
+
+
+/* in shared memory, one per group */
+typedef struct {
+    uint64_t                     ndown;          /* peers down by checks */
+    uint64_t                     fail_open_logged;
+    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 16];
+} ngx_http_health_upstream_sh_t;
+
+
+typedef struct {
+    ngx_uint_t                   lo;
+    ngx_uint_t                   hi;
+} ngx_http_health_range_t;
+
+
+/* health_check, in the upstream block's srv_conf of this module */
+typedef struct {
+    ngx_flag_t                   enabled;
+    ngx_str_t                    uri;
+    ngx_msec_t                   interval;
+    ngx_msec_t                   timeout;
+    ngx_uint_t                   fails;
+    ngx_uint_t                   passes;
+    ngx_uint_t                   nranges;
+    ngx_http_health_range_t      ranges[NGX_HTTP_HEALTH_MAX_RANGES];
+
+    struct ngx_http_health_upstream_s  *upstream;
+} ngx_http_health_upstream_srv_conf_t;
+
+
+typedef struct ngx_http_health_upstream_s  ngx_http_health_upstream_t;
+
+
+typedef struct {
+    void                        *key;            /* peer sockaddr */
+    ngx_uint_t                   index;
+} ngx_http_health_peer_map_t;
+
+
+/* a peer as this worker sees it */
+typedef struct {
+    ngx_str_t                    name;
+    unsigned                     backup:1;
+    unsigned                     down:1;         /* "down" in the config */
+    ngx_http_upstream_rr_peer_t *rr;             /* live, per worker */
+
+    /* active check, per worker */
+    ngx_http_health_upstream_t  *upstream;
+    ngx_uint_t                   index;
+    ngx_event_t                  timer;
+    ngx_peer_connection_t        pc;
+    size_t                       sent;
+    size_t                       received;
+    ngx_msec_t                   deadline;
+    u_char                       buf[32];
+} ngx_http_health_peer_t;
+
+
+struct ngx_http_health_upstream_s {
+    ngx_http_upstream_srv_conf_t        *uscf;
+    ngx_http_health_upstream_srv_conf_t *conf;
+    ngx_http_health_main_conf_t         *hmcf;
+    ngx_str_t                            name;
+    ngx_uint_t                           index;   /* of the group */
+    ngx_uint_t                           first;   /* global peer slot */
+    ngx_uint_t                           npeers;
+    ngx_uint_t                           nchecked;  /* not marked down */
+    ngx_http_health_peer_t              *peers;
+    ngx_str_t                            request;  /* of the check */
+
+    ngx_http_upstream_init_peer_pt       original_init_peer;
+
+    /* per worker: sockaddr -> peer index */
+    ngx_http_health_peer_map_t          *map;
+    ngx_uint_t                           map_mask;
+    unsigned                             tracked:1;
+};
+
+
+typedef struct {
+    ngx_array_t                  upstreams;  /* ngx_http_health_upstream_t */
+    ngx_http_health_main_conf_t *hmcf;
+} ngx_http_health_upstream_main_conf_t;
+
+
+/* per request, in front of the balancer's own data */
+typedef struct {
+    ngx_http_health_upstream_t  *upstream;
+    ngx_http_request_t          *request;
+    void                        *data;
+    ngx_event_get_peer_pt        original_get_peer;
+    ngx_event_free_peer_pt       original_free_peer;
+#if (NGX_HTTP_SSL)
+    ngx_event_set_peer_session_pt   original_set_session;
+    ngx_event_save_peer_session_pt  original_save_session;
+#endif
+    ngx_event_notify_peer_pt     original_notify;
+    ngx_uint_t                   index;
+    uint64_t                     start;          /* usec */
+} ngx_http_health_upstream_peer_data_t;
+
+
+static void *ngx_http_health_upstream_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_health_upstream_init_process(ngx_cycle_t *cycle);
+static char *ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_health_parse_ranges(ngx_str_t *value,
+    ngx_http_health_upstream_srv_conf_t *hucf);
+static ngx_int_t ngx_http_health_upstream_track(ngx_conf_t *cf,
+    ngx_http_health_upstream_main_conf_t *humcf,
+    ngx_http_upstream_srv_conf_t *uscf);
+static ngx_int_t ngx_http_health_upstream_map(ngx_cycle_t *cycle,
+    ngx_http_health_upstream_t *hu);
+
+static ngx_int_t ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
+static void ngx_http_health_upstream_notify_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t type);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_health_upstream_set_session(
+    ngx_peer_connection_t *pc, void *data);
+static void ngx_http_health_upstream_save_session(ngx_peer_connection_t *pc,
+    void *data);
+#endif
+
+static void ngx_http_health_check_timer(ngx_event_t *ev);
+static ngx_int_t ngx_http_health_check_lease(ngx_http_health_upstream_t *hu,
+    ngx_http_health_peer_sh_t *psh);
+static void ngx_http_health_check_write(ngx_event_t *wev);
+static void ngx_http_health_check_read(ngx_event_t *rev);
+static void ngx_http_health_check_done(ngx_http_health_peer_t *peer,
+    ngx_http_health_check_result_e result, ngx_uint_t code);
+
+static const char *ngx_http_health_peer_state(ngx_http_health_upstream_t *hu,
+    ngx_uint_t i, ngx_http_health_peer_sh_t *psh, time_t now);
+static json_t *ngx_http_health_peer_json(ngx_http_health_upstream_t *hu,
+    ngx_uint_t i, ngx_http_health_peer_sh_t *psh, const char *state,
+    ngx_http_health_stats_t *st);
+static ngx_int_t ngx_http_health_upstream_collect(
+    ngx_http_health_report_t *rep, void *data);
+static ngx_int_t ngx_http_health_upstream_prometheus(
+    ngx_http_health_report_t *rep, void *data);
+
+
+static ngx_command_t  ngx_http_health_upstream_commands[] = {
+
+    { ngx_string("health_check"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_health_check,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_health_upstream_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_health_upstream_create_main_conf,
+                                           /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_health_upstream_create_srv_conf,
+                                           /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_health_upstream_module = {
+    NGX_MODULE_V1,
+    &ngx_http_health_upstream_module_ctx,  /* module context */
+    ngx_http_health_upstream_commands,     /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_health_upstream_init_process, /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static const char  *ngx_http_health_check_reasons[] = {
+    "passed",
+    "connect failed",
+    "timed out",
+    "closed before a status line",
+    "invalid status line",
+    "status not accepted"
+};
+
+
+static ngx_inline uint64_t
+ngx_http_health_upstream_now_us(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+static ngx_inline ngx_http_health_peer_sh_t *
+ngx_http_health_peer_sh(ngx_http_health_main_conf_t *hmcf, ngx_uint_t g)
+{
+    u_char  *p;
+
+    p = (u_char *) hmcf->sh + ngx_align(sizeof(ngx_http_health_shctx_t),
+                                        NGX_HTTP_HEALTH_CACHE_LINE)
+        + hmcf->shard_size * hmcf->nshards;
+
+    return (ngx_http_health_peer_sh_t *) p + g;
+}
+
+
+static ngx_inline ngx_http_health_upstream_sh_t *
+ngx_http_health_upstream_sh(ngx_http_health_main_conf_t *hmcf, ngx_uint_t u)
+{
+    u_char  *p;
+
+    p = (u_char *) ngx_http_health_peer_sh(hmcf, hmcf->npeers);
+    p = ngx_align_ptr(p, NGX_HTTP_HEALTH_CACHE_LINE);
+
+    return (ngx_http_health_upstream_sh_t *) p + u;
+}
+
+
+static void *
+ngx_http_health_upstream_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_health_upstream_main_conf_t  *humcf;
+
+    humcf = ngx_pcalloc(cf->pool,
+                        sizeof(ngx_http_health_upstream_main_conf_t));
+    if (humcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&humcf->upstreams, cf->pool, 4,
+                       sizeof(ngx_http_health_upstream_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return humcf;
+}
+
+
+static void *
+ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_health_upstream_srv_conf_t  *hucf;
+
+    hucf = ngx_pcalloc(cf->pool, sizeof(ngx_http_health_upstream_srv_conf_t));
+    if (hucf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     hucf->enabled = 0;
+     *     hucf->uri = { 0, NULL };
+     *     hucf->nranges = 0;
+     *     hucf->upstream = NULL;
+     */
+
+    hucf->interval = NGX_CONF_UNSET_MSEC;
+    hucf->timeout = NGX_CONF_UNSET_MSEC;
+    hucf->fails = NGX_CONF_UNSET_UINT;
+    hucf->passes = NGX_CONF_UNSET_UINT;
+
+    return hucf;
+}
+
+
+static char *
+ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_health_upstream_srv_conf_t *hucf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, v;
+    ngx_msec_t   ms;
+    ngx_uint_t   i;
+
+    if (hucf->enabled) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "uri=", 4) == 0) {
+            if (hucf->uri.data) {
+                goto duplicate;
+            }
+
+            v.data = value[i].data + 4;
+            v.len = value[i].len - 4;
+
+            if (v.len == 0 || v.data[0] != '/') {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, the uri must start with \"/\"",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            for (n = 0; n < (ngx_int_t) v.len; n++) {
+                if (v.data[n] <= ' ' || v.data[n] == 0x7f) {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "invalid value \"%V\" in \"%V\" "
+                                       "directive, the uri must not hold "
+                                       "spaces or control characters",
+                                       &value[i], &cmd->name);
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+            hucf->uri = v;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "interval=", 9) == 0
+            || ngx_strncmp(value[i].data, "timeout=", 8) == 0)
+        {
+            v.data = (u_char *) ngx_strchr(value[i].data, '=') + 1;
+            v.len = value[i].data + value[i].len - v.data;
+
+            ms = ngx_parse_time(&v, 0);
+
+            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0 || ms > 86400000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a time from 1ms "
+                                   "to 1d", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            if (value[i].data[0] == 'i') {
+                if (hucf->interval != NGX_CONF_UNSET_MSEC) {
+                    goto duplicate;
+                }
+
+                hucf->interval = ms;
+
+            } else {
+                if (hucf->timeout != NGX_CONF_UNSET_MSEC) {
+                    goto duplicate;
+                }
+
+                hucf->timeout = ms;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "fails=", 6) == 0
+            || ngx_strncmp(value[i].data, "passes=", 7) == 0)
+        {
+            v.data = (u_char *) ngx_strchr(value[i].data, '=') + 1;
+            v.len = value[i].data + value[i].len - v.data;
+
+            n = ngx_atoi(v.data, v.len);
+
+            if (n == NGX_ERROR || n < 1 || n > 1000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a number from 1 "
+                                   "to 1000", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            if (value[i].data[0] == 'f') {
+                if (hucf->fails != NGX_CONF_UNSET_UINT) {
+                    goto duplicate;
+                }
+
+                hucf->fails = n;
+
+            } else {
+                if (hucf->passes != NGX_CONF_UNSET_UINT) {
+                    goto duplicate;
+                }
+
+                hucf->passes = n;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "status=", 7) == 0) {
+            if (hucf->nranges) {
+                goto duplicate;
+            }
+
+            if (ngx_http_health_parse_ranges(&value[i], hucf) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a comma-separated "
+                                   "list of at most %d status codes or "
+                                   "ranges (\"200-399\") from 100 to 599",
+                                   &value[i], &cmd->name,
+                                   NGX_HTTP_HEALTH_MAX_RANGES);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\" directive",
+                           &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (hucf->uri.data == NULL) {
+        ngx_str_set(&hucf->uri, "/");
+    }
+
+    ngx_conf_init_msec_value(hucf->interval, 5000);
+    ngx_conf_init_msec_value(hucf->timeout, 1000);
+    ngx_conf_init_uint_value(hucf->fails, 3);
+    ngx_conf_init_uint_value(hucf->passes, 2);
+
+    if (hucf->nranges == 0) {
+        hucf->ranges[0].lo = 200;
+        hucf->ranges[0].hi = 399;
+        hucf->nranges = 1;
+    }
+
+    hucf->enabled = 1;
+
+    return NGX_CONF_OK;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "duplicate parameter \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+/* "200-399,404": codes or ranges from 100 to 599 */
+static ngx_int_t
+ngx_http_health_parse_ranges(ngx_str_t *value,
+    ngx_http_health_upstream_srv_conf_t *hucf)
+{
+    u_char     *p, *last, *comma, *dash;
+    ngx_int_t   lo, hi;
+
+    p = value->data + 7;
+    last = value->data + value->len;
+
+    if (p == last) {
+        return NGX_ERROR;
+    }
+
+    for ( ;; ) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        dash = ngx_strlchr(p, comma, '-');
+
+        if (dash) {
+            lo = ngx_atoi(p, dash - p);
+            hi = ngx_atoi(dash + 1, comma - dash - 1);
+
+        } else {
+            lo = ngx_atoi(p, comma - p);
+            hi = lo;
+        }
+
+        if (lo < 100 || hi > 599 || lo > hi
+            || hucf->nranges == NGX_HTTP_HEALTH_MAX_RANGES)
+        {
+            return NGX_ERROR;
+        }
+
+        hucf->ranges[hucf->nranges].lo = lo;
+        hucf->ranges[hucf->nranges].hi = hi;
+        hucf->nranges++;
+
+        if (comma == last) {
+            return NGX_OK;
+        }
+
+        p = comma + 1;
+    }
+}
+
+
+char *
+ngx_http_health_upstream_conf(ngx_conf_t *cf,
+    ngx_http_health_main_conf_t *hmcf)
+{
+    uint64_t                               h;
+    ngx_uint_t                             i, j, k;
+    ngx_http_health_upstream_t            *hu;
+    ngx_http_health_reporter_t             reporter;
+    ngx_http_upstream_srv_conf_t         **uscfp;
+    ngx_http_upstream_main_conf_t         *umcf;
+    ngx_http_health_upstream_srv_conf_t   *hucf;
+    ngx_http_health_upstream_main_conf_t  *humcf;
+
+    humcf = ngx_http_conf_get_module_main_conf(cf,
+                                             ngx_http_health_upstream_module);
+    humcf->hmcf = hmcf;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+        if (ngx_http_health_upstream_track(cf, humcf, uscfp[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    hmcf->npeers = 0;
+    h = 0xcbf29ce484222325ULL;
+
+    hu = humcf->upstreams.elts;
+
+    for (i = 0; i < humcf->upstreams.nelts; i++) {
+        hu[i].index = i;
+        hu[i].first = hmcf->npeers;
+
+        /* the array has stopped growing: pointers into it are stable */
+        hucf = ngx_http_conf_upstream_srv_conf(hu[i].uscf,
+                                             ngx_http_health_upstream_module);
+        hucf->upstream = &hu[i];
+
+        hmcf->npeers += hu[i].npeers;
+
+        for (j = 0; j < hu[i].name.len; j++) {
+            h = (h ^ hu[i].name.data[j]) * 0x100000001b3ULL;
+        }
+
+        h = (h ^ '/') * 0x100000001b3ULL;
+
+        for (j = 0; j < hu[i].npeers; j++) {
+            for (k = 0; k < hu[i].peers[j].name.len; k++) {
+                h = (h ^ hu[i].peers[j].name.data[k]) * 0x100000001b3ULL;
+            }
+
+            /* a peer marked down keeps no check state: a new segment */
+            h = (h ^ (hu[i].peers[j].backup ? '+'
+                      : hu[i].peers[j].down ? '-' : ','))
+                * 0x100000001b3ULL;
+        }
+    }
+
+    hmcf->upstream_hash = h;
+    hmcf->upstream_size = 0;
+
+    if (humcf->upstreams.nelts == 0) {
+        return NGX_CONF_OK;
+    }
+
+    hmcf->upstream_size = hmcf->npeers * sizeof(ngx_http_health_peer_sh_t)
+                          + NGX_HTTP_HEALTH_CACHE_LINE
+                          + humcf->upstreams.nelts
+                            * sizeof(ngx_http_health_upstream_sh_t);
+
+    reporter.collect = ngx_http_health_upstream_collect;
+    reporter.prometheus = ngx_http_health_upstream_prometheus;
+    reporter.data = humcf;
+
+    if (ngx_http_health_add_reporter(cf, &reporter) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Runs after the upstream module initialised the group: its peers are
+ * there and peer.init is whatever the balancer directives left, which we
+ * wrap.
+ */
+static ngx_int_t
+ngx_http_health_upstream_track(ngx_conf_t *cf,
+    ngx_http_health_upstream_main_conf_t *humcf,
+    ngx_http_upstream_srv_conf_t *uscf)
+{
+    u_char                               *p;
+    ngx_uint_t                            n, k, backup;
+    ngx_http_health_upstream_t           *hu;
+    ngx_http_upstream_rr_peer_t          *peer;
+    ngx_http_upstream_rr_peers_t         *peers, *list;
+    ngx_http_health_upstream_srv_conf_t  *hucf;
+
+    /* implicit groups (proxy_pass to an address) have no block */
+    if (uscf->srv_conf == NULL || uscf->peer.init == NULL
+        || uscf->peer.data == NULL)
+    {
+        return NGX_OK;
+    }
+
+    hucf = ngx_http_conf_upstream_srv_conf(uscf,
+                                           ngx_http_health_upstream_module);
+
+    peers = uscf->peer.data;
+
+    /*
+     * Every balancer of nginx keeps the round-robin peers, which name
+     * the group by its host; a third-party one that does not is left
+     * alone rather than misread.
+     */
+    if (peers->name != &uscf->host) {
+        ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
+                           "health: the balancer of upstream \"%V\" keeps "
+                           "no round-robin peers, its peers are not tracked",
+                           &uscf->host);
+
+        if (hucf->enabled) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"health_check\" cannot be used with the "
+                               "balancer of upstream \"%V\"", &uscf->host);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    n = 0;
+
+    for (list = peers; list; list = list->next) {
+        for (peer = list->peer; peer; peer = peer->next) {
+            n++;
+        }
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    hu = ngx_array_push(&humcf->upstreams);
+    if (hu == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(hu, sizeof(ngx_http_health_upstream_t));
+
+    hu->uscf = uscf;
+    hu->conf = hucf->enabled ? hucf : NULL;
+    hu->hmcf = humcf->hmcf;
+    hu->name = uscf->host;
+    hu->npeers = n;
+
+    hu->peers = ngx_pcalloc(cf->pool, n * sizeof(ngx_http_health_peer_t));
+    if (hu->peers == NULL) {
+        return NGX_ERROR;
+    }
+
+    k = 0;
+    backup = 0;
+
+    for (list = peers; list; list = list->next) {
+        for (peer = list->peer; peer; peer = peer->next) {
+            hu->peers[k].name = peer->name;
+            hu->peers[k].backup = backup;
+            hu->peers[k].down = peer->down ? 1 : 0;
+            hu->nchecked += peer->down ? 0 : 1;
+            k++;
+        }
+
+        backup = 1;
+    }
+
+    if (hu->conf) {
+        hu->request.len = sizeof("GET  HTTP/1.0" CRLF "Host: " CRLF
+                                 "User-Agent: nginx-health/"
+                                 NGX_HTTP_HEALTH_VERSION CRLF
+                                 "Connection: close" CRLF CRLF) - 1
+                          + hucf->uri.len + uscf->host.len;
+
+        hu->request.data = ngx_pnalloc(cf->pool, hu->request.len);
+        if (hu->request.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_sprintf(hu->request.data,
+                        "GET %V HTTP/1.0" CRLF "Host: %V" CRLF
+                        "User-Agent: nginx-health/" NGX_HTTP_HEALTH_VERSION
+                        CRLF "Connection: close" CRLF CRLF,
+                        &hucf->uri, &uscf->host);
+
+        hu->request.len = p - hu->request.data;
+    }
+
+    hu->original_init_peer = uscf->peer.init;
+    uscf->peer.init = ngx_http_health_upstream_init_peer;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_health_upstream_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                             i, j;
+    ngx_msec_t                             delay;
+    ngx_http_health_peer_t                *peer;
+    ngx_http_health_upstream_t            *hu;
+    ngx_http_health_main_conf_t           *hmcf;
+    ngx_http_health_upstream_main_conf_t  *humcf;
+
+    humcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                             ngx_http_health_upstream_module);
+    if (humcf == NULL || humcf->hmcf == NULL) {
+        return NGX_OK;
+    }
+
+    hmcf = humcf->hmcf;
+
+    if (hmcf->sh == NULL || hmcf->shard == NULL) {
+        return NGX_OK;
+    }
+
+    hu = humcf->upstreams.elts;
+
+    for (i = 0; i < humcf->upstreams.nelts; i++) {
+
+        if (ngx_http_health_upstream_map(cycle, &hu[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (!hu[i].tracked || hu[i].conf == NULL) {
+            continue;
+        }
+
+        for (j = 0; j < hu[i].npeers; j++) {
+            peer = &hu[i].peers[j];
+
+            /* a peer marked down is out of rotation anyway */
+            if (peer->down) {
+                continue;
+            }
+
+            peer->upstream = &hu[i];
+            peer->index = j;
+            peer->timer.handler = ngx_http_health_check_timer;
+            peer->timer.data = peer;
+            peer->timer.log = cycle->log;
+            peer->timer.cancelable = 1;
+
+            /* spread the workers' and peers' checks over the interval */
+            delay = 1 + ngx_random() % hu[i].conf->interval;
+            ngx_add_timer(&peer->timer, delay);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The live peer list (copied into the upstream's zone, if it has one, by
+ * now) is walked in the order of configuration time; a group whose peers
+ * differ is left untracked rather than counted in the wrong slots.
+ */
+static ngx_int_t
+ngx_http_health_upstream_map(ngx_cycle_t *cycle,
+    ngx_http_health_upstream_t *hu)
+{
+    ngx_uint_t                     k, size, h;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *list;
+
+    size = 4;
+    while (size < 2 * hu->npeers) {
+        size *= 2;
+    }
+
+    hu->map = ngx_pcalloc(cycle->pool,
+                          size * sizeof(ngx_http_health_peer_map_t));
+    if (hu->map == NULL) {
+        return NGX_ERROR;
+    }
+
+    hu->map_mask = size - 1;
+
+    k = 0;
+
+    for (list = hu->uscf->peer.data; list; list = list->next) {
+        for (peer = list->peer; peer; peer = peer->next) {
+
+            if (k == hu->npeers
+                || peer->name.len != hu->peers[k].name.len
+                || ngx_strncmp(peer->name.data, hu->peers[k].name.data,
+                               peer->name.len) != 0)
+            {
+                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                              "health: peers of upstream \"%V\" changed "
+                              "since configuration, not tracked", &hu->name);
+                return NGX_OK;
+            }
+
+            hu->peers[k].rr = peer;
+
+            h = ((uintptr_t) peer->sockaddr >> 3) & hu->map_mask;
+
+            while (hu->map[h].key) {
+                h = (h + 1) & hu->map_mask;
+            }
+
+            hu->map[h].key = peer->sockaddr;
+            hu->map[h].index = k;
+
+            k++;
+        }
+    }
+
+    hu->tracked = (k == hu->npeers);
+
+    return NGX_OK;
+}
+
+
+static ngx_inline ngx_uint_t
+ngx_http_health_upstream_lookup(ngx_http_health_upstream_t *hu, void *key)
+{
+    ngx_uint_t  h;
+
+    h = ((uintptr_t) key >> 3) & hu->map_mask;
+
+    while (hu->map[h].key) {
+        if (hu->map[h].key == key) {
+            return hu->map[h].index;
+        }
+
+        h = (h + 1) & hu->map_mask;
+    }
+
+    return NGX_HTTP_HEALTH_NO_PEER;
+}
+
+
+static ngx_int_t
+ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_upstream_t                   *u;
+    ngx_http_health_upstream_t            *hu;
+    ngx_http_health_upstream_srv_conf_t   *hucf;
+    ngx_http_health_upstream_peer_data_t  *hp;
+
+    hucf = ngx_http_conf_upstream_srv_conf(us,
+                                           ngx_http_health_upstream_module);
+    hu = hucf->upstream;
+
+    if (hu->original_init_peer(r, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!hu->tracked) {
+        return NGX_OK;
+    }
+
+    hp = ngx_palloc(r->pool, sizeof(ngx_http_health_upstream_peer_data_t));
+    if (hp == NULL) {
+        return NGX_ERROR;
+    }
+
+    u = r->upstream;
+
+    hp->upstream = hu;
+    hp->request = r;
+    hp->data = u->peer.data;
+    hp->original_get_peer = u->peer.get;
+    hp->original_free_peer = u->peer.free;
+    hp->original_notify = u->peer.notify;
+    hp->index = NGX_HTTP_HEALTH_NO_PEER;
+
+    u->peer.data = hp;
+    u->peer.get = ngx_http_health_upstream_get_peer;
+    u->peer.free = ngx_http_health_upstream_free_peer;
+
+    if (u->peer.notify) {
+        u->peer.notify = ngx_http_health_upstream_notify_peer;
+    }
+
+#if (NGX_HTTP_SSL)
+    hp->original_set_session = u->peer.set_session;
+    hp->original_save_session = u->peer.save_session;
+
+    if (u->peer.set_session) {
+        u->peer.set_session = ngx_http_health_upstream_set_session;
+    }
+
+    if (u->peer.save_session) {
+        u->peer.save_session = ngx_http_health_upstream_save_session;
+    }
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_health_upstream_peer_data_t  *hp = data;
+
+    uint64_t                        ndown, logged;
+    ngx_int_t                       rc;
+    ngx_uint_t                      i, n;
+    ngx_http_health_upstream_t     *hu;
+    ngx_http_health_main_conf_t    *hmcf;
+    ngx_http_health_upstream_sh_t  *ush;
+
+    hu = hp->upstream;
+    hmcf = hu->hmcf;
+    hp->index = NGX_HTTP_HEALTH_NO_PEER;
+
+    ush = ngx_http_health_upstream_sh(hmcf, hu->index);
+
+    /*
+     * Without health_check (also after a reload that removed it from a
+     * group whose segment was kept) check results are ignored.
+     */
+    ndown = hu->conf ? ngx_http_health_load(&ush->ndown) : 0;
+
+    if (ndown && ndown >= hu->nchecked) {
+        /* every peer failed its checks: better try them than refuse all */
+        logged = ngx_http_health_load(&ush->fail_open_logged);
+
+        if ((uint64_t) ngx_time() >= logged + NGX_HTTP_HEALTH_FAIL_OPEN_LOG
+            && __atomic_compare_exchange_n(&ush->fail_open_logged, &logged,
+                                           (uint64_t) ngx_time(), 0,
+                                           __ATOMIC_RELAXED,
+                                           __ATOMIC_RELAXED))
+        {
+            ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+                          "health: every peer of upstream \"%V\" failed its "
+                          "health checks, using them all (fail-open)",
+                          &hu->name);
+        }
+
+        ndown = 0;
+    }
+
+    for (n = 0; /* void */ ; n++) {
+
+        rc = hp->original_get_peer(pc, hp->data);
+
+        if (rc != NGX_OK && rc != NGX_DONE) {
+            return rc;
+        }
+
+        i = ngx_http_health_upstream_lookup(hu, pc->sockaddr);
+
+        if (ndown == 0 || i == NGX_HTTP_HEALTH_NO_PEER || n >= hu->npeers
+            || !ngx_http_health_load(
+                   &ngx_http_health_peer_sh(hmcf, hu->first + i)->down))
+        {
+            break;
+        }
+
+        /*
+         * Out of rotation: give the peer back untouched (the balancer has
+         * marked it tried) and ask again.  A kept-alive connection to it
+         * is closed, not cached again.
+         */
+        if (pc->connection) {
+            ngx_close_connection(pc->connection);
+            pc->connection = NULL;
+        }
+
+        pc->cached = 0;
+
+        hp->original_free_peer(pc, hp->data, 0);
+    }
+
+    hp->index = i;
+    hp->start = ngx_http_health_upstream_now_us();
+
+    return rc;
+}
+
+
+/*
+ * Every attempt ends here once: the hot path of the passive statistics.
+ * The status is the upstream's own (0 when it never sent one).
+ */
+static void
+ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_health_upstream_peer_data_t  *hp = data;
+
+    uint64_t                      us;
+    unsigned                      index;
+    ngx_uint_t                    g, status;
+    ngx_http_upstream_t          *u;
+    ngx_http_health_main_conf_t  *hmcf;
+    ngx_http_health_counters_t   *c;
+
+    if (hp->index != NGX_HTTP_HEALTH_NO_PEER) {
+        hmcf = hp->upstream->hmcf;
+        g = hmcf->zones.nelts + hp->upstream->first + hp->index;
+
+        us = ngx_http_health_upstream_now_us() - hp->start;
+
+        u = hp->request->upstream;
+        status = (u && u->state) ? u->state->status : 0;
+
+        c = ngx_http_health_zone_counters(hmcf, hmcf->shard, g);
+        index = health_hist_index(us);
+
+        ngx_http_health_add(&c->buckets[health_hist_bound_lookup(
+                                hmcf->bound_of, hmcf->bounds, hmcf->nbounds,
+                                index, us)],
+                            1);
+        ngx_http_health_add(&c->time_us, us);
+
+        if (status >= 100 && status < 600) {
+            ngx_http_health_add(&c->codes[status - 100], 1);
+        }
+
+        ngx_http_health_count_window(hmcf,
+                                     ngx_http_health_zone_slots(hmcf,
+                                                                hmcf->shard,
+                                                                g),
+                                     status, us, index);
+
+        if (state & NGX_PEER_FAILED) {
+            ngx_http_health_add(
+                &ngx_http_health_peer_sh(hmcf, hp->upstream->first
+                                               + hp->index)->fails, 1);
+        }
+
+        hp->index = NGX_HTTP_HEALTH_NO_PEER;
+    }
+
+    hp->original_free_peer(pc, hp->data, state);
+}
+
+
+static void
+ngx_http_health_upstream_notify_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t type)
+{
+    ngx_http_health_upstream_peer_data_t  *hp = data;
+
+    hp->original_notify(pc, hp->data, type);
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_health_upstream_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_health_upstream_peer_data_t  *hp = data;
+
+    return hp->original_set_session(pc, hp->data);
+}
+
+
+static void
+ngx_http_health_upstream_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_health_upstream_peer_data_t  *hp = data;
+
+    hp->original_save_session(pc, hp->data);
+}
+
+#endif
+
+
+static void
+ngx_http_health_check_timer(ngx_event_t *ev)
+{
+    ngx_http_health_peer_t *peer = ev->data;
+
+    ngx_int_t                     rc;
+    ngx_connection_t             *c;
+    ngx_http_health_peer_sh_t    *psh;
+    ngx_http_health_upstream_t   *hu;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    hu = peer->upstream;
+
+    ngx_add_timer(ev, hu->conf->interval);
+
+    if (peer->pc.connection) {
+        /* the previous check is still running (its own timeout ends it) */
+        return;
+    }
+
+    psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + peer->index);
+
+    if (!ngx_http_health_check_lease(hu, psh)) {
+        return;
+    }
+
+    ngx_memzero(&peer->pc, sizeof(ngx_peer_connection_t));
+
+    peer->pc.sockaddr = peer->rr->sockaddr;
+    peer->pc.socklen = peer->rr->socklen;
+    peer->pc.name = &peer->name;
+    peer->pc.get = ngx_event_get_peer;
+    peer->pc.log = ev->log;
+    peer->pc.log_error = NGX_ERROR_INFO;
+    peer->sent = 0;
+    peer->received = 0;
+    peer->deadline = ngx_current_msec + hu->conf->timeout;
+
+    rc = ngx_event_connect_peer(&peer->pc);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        if (peer->pc.connection) {
+            ngx_close_connection(peer->pc.connection);
+            peer->pc.connection = NULL;
+        }
+
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+        return;
+    }
+
+    c = peer->pc.connection;
+    c->data = peer;
+    c->log = ev->log;
+    c->read->handler = ngx_http_health_check_read;
+    c->write->handler = ngx_http_health_check_write;
+    c->read->log = ev->log;
+    c->write->log = ev->log;
+
+    ngx_add_timer(c->write, hu->conf->timeout);
+
+    if (rc == NGX_OK) {
+        ngx_http_health_check_write(c->write);
+    }
+}
+
+
+/*
+ * One worker probes a peer at a time.  The holder renews the lease at each
+ * check; a lease that was not renewed for two intervals and a timeout, or
+ * whose holder has exited, is taken over.
+ */
+static ngx_int_t
+ngx_http_health_check_lease(ngx_http_health_upstream_t *hu,
+    ngx_http_health_peer_sh_t *psh)
+{
+    uint64_t         owner, now, lease;
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    lease = 2 * hu->conf->interval + hu->conf->timeout;
+
+    owner = ngx_http_health_load(&psh->owner);
+
+    if (owner != (uint64_t) ngx_pid) {
+
+        if (owner != 0
+            && ngx_http_health_load(&psh->expires) > now
+            && (kill((ngx_pid_t) owner, 0) == 0 || ngx_errno != NGX_ESRCH))
+        {
+            return 0;
+        }
+
+        if (!__atomic_compare_exchange_n(&psh->owner, &owner,
+                                         (uint64_t) ngx_pid, 0,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        {
+            return 0;
+        }
+    }
+
+    __atomic_store_n(&psh->expires, now + lease, __ATOMIC_RELEASE);
+
+    return 1;
+}
+
+
+static void
+ngx_http_health_check_write(ngx_event_t *wev)
+{
+    ssize_t                      n;
+    ngx_connection_t            *c;
+    ngx_http_health_peer_t      *peer;
+    ngx_http_health_upstream_t  *hu;
+
+    c = wev->data;
+    peer = c->data;
+    hu = peer->upstream;
+
+    if (wev->timedout) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TIMEOUT, 0);
+        return;
+    }
+
+    while (peer->sent < hu->request.len) {
+        n = c->send(c, hu->request.data + peer->sent,
+                    hu->request.len - peer->sent);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+                ngx_http_health_check_done(peer,
+                                           NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+            return;
+        }
+
+        peer->sent += n;
+    }
+
+    if (wev->timer_set) {
+        ngx_del_timer(wev);
+    }
+
+    wev->handler = ngx_http_health_check_write;
+
+    if (!c->read->timer_set) {
+        ngx_add_timer(c->read, (ngx_msec_int_t) (peer->deadline
+                                                 - ngx_current_msec) > 0
+                               ? peer->deadline - ngx_current_msec : 1);
+    }
+
+    if (c->read->ready) {
+        ngx_http_health_check_read(c->read);
+    }
+}
+
+
+/* only the status line matters: "HTTP/1.1 200" */
+static void
+ngx_http_health_check_read(ngx_event_t *rev)
+{
+    u_char                      *p;
+    ssize_t                      n;
+    ngx_uint_t                   code, i;
+    ngx_connection_t            *c;
+    ngx_http_health_peer_t      *peer;
+    ngx_http_health_upstream_t  *hu;
+
+    c = rev->data;
+    peer = c->data;
+    hu = peer->upstream;
+
+    if (rev->timedout) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TIMEOUT, 0);
+        return;
+    }
+
+    if (peer->sent < hu->request.len) {
+        /* a read event before the request went out: wait for the write */
+        if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+        }
+
+        return;
+    }
+
+    while (peer->received < 12) {
+        n = c->recv(c, peer->buf + peer->received,
+                    sizeof(peer->buf) - peer->received);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+                ngx_http_health_check_done(peer,
+                                           NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CLOSED, 0);
+            return;
+        }
+
+        peer->received += n;
+    }
+
+    p = peer->buf;
+
+    if (ngx_strncmp(p, "HTTP/1.", 7) != 0 || p[8] != ' '
+        || p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9'
+        || p[11] < '0' || p[11] > '9')
+    {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_INVALID, 0);
+        return;
+    }
+
+    code = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+
+    for (i = 0; i < hu->conf->nranges; i++) {
+        if (code >= hu->conf->ranges[i].lo && code <= hu->conf->ranges[i].hi) {
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_OK, code);
+            return;
+        }
+    }
+
+    ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_STATUS, code);
+}
+
+
+static void
+ngx_http_health_check_done(ngx_http_health_peer_t *peer,
+    ngx_http_health_check_result_e result, ngx_uint_t code)
+{
+    uint32_t                        down;
+    ngx_http_health_peer_sh_t      *psh;
+    ngx_http_health_upstream_t     *hu;
+    ngx_http_health_upstream_sh_t  *ush;
+
+    if (peer->pc.connection) {
+        ngx_close_connection(peer->pc.connection);
+        peer->pc.connection = NULL;
+    }
+
+    hu = peer->upstream;
+    psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + peer->index);
+    ush = ngx_http_health_upstream_sh(hu->hmcf, hu->index);
+
+    ngx_http_health_add(&psh->checks, 1);
+    __atomic_store_n(&psh->last_code, (uint32_t) code, __ATOMIC_RELAXED);
+    __atomic_store_n(&psh->last_result, (uint32_t) result, __ATOMIC_RELAXED);
+
+    if (result == NGX_HTTP_HEALTH_CHECK_OK) {
+        __atomic_store_n(&psh->last_passed, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&psh->consecutive_fails, 0, __ATOMIC_RELAXED);
+        ngx_http_health_add(&psh->consecutive_passes, 1);
+
+        /*
+         * The exchange makes one worker the one that changes the state,
+         * should a lease have changed hands during a check.
+         */
+        down = 1;
+
+        if (psh->consecutive_passes >= hu->conf->passes
+            && __atomic_compare_exchange_n(&psh->down, &down, 0, 0,
+                                           __ATOMIC_ACQ_REL,
+                                           __ATOMIC_RELAXED))
+        {
+            __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
+
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "health: peer %V of upstream \"%V\" passed %ui "
+                          "checks, back in rotation",
+                          &peer->name, &hu->name, hu->conf->passes);
+        }
+
+        return;
+    }
+
+    ngx_http_health_add(&psh->check_fails, 1);
+    __atomic_store_n(&psh->last_passed, 2, __ATOMIC_RELAXED);
+    __atomic_store_n(&psh->consecutive_passes, 0, __ATOMIC_RELAXED);
+    ngx_http_health_add(&psh->consecutive_fails, 1);
+
+    down = 0;
+
+    if (psh->consecutive_fails >= hu->conf->fails
+        && __atomic_compare_exchange_n(&psh->down, &down, 1, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    {
+        ngx_http_health_add(&ush->ndown, 1);
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "health: peer %V of upstream \"%V\" failed %ui "
+                      "checks (last: %s, status %ui), out of rotation",
+                      &peer->name, &hu->name, hu->conf->fails,
+                      ngx_http_health_check_reasons[result], code);
+    }
+}
+
+
+/* the state of a peer for the report: ours first, then nginx's own */
+static const char *
+ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, time_t now)
+{
+    ngx_http_upstream_rr_peer_t  *rr;
+
+    rr = hu->tracked ? hu->peers[i].rr : NULL;
+
+    if (rr && rr->down) {
+        return "down";
+    }
+
+    if (hu->conf && ngx_http_health_load(&psh->down)) {
+        return "unhealthy";
+    }
+
+    if (rr && rr->max_fails && rr->fails >= rr->max_fails
+        && now - rr->checked <= rr->fail_timeout)
+    {
+        return "unavailable";
+    }
+
+    return "up";
+}
+
+
+static json_t *
+ngx_http_health_peer_json(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, const char *state,
+    ngx_http_health_stats_t *st)
+{
+    json_t  *p, *o;
+
+    p = json_object();
+    if (p == NULL) {
+        return NULL;
+    }
+
+    json_object_set_new(p, "server",
+                        json_stringn((char *) hu->peers[i].name.data,
+                                     hu->peers[i].name.len));
+    json_object_set_new(p, "state", json_string(state));
+    json_object_set_new(p, "backup", json_boolean(hu->peers[i].backup));
+    json_object_set_new(p, "requests", json_integer(st->requests));
+    json_object_set_new(p, "fails",
+                        json_integer(ngx_http_health_load(&psh->fails)));
+
+    o = json_object();
+    json_object_set_new(o, "1xx", json_integer(st->classes[0]));
+    json_object_set_new(o, "2xx", json_integer(st->classes[1]));
+    json_object_set_new(o, "3xx", json_integer(st->classes[2]));
+    json_object_set_new(o, "4xx", json_integer(st->classes[3]));
+    json_object_set_new(o, "5xx", json_integer(st->classes[4]));
+    json_object_set_new(p, "responses", o);
+
+    o = json_object();
+    json_object_set_new(o, "p50", ngx_http_health_json_number(
+        health_hist_quantile(st->w_hist, st->w_requests, 0.5,
+                             st->w_max_us) / 1000));
+    json_object_set_new(o, "p95", ngx_http_health_json_number(
+        health_hist_quantile(st->w_hist, st->w_requests, 0.95,
+                             st->w_max_us) / 1000));
+    json_object_set_new(o, "p99", ngx_http_health_json_number(
+        health_hist_quantile(st->w_hist, st->w_requests, 0.99,
+                             st->w_max_us) / 1000));
+    json_object_set_new(p, "latency_ms", o);
+
+    if (hu->conf) {
+        o = json_object();
+        json_object_set_new(o, "checks",
+                            json_integer(ngx_http_health_load(&psh->checks)));
+        json_object_set_new(o, "fails", json_integer(
+            ngx_http_health_load(&psh->check_fails)));
+        json_object_set_new(o, "consecutive_fails", json_integer(
+            ngx_http_health_load(&psh->consecutive_fails)));
+        json_object_set_new(o, "consecutive_passes", json_integer(
+            ngx_http_health_load(&psh->consecutive_passes)));
+
+        switch (ngx_http_health_load(&psh->last_passed)) {
+        case 0:
+            json_object_set_new(o, "last_passed", json_null());
+            break;
+        case 1:
+            json_object_set_new(o, "last_passed", json_true());
+            break;
+        default:
+            json_object_set_new(o, "last_passed", json_false());
+            json_object_set_new(o, "last_error", json_string(
+                ngx_http_health_check_reasons[
+                    ngx_min(ngx_http_health_load(&psh->last_result),
+                            NGX_HTTP_HEALTH_CHECK_STATUS)]));
+        }
+
+        if (ngx_http_health_load(&psh->last_code)) {
+            json_object_set_new(o, "last_status", json_integer(
+                ngx_http_health_load(&psh->last_code)));
+        }
+
+        json_object_set_new(p, "health_checks", o);
+    }
+
+    return p;
+}
+
+static ngx_int_t
+ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
+{
+    ngx_http_health_upstream_main_conf_t  *humcf = data;
+
+    time_t                          now;
+    json_t                         *ups, *obj, *peers, *p, *check;
+    uint64_t                        ndown;
+    ngx_str_t                       name;
+    ngx_uint_t                      u, i, up;
+    const char                     *state;
+    health_status_t                 status;
+    ngx_http_health_stats_t        *st;
+    ngx_http_health_peer_sh_t      *psh;
+    ngx_http_health_upstream_t     *hu;
+    ngx_http_health_main_conf_t    *hmcf;
+    ngx_http_health_upstream_sh_t  *ush;
+
+    hmcf = humcf->hmcf;
+
+    if (hmcf->sh == NULL) {
+        return NGX_OK;
+    }
+
+    st = ngx_palloc(rep->request->pool, sizeof(ngx_http_health_stats_t));
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    ups = rep->root ? ngx_http_health_report_upstreams(rep) : NULL;
+    now = ngx_time();
+    hu = humcf->upstreams.elts;
+
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        ush = ngx_http_health_upstream_sh(hmcf, u);
+        ndown = hu[u].conf ? ngx_http_health_load(&ush->ndown) : 0;
+
+        obj = NULL;
+        peers = NULL;
+
+        if (ups) {
+            obj = json_object();
+            peers = json_array();
+
+            if (obj == NULL || peers == NULL) {
+                json_decref(obj);
+                json_decref(peers);
+                return NGX_ERROR;
+            }
+
+            json_object_set_new(obj, "peers", peers);
+        }
+
+        up = 0;
+
+        for (i = 0; i < hu[u].npeers; i++) {
+            psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
+            state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+
+            if (state[0] == 'u' && state[1] == 'p') {
+                up++;
+            }
+
+            if (peers == NULL) {
+                continue;
+            }
+
+            ngx_http_health_shm_read(hmcf, hmcf->zones.nelts + hu[u].first + i,
+                                     st, 1);
+
+            p = ngx_http_health_peer_json(&hu[u], i, psh, state, st);
+
+            if (p == NULL || json_array_append_new(peers, p) != 0) {
+                json_decref(obj);
+                return NGX_ERROR;
+            }
+        }
+
+        status = up == hu[u].npeers ? HEALTH_HEALTHY
+                 : up ? HEALTH_DEGRADED : HEALTH_UNHEALTHY;
+
+        check = NULL;
+
+        if (rep->checks_json) {
+            check = json_object();
+            if (check == NULL) {
+                json_decref(obj);
+                return NGX_ERROR;
+            }
+
+            json_object_set_new(check, "healthy_peers", json_integer(up));
+            json_object_set_new(check, "total_peers",
+                                json_integer(hu[u].npeers));
+
+            if (ndown && ndown >= hu[u].nchecked) {
+                json_object_set_new(check, "fail_open", json_true());
+                json_object_set_new(check, "reason", json_string(
+                    "every peer failed its health checks: fail-open, "
+                    "all peers stay in rotation"));
+            }
+        }
+
+        if (obj) {
+            json_object_set_new(obj, "fail_open",
+                                json_boolean(ndown
+                                             && ndown >= hu[u].nchecked));
+
+            if (json_object_setn_new(ups, (char *) hu[u].name.data,
+                                     hu[u].name.len, obj)
+                != 0)
+            {
+                json_decref(check);
+                return NGX_ERROR;
+            }
+        }
+
+        name.len = sizeof("upstream:") - 1 + hu[u].name.len;
+        name.data = ngx_pnalloc(rep->request->pool, name.len);
+        if (name.data == NULL) {
+            json_decref(check);
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(name.data, "upstream:%V", &hu[u].name);
+
+        if (ngx_http_health_report_add_check(rep, &name, status, check)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
+    void *data)
+{
+    ngx_http_health_upstream_main_conf_t  *humcf = data;
+
+    u_char                        sum[32];
+    time_t                        now;
+    uint64_t                      cum;
+    ngx_uint_t                    u, i, k, f;
+    const char                   *state;
+    ngx_http_health_stats_t      *st;
+    ngx_http_health_upstream_t   *hu;
+    ngx_http_health_main_conf_t  *hmcf;
+
+    static const char  *families[] = {
+        "# HELP nginx_health_upstream_peer_up Whether a peer is in rotation "
+        "(1) or not (0).\n"
+        "# TYPE nginx_health_upstream_peer_up gauge\n",
+        "# HELP nginx_health_upstream_peer_requests_total Requests sent to "
+        "a peer (every attempt).\n"
+        "# TYPE nginx_health_upstream_peer_requests_total counter\n",
+        "# HELP nginx_health_upstream_peer_responses_total Responses of a "
+        "peer by status class.\n"
+        "# TYPE nginx_health_upstream_peer_responses_total counter\n",
+        "# HELP nginx_health_upstream_peer_response_duration_seconds Time "
+        "from choosing a peer to the end of its response.\n"
+        "# TYPE nginx_health_upstream_peer_response_duration_seconds "
+        "histogram\n"
+    };
+
+    hmcf = humcf->hmcf;
+
+    if (hmcf->sh == NULL || humcf->upstreams.nelts == 0) {
+        return NGX_OK;
+    }
+
+    st = ngx_palloc(rep->request->pool, sizeof(ngx_http_health_stats_t));
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    now = ngx_time();
+    hu = humcf->upstreams.elts;
+
+#define emit(...)                                                             \
+    if (ngx_http_health_printf(rep, __VA_ARGS__) != NGX_OK) {                 \
+        return NGX_ERROR;                                                     \
+    }
+
+    /* one family at a time, as the exposition format wants them grouped */
+    for (f = 0; f < 4; f++) {
+        emit("%s", families[f]);
+
+        for (u = 0; u < humcf->upstreams.nelts; u++) {
+            for (i = 0; i < hu[u].npeers; i++) {
+
+                if (f == 0) {
+                    state = ngx_http_health_peer_state(&hu[u], i,
+                                ngx_http_health_peer_sh(hmcf,
+                                                        hu[u].first + i),
+                                now);
+                    emit("nginx_health_upstream_peer_up{upstream=\"%V\","
+                         "peer=\"%V\"} %d\n", &hu[u].name,
+                         &hu[u].peers[i].name,
+                         state[0] == 'u' && state[1] == 'p');
+                    continue;
+                }
+
+                ngx_http_health_shm_read(hmcf,
+                                         hmcf->zones.nelts + hu[u].first + i,
+                                         st, 1);
+
+                if (f == 1) {
+                    emit("nginx_health_upstream_peer_requests_total"
+                         "{upstream=\"%V\",peer=\"%V\"} %uL\n",
+                         &hu[u].name, &hu[u].peers[i].name, st->requests);
+                    continue;
+                }
+
+                if (f == 2) {
+                    for (k = 1; k <= 5; k++) {
+                        emit("nginx_health_upstream_peer_responses_total"
+                             "{upstream=\"%V\",peer=\"%V\",code=\"%uixx\"} "
+                             "%uL\n", &hu[u].name, &hu[u].peers[i].name,
+                             k, st->classes[k - 1]);
+                    }
+
+                    continue;
+                }
+
+                cum = 0;
+
+                for (k = 0; k < hmcf->nbounds; k++) {
+                    cum += st->buckets[k];
+                    emit("nginx_health_upstream_peer_response_duration_"
+                         "seconds_bucket{upstream=\"%V\",peer=\"%V\","
+                         "le=\"%V\"} %uL\n", &hu[u].name,
+                         &hu[u].peers[i].name, &hmcf->bound_labels[k], cum);
+                }
+
+                (void) health_hist_format_seconds(st->time_us, (char *) sum,
+                                                  sizeof(sum));
+
+                emit("nginx_health_upstream_peer_response_duration_seconds_"
+                     "bucket{upstream=\"%V\",peer=\"%V\",le=\"+Inf\"} %uL\n"
+                     "nginx_health_upstream_peer_response_duration_seconds_"
+                     "sum{upstream=\"%V\",peer=\"%V\"} %s\n"
+                     "nginx_health_upstream_peer_response_duration_seconds_"
+                     "count{upstream=\"%V\",peer=\"%V\"} %uL\n",
+                     &hu[u].name, &hu[u].peers[i].name, st->requests,
+                     &hu[u].name, &hu[u].peers[i].name, sum,
+                     &hu[u].name, &hu[u].peers[i].name, st->requests);
+            }
+        }
+    }
+
+#undef emit
+
+    return NGX_OK;
+}

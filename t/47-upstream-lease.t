@@ -1,0 +1,81 @@
+#!/usr/bin/perl
+
+# One worker checks a peer at a time: with four workers the backend sees
+# one check per interval, not four.  When the workers holding the leases
+# die, the new ones take the checks over.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use HealthTest qw(:all);
+
+my $be = HealthTest::Nginx->new(conf => <<'EOF2');
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / { return 200 "b"; }
+        location = /hc { access_log %%DIR%%/logs/hc.log; return 200; }
+    }
+EOF2
+$be->start;
+my $hc_log = $be->dir . '/logs/hc.log';
+sub hc_seen { scalar(() = (slurp($hc_log) // '') =~ /GET \/hc /g) }
+
+my $addr = '127.0.0.1:' . $be->port;
+my $ng = HealthTest::Nginx->new(workers => 4, conf => <<"EOF2");
+    upstream app {
+        server $addr;
+        health_check uri=/hc interval=100ms timeout=300ms;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / { proxy_pass http://app; }
+        location = /health { health_status; }
+    }
+EOF2
+$ng->start;
+
+sub checks {
+    $ng->get_json('/health')->{upstreams}{app}{peers}[0]{health_checks}{checks}
+}
+
+ok(wait_until(sub { checks() >= 3 }, timeout => 10), 'checks run');
+my ($n0, $c0, $t0) = (hc_seen(), checks(), time);
+sleep 2;
+my ($n1, $c1, $t1) = (hc_seen(), checks(), time);
+my $max = int(($t1 - $t0) / 0.1) + 3;
+cmp_ok($n1 - $n0, '<=', $max,
+       sprintf('the backend got %d checks in %.1fs from 4 workers '
+               . '(one per 100ms is %d)', $n1 - $n0, $t1 - $t0, $max - 3));
+cmp_ok($n1 - $n0, '>=', 5, 'and they keep coming');
+cmp_ok(abs(($c1 - $c0) - ($n1 - $n0)), '<=', 2,
+       'the checks counted are the ones the backend saw');
+
+# the lease holders die: the new workers take over
+my @old = $ng->worker_pids;
+kill 'KILL', @old;
+ok(wait_until(sub {
+    my @w = $ng->worker_pids;
+    @w == 4 && !grep { my $o = $_; grep { $_ == $o } @old } @w
+}, timeout => 10), 'the master started 4 new workers');
+my $c2 = checks();
+ok(wait_until(sub { checks() >= $c2 + 5 }, timeout => 5),
+   'checks go on under the new workers');
+
+($n0, $t0) = (hc_seen(), time);
+sleep 1;
+($n1, $t1) = (hc_seen(), time);
+cmp_ok($n1 - $n0, '<=', int(($t1 - $t0) / 0.1) + 3,
+       'still one worker at a time');
+
+$ng->stop;
+# the workers killed above are reported by the master, as they should be
+is_deeply([grep { !/worker process \d+ exited on signal 9/ } $ng->log_alerts],
+          [], 'no other alert or emerg in error.log');
+
+done_testing;
