@@ -3,13 +3,16 @@
 #
 #   PostgreSQL with the pg_health extension and a table with dead tuples;
 #   Redis, probed and published to;
+#   two small app backends (each a stock nginx of its own) behind an upstream
+#   with active health checks;
 #   nginx (Debian's, with the module built here) counting a site and an API
 #   zone and probing the database, its status and dashboard at /health, and
 #   a light load so the figures move.
 #
 # Works as root (servers run as the postgres user where they must) and as a
 # normal user.  Ports are fixed so the printed URLs stay the same; override
-# them with DEMO_PG_PORT, DEMO_REDIS_PORT, DEMO_HTTP_PORT, DEMO_APP_PORT, and
+# them with DEMO_PG_PORT, DEMO_REDIS_PORT, DEMO_HTTP_PORT, DEMO_APP_PORT,
+# DEMO_APP2_PORT, and
 # the directory with DEMO_RUN (the tests run a demo of their own that way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +22,7 @@ PG_PORT=${DEMO_PG_PORT:-54329}
 REDIS_PORT=${DEMO_REDIS_PORT:-63799}
 HTTP_PORT=${DEMO_HTTP_PORT:-8080}
 APP_PORT=${DEMO_APP_PORT:-8081}
+APP2_PORT=${DEMO_APP2_PORT:-8082}
 MODULE=$PWD/build/modules/ngx_http_health_module.so
 bindir=$(pg_config --bindir)
 
@@ -134,6 +138,51 @@ stop_redis() {
     rm -f "$d/redis.pid"
 }
 
+# an app backend: a stock nginx of its own, with the occasional failure
+start_app() {
+    local name=$1 port=$2 d=$run/$1
+    mkdir -p "$d/logs" "$d/tmp"
+    cat > "$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/logs/error.log;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path       $d/tmp/proxy;
+    fastcgi_temp_path     $d/tmp/fastcgi;
+    uwsgi_temp_path       $d/tmp/uwsgi;
+    scgi_temp_path        $d/tmp/scgi;
+    default_type application/json;
+    server {
+        listen 127.0.0.1:$port;
+        location = /healthz { return 200 '{"ok": true}\n'; }
+        location /api/orders { return 200 '{"orders": [], "served_by": "$name"}\n'; }
+        location /api/fail { return 502; }
+        location / { return 200 '{"served_by": "$name"}\n'; }
+    }
+}
+CONF
+    if [ -f "$d/nginx.pid" ] && kill -0 "$(cat "$d/nginx.pid")" 2>/dev/null
+    then
+        return 0
+    fi
+    /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$d/logs/error.log"
+}
+
+stop_app() {
+    local d=$run/$1 pid
+    [ -f "$d/nginx.pid" ] || return 0
+    pid=$(cat "$d/nginx.pid")
+    kill -QUIT "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
 start_nginx() {
     local d=$run/nginx
     mkdir -p "$d/logs" "$d/tmp"
@@ -174,7 +223,7 @@ http {
 
         location /api/ {
             health_zone api;
-            proxy_pass http://127.0.0.1:$APP_PORT;
+            proxy_pass http://app;
         }
 
         location = /health {
@@ -190,12 +239,12 @@ http {
         }
     }
 
-    # the app backend, with the occasional failure
-    server {
-        listen 127.0.0.1:$APP_PORT;
-        location /api/orders { return 200 '{"orders": []}\n'; }
-        location /api/fail { return 502; }
-        location /api/ { return 200 "ok\n"; }
+    # the two app backends; a stopped one leaves rotation after two failed
+    # checks and comes back after two good ones
+    upstream app {
+        server 127.0.0.1:$APP_PORT;
+        server 127.0.0.1:$APP2_PORT;
+        health_check uri=/healthz interval=2s timeout=1s fails=2 passes=2;
     }
 }
 CONF
@@ -255,6 +304,8 @@ case "${1:-start}" in
 start)
     start_pg
     start_redis
+    start_app app1 "$APP_PORT"
+    start_app app2 "$APP2_PORT"
     start_nginx
     start_load
     # let the statistics of the delete reach the shared stats
@@ -269,6 +320,7 @@ start)
     echo "status (JSON):  curl http://127.0.0.1:$HTTP_PORT/health"
     echo "Prometheus:     curl 'http://127.0.0.1:$HTTP_PORT/health?format=prometheus'"
     echo "load balancer:  curl -i http://127.0.0.1:$HTTP_PORT/lb"
+    echo "a backend down: kill \$(cat $run/app2/nginx.pid)   (back: make demo)"
     echo "Redis:          redis-cli -p $REDIS_PORT SUBSCRIBE health:service:demo:status"
     echo "psql:           psql -h 127.0.0.1 -p $PG_PORT -U postgres postgres"
     echo "                SELECT health_report();"
@@ -277,6 +329,8 @@ start)
 stop)
     stop_load
     stop_nginx
+    stop_app app1
+    stop_app app2
     stop_redis
     stop_pg
     echo "demo stopped"

@@ -7,9 +7,8 @@
 #
 # "Metrics the module emits" is checked two ways: against the names of the
 # design (hard-coded below), and against the live /health?format=prometheus
-# of a real nginx with the module.  The live check is the one that counts;
-# it is skipped, marked TODO, only while the module cannot serve the
-# Prometheus format yet.
+# of a real nginx with the module.  The live check is the one that counts:
+# a module that is not built, or does not serve a name, fails it.
 
 use strict;
 use warnings;
@@ -190,10 +189,10 @@ for my $f (sort keys %used) {
 ###########################################################################
 # live: the names a real nginx with the module serves
 
-SKIP: {
+{
     my $module = HealthTest::Nginx::module_path();
-    skip "TODO: module not built ($module): live metric names not checked", 1
-        unless -f $module;
+    ok(-f $module, "the module is built ($module)")
+        or BAIL_OUT('build the module first: make');
 
     my $probe = HealthTest::Nginx->new(conf => <<'EOF');
     server {
@@ -202,19 +201,9 @@ SKIP: {
     }
 EOF
     my ($rc, $out) = $probe->test_conf;
-    if ($rc && $out =~ /(unknown directive "health_status"|invalid (?:value|parameter) "prometheus".*)/) {
-        skip "TODO: the module lacks health_status prometheus ($1): "
-             . 'live metric names not checked, only the design list', 1;
-    }
     is($rc, 0, 'nginx -t with health_status prometheus') or diag $out;
 
-    # health_check is optional here: peers are tracked passively too
-    my $hc = HealthTest::Nginx->new(conf => <<'EOF');
-    upstream u { server 127.0.0.1:%%PORT%%; health_check; }
-EOF
-    my ($hrc, $hout) = $hc->test_conf;
-    my $health_check = $hrc ? '' : 'health_check uri=/ interval=1s;';
-    diag "no active checks in the live test: $hout" if $hrc;
+    my $health_check = 'health_check uri=/ interval=1s;';
 
     my $ng = HealthTest::Nginx->new(conf => <<"EOF");
     health_service contrib-test;
@@ -276,10 +265,6 @@ EOF
     $live{$_} = 1 for grep { /^nginx_health_/ } keys %type;
 
     for my $f (sort keys %used) {
-        # peer metrics come with upstream tracking (issue 5); until the
-        # module knows health_check their absence is expected, not hidden
-        local $TODO = 'upstream peer metrics arrive with health_check'
-            if $hrc && $f =~ /^nginx_health_upstream_peer_/;
         ok($live{$f}, "live output has $f")
             or diag 'used by: ' . join(', ', sort keys %{ $used{$f} });
         is($type{$f}, $DESIGN{$f}, "$f is a $DESIGN{$f}")
@@ -340,19 +325,10 @@ for my $file (@examples) {
     my ($rc, $out) = nginx_t($conf, 'example');
     is($rc, 0, "$name: nginx -t without the module's directives") or diag $out;
 
-    # ... and the whole file for nginx with the module, once the module
-    # knows every directive the design lists
-    my $module = HealthTest::Nginx::module_path();
-    SKIP: {
-        skip "TODO: module not built, $name not checked with it", 1
-            unless -f $module;
-        ($rc, $out) = nginx_t($conf, 'example', module => $module);
-        TODO: {
-            local $TODO = "the module does not know $1 yet"
-                if $rc && $out =~ /unknown directive ("health_\w+")/;
-            is($rc, 0, "$name: nginx -t with the module") or diag $out;
-        }
-    }
+    # ... and the whole file for nginx with the module
+    ($rc, $out) = nginx_t($conf, 'example',
+                          module => HealthTest::Nginx::module_path());
+    is($rc, 0, "$name: nginx -t with the module") or diag $out;
 }
 
 done_testing;

@@ -98,13 +98,12 @@ isnt($doc->{checks}{database}{report}{checks}{dead_tuples}{status}, 'healthy',
      'which flags the demo table full of dead tuples');
 is($doc->{checks}{cache}{status}, 'healthy', 'the cache check is healthy');
 
-TODO: {
-    local $TODO = 'the demo upstream arrives with health_check (issue 5)'
-        unless $doc->{upstreams};
-    my $peers = $doc->{upstreams} && $doc->{upstreams}{app}
-        ? $doc->{upstreams}{app}{peers} : [];
-    is(scalar @$peers, 2, 'upstream app shows its two backends');
-}
+my $peers = $doc->{upstreams} && $doc->{upstreams}{app}
+    ? $doc->{upstreams}{app}{peers} : [];
+is(scalar @$peers, 2, 'upstream app shows its two backends');
+is_deeply([map { $_->{state} } @$peers], ['up', 'up'], 'both up');
+is($doc->{checks}{'upstream:app'}{status}, 'healthy',
+   'and the upstream check is healthy');
 
 # the servers' own pid files name what a scan cannot see (Redis daemonizes
 # and rewrites its title)
