@@ -61,6 +61,16 @@ is($r->{headers}{'cache-control'}, 'no-store', '503 lb: no-store');
 is($ng->http('HEAD', '/lb')->{status}, 503, 'HEAD /lb answers 503 too');
 is($ng->http('HEAD', '/health')->{status}, 503, 'HEAD /health too');
 
+# a Prometheus scrape must not fail during an incident: 200, and the
+# status is in the metrics
+$r = $ng->get('/health?format=prometheus');
+is($r->{status}, 200, 'Prometheus answers 200 while unhealthy');
+like($r->{content}, qr/^nginx_health_status 2$/m,
+     'and says unhealthy in nginx_health_status');
+like($r->{content},
+     qr/^nginx_health_check_status\{check="zone:api:error_rate"\} 2$/m,
+     'and in the check');
+
 # the totals stay, the window moves on
 my $back = wait_until(sub { $ng->get('/lb')->{status} == 200 },
                       timeout => 10, step => 0.1);
