@@ -7,6 +7,7 @@
 # medians and their ratio are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 TABLES=${BENCH_PG_TABLES:-5000}
 DEAD_TABLES=${BENCH_PG_DEAD_TABLES:-500}
@@ -30,10 +31,7 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
-port=$(perl -MIO::Socket::INET -e '
-    for (1..100) { my $p = 20000 + int(rand(30000));
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
-            LocalPort => $p, Listen => 1) or next; print $p; exit }')
+port=$(bench_free_port)
 
 [ "$(id -u)" = 0 ] && chown postgres:postgres "$out"
 as_pg "$bindir/initdb" -D "$out/data" -U postgres -A trust --no-sync \

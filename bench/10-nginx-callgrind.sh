@@ -12,6 +12,7 @@
 # difference between "idle" and "module" is the cost of the counting itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 N1=${BENCH_NGX_N1:-2000}
 N2=${BENCH_NGX_N2:-12000}
@@ -22,15 +23,10 @@ out=$PWD/bench/out/nginx-callgrind
 rm -rf "$out"
 mkdir -p "$out/logs"
 
-for tool in valgrind ab; do
-    command -v $tool >/dev/null || { echo "$tool is missing (make deps)" >&2; exit 1; }
-done
+bench_require valgrind ab
 [ -f "$MODULE" ] || { echo "build the module first: make" >&2; exit 1; }
 
-port=$(perl -MIO::Socket::INET -e '
-    for (1..100) { my $p = 20000 + int(rand(30000));
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
-            LocalPort => $p, Listen => 1) or next; print $p; exit }')
+port=$(bench_free_port)
 
 write_conf() {     # $1: stock|idle|module
     local load='' zone='' user=''
@@ -63,22 +59,8 @@ EOC
 }
 
 # total instructions (Ir) of one nginx run serving $2 requests
-measure() {     # $1: stock|idle|module, $2: requests
-    local cg="$out/callgrind.$1.$2" pid
-    valgrind --tool=callgrind --callgrind-out-file="$cg" \
-        "$NGINX" -p "$out" -c "$out/$1.conf" -e "$out/logs/error.log" \
-        > "$out/valgrind.$1.$2.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 300); do
-        if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then break; fi
-        sleep 0.1
-    done
-    ab -q -k -c 1 -n "$2" "http://127.0.0.1:$port/" > "$out/ab.$1.$2.log" 2>&1
-    grep -q "Failed requests:        0" "$out/ab.$1.$2.log" \
-        || { echo "ab failed:" >&2; cat "$out/ab.$1.$2.log" >&2; kill "$pid"; exit 1; }
-    kill -QUIT "$pid"
-    wait "$pid" || true
-    sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$cg" | head -1
+measure() {     # $1: variant, $2: requests
+    bench_callgrind_ir "$out" "$1" "$2" "$port"
 }
 
 declare -A per

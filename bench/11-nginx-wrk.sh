@@ -6,6 +6,7 @@
 # two CPUs or more, nginx and wrk are pinned to different ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 ROUNDS=${BENCH_WRK_ROUNDS:-7}
 SECS=${BENCH_WRK_SECONDS:-3}
@@ -17,12 +18,6 @@ out=$PWD/bench/out/nginx-wrk
 command -v wrk >/dev/null || { echo "wrk is missing (make deps)" >&2; exit 1; }
 [ -f "$MODULE" ] || { echo "build the module first: make" >&2; exit 1; }
 
-free_port() {
-    perl -MIO::Socket::INET -e '
-        for (1..100) { my $p = 20000 + int(rand(30000));
-            my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
-                LocalPort => $p, Listen => 1) or next; print $p; exit }'
-}
 
 pin_nginx='' pin_wrk=''
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
@@ -34,7 +29,7 @@ declare -A port
 start() {     # $1: stock|module
     local dir=$out/$1 load='' zone='' user='' status=''
     rm -rf "$dir"; mkdir -p "$dir/logs"
-    port[$1]=$(free_port)
+    port[$1]=$(bench_free_port)
     if [ "$1" = module ]; then
         load="load_module $MODULE;"
         zone="health_zone bench;"

@@ -6,6 +6,7 @@
 # printed with the size of the answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 ZONES=${BENCH_RENDER_ZONES:-1000}
 FETCHES=${BENCH_RENDER_FETCHES:-50}
@@ -17,10 +18,7 @@ rm -rf "$out"
 mkdir -p "$out/logs"
 [ -f "$MODULE" ] || { echo "build the module first: make" >&2; exit 1; }
 
-port=$(perl -MIO::Socket::INET -e '
-    for (1..100) { my $p = 20000 + int(rand(30000));
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
-            LocalPort => $p, Listen => 1) or next; print $p; exit }')
+port=$(bench_free_port)
 
 {
     echo "load_module $MODULE;"
