@@ -108,6 +108,33 @@ stop_pg() {
     fi
 }
 
+# wait up to 5 s for the process to go, then kill it
+wait_gone() {
+    local pid=$1
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+# stop the nginx whose prefix is $1, gracefully
+stop_nginx_at() {
+    local pid
+    [ -f "$1/nginx.pid" ] || return 0
+    pid=$(cat "$1/nginx.pid")
+    kill -QUIT "$pid" 2>/dev/null || true
+    wait_gone "$pid"
+}
+
+# the temporary paths of an nginx under prefix $1, none in /var/lib/nginx
+nginx_temp_paths() {
+    local t
+    for t in client_body proxy fastcgi uwsgi scgi; do
+        printf '    %s_temp_path %s/tmp/%s;\n' "$t" "$1" "$t"
+    done
+}
+
 start_redis() {
     local d=$run/redis
     mkdir -p "$d"
@@ -130,11 +157,7 @@ stop_redis() {
     [ -f "$d/redis.pid" ] || return 0
     pid=$(cat "$d/redis.pid")
     redis-cli -p "$REDIS_PORT" SHUTDOWN NOSAVE > /dev/null 2>&1 || true
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
+    wait_gone "$pid"
     rm -f "$d/redis.pid"
 }
 
@@ -149,11 +172,7 @@ error_log $d/logs/error.log;
 events { worker_connections 256; }
 http {
     access_log off;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path       $d/tmp/proxy;
-    fastcgi_temp_path     $d/tmp/fastcgi;
-    uwsgi_temp_path       $d/tmp/uwsgi;
-    scgi_temp_path        $d/tmp/scgi;
+$(nginx_temp_paths "$d")
     default_type application/json;
     server {
         listen 127.0.0.1:$port;
@@ -172,15 +191,7 @@ CONF
 }
 
 stop_app() {
-    local d=$run/$1 pid
-    [ -f "$d/nginx.pid" ] || return 0
-    pid=$(cat "$d/nginx.pid")
-    kill -QUIT "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
+    stop_nginx_at "$run/$1"
 }
 
 start_nginx() {
@@ -196,11 +207,7 @@ events { worker_connections 1024; }
 
 http {
     access_log off;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path       $d/tmp/proxy;
-    fastcgi_temp_path     $d/tmp/fastcgi;
-    uwsgi_temp_path       $d/tmp/uwsgi;
-    scgi_temp_path        $d/tmp/scgi;
+$(nginx_temp_paths "$d")
     default_type          text/plain;
 
     health_service demo;
@@ -287,17 +294,7 @@ stop_load() {
 }
 
 stop_nginx() {
-    local d=$run/nginx
-    if [ -f "$d/nginx.pid" ]; then
-        local pid
-        pid=$(cat "$d/nginx.pid")
-        kill -QUIT "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
+    stop_nginx_at "$run/nginx"
 }
 
 case "${1:-start}" in
