@@ -23,16 +23,7 @@ my $PASSWORD = 'Sw0rdf1sh-not-shown';
 ##########################################################################
 # configuration errors
 
-sub conf_error {
-    my ($directive) = @_;
-    my $ng = HealthTest::Nginx->new(conf => <<"EOF");
-    $directive
-    server { listen 127.0.0.1:%%PORT%%; location /health { health_status; } }
-EOF
-    my ($rc, $out) = $ng->test_conf;
-    $out .= HealthTest::slurp($ng->error_log) // '';
-    return ($rc, $out);
-}
+sub conf_error { HealthTest::Nginx->conf_error(@_) }
 
 {
     my ($rc, $out) = conf_error('health_postgres "hostaddr=127.0.0.1 '
@@ -127,18 +118,12 @@ $ng2->start;
 
 sub check {
     my ($n, $name) = @_;
-    my ($r, $doc) = $n->get_json('/health');
-    return ($doc && $doc->{checks}{$name // 'database'}, $r, $doc);
+    return $n->check($name // 'database');
 }
 
 sub wait_status {
     my ($n, $want, %o) = @_;
-    my $t0 = time;
-    my $ok = wait_until(sub {
-        my ($c) = check($n, $o{name});
-        $c && $c->{status} eq $want && (!$o{reason} || ($c->{reason} // '') =~ $o{reason});
-    }, timeout => $o{timeout} // 10, step => 0.02);
-    return $ok ? time - $t0 : undef;
+    return $n->wait_check($o{name} // 'database', $want, %o);
 }
 
 ok(defined wait_status($ng, 'healthy'), 'the database check becomes healthy');
@@ -355,9 +340,7 @@ sub usage {
                   . "application_name = 'nginx-health' AND usename = 'postgres'") == 1
     }, timeout => 10);
     sleep 0.3;
-    my ($rss) = (HealthTest::slurp("/proc/$pid/status") // '') =~ /VmRSS:\s+(\d+)/;
-    my @fds = glob "/proc/$pid/fd/*";
-    return ($rss, scalar @fds);
+    return HealthTest::proc_usage($pid);
 }
 
 {

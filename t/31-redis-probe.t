@@ -59,15 +59,7 @@ sub resp_cmd { my $s = shift; resp_send($s, @_); resp_read($s) }
 ##########################################################################
 # configuration errors
 
-sub conf_error {
-    my ($directive) = @_;
-    my $ng = HealthTest::Nginx->new(conf => <<"EOF");
-    $directive
-    server { listen 127.0.0.1:%%PORT%%; location /health { health_status; } }
-EOF
-    my ($rc, $out) = $ng->test_conf;
-    return ($rc, $out . (HealthTest::slurp($ng->error_log) // ''));
-}
+sub conf_error { HealthTest::Nginx->conf_error(@_) }
 
 {
     my ($rc, $out) = conf_error('health_redis 127.0.0.1:6379 name=c1 '
@@ -145,18 +137,12 @@ $ng->start;
 
 sub check {
     my ($n, $name) = @_;
-    my ($r, $doc) = $n->get_json('/health');
-    return ($doc && $doc->{checks}{$name // 'cache'}, $r, $doc);
+    return $n->check($name // 'cache');
 }
 
 sub wait_status {
     my ($n, $want, %o) = @_;
-    my $t0 = time;
-    my $ok = wait_until(sub {
-        my ($c) = check($n, $o{name});
-        $c && $c->{status} eq $want;
-    }, timeout => $o{timeout} // 10, step => 0.02);
-    return $ok ? time - $t0 : undef;
+    return $n->wait_check($o{name} // 'cache', $want, %o);
 }
 
 ok(defined wait_status($ng, 'healthy'), 'the cache check becomes healthy');
@@ -312,9 +298,7 @@ sub usage {
     wait_status($ng2, 'healthy');
     wait_until(sub { $rd->cli('CLIENT', 'LIST') =~ /name=nginx-health / }, timeout => 5);
     sleep 0.2;
-    my ($rss) = (HealthTest::slurp("/proc/$pid/status") // '') =~ /VmRSS:\s+(\d+)/;
-    my @fds = glob "/proc/$pid/fd/*";
-    return ($rss, scalar @fds);
+    return HealthTest::proc_usage($pid);
 }
 
 sub kill_cycles {

@@ -21,13 +21,7 @@ my ($INTERVAL, $TIMEOUT, $FAILS, $PASSES) = (0.2, 0.3, 2, 2);
 
 sub backend {
     my ($name) = @_;
-    return HealthTest::Nginx->new(conf => <<"EOF2")->start;
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        location / { return 200 "$name"; }
-        location = /hc { return 200 "ok"; }
-    }
-EOF2
+    return HealthTest::Nginx->backend($name, hc => '200 "ok"');
 }
 
 my @b = (backend('b1'), backend('b2'));

@@ -17,13 +17,7 @@ use HealthTest qw(:all);
 
 sub backend {
     my ($name, $hc) = @_;
-    return HealthTest::Nginx->new(conf => <<"EOF2")->start;
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        location / { return 200 "$name"; }
-        location = /hc { return $hc; }
-    }
-EOF2
+    return HealthTest::Nginx->backend($name, hc => $hc);
 }
 
 my $good = backend('good', 200);

@@ -16,14 +16,8 @@ use HealthTest qw(:all);
 
 sub backend {
     my ($name, $hc) = @_;
-    return HealthTest::Nginx->new(conf => <<"EOF2")->start;
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        keepalive_requests 10000;
-        location / { return 200 "$name"; }
-        location = /hc { return $hc; }
-    }
-EOF2
+    return HealthTest::Nginx->backend($name, hc => $hc,
+                                      extra => 'keepalive_requests 10000;');
 }
 
 my @good = (backend('g1', 200), backend('g2', 200));

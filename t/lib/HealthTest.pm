@@ -132,6 +132,14 @@ sub run_cmd {
     return ($? >> 8, $out);
 }
 
+# (resident memory in kB, open descriptors) of a process
+sub proc_usage {
+    my ($pid) = @_;
+    my ($rss) = (slurp("/proc/$pid/status") // '') =~ /VmRSS:\s+(\d+)/;
+    my @fds = glob "/proc/$pid/fd/*";
+    return ($rss, scalar @fds);
+}
+
 ##########################################################################
 
 package HealthTest::Pg;
@@ -614,6 +622,55 @@ sub get_json {
     my $r = $self->get($path, %o);
     my $doc = eval { JSON::PP->new->decode($r->{content}) };
     return wantarray ? ($r, $doc) : $doc;
+}
+
+# the check NAME of the status at /health (or path => ...): returns
+# (check, response, document)
+sub check {
+    my ($self, $name, %o) = @_;
+    my ($r, $doc) = $self->get_json($o{path} // '/health');
+    return ($doc && $doc->{checks}{$name}, $r, $doc);
+}
+
+# wait until check NAME says WANT (and its reason matches reason => qr//);
+# returns the seconds it took, undef at the deadline
+sub wait_check {
+    my ($self, $name, $want, %o) = @_;
+    my $t0 = time;
+    my $ok = HealthTest::wait_until(sub {
+        my ($c) = $self->check($name, %o);
+        $c && $c->{status} eq $want
+           && (!$o{reason} || ($c->{reason} // '') =~ $o{reason});
+    }, timeout => $o{timeout} // 10, step => 0.02);
+    return $ok ? time - $t0 : undef;
+}
+
+# nginx -t of an http block holding TEXT and a status location; returns
+# (rc, output and error.log)
+sub conf_error {
+    my ($class, $text) = @_;
+    my $ng = $class->new(conf => <<"EOF");
+    $text
+    server { listen 127.0.0.1:%%PORT%%; location /health { health_status; } }
+EOF
+    my ($rc, $out) = $ng->test_conf;
+    return ($rc, $out . (HealthTest::slurp($ng->error_log) // ''));
+}
+
+# a started backend answering its NAME on / and HC (default 200) on /hc;
+# extra => more server-level text
+sub backend {
+    my ($class, $name, %o) = @_;
+    my $hc = $o{hc} // 200;
+    my $extra = $o{extra} // '';
+    return $class->new(conf => <<"EOF")->start;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        $extra
+        location / { return 200 "$name"; }
+        location = /hc { return $hc; }
+    }
+EOF
 }
 
 # [alert] and [emerg] lines of error.log, and any sanitizer report (a
