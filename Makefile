@@ -71,7 +71,7 @@ $(ASAN_MODULE): build-asan/.srclist build-asan/.configured $(SOURCES)
 	cp build-asan/nginx/objs/ngx_http_health_module.so $@
 
 $(EXT): $(wildcard pg_health_ext/src/*.[ch] shared/*.[ch])
-	$(MAKE) -C pg_health_ext PG_CONFIG=$(PG_CONFIG)
+	$(MAKE) -C pg_health_ext PG_CONFIG=$(PG_CONFIG) WERROR=1
 
 FORCE:
 

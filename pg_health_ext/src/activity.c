@@ -18,23 +18,30 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "postmaster/postmaster.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/varlena.h"
 #include "utils/wait_event.h"
 
 #include "pg_health.h"
 
-/* PostgreSQL 17 renamed the accessor of the local status snapshot */
-#if PG_VERSION_NUM >= 170000
+/* PostgreSQL 16 renamed the accessor of the local status snapshot */
+#if PG_VERSION_NUM >= 160000
 #define health_local_beentry(i)	pgstat_get_local_beentry_by_index(i)
 #else
 #define health_local_beentry(i)	pgstat_fetch_stat_local_beentry(i)
@@ -91,6 +98,8 @@ health_activity_collect(HealthActivity *a)
 		b->userid = be->st_userid;
 		b->appname = be->st_appname;
 		b->visible = read_all || has_privs_of_role(me, be->st_userid);
+		b->xid = local->backend_xid;
+		b->xmin = local->backend_xmin;
 
 		/*
 		 * The wait event is kept even for backends the caller may not see:
@@ -99,7 +108,10 @@ health_activity_collect(HealthActivity *a)
 		 */
 		proc = BackendPidGetProc(b->pid);
 		if (proc != NULL)
+		{
 			b->wait_event_info = HEALTH_READ_ONCE_U32(proc->wait_event_info);
+			b->in_vacuum = (proc->statusFlags & PROC_IN_VACUUM) != 0;
+		}
 		if (HEALTH_WAIT_CLASS(b->wait_event_info) == PG_WAIT_LOCK)
 			a->lock_waiters = true;
 
@@ -110,11 +122,16 @@ health_activity_collect(HealthActivity *a)
 			/* not yet authenticated: nothing to hide, nothing to judge */
 			if (!b->visible && OidIsValid(b->userid))
 				a->ninvisible++;
+			else if (b->visible && health_backend_ignored(b))
+				a->nignored++;
 		}
 
 		if (!b->visible)
 			continue;
 
+		b->proc_start = be->st_proc_start_timestamp;
+		b->progress_command = be->st_progress_command;
+		b->query_id = be->st_query_id;
 		b->state = be->st_state;
 		b->xact_start = be->st_xact_start_timestamp;
 		b->query_start = be->st_activity_start_timestamp;
@@ -135,6 +152,161 @@ health_activity_find(const HealthActivity *a, int pid)
 	}
 
 	return NULL;
+}
+
+/*
+ * pg_health.ignore_applications: a comma-separated list of
+ * application_name values whose sessions are not judged as slow queries or
+ * long transactions (backup and restore tools run long by design).
+ */
+bool
+health_backend_ignored(const HealthBackend *b)
+{
+	char	   *list;
+	List	   *names;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (b->appname == NULL || b->appname[0] == '\0'
+		|| pg_health_ignore_applications == NULL
+		|| pg_health_ignore_applications[0] == '\0')
+		return false;
+
+	list = pstrdup(pg_health_ignore_applications);
+	if (!SplitIdentifierString(list, ',', &names))
+	{
+		/* the check hook refuses such lists: nothing to match */
+		pfree(list);
+		return false;
+	}
+
+	foreach(lc, names)
+	{
+		if (strcmp((const char *) lfirst(lc), b->appname) == 0)
+		{
+			found = true;
+			break;
+		}
+	}
+
+	list_free(names);
+	pfree(list);
+
+	return found;
+}
+
+/*
+ * A maintenance command runs long by design: the server itself reports
+ * its progress (VACUUM, ANALYZE, CLUSTER, CREATE INDEX, a base backup,
+ * COPY as pg_dump runs it), so a client statement doing one of them is not
+ * an application's slow query.
+ */
+bool
+health_backend_maintenance(const HealthBackend *b)
+{
+	return b->progress_command != PROGRESS_COMMAND_INVALID || b->in_vacuum;
+}
+
+static int
+health_database_encoding(Oid dbid)
+{
+	HeapTuple	tup;
+	int			enc;
+
+	if (dbid == MyDatabaseId)
+		return GetDatabaseEncoding();
+	if (!OidIsValid(dbid))
+		return PG_SQL_ASCII;
+
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dbid));
+	if (!HeapTupleIsValid(tup))
+		return PG_SQL_ASCII;
+	enc = ((Form_pg_database) GETSTRUCT(tup))->encoding;
+	ReleaseSysCache(tup);
+
+	return enc;
+}
+
+/*
+ * Text a backend reported (its query) is in its own database's encoding,
+ * and may be cut in the middle of a character.  Return it valid in this
+ * database's encoding, at most maxlen bytes: converted where a conversion
+ * exists, every byte that is not valid or has no equivalent replaced by
+ * '?'; from a SQL_ASCII database only ASCII is kept.
+ */
+char *
+health_backend_text(const HealthBackend *b, const char *s, int maxlen)
+{
+	int			src = health_database_encoding(b->databaseid);
+	int			dst = GetDatabaseEncoding();
+	int			len = strlen(s);
+	Oid			proc = InvalidOid;
+	StringInfoData out;
+
+	if (src != dst && src != PG_SQL_ASCII && dst != PG_SQL_ASCII)
+		proc = FindDefaultConversionProc(src, dst);
+
+	initStringInfo(&out);
+
+	while (len > 0 && out.len < maxlen)
+	{
+		const unsigned char *p = (const unsigned char *) s;
+		int			l;
+
+		if (IS_HIGHBIT_SET(*p) == 0)
+		{
+			if (*p == '\0')
+				break;
+			appendStringInfoChar(&out, *s);
+			s++;
+			len--;
+			continue;
+		}
+
+		/* a whole valid character of the source, or one bad byte */
+		if (src == PG_SQL_ASCII)
+			l = dst == PG_SQL_ASCII ? 1 : -1;
+		else
+			l = pg_encoding_verifymbchar(src, s, len);
+
+		if (l > 0 && src == dst)
+		{
+			if (out.len + l > maxlen)
+				break;
+			appendBinaryStringInfo(&out, s, l);
+		}
+		else if (l > 0 && dst == PG_SQL_ASCII)
+			appendBinaryStringInfo(&out, s, l);
+		else if (l > 0 && OidIsValid(proc))
+		{
+			unsigned char buf[MAX_CONVERSION_GROWTH * 8 + 1];
+			int			done;
+
+			done = pg_do_encoding_conversion_buf(proc, src, dst,
+												 (unsigned char *) s, l,
+												 buf, sizeof(buf), true);
+			if (done == l)
+			{
+				int			blen = strlen((char *) buf);
+
+				if (out.len + blen > maxlen)
+					break;
+				appendBinaryStringInfo(&out, (char *) buf, blen);
+			}
+			else
+				appendStringInfoChar(&out, '?');
+		}
+		else
+		{
+			appendStringInfoChar(&out, '?');
+			l = Max(l, 1);
+		}
+
+		s += l;
+		len -= l;
+	}
+
+	return out.data;
 }
 
 /*
@@ -165,7 +337,14 @@ health_connections_count(const HealthActivity *a, HealthConnections *c)
 	{
 		const HealthBackend *b = &a->backends[i];
 
-		if (b->backend_type != B_BACKEND || !b->visible)
+		if (b->backend_type != B_BACKEND)
+			continue;
+
+		/* what pg_locks shows everyone: counted for every session */
+		if (HEALTH_WAIT_CLASS(b->wait_event_info) == PG_WAIT_LOCK)
+			c->waiting++;
+
+		if (!b->visible)
 			continue;
 
 		switch (b->state)
@@ -186,10 +365,8 @@ health_connections_count(const HealthActivity *a, HealthConnections *c)
 			default:
 				break;
 		}
-
-		if (HEALTH_WAIT_CLASS(b->wait_event_info) == PG_WAIT_LOCK)
-			c->waiting++;
 	}
+	c->not_visible = a->ninvisible;
 
 	c->threshold = health_threshold(pg_health_connections_warning,
 									pg_health_connections_critical);
@@ -214,6 +391,10 @@ health_backend_state_name(BackendState state)
 			return "idle in transaction (aborted)";
 		case STATE_DISABLED:
 			return "disabled";
+#if PG_VERSION_NUM >= 180000
+		case STATE_STARTING:
+			return "starting";
+#endif
 		case STATE_UNDEFINED:
 			break;
 	}
@@ -278,6 +459,8 @@ health_connections(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
+	/* sessions as of now, not as of this transaction's first look */
+	pgstat_clear_snapshot();
 	health_activity_collect(&a);
 	health_connections_count(&a, &c);
 	health_check_threshold("connections", &c.threshold);
@@ -357,6 +540,7 @@ health_slow_queries(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
+	pgstat_clear_snapshot();
 	health_activity_collect(&a);
 	rows = palloc(sizeof(SlowRow) * Max(a.nbackends, 1));
 
@@ -432,7 +616,8 @@ health_slow_queries(PG_FUNCTION_ARGS)
 			nulls[7] = true;
 
 		if (b->activity_raw != NULL)
-			values[8] = CStringGetTextDatum(pgstat_clip_activity(b->activity_raw));
+			values[8] = CStringGetTextDatum(health_backend_text(b, b->activity_raw,
+															   pgstat_track_activity_query_size));
 		else
 			nulls[8] = true;
 

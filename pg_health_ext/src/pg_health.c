@@ -23,6 +23,7 @@
 #include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 
 #include "pg_health.h"
 
@@ -40,10 +41,14 @@ int			pg_health_dead_tuples_min = 1000;
 double		pg_health_dead_tuples_warning = 10.0;
 double		pg_health_dead_tuples_critical = 25.0;
 int			pg_health_vacuum_overdue = 24 * 60 * 60;
-double		pg_health_wraparound_warning = 75.0;
-double		pg_health_wraparound_critical = 90.0;
-double		pg_health_multixact_warning = 75.0;
-double		pg_health_multixact_critical = 90.0;
+double		pg_health_wraparound_warning = 50.0;
+double		pg_health_wraparound_critical = 75.0;
+double		pg_health_multixact_warning = 50.0;
+double		pg_health_multixact_critical = 75.0;
+int			pg_health_xmin_horizon_warning = 60 * 1000;
+int			pg_health_xmin_horizon_critical = 5 * 60 * 1000;
+bool		pg_health_report_query_text = false;
+char	   *pg_health_ignore_applications = NULL;
 
 void		_PG_init(void);
 
@@ -59,6 +64,22 @@ define_ms(const char *name, const char *desc, int *var, int dflt)
 {
 	DefineCustomIntVariable(name, desc, NULL, var, dflt, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+}
+
+static bool
+check_application_list(char **newval, void **extra, GucSource source)
+{
+	char	   *list = pstrdup(*newval);
+	List	   *names;
+	bool		ok = SplitIdentifierString(list, ',', &names);
+
+	if (!ok)
+		GUC_check_errdetail("List syntax is invalid.");
+	else
+		list_free(names);
+	pfree(list);
+
+	return ok;
 }
 
 void
@@ -110,17 +131,38 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	define_percent("pg_health.wraparound_warning",
-				   "Age of the database's datfrozenxid, in percent of autovacuum_freeze_max_age, that is degraded.",
-				   &pg_health_wraparound_warning, 75.0);
+				   "Age of the cluster's oldest datfrozenxid, in percent of the way to transaction ID wraparound, that is degraded.",
+				   &pg_health_wraparound_warning, 50.0);
 	define_percent("pg_health.wraparound_critical",
-				   "Age of the database's datfrozenxid, in percent of autovacuum_freeze_max_age, that is unhealthy.",
-				   &pg_health_wraparound_critical, 90.0);
+				   "Age of the cluster's oldest datfrozenxid, in percent of the way to transaction ID wraparound, that is unhealthy.",
+				   &pg_health_wraparound_critical, 75.0);
 	define_percent("pg_health.multixact_wraparound_warning",
-				   "Age of the database's datminmxid, in percent of autovacuum_multixact_freeze_max_age, that is degraded.",
-				   &pg_health_multixact_warning, 75.0);
+				   "Age of the cluster's oldest datminmxid, in percent of the way to multixact ID wraparound, that is degraded.",
+				   &pg_health_multixact_warning, 50.0);
 	define_percent("pg_health.multixact_wraparound_critical",
-				   "Age of the database's datminmxid, in percent of autovacuum_multixact_freeze_max_age, that is unhealthy.",
-				   &pg_health_multixact_critical, 90.0);
+				   "Age of the cluster's oldest datminmxid, in percent of the way to multixact ID wraparound, that is unhealthy.",
+				   &pg_health_multixact_critical, 75.0);
+
+	define_ms("pg_health.xmin_horizon_warning",
+			  "Time a session or prepared transaction has held back the xmin horizon that makes the xmin horizon check degraded.",
+			  &pg_health_xmin_horizon_warning, 60 * 1000);
+	define_ms("pg_health.xmin_horizon_critical",
+			  "Time a session or prepared transaction has held back the xmin horizon that makes the xmin horizon check unhealthy.",
+			  &pg_health_xmin_horizon_critical, 5 * 60 * 1000);
+
+	DefineCustomBoolVariable("pg_health.report_query_text",
+							 "Shows the query text of listed sessions in health_report().",
+							 "Off: sessions are identified by query_id; their text stays in pg_stat_activity.",
+							 &pg_health_report_query_text, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pg_health.ignore_applications",
+							   "Application names whose sessions are not judged as slow queries or long transactions.",
+							   "A comma-separated list, matched exactly against application_name.",
+							   &pg_health_ignore_applications,
+							   "pg_dump,pg_dumpall,pg_basebackup,pg_restore",
+							   PGC_SUSET, GUC_LIST_INPUT,
+							   check_application_list, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_health");
 }

@@ -50,6 +50,10 @@ extern double pg_health_wraparound_warning;
 extern double pg_health_wraparound_critical;
 extern double pg_health_multixact_warning;
 extern double pg_health_multixact_critical;
+extern int	pg_health_xmin_horizon_warning;
+extern int	pg_health_xmin_horizon_critical;
+extern bool pg_health_report_query_text;
+extern char *pg_health_ignore_applications;
 
 /*
  * One backend as the backend status array shows it.  The strings point
@@ -67,7 +71,13 @@ typedef struct HealthBackend
 	TimestampTz xact_start;		/* 0 when not in a transaction */
 	TimestampTz query_start;
 	TimestampTz state_change;
+	TimestampTz proc_start;		/* 0 when not visible */
 	uint32		wait_event_info;	/* 0 when not waiting or not visible */
+	TransactionId xid;			/* pg_stat_activity.backend_xid */
+	TransactionId xmin;			/* pg_stat_activity.backend_xmin */
+	bool		in_vacuum;		/* a VACUUM: other vacuums ignore its xmin */
+	int			progress_command;	/* ProgressCommandType, when visible */
+	uint64		query_id;		/* 0 when not computed or not visible */
 	const char *appname;
 	const char *activity_raw;	/* NULL when not visible */
 } HealthBackend;
@@ -79,6 +89,7 @@ typedef struct HealthActivity
 	HealthBackend *backends;
 	int			nclients;		/* client backends */
 	int			ninvisible;		/* client backends the caller cannot see */
+	int			nignored;		/* client backends of ignored applications */
 	bool		lock_waiters;	/* some backend waits on a heavyweight lock */
 } HealthActivity;
 
@@ -93,6 +104,7 @@ typedef struct HealthConnections
 	int			idle_in_transaction;
 	int			idle_in_transaction_aborted;
 	int			waiting;
+	int			not_visible;	/* client backends whose state is hidden */
 	health_threshold_t threshold;
 	health_status_t status;
 } HealthConnections;
@@ -116,10 +128,14 @@ typedef struct HealthTable
 	Oid			nspid;
 	NameData	relname;
 	bool		temp;
+	bool		toast;			/* a TOAST table, shown as its owner's */
+	NameData	ownername;		/* the owner table's name, for TOAST */
+	Oid			owner_nspid;
 	int64		n_live;
 	int64		n_dead;
 	double		dead_pct;
 	double		vacuum_threshold;
+	bool		past_trigger;	/* n_dead over autovacuum's trigger */
 	bool		autovacuum_enabled; /* per-table reloption */
 	TimestampTz last_autovacuum;	/* 0 if never */
 	TimestampTz last_vacuum;	/* 0 if never */
@@ -132,6 +148,36 @@ typedef struct HealthTables
 	HealthTable *tables;		/* sorted by dead_pct, worst first */
 } HealthTables;
 
+/* something that holds back the xmin horizon */
+#define HEALTH_HOLDER_SESSION	0
+#define HEALTH_HOLDER_PREPARED	1
+#define HEALTH_HOLDER_SLOT		2
+
+typedef struct HealthHolder
+{
+	int			kind;
+	const HealthBackend *backend;	/* a session */
+	const char *name;			/* a prepared transaction's gid, a slot */
+	const char *owner;			/* a prepared transaction's */
+	const char *datname;		/* a prepared transaction's */
+	const char *slot_type;
+	bool		catalog;		/* a slot's catalog_xmin is the older */
+	bool		active;			/* a slot */
+	TransactionId xmin;
+	int64		xid_age;		/* transaction IDs since xmin */
+	double		age_ms;			/* since when, -1 if not known */
+	const char *reason;
+	health_status_t status;
+} HealthHolder;
+
+typedef struct HealthHorizon
+{
+	int			nholders;
+	int			cap;
+	HealthHolder *holders;		/* worst first */
+	MemoryContext cxt;
+} HealthHorizon;
+
 /* pg_health.c */
 extern health_threshold_t health_threshold(double warning, double critical);
 extern void health_check_threshold(const char *name,
@@ -142,6 +188,10 @@ extern const char *health_format_timestamp(TimestampTz ts, char *buf,
 
 /* activity.c */
 extern void health_activity_collect(HealthActivity *a);
+extern bool health_backend_ignored(const HealthBackend *b);
+extern bool health_backend_maintenance(const HealthBackend *b);
+extern char *health_backend_text(const HealthBackend *b, const char *s,
+								 int maxlen);
 extern void health_connections_count(const HealthActivity *a,
 									 HealthConnections *c);
 extern const char *health_backend_state_name(BackendState state);
@@ -157,9 +207,23 @@ extern int	health_lock_waits_collect(const HealthActivity *a,
 									  HealthLockWait **waits);
 extern int	health_blocking_pids(int pid, int **pids);
 
+/* horizon.c */
+extern void health_horizon_collect(const HealthActivity *a, HealthHorizon *h);
+
 /* tables.c */
 extern void health_tables_collect(int64 min_dead, HealthTables *t);
 extern bool health_autovacuum_active(void);
-extern void health_xid_ages(int64 *xid_age, int64 *mxid_age);
+
+/* the oldest datfrozenxid and datminmxid of the cluster */
+typedef struct HealthWraparound
+{
+	int64		xid_age;
+	int64		mxid_age;
+	NameData	xid_datname;	/* the database with the oldest of each */
+	NameData	mxid_datname;
+	int			ndatabases;
+} HealthWraparound;
+
+extern void health_wraparound_collect(HealthWraparound *w);
 
 #endif							/* PG_HEALTH_H */

@@ -11,15 +11,28 @@
  * writes for its own checks.
  *
  * Status rules beyond plain thresholds:
+ *	- slow_queries judges running statements of client applications:
+ *	  maintenance commands (those whose progress the server reports, and
+ *	  VACUUM) and sessions of pg_health.ignore_applications are left out,
+ *	  and idle-in-transaction time belongs to long_transactions.
  *	- slow_queries, long_transactions: when the caller cannot see some
  *	  client backends the check is unknown (with a reason), unless what it
  *	  can see is already unhealthy.
+ *	- dead_tuples judges only tables past autovacuum's own trigger.
  *	- vacuum: value is the number of tables (of those health_dead_tuples()
  *	  lists) past autovacuum's trigger that autovacuum will not deal with:
  *	  autovacuum is off for them (autovacuum_enabled = false, or autovacuum
- *	  or track_counts off for the server), or their last vacuum is older
- *	  than pg_health.vacuum_overdue.  One such table is degraded; this check
- *	  alone never makes the report unhealthy (critical is null).
+ *	  or track_counts off for the server), or their last vacuum (never
+ *	  vacuumed: the server's start) is older than pg_health.vacuum_overdue.
+ *	  One such table is degraded; this check alone never makes the report
+ *	  unhealthy (critical is null).
+ *	- dead_tuples and vacuum are unknown on a hot standby, which keeps no
+ *	  table statistics of its own.
+ *	- wraparound: the oldest database of the cluster, in percent of the
+ *	  2^31 transaction (or multixact) IDs after which wraparound stops the
+ *	  server.
+ *	- xmin_horizon: what holds back the oldest xmin vacuum must respect
+ *	  (sessions, prepared transactions, replication slots), by how long.
  *	- a warning setting above its critical one makes that check unknown.
  *
  * pg_health_ext/src/report.c
@@ -30,12 +43,16 @@
 
 #include <math.h>
 
+#include "access/transam.h"
+#include "access/xlog.h"
 #include "commands/dbcommands.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/autovacuum.h"
+#include "postmaster/postmaster.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -45,7 +62,10 @@
 
 #include "pg_health.h"
 
-#define REPORT_CHECKS	8
+#define REPORT_CHECKS	9
+
+/* the distance from an ID to its wraparound: 2^31 */
+#define REPORT_WRAP_LIMIT	2147483648.0
 
 PG_FUNCTION_INFO_V1(health_report);
 
@@ -112,11 +132,24 @@ report_ms(health_json_t *w, const char *key, double ms)
 	health_json_number(w, key, rint(ms * 1000.0) / 1000.0);
 }
 
+/*
+ * query_id where the server computes it; the text itself only when a
+ * superuser turned pg_health.report_query_text on, converted to this
+ * database's encoding.
+ */
 static void
 report_query(health_json_t *w, const HealthBackend *b)
 {
 	char	   *q;
-	int			len;
+
+	if (b == NULL || !b->visible || b->query_id == 0)
+		health_json_null(w, "query_id");
+	else
+		health_json_string(w, "query_id",
+						   psprintf(INT64_FORMAT, (int64) b->query_id));
+
+	if (!pg_health_report_query_text)
+		return;
 
 	if (b == NULL || !b->visible || b->activity_raw == NULL)
 	{
@@ -124,9 +157,8 @@ report_query(health_json_t *w, const HealthBackend *b)
 		return;
 	}
 
-	q = pgstat_clip_activity(b->activity_raw);
-	len = pg_mbcliplen(q, strlen(q), PG_HEALTH_REPORT_QUERY_LEN);
-	health_json_stringn(w, "query", q, len);
+	q = health_backend_text(b, b->activity_raw, PG_HEALTH_REPORT_QUERY_LEN);
+	health_json_string(w, "query", q);
 }
 
 /* who the session is: what pg_stat_activity shows to every role */
@@ -183,6 +215,14 @@ report_connections(health_json_t *w, const HealthActivity *a)
 	chk.value = isnan(c.usage_pct) ? NAN
 		: rint(c.usage_pct * 100.0) / 100.0;
 
+	/*
+	 * used counts every session and is judged; active, idle and the idle
+	 * in transaction counts are of the visible ones only.
+	 */
+	if (c.not_visible > 0 && chk.reason == NULL)
+		chk.reason = psprintf("%s; active, idle and idle_in_transaction count only the visible sessions",
+							  report_invisible_reason(c.not_visible));
+
 	health_json_check_open(w, "connections", &chk);
 	health_json_integer(w, "used", c.used);
 	health_json_integer(w, "max_connections", c.max_connections);
@@ -193,6 +233,7 @@ report_connections(health_json_t *w, const HealthActivity *a)
 	health_json_integer(w, "idle_in_transaction_aborted",
 						c.idle_in_transaction_aborted);
 	health_json_integer(w, "waiting", c.waiting);
+	health_json_integer(w, "not_visible", c.not_visible);
 	health_json_object_close(w);
 
 	return chk.status;
@@ -213,6 +254,7 @@ report_sessions(health_json_t *w, const HealthActivity *a, bool xact)
 	double		max_ms = 0.0;
 	int			nrows = 0;
 	int			idle_in_xact = 0;
+	int			excluded = 0;
 	int			i;
 	bool		valid;
 
@@ -234,6 +276,17 @@ report_sessions(health_json_t *w, const HealthActivity *a, bool xact)
 
 		ms = xact ? health_transaction_ms(a, b) : health_statement_ms(a, b);
 		if (ms < 0)
+			continue;
+
+		/* backups, restores and maintenance run long by design */
+		if (health_backend_maintenance(b) || health_backend_ignored(b))
+		{
+			excluded++;
+			continue;
+		}
+
+		/* idle in transaction is the transaction's time, not a statement's */
+		if (!xact && b->state != STATE_RUNNING && b->state != STATE_FASTPATH)
 			continue;
 
 		max_ms = Max(max_ms, ms);
@@ -271,6 +324,7 @@ report_sessions(health_json_t *w, const HealthActivity *a, bool xact)
 	if (xact)
 		health_json_integer(w, "idle_in_transaction", idle_in_xact);
 	health_json_integer(w, "not_visible", a->ninvisible);
+	health_json_integer(w, "excluded", excluded);
 	health_json_array_open(w, "sessions");
 
 	for (i = 0; i < nrows && i < PG_HEALTH_REPORT_ITEMS; i++)
@@ -372,11 +426,28 @@ report_lock_waits(health_json_t *w, const HealthActivity *a)
 	return chk.status;
 }
 
+/* a table as the report names it; a TOAST table names its table too */
+static void
+report_table(health_json_t *w, const HealthTable *tab)
+{
+	health_json_string(w, "schemaname", get_namespace_name(tab->nspid));
+	health_json_string(w, "relname", NameStr(tab->relname));
+	if (tab->toast)
+		health_json_string(w, "toast_of",
+						   quote_qualified_identifier(get_namespace_name(tab->owner_nspid),
+													  NameStr(tab->ownername)));
+}
+
+static const char *standby_reason =
+"this server is a hot standby: table statistics are kept on the primary only";
+
 static health_status_t
-report_dead_tuples(health_json_t *w, const HealthTables *tabs)
+report_dead_tuples(health_json_t *w, const HealthTables *tabs, bool standby)
 {
 	health_check_t chk;
 	health_threshold_t t;
+	double		worst = 0.0;
+	int			judged = 0;
 	int			count = 0;
 	int			i;
 
@@ -385,34 +456,47 @@ report_dead_tuples(health_json_t *w, const HealthTables *tabs)
 
 	for (i = 0; i < tabs->ntables; i++)
 	{
+		if (!tabs->tables[i].past_trigger)
+			continue;
+		judged++;
+		worst = Max(worst, tabs->tables[i].dead_pct);
 		if (tabs->tables[i].status != HEALTH_HEALTHY)
 			count++;
 	}
 
-	/* tables are sorted worst first */
 	if (report_check_init(&chk, "dead_tuples", "%", t))
-		chk.status = tabs->ntables > 0
-			? health_threshold_eval(&t, tabs->tables[0].dead_pct)
-			: HEALTH_HEALTHY;
-	chk.value = tabs->ntables > 0
-		? rint(tabs->tables[0].dead_pct * 100.0) / 100.0 : 0.0;
+		chk.status = health_threshold_eval(&t, worst);
+	chk.value = rint(worst * 100.0) / 100.0;
+	if (standby)
+	{
+		chk.status = HEALTH_UNKNOWN;
+		chk.reason = standby_reason;
+	}
 
 	health_json_check_open(w, "dead_tuples", &chk);
 	health_json_integer(w, "min_dead", pg_health_dead_tuples_min);
-	health_json_integer(w, "judged", tabs->ntables);
+	health_json_integer(w, "past_trigger", judged);
+	health_json_integer(w, "judged", judged);
 	health_json_integer(w, "count", count);
 	health_json_array_open(w, "tables");
 
-	for (i = 0; i < count && i < PG_HEALTH_REPORT_ITEMS; i++)
+	/* sorted by dead_pct, worst first */
+	for (i = 0, count = 0; i < tabs->ntables && count < PG_HEALTH_REPORT_ITEMS;
+		 i++)
 	{
 		const HealthTable *tab = &tabs->tables[i];
 
+		if (tab->status == HEALTH_HEALTHY)
+			continue;
+		count++;
+
 		health_json_object_open(w, NULL);
-		health_json_string(w, "schemaname", get_namespace_name(tab->nspid));
-		health_json_string(w, "relname", NameStr(tab->relname));
+		report_table(w, tab);
 		health_json_integer(w, "n_live_tup", tab->n_live);
 		health_json_integer(w, "n_dead_tup", tab->n_dead);
 		health_json_number(w, "dead_pct", rint(tab->dead_pct * 100.0) / 100.0);
+		health_json_integer(w, "vacuum_threshold",
+							(long long) floor(tab->vacuum_threshold));
 		health_json_string(w, "status", health_status_name(tab->status));
 		health_json_object_close(w);
 	}
@@ -438,7 +522,8 @@ vacuum_row_cmp(const void *x, const void *y)
 }
 
 static health_status_t
-report_vacuum(health_json_t *w, const HealthTables *tabs, TimestampTz now)
+report_vacuum(health_json_t *w, const HealthTables *tabs, TimestampTz now,
+			  bool standby)
 {
 	health_check_t chk;
 	health_threshold_t t = health_threshold(1, INFINITY);
@@ -458,7 +543,7 @@ report_vacuum(health_json_t *w, const HealthTables *tabs, TimestampTz now)
 		TimestampTz last;
 
 		/* autovacuum never processes temporary tables */
-		if (tab->temp || (double) tab->n_dead <= tab->vacuum_threshold)
+		if (tab->temp || !tab->past_trigger)
 			continue;
 
 		r = &rows[nrows++];
@@ -469,9 +554,19 @@ report_vacuum(health_json_t *w, const HealthTables *tabs, TimestampTz now)
 		if (!autovacuum)
 			r->reason = "autovacuum is off for the server";
 		else if (!tab->autovacuum_enabled)
-			r->reason = "autovacuum_enabled is off for the table";
+			r->reason = tab->toast
+				? "autovacuum_enabled is off for the TOAST table"
+				: "autovacuum_enabled is off for the table";
 		else if (last != 0 && health_ms_between(last, now) > overdue_ms)
 			r->reason = "not vacuumed for longer than pg_health.vacuum_overdue";
+
+		/*
+		 * Never vacuumed, though past the trigger since at least the
+		 * server's start: autovacuum keeps failing on it (cancelled by
+		 * lock conflicts) or never gets to it.
+		 */
+		else if (last == 0 && health_ms_between(PgStartTime, now) > overdue_ms)
+			r->reason = "never vacuumed, for longer than pg_health.vacuum_overdue since the server started";
 		else
 		{
 			r->overdue = false;
@@ -490,6 +585,11 @@ report_vacuum(health_json_t *w, const HealthTables *tabs, TimestampTz now)
 	chk.threshold = t;
 	chk.status = health_threshold_eval(&t, overdue);
 	chk.value = overdue;
+	if (standby)
+	{
+		chk.status = HEALTH_UNKNOWN;
+		chk.reason = standby_reason;
+	}
 
 	health_json_check_open(w, "vacuum", &chk);
 	health_json_bool(w, "autovacuum", autovacuum);
@@ -502,8 +602,7 @@ report_vacuum(health_json_t *w, const HealthTables *tabs, TimestampTz now)
 		const HealthTable *tab = rows[i].t;
 
 		health_json_object_open(w, NULL);
-		health_json_string(w, "schemaname", get_namespace_name(tab->nspid));
-		health_json_string(w, "relname", NameStr(tab->relname));
+		report_table(w, tab);
 		health_json_integer(w, "n_dead_tup", tab->n_dead);
 		health_json_integer(w, "vacuum_threshold",
 							(long long) floor(tab->vacuum_threshold));
@@ -522,21 +621,158 @@ report_vacuum(health_json_t *w, const HealthTables *tabs, TimestampTz now)
 	return chk.status;
 }
 
+/*
+ * Wraparound: the age of the oldest database's datfrozenxid (datminmxid)
+ * in percent of the 2^31 IDs after which the server would have to stop
+ * (it refuses new IDs a few million before).  The defaults, 50% and 75%,
+ * are Crunchy pgmonitor's; check_postgres' txn_wraparound warns at 1.3
+ * and 1.4 billion (60.5% and 65.2%).  Anti-wraparound autovacuum starts at
+ * autovacuum_freeze_max_age, shown for reference: a database past it is
+ * normal work, not danger.
+ */
 static health_status_t
 report_wraparound(health_json_t *w, const char *key, const char *setting,
-				  int64 age, int max_age, double warning, double critical)
+				  int64 age, const char *datname, int ndatabases,
+				  int max_age, double warning, double critical)
 {
 	health_check_t chk;
 	health_threshold_t t = health_threshold(warning, critical);
-	double		pct = max_age > 0 ? age * 100.0 / max_age : NAN;
+	double		pct = age * 100.0 / REPORT_WRAP_LIMIT;
 
 	if (report_check_init(&chk, setting, "%", t))
 		chk.status = health_threshold_eval(&t, pct);
-	chk.value = isnan(pct) ? NAN : rint(pct * 100.0) / 100.0;
+	chk.value = rint(pct * 100.0) / 100.0;
 
 	health_json_check_open(w, key, &chk);
 	health_json_integer(w, "age", age);
+	health_json_string(w, "oldest_database", datname);
+	health_json_integer(w, "databases", ndatabases);
+	health_json_integer(w, "remaining", (long long) (REPORT_WRAP_LIMIT - age));
 	health_json_integer(w, "freeze_max_age", max_age);
+	health_json_object_close(w);
+
+	return chk.status;
+}
+
+static const char *
+holder_kind_name(int kind)
+{
+	switch (kind)
+	{
+		case HEALTH_HOLDER_PREPARED:
+			return "prepared_transaction";
+		case HEALTH_HOLDER_SLOT:
+			return "replication_slot";
+		default:
+			return "session";
+	}
+}
+
+/*
+ * xmin_horizon: value is the longest known time a session or prepared
+ * transaction has held the horizon; the status is the worst holder's (a
+ * session whose start is not known is unknown, an inactive slot holding an
+ * xmin degraded).  held_by names the worst one.
+ */
+static health_status_t
+report_xmin_horizon(health_json_t *w, const HealthActivity *a)
+{
+	health_check_t chk;
+	health_threshold_t t;
+	HealthHorizon h;
+	health_status_t worst = HEALTH_HEALTHY;
+	double		max_ms = 0.0;
+	int64		max_xids = 0;
+	int			count = 0;
+	int			i;
+	bool		valid;
+
+	t = health_threshold(pg_health_xmin_horizon_warning,
+						 pg_health_xmin_horizon_critical);
+	valid = report_check_init(&chk, "xmin_horizon", "ms", t);
+
+	health_horizon_collect(a, &h);
+
+	for (i = 0; i < h.nholders; i++)
+	{
+		const HealthHolder *r = &h.holders[i];
+
+		max_ms = Max(max_ms, r->age_ms);
+		max_xids = Max(max_xids, r->xid_age);
+		worst = health_status_worst(worst, r->status);
+		if (r->status != HEALTH_HEALTHY)
+			count++;
+	}
+
+	chk.value = rint(max_ms * 1000.0) / 1000.0;
+	if (valid)
+	{
+		chk.status = worst;
+		if (worst != HEALTH_HEALTHY && h.holders[0].reason != NULL)
+			chk.reason = h.holders[0].reason;
+	}
+
+	health_json_check_open(w, "xmin_horizon", &chk);
+	health_json_integer(w, "xid_age", max_xids);
+	health_json_integer(w, "holders", h.nholders);
+	health_json_integer(w, "count", count);
+	if (h.nholders > 0)
+	{
+		const HealthHolder *r = &h.holders[0];
+
+		if (r->kind == HEALTH_HOLDER_SESSION)
+			health_json_string(w, "held_by", psprintf("session %d", r->backend->pid));
+		else
+			health_json_string(w, "held_by",
+							   psprintf("%s %s",
+										r->kind == HEALTH_HOLDER_SLOT
+										? "replication slot"
+										: "prepared transaction",
+										quote_identifier(r->name)));
+	}
+	else
+		health_json_null(w, "held_by");
+	health_json_array_open(w, "holders_list");
+
+	for (i = 0; i < h.nholders && i < PG_HEALTH_REPORT_ITEMS; i++)
+	{
+		const HealthHolder *r = &h.holders[i];
+
+		health_json_object_open(w, NULL);
+		health_json_string(w, "kind", holder_kind_name(r->kind));
+		if (r->kind == HEALTH_HOLDER_SESSION)
+		{
+			health_json_integer(w, "pid", r->backend->pid);
+			report_session(w, r->backend);
+			health_json_string(w, "state",
+							   health_backend_state_name(r->backend->state));
+		}
+		else if (r->kind == HEALTH_HOLDER_PREPARED)
+		{
+			health_json_string(w, "gid", r->name);
+			health_json_string(w, "owner", r->owner);
+			health_json_string(w, "datname", r->datname);
+		}
+		else
+		{
+			health_json_string(w, "slot_name", r->name);
+			health_json_string(w, "slot_type", r->slot_type);
+			health_json_bool(w, "active", r->active);
+			health_json_string(w, "holds", r->catalog ? "catalog_xmin" : "xmin");
+		}
+		health_json_integer(w, "xmin", r->xmin);
+		health_json_integer(w, "xid_age", r->xid_age);
+		if (r->age_ms >= 0)
+			report_ms(w, "age_ms", r->age_ms);
+		else
+			health_json_null(w, "age_ms");
+		if (r->reason != NULL)
+			health_json_string(w, "reason", r->reason);
+		health_json_string(w, "status", health_status_name(r->status));
+		health_json_object_close(w);
+	}
+
+	health_json_array_close(w);
 	health_json_object_close(w);
 
 	return chk.status;
@@ -549,30 +785,42 @@ health_report(PG_FUNCTION_ARGS)
 	health_status_t statuses[REPORT_CHECKS];
 	HealthActivity a;
 	HealthTables tabs;
+	HealthWraparound wrap;
 	health_json_t cw;
 	health_json_t w;
-	int64		xid_age;
-	int64		mxid_age;
+	bool		standby = RecoveryInProgress();
 	int			n = 0;
 
+	/* as of now, not as of this transaction's first look */
+	pgstat_clear_snapshot();
+
 	health_activity_collect(&a);
-	health_tables_collect(pg_health_dead_tuples_min, &tabs);
-	health_xid_ages(&xid_age, &mxid_age);
+	if (standby)
+		memset(&tabs, 0, sizeof(HealthTables));
+	else
+		health_tables_collect(pg_health_dead_tuples_min, &tabs);
+	health_wraparound_collect(&wrap);
 
 	health_json_init(&cw, report_grow, NULL);
 	health_json_object_open(&cw, NULL);
 	statuses[n++] = report_connections(&cw, &a);
 	statuses[n++] = report_sessions(&cw, &a, false);
-	statuses[n++] = report_dead_tuples(&cw, &tabs);
+	statuses[n++] = report_dead_tuples(&cw, &tabs, standby);
 	statuses[n++] = report_sessions(&cw, &a, true);
 	statuses[n++] = report_lock_waits(&cw, &a);
-	statuses[n++] = report_vacuum(&cw, &tabs, a.now);
+	statuses[n++] = report_xmin_horizon(&cw, &a);
+	statuses[n++] = report_vacuum(&cw, &tabs, a.now, standby);
 	statuses[n++] = report_wraparound(&cw, "wraparound", "wraparound",
-									  xid_age, autovacuum_freeze_max_age,
+									  wrap.xid_age,
+									  NameStr(wrap.xid_datname),
+									  wrap.ndatabases,
+									  autovacuum_freeze_max_age,
 									  pg_health_wraparound_warning,
 									  pg_health_wraparound_critical);
 	statuses[n++] = report_wraparound(&cw, "multixact_wraparound",
-									  "multixact_wraparound", mxid_age,
+									  "multixact_wraparound", wrap.mxid_age,
+									  NameStr(wrap.mxid_datname),
+									  wrap.ndatabases,
 									  autovacuum_multixact_freeze_max_age,
 									  pg_health_multixact_warning,
 									  pg_health_multixact_critical);

@@ -23,6 +23,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/transam.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
@@ -68,21 +69,37 @@ table_cmp(const void *x, const void *y)
 	return strcmp(NameStr(a->relname), NameStr(b->relname));
 }
 
-/*
- * autovacuum's own trigger for a vacuum of this table, as
- * relation_needs_vacanalyze() computes it: the per-table reloptions where
- * set, the server settings otherwise, and a never-vacuumed table's
- * reltuples (-1) taken as zero.
- */
-static void
-table_autovacuum_options(HeapTuple tup, TupleDesc desc, HealthTable *t)
+/* autovacuum's parameters for one table: its reloptions over the settings */
+typedef struct TableAutovac
 {
-	Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
-	int			vac_thresh = autovacuum_vac_thresh;
-	double		vac_scale = autovacuum_vac_scale;
-	double		reltuples = form->reltuples < 0 ? 0 : form->reltuples;
+	bool		own;			/* the table has autovacuum reloptions */
+	bool		enabled;
+	int			thresh;
+	double		scale;
+#if PG_VERSION_NUM >= 180000
+	int			max_thresh;
+#endif
+} TableAutovac;
 
-	t->autovacuum_enabled = true;
+/* a table with a TOAST table, so the TOAST table can use its options */
+typedef struct ToastOwner
+{
+	Oid			toastrelid;
+	Oid			nspid;
+	NameData	relname;
+	TableAutovac av;
+} ToastOwner;
+
+static void
+table_autovac_options(HeapTuple tup, TupleDesc desc, TableAutovac *av)
+{
+	av->own = false;
+	av->enabled = true;
+	av->thresh = autovacuum_vac_thresh;
+	av->scale = autovacuum_vac_scale;
+#if PG_VERSION_NUM >= 180000
+	av->max_thresh = autovacuum_vac_max_thresh;
+#endif
 
 	if (!heap_attisnull(tup, Anum_pg_class_reloptions, desc))
 	{
@@ -90,24 +107,50 @@ table_autovacuum_options(HeapTuple tup, TupleDesc desc, HealthTable *t)
 
 		if (opts != NULL)
 		{
-			AutoVacOpts *av = &((StdRdOptions *) opts)->autovacuum;
+			AutoVacOpts *o = &((StdRdOptions *) opts)->autovacuum;
 
-			t->autovacuum_enabled = av->enabled;
-			if (av->vacuum_threshold >= 0)
-				vac_thresh = av->vacuum_threshold;
-			if (av->vacuum_scale_factor >= 0)
-				vac_scale = av->vacuum_scale_factor;
+			av->own = true;
+			av->enabled = o->enabled;
+			if (o->vacuum_threshold >= 0)
+				av->thresh = o->vacuum_threshold;
+			if (o->vacuum_scale_factor >= 0)
+				av->scale = o->vacuum_scale_factor;
+#if PG_VERSION_NUM >= 180000
+			/* -1 turns the cap off, below that the setting applies */
+			if (o->vacuum_max_threshold >= -1)
+				av->max_thresh = o->vacuum_max_threshold;
+#endif
 			pfree(opts);
 		}
 	}
-
-	t->vacuum_threshold = (double) vac_thresh + vac_scale * reltuples;
 }
 
 /*
- * The user tables (ordinary and materialized, outside pg_catalog and
- * information_schema, as in pg_stat_user_tables) with at least min_dead
- * dead tuples, judged against pg_health.dead_tuples_*.
+ * autovacuum's own trigger for a vacuum of this table, as
+ * relation_needs_vacanalyze() computes it: threshold + scale_factor *
+ * reltuples (a never-vacuumed table's reltuples, -1, taken as zero), capped
+ * on PostgreSQL 18 by the max threshold.
+ */
+static double
+table_vacuum_trigger(const TableAutovac *av, float4 reltuples)
+{
+	double		t = (double) av->thresh + av->scale * Max(reltuples, 0);
+
+#if PG_VERSION_NUM >= 180000
+	if (av->max_thresh >= 0 && t > (double) av->max_thresh)
+		t = av->max_thresh;
+#endif
+
+	return t;
+}
+
+/*
+ * The tables autovacuum looks after (ordinary tables, materialized views
+ * and their TOAST tables, outside pg_catalog and information_schema) with
+ * at least min_dead dead tuples.  Other sessions' temporary tables are left
+ * out: no vacuum but their owner's can ever reach them.  A table is judged
+ * against pg_health.dead_tuples_* only once its dead tuples are past
+ * autovacuum's own trigger: below it they are autovacuum's normal work.
  */
 void
 health_tables_collect(int64 min_dead, HealthTables *result)
@@ -118,13 +161,21 @@ health_tables_collect(int64 min_dead, HealthTables *result)
 	HeapTuple	tup;
 	Oid			infoschema;
 	health_threshold_t th;
+	ToastOwner *owners;
+	int			nowners = 0;
+	int			capowners = 64;
+	TableAutovac *avs;
 	int			cap = 64;
+	int			i;
+	int			j;
 
 	th = health_threshold(pg_health_dead_tuples_warning,
 						  pg_health_dead_tuples_critical);
 
 	result->ntables = 0;
 	result->tables = palloc(sizeof(HealthTable) * cap);
+	avs = palloc(sizeof(TableAutovac) * cap);
+	owners = palloc(sizeof(ToastOwner) * capowners);
 
 	infoschema = get_namespace_oid("information_schema", true);
 
@@ -138,15 +189,37 @@ health_tables_collect(int64 min_dead, HealthTables *result)
 		Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
 		PgStat_StatTabEntry *stat;
 		HealthTable *t;
+		TableAutovac av;
 		int64		live = 0;
 		int64		dead = 0;
 
 		if (form->relkind != RELKIND_RELATION
-			&& form->relkind != RELKIND_MATVIEW)
+			&& form->relkind != RELKIND_MATVIEW
+			&& form->relkind != RELKIND_TOASTVALUE)
 			continue;
 		if (form->relnamespace == PG_CATALOG_NAMESPACE
 			|| form->relnamespace == infoschema)
 			continue;
+		if (form->relpersistence == RELPERSISTENCE_TEMP
+			&& isOtherTempNamespace(form->relnamespace))
+			continue;
+
+		table_autovac_options(tup, desc, &av);
+
+		if (form->relkind != RELKIND_TOASTVALUE
+			&& OidIsValid(form->reltoastrelid))
+		{
+			if (nowners == capowners)
+			{
+				capowners *= 2;
+				owners = repalloc(owners, sizeof(ToastOwner) * capowners);
+			}
+			owners[nowners].toastrelid = form->reltoastrelid;
+			owners[nowners].nspid = form->relnamespace;
+			namestrcpy(&owners[nowners].relname, NameStr(form->relname));
+			owners[nowners].av = av;
+			nowners++;
+		}
 
 		/* user tables are never shared: skip IsSharedRelation() */
 		stat = pgstat_fetch_stat_tabentry_ext(false, form->oid);
@@ -164,28 +237,77 @@ health_tables_collect(int64 min_dead, HealthTables *result)
 			cap *= 2;
 			result->tables = repalloc(result->tables,
 									  sizeof(HealthTable) * cap);
+			avs = repalloc(avs, sizeof(TableAutovac) * cap);
 		}
 
+		avs[result->ntables] = av;
 		t = &result->tables[result->ntables++];
 		memset(t, 0, sizeof(HealthTable));
 		t->relid = form->oid;
 		t->nspid = form->relnamespace;
 		namestrcpy(&t->relname, NameStr(form->relname));
 		t->temp = form->relpersistence == RELPERSISTENCE_TEMP;
+		t->toast = form->relkind == RELKIND_TOASTVALUE;
 		t->n_live = live;
 		t->n_dead = dead;
 		t->dead_pct = live + dead > 0 ? dead * 100.0 / (live + dead) : 0.0;
+		/* reltuples is kept here until the TOAST owners are known */
+		t->vacuum_threshold = form->reltuples;
 		if (stat != NULL)
 		{
 			t->last_vacuum = TABSTAT_LAST_VACUUM(stat);
 			t->last_autovacuum = TABSTAT_LAST_AUTOVACUUM(stat);
 		}
-		table_autovacuum_options(tup, desc, t);
-		t->status = health_threshold_eval(&th, t->dead_pct);
 	}
 
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
+
+	for (i = 0; i < result->ntables; i++)
+	{
+		HealthTable *t = &result->tables[i];
+		TableAutovac *av = &avs[i];
+
+		/*
+		 * A TOAST table without autovacuum options of its own uses its
+		 * table's, as autovacuum does.  A TOAST table of pg_catalog's is
+		 * not a user table.
+		 */
+		if (t->toast)
+		{
+			for (j = 0; j < nowners; j++)
+			{
+				if (owners[j].toastrelid == t->relid)
+					break;
+			}
+
+			if (j == nowners)
+			{
+				t->n_dead = -1;
+				continue;
+			}
+
+			namestrcpy(&t->ownername, NameStr(owners[j].relname));
+			t->owner_nspid = owners[j].nspid;
+			if (!av->own)
+				*av = owners[j].av;
+		}
+
+		t->autovacuum_enabled = av->enabled;
+		t->vacuum_threshold = table_vacuum_trigger(av,
+												   (float4) t->vacuum_threshold);
+		t->past_trigger = (double) t->n_dead > t->vacuum_threshold;
+		t->status = t->past_trigger
+			? health_threshold_eval(&th, t->dead_pct) : HEALTH_HEALTHY;
+	}
+
+	/* drop the TOAST tables of system catalogs */
+	for (i = 0, j = 0; i < result->ntables; i++)
+	{
+		if (result->tables[i].n_dead >= 0)
+			result->tables[j++] = result->tables[i];
+	}
+	result->ntables = j;
 
 	qsort(result->tables, result->ntables, sizeof(HealthTable), table_cmp);
 }
@@ -198,27 +320,59 @@ health_autovacuum_active(void)
 }
 
 /*
- * age(datfrozenxid) and mxid_age(datminmxid) of the current database.
+ * The oldest datfrozenxid and datminmxid of every database of the cluster:
+ * wraparound is a cluster-wide limit, and the database nobody connects to
+ * is the one that gets old.
  */
 void
-health_xid_ages(int64 *xid_age, int64 *mxid_age)
+health_wraparound_collect(HealthWraparound *w)
 {
+	Relation	rel;
+	TableScanDesc scan;
 	HeapTuple	tup;
-	Form_pg_database db;
 	TransactionId next_xid = ReadNextTransactionId();
 	MultiXactId next_mxid = ReadNextMultiXactId();
 
-	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
-	db = (Form_pg_database) GETSTRUCT(tup);
+	memset(w, 0, sizeof(HealthWraparound));
+	w->xid_age = -1;
+	w->mxid_age = -1;
 
-	*xid_age = TransactionIdIsNormal(db->datfrozenxid)
-		? (int32) (next_xid - db->datfrozenxid) : 0;
-	*mxid_age = MultiXactIdIsValid(db->datminmxid)
-		? (int32) (next_mxid - db->datminmxid) : 0;
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
 
-	ReleaseSysCache(tup);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		int64		age;
+
+		w->ndatabases++;
+
+		if (TransactionIdIsNormal(db->datfrozenxid))
+		{
+			age = (int32) (next_xid - db->datfrozenxid);
+			if (age > w->xid_age)
+			{
+				w->xid_age = age;
+				namestrcpy(&w->xid_datname, NameStr(db->datname));
+			}
+		}
+
+		if (MultiXactIdIsValid(db->datminmxid))
+		{
+			age = (int32) (next_mxid - db->datminmxid);
+			if (age > w->mxid_age)
+			{
+				w->mxid_age = age;
+				namestrcpy(&w->mxid_datname, NameStr(db->datname));
+			}
+		}
+	}
+
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	w->xid_age = Max(w->xid_age, 0);
+	w->mxid_age = Max(w->mxid_age, 0);
 }
 
 Datum
@@ -247,6 +401,15 @@ health_dead_tuples(PG_FUNCTION_ARGS)
 	}
 
 	InitMaterializedSRF(fcinfo, 0);
+
+	/* counts as of now, not as of this transaction's first look */
+	pgstat_clear_snapshot();
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table statistics are not kept during recovery"),
+				 errdetail("n_dead_tup is counted by the primary only; a hot standby's counts are not those of its tables."),
+				 errhint("Call health_dead_tuples() on the primary.")));
 
 	health_tables_collect(min_dead, &tabs);
 

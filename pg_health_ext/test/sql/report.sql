@@ -38,18 +38,25 @@ SELECT t->>'relname' AS relname, t->'vacuum_threshold' AS vacuum_threshold,
        t->>'reason' AS reason
 FROM pg_catalog.jsonb_array_elements(health_report()->'checks'->'vacuum'->'tables') AS t;
 
--- wraparound: value in percent of autovacuum_freeze_max_age
+-- wraparound: the oldest database of the cluster, in percent of the 2^31
+-- IDs to wraparound
 SELECT c->'freeze_max_age' = pg_catalog.to_jsonb(pg_catalog.current_setting('autovacuum_freeze_max_age')::int) AS max_age,
-       (c->>'age')::bigint <= pg_catalog.age(d.datfrozenxid) AS age,
+       (c->>'age')::bigint >= (SELECT pg_catalog.max(pg_catalog.age(d.datfrozenxid)) FROM pg_catalog.pg_database d) AS age,
+       c->>'oldest_database' IN (SELECT d.datname FROM pg_catalog.pg_database d) AS named,
+       (c->>'databases')::int = (SELECT pg_catalog.count(*) FROM pg_catalog.pg_database) AS databases,
+       (c->>'age')::bigint + (c->>'remaining')::bigint = 2147483648 AS remaining,
        c->>'status' AS status
-FROM (SELECT health_report()->'checks'->'wraparound' AS c) AS x, pg_catalog.pg_database d
-WHERE d.datname = pg_catalog.current_database();
+FROM (SELECT health_report()->'checks'->'wraparound' AS c) AS x;
 SELECT c->'freeze_max_age' = pg_catalog.to_jsonb(pg_catalog.current_setting('autovacuum_multixact_freeze_max_age')::int) AS max_age,
        c->>'status' AS status
 FROM (SELECT health_report()->'checks'->'multixact_wraparound' AS c) AS x;
 SET pg_health.wraparound_warning = 0;
 SELECT health_report()->'checks'->'wraparound'->>'status' AS status;
 RESET pg_health.wraparound_warning;
+
+-- nothing holds the xmin horizon but this session (never counted)
+SELECT c->>'status' AS status, c->'holders' AS holders, c->'held_by' AS held_by
+FROM (SELECT health_report()->'checks'->'xmin_horizon' AS c) AS x;
 
 -- no waits, no slow statements but our own (never counted)
 SELECT c->>'status' AS status, c->'count' AS count, c->'sessions' AS sessions

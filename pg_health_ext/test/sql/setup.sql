@@ -10,7 +10,8 @@ FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_health';
 -- every function of the extension, with its result and attributes
 SELECT p.oid::pg_catalog.regprocedure AS function,
        pg_catalog.pg_get_function_arguments(p.oid) AS arguments,
-       p.prosecdef AS security_definer, p.provolatile, p.proparallel
+       p.prosecdef AS security_definer, p.provolatile, p.proparallel,
+       p.proconfig
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_depend d
   ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
