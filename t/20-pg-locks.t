@@ -90,7 +90,12 @@ is_deeply($s->{blocking_pids}, [$holder_pid], 'with the holder as its blocker');
 is($s->{relation}, 'public.locked_t', 'on locked_t');
 is($s->{mode}, 'AccessShareLock', 'wanting ACCESS SHARE');
 is($s->{locktype}, 'relation', 'a relation lock');
-is($s->{query}, 'SELECT count(*) FROM locked_t', 'its query');
+ok(!exists $s->{query}, 'no query text by default');
+is(report($pg, set => {'pg_health.lock_wait_warning' => '200ms',
+                       'pg_health.lock_wait_critical' => '1s',
+                       'pg_health.report_query_text' => 'on'})
+       ->{checks}{lock_waits}{sessions}[0]{query},
+   'SELECT count(*) FROM locked_t', 'its query when report_query_text is on');
 cmp_ok($s->{wait_ms}, '>=', 1000, 'waiting for over a second');
 
 # the default thresholds (30s / 2min) are not reached yet
