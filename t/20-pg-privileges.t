@@ -68,6 +68,14 @@ is_deeply([map { $_->{pid} } @{ $sq->{sessions} }], [$app_pid],
           'app: lists only its own session');
 is($r->{checks}{long_transactions}{status}, 'unknown', 'app: long_transactions unknown');
 is($r->{checks}{connections}{status}, 'healthy', 'app: connections still judged');
+# the part it saw is not shown as the whole: counted and said
+my $c = $r->{checks}{connections};
+cmp_ok($c->{not_visible}, '>=', 1, 'app: connections counts the sessions it cannot see');
+is($c->{active} + $c->{idle} + $c->{idle_in_transaction}
+       + $c->{idle_in_transaction_aborted} + $c->{not_visible},
+   $c->{used}, 'app: the visible states and not_visible add up to used');
+like($c->{reason}, qr/not visible to role "app".*count only the visible/,
+     'app: connections says its state counts are partial');
 is($r->{checks}{dead_tuples}{status}, 'healthy', 'app: dead_tuples still judged');
 isnt($r->{status}, 'healthy', 'app: the report is not healthy (unknown folds to degraded)');
 is($r->{status}, 'degraded', 'app: degraded');
