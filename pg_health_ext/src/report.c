@@ -707,7 +707,9 @@ report_xmin_horizon(health_json_t *w, const HealthActivity *a)
 	chk.value = rint(max_ms * 1000.0) / 1000.0;
 	if (valid)
 	{
-		chk.status = worst;
+		/* holders are sorted worst first: the first one speaks */
+		chk.status = worst == HEALTH_HEALTHY ? HEALTH_HEALTHY
+			: h.holders[0].status;
 		if (worst != HEALTH_HEALTHY && h.holders[0].reason != NULL)
 			chk.reason = h.holders[0].reason;
 	}
