@@ -1,0 +1,76 @@
+#!/usr/bin/perl
+
+# The vacuum check's blind spots: a table past autovacuum's trigger that
+# was never vacuumed is overdue once the server has been up longer than
+# pg_health.vacuum_overdue; TOAST tables are judged too, with their own
+# reloptions (toast.autovacuum_enabled).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+
+use HealthTest qw(:all);
+use HealthTest::PgUtil qw(:all);
+
+# autovacuum on, but its first visit a day away: nothing gets vacuumed
+# while the test runs, as when autovacuum is cancelled again and again
+my $pg = pg_with_extension(conf => "autovacuum_naptime = '1d'");
+
+$pg->psql(<<'SQL');
+CREATE TABLE never (id int);
+INSERT INTO never SELECT g FROM generate_series(1, 5000) g;
+DELETE FROM never;
+CREATE TABLE docs (id int, body text) WITH (toast.autovacuum_enabled = false);
+ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL;
+INSERT INTO docs SELECT g, repeat('x', 3000) FROM generate_series(1, 4000) g;
+DELETE FROM docs;
+SQL
+
+my $toast = $pg->psql("SELECT c.reltoastrelid::regclass FROM pg_class c "
+                      . "WHERE c.relname = 'docs'");
+$toast =~ s/^pg_toast\.//;
+my $r;
+ok(wait_until(sub {
+    $r = report($pg);
+    my %t = map { $_->{relname} => $_ } @{ $r->{checks}{vacuum}{tables} };
+    $t{never} && $t{$toast};
+}, timeout => 15), 'both tables are past their trigger (statistics flushed)');
+
+my %t = map { $_->{relname} => $_ } @{ $r->{checks}{vacuum}{tables} };
+is($t{$toast}{schemaname}, 'pg_toast', 'the TOAST table is listed');
+is($t{$toast}{toast_of}, 'public.docs', 'with the table it belongs to');
+cmp_ok($t{$toast}{n_dead_tup}, '>=', 8000, 'its dead chunks counted');
+is($t{$toast}{overdue}, JSON::PP::true, 'overdue');
+is($t{$toast}{reason}, 'autovacuum_enabled is off for the TOAST table', 'and why');
+is($t{$toast}{autovacuum_enabled}, JSON::PP::false, 'its own reloption read');
+
+is($t{never}{last_vacuum}, undef, 'never vacuumed');
+is($t{never}{overdue}, JSON::PP::false, 'not overdue while the server is young');
+
+# the server has been up longer than a short vacuum_overdue
+ok(wait_until(sub {
+    $r = report($pg, set => {'pg_health.vacuum_overdue' => '1s'});
+    my ($n) = grep { $_->{relname} eq 'never' } @{ $r->{checks}{vacuum}{tables} };
+    $n && $n->{overdue};
+}, timeout => 10), 'never vacuumed, up longer than vacuum_overdue: overdue');
+my ($n) = grep { $_->{relname} eq 'never' } @{ $r->{checks}{vacuum}{tables} };
+like($n->{reason}, qr/never vacuumed/, 'the reason says so');
+is($r->{checks}{vacuum}{value}, 3, 'three overdue: never, docs (never vacuumed) and its TOAST table');
+is($r->{checks}{vacuum}{status}, 'degraded', 'vacuum degraded');
+
+# the dead tuples check sees the TOAST table too
+my ($d) = grep { $_->{relname} eq $toast } @{ $r->{checks}{dead_tuples}{tables} };
+ok($d, 'dead_tuples lists the TOAST table');
+is($d->{status}, 'unhealthy', 'all dead: unhealthy');
+
+# a vacuum clears both
+$pg->psql('VACUUM never, docs');
+$r = report($pg, set => {'pg_health.vacuum_overdue' => '1s'});
+is($r->{checks}{vacuum}{past_trigger}, 0, 'after VACUUM nothing is past its trigger');
+is($r->{checks}{vacuum}{status}, 'healthy', 'vacuum healthy');
+
+$pg->stop;
+done_testing;
