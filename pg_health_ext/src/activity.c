@@ -131,6 +131,7 @@ health_activity_collect(HealthActivity *a)
 
 		b->proc_start = be->st_proc_start_timestamp;
 		b->progress_command = be->st_progress_command;
+		b->progress_relid = be->st_progress_command_target;
 		b->query_id = be->st_query_id;
 		b->state = be->st_state;
 		b->xact_start = be->st_xact_start_timestamp;

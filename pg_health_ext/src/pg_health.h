@@ -77,6 +77,7 @@ typedef struct HealthBackend
 	TransactionId xmin;			/* pg_stat_activity.backend_xmin */
 	bool		in_vacuum;		/* a VACUUM: other vacuums ignore its xmin */
 	int			progress_command;	/* ProgressCommandType, when visible */
+	Oid			progress_relid; /* the relation it works on */
 	uint64		query_id;		/* 0 when not computed or not visible */
 	const char *appname;
 	const char *activity_raw;	/* NULL when not visible */
@@ -136,6 +137,8 @@ typedef struct HealthTable
 	double		dead_pct;
 	double		vacuum_threshold;
 	bool		past_trigger;	/* n_dead over autovacuum's trigger */
+	bool		vacuum_running; /* a VACUUM of it is under way */
+	bool		judged;			/* autovacuum is not keeping up with it */
 	bool		autovacuum_enabled; /* per-table reloption */
 	TimestampTz last_autovacuum;	/* 0 if never */
 	TimestampTz last_vacuum;	/* 0 if never */
@@ -211,7 +214,8 @@ extern int	health_blocking_pids(int pid, int **pids);
 extern void health_horizon_collect(const HealthActivity *a, HealthHorizon *h);
 
 /* tables.c */
-extern void health_tables_collect(int64 min_dead, HealthTables *t);
+extern void health_tables_collect(const HealthActivity *a, int64 min_dead,
+								  HealthTables *t);
 extern bool health_autovacuum_active(void);
 
 /* the oldest datfrozenxid and datminmxid of the cluster */

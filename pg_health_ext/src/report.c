@@ -18,7 +18,10 @@
  *	- slow_queries, long_transactions: when the caller cannot see some
  *	  client backends the check is unknown (with a reason), unless what it
  *	  can see is already unhealthy.
- *	- dead_tuples judges only tables past autovacuum's own trigger.
+ *	- dead_tuples judges only tables past autovacuum's own trigger that
+ *	  autovacuum is not keeping up with: it cannot process them, or has not
+ *	  vacuumed them within three autovacuum_naptime rounds, and no vacuum
+ *	  of them is running.
  *	- vacuum: value is the number of tables (of those health_dead_tuples()
  *	  lists) past autovacuum's trigger that autovacuum will not deal with:
  *	  autovacuum is off for them (autovacuum_enabled = false, or autovacuum
@@ -447,6 +450,7 @@ report_dead_tuples(health_json_t *w, const HealthTables *tabs, bool standby)
 	health_check_t chk;
 	health_threshold_t t;
 	double		worst = 0.0;
+	int			past = 0;
 	int			judged = 0;
 	int			count = 0;
 	int			i;
@@ -456,7 +460,9 @@ report_dead_tuples(health_json_t *w, const HealthTables *tabs, bool standby)
 
 	for (i = 0; i < tabs->ntables; i++)
 	{
-		if (!tabs->tables[i].past_trigger)
+		if (tabs->tables[i].past_trigger)
+			past++;
+		if (!tabs->tables[i].judged)
 			continue;
 		judged++;
 		worst = Max(worst, tabs->tables[i].dead_pct);
@@ -475,7 +481,7 @@ report_dead_tuples(health_json_t *w, const HealthTables *tabs, bool standby)
 
 	health_json_check_open(w, "dead_tuples", &chk);
 	health_json_integer(w, "min_dead", pg_health_dead_tuples_min);
-	health_json_integer(w, "past_trigger", judged);
+	health_json_integer(w, "past_trigger", past);
 	health_json_integer(w, "judged", judged);
 	health_json_integer(w, "count", count);
 	health_json_array_open(w, "tables");
@@ -800,7 +806,7 @@ health_report(PG_FUNCTION_ARGS)
 	if (standby)
 		memset(&tabs, 0, sizeof(HealthTables));
 	else
-		health_tables_collect(pg_health_dead_tuples_min, &tabs);
+		health_tables_collect(&a, pg_health_dead_tuples_min, &tabs);
 	health_wraparound_collect(&wrap);
 
 	health_json_init(&cw, report_grow, NULL);

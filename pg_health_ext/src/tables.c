@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/autovacuum.h"
+#include "postmaster/postmaster.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -150,10 +151,49 @@ table_vacuum_trigger(const TableAutovac *av, float4 reltuples)
  * at least min_dead dead tuples.  Other sessions' temporary tables are left
  * out: no vacuum but their owner's can ever reach them.  A table is judged
  * against pg_health.dead_tuples_* only once its dead tuples are past
- * autovacuum's own trigger: below it they are autovacuum's normal work.
+ * autovacuum's own trigger (below it they are autovacuum's normal work) and
+ * autovacuum is not keeping up with it (table_kept_up).
  */
+static bool
+table_vacuum_running(const HealthActivity *a, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < a->nbackends; i++)
+	{
+		if (a->backends[i].progress_command == PROGRESS_COMMAND_VACUUM
+			&& a->backends[i].progress_relid == relid)
+			return true;
+	}
+
+	return false;
+}
+
+/*
+ * Whether autovacuum is keeping up with a table past its trigger: it can
+ * process the table, and has vacuumed it (or anyone has) within three of
+ * its rounds (autovacuum_naptime); a never-vacuumed table counts from the
+ * server's start.  A table being vacuumed right now is being dealt with.
+ */
+static bool
+table_kept_up(const HealthActivity *a, const HealthTable *t)
+{
+	TimestampTz last = Max(t->last_autovacuum, t->last_vacuum);
+
+	if (t->vacuum_running)
+		return true;
+	if (!health_autovacuum_active() || !t->autovacuum_enabled || t->temp)
+		return false;
+	if (last == 0)
+		last = PgStartTime;
+
+	return health_ms_between(last, a->now)
+		<= 3.0 * autovacuum_naptime * 1000.0;
+}
+
 void
-health_tables_collect(int64 min_dead, HealthTables *result)
+health_tables_collect(const HealthActivity *a, int64 min_dead,
+					  HealthTables *result)
 {
 	Relation	rel;
 	TupleDesc	desc;
@@ -297,7 +337,9 @@ health_tables_collect(int64 min_dead, HealthTables *result)
 		t->vacuum_threshold = table_vacuum_trigger(av,
 												   (float4) t->vacuum_threshold);
 		t->past_trigger = (double) t->n_dead > t->vacuum_threshold;
-		t->status = t->past_trigger
+		t->vacuum_running = table_vacuum_running(a, t->relid);
+		t->judged = t->past_trigger && !table_kept_up(a, t);
+		t->status = t->judged
 			? health_threshold_eval(&th, t->dead_pct) : HEALTH_HEALTHY;
 	}
 
@@ -381,6 +423,7 @@ health_dead_tuples(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	health_threshold_t th;
 	HealthTables tabs;
+	HealthActivity a;
 	int64		min_dead;
 	int			i;
 
@@ -411,7 +454,8 @@ health_dead_tuples(PG_FUNCTION_ARGS)
 				 errdetail("n_dead_tup is counted by the primary only; a hot standby's counts are not those of its tables."),
 				 errhint("Call health_dead_tuples() on the primary.")));
 
-	health_tables_collect(min_dead, &tabs);
+	health_activity_collect(&a);
+	health_tables_collect(&a, min_dead, &tabs);
 
 	for (i = 0; i < tabs.ntables; i++)
 	{
