@@ -85,6 +85,15 @@ holder_add(HealthHorizon *h, int kind, TransactionId xmin,
 	return r;
 }
 
+/* a column as text in the caller's context; NULL stays NULL */
+static const char *
+spi_text(HealthHorizon *h, HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *v = SPI_getvalue(tup, desc, col);
+
+	return v == NULL ? NULL : MemoryContextStrdup(h->cxt, v);
+}
+
 static TransactionId
 parse_xid(const char *s)
 {
@@ -180,9 +189,9 @@ horizon_spi(HealthHorizon *h, const health_threshold_t *t,
 			continue;
 
 		r = holder_add(h, HEALTH_HOLDER_PREPARED, xid, next_xid);
-		r->name = MemoryContextStrdup(h->cxt, SPI_getvalue(tup, desc, 1));
-		r->owner = MemoryContextStrdup(h->cxt, SPI_getvalue(tup, desc, 4));
-		r->datname = MemoryContextStrdup(h->cxt, SPI_getvalue(tup, desc, 5));
+		r->name = spi_text(h, tup, desc, 1);
+		r->owner = spi_text(h, tup, desc, 4);
+		r->datname = spi_text(h, tup, desc, 5);
 		d = SPI_getbinval(tup, desc, 3, &isnull);
 		if (!isnull)
 			r->age_ms = health_ms_between(DatumGetTimestampTz(d), now);
@@ -219,8 +228,8 @@ horizon_spi(HealthHorizon *h, const health_threshold_t *t,
 			continue;
 
 		r = holder_add(h, HEALTH_HOLDER_SLOT, xmin, next_xid);
-		r->name = MemoryContextStrdup(h->cxt, SPI_getvalue(tup, desc, 1));
-		r->slot_type = MemoryContextStrdup(h->cxt, SPI_getvalue(tup, desc, 2));
+		r->name = spi_text(h, tup, desc, 1);
+		r->slot_type = spi_text(h, tup, desc, 2);
 		r->catalog = catalog;
 		r->active = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 
