@@ -13,8 +13,9 @@
  *
  * Sessions are read from the status snapshot (backend_xid/backend_xmin of
  * pg_stat_activity, shown to every role); a VACUUM's own xmin is left out,
- * as other vacuums ignore it.  Prepared transactions and slots come from
- * pg_prepared_xacts and pg_replication_slots, which every role may read.
+ * as other vacuums ignore it.  Prepared transactions come from
+ * pg_prepared_xacts, slots from shared memory as pg_replication_slots reads
+ * them; every role may read both views.
  *
  * pg_health_ext/src/horizon.c
  *
@@ -25,8 +26,12 @@
 #include <stdlib.h>
 
 #include "access/transam.h"
+#include "access/twophase.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "replication/slot.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -162,11 +167,18 @@ horizon_backends(const HealthActivity *a, HealthHorizon *h,
 	}
 }
 
+/*
+ * Prepared transactions, from pg_prepared_xacts: only asked when the
+ * server allows any (max_prepared_transactions is 0 by default).
+ */
 static void
-horizon_spi(HealthHorizon *h, const health_threshold_t *t,
-			TransactionId next_xid, TimestampTz now)
+horizon_prepared(HealthHorizon *h, const health_threshold_t *t,
+				 TransactionId next_xid, TimestampTz now)
 {
 	uint64		i;
+
+	if (max_prepared_xacts <= 0)
+		return;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -199,39 +211,56 @@ horizon_spi(HealthHorizon *h, const health_threshold_t *t,
 			: HEALTH_UNKNOWN;
 	}
 
-	if (SPI_execute("SELECT s.slot_name::pg_catalog.text, s.slot_type,"
-					" s.active, s.xmin::pg_catalog.text,"
-					" s.catalog_xmin::pg_catalog.text"
-					" FROM pg_catalog.pg_replication_slots s"
-					" WHERE s.xmin IS NOT NULL OR s.catalog_xmin IS NOT NULL",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pg_replication_slots");
+	SPI_finish();
+}
 
-	for (i = 0; i < SPI_processed; i++)
+/*
+ * Replication slots, read from shared memory as pg_replication_slots does:
+ * the control lock keeps the set, each slot's spinlock its data.
+ */
+static void
+horizon_slots(HealthHorizon *h, TransactionId next_xid)
+{
+	int			i;
+
+	if (max_replication_slots <= 0 || ReplicationSlotCtl == NULL)
+		return;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+
+	for (i = 0; i < max_replication_slots; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		HealthHolder *r;
-		bool		isnull;
-		TransactionId xmin = parse_xid(SPI_getvalue(tup, desc, 4));
-		TransactionId cxmin = parse_xid(SPI_getvalue(tup, desc, 5));
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+		ReplicationSlotPersistentData data;
+		pid_t		active_pid;
+		TransactionId xmin;
 		bool		catalog = false;
+		HealthHolder *r;
 
+		if (!slot->in_use)
+			continue;
+
+		SpinLockAcquire(&slot->mutex);
+		data = slot->data;
+		active_pid = slot->active_pid;
+		SpinLockRelease(&slot->mutex);
+
+		xmin = data.xmin;
 		if (!TransactionIdIsNormal(xmin)
-			|| (TransactionIdIsNormal(cxmin)
-				&& TransactionIdPrecedes(cxmin, xmin)))
+			|| (TransactionIdIsNormal(data.catalog_xmin)
+				&& TransactionIdPrecedes(data.catalog_xmin, xmin)))
 		{
-			xmin = cxmin;
+			xmin = data.catalog_xmin;
 			catalog = true;
 		}
 		if (!TransactionIdIsNormal(xmin))
 			continue;
 
 		r = holder_add(h, HEALTH_HOLDER_SLOT, xmin, next_xid);
-		r->name = spi_text(h, tup, desc, 1);
-		r->slot_type = spi_text(h, tup, desc, 2);
+		r->name = pstrdup(NameStr(data.name));
+		r->slot_type = OidIsValid(data.database) ? "logical" : "physical";
 		r->catalog = catalog;
-		r->active = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		r->active = active_pid != 0;
 
 		/*
 		 * Nobody consumes an inactive slot: what it holds only grows
@@ -246,7 +275,7 @@ horizon_spi(HealthHorizon *h, const health_threshold_t *t,
 		}
 	}
 
-	SPI_finish();
+	LWLockRelease(ReplicationSlotControlLock);
 }
 
 void
@@ -260,7 +289,8 @@ health_horizon_collect(const HealthActivity *a, HealthHorizon *h)
 	h->cxt = CurrentMemoryContext;
 
 	horizon_backends(a, h, &t, next_xid);
-	horizon_spi(h, &t, next_xid, a->now);
+	horizon_prepared(h, &t, next_xid, a->now);
+	horizon_slots(h, next_xid);
 
 	if (h->nholders > 0)
 		qsort(h->holders, h->nholders, sizeof(HealthHolder), holder_cmp);
