@@ -100,6 +100,24 @@ is_deeply([sort { $a <=> $b } map { $_->{pid} } @{ $sq->{sessions} }],
 ok(!exists $sq->{sessions}[0]{query}, 'monitor: no query text by default');
 is($r->{checks}{long_transactions}{status}, 'healthy', 'monitor: long_transactions judged');
 
+# a superuser's session waits on a lock: app's connections check counts it
+# as waiting, as its lock_waits check lists it (pg_locks is public)
+$pg->psql('CREATE TABLE held (i int)');
+my $holder = HealthTest::PgUtil::Session->open($pg, app => 'held_holder');
+$holder->send('BEGIN;')->send('LOCK TABLE held IN ACCESS EXCLUSIVE MODE;');
+ok(wait_until(sub {
+    $pg->psql("SELECT count(*) FROM pg_locks WHERE relation = 'held'::regclass "
+              . "AND granted") == 1
+}, timeout => 10), 'a superuser holds a table');
+bg_with_app($pg, 'held_waiter', 'SELECT count(*) FROM held');
+ok(wait_until(sub {
+    $r = report($pg, user => 'app');
+    $r->{checks}{lock_waits}{waiting} == 1
+}, timeout => 10), 'app: lock_waits sees the superuser\'s waiter');
+is($r->{checks}{connections}{waiting}, 1, 'app: connections counts it as waiting too');
+$holder->send('COMMIT;');
+$holder->close;
+
 $pg->psql("ALTER DATABASE postgres RESET ALL");
 $pg->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
           . "WHERE application_name IN ('su_sleep', 'app_sleep')");
