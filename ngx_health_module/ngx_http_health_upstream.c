@@ -165,9 +165,23 @@ typedef struct {
     ngx_event_save_peer_session_pt  original_save_session;
 #endif
     ngx_event_notify_peer_pt     original_notify;
+    ngx_http_upstream_rr_peer_data_t  *rrp;      /* NULL: not found */
     ngx_uint_t                   index;
     uint64_t                     start;          /* usec */
+    unsigned                     skipped:1;      /* a peer, once */
+    unsigned                     fail_open:1;    /* for this request */
 } ngx_http_health_upstream_peer_data_t;
+
+
+/* what choosing and giving back a skipped peer changes in nginx's own */
+typedef struct {
+    ngx_http_upstream_rr_peer_t *rr;
+    ngx_uint_t                   fails;
+    time_t                       checked;
+} ngx_http_health_rr_snap_t;
+
+
+#define NGX_HTTP_HEALTH_SNAPS  32
 
 
 static void *ngx_http_health_upstream_create_main_conf(ngx_conf_t *cf);
@@ -191,6 +205,14 @@ static void ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static void ngx_http_health_upstream_notify_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t type);
+static ngx_uint_t ngx_http_health_upstream_snap(
+    ngx_http_health_upstream_t *hu, ngx_http_health_rr_snap_t *snap);
+static void ngx_http_health_upstream_skip(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp, ngx_http_health_rr_snap_t *snap,
+    ngx_uint_t nsnap, ngx_uint_t i);
+static void ngx_http_health_upstream_close(ngx_connection_t *c);
+static ngx_uint_t ngx_http_health_upstream_fail_open(
+    ngx_peer_connection_t *pc, ngx_http_health_upstream_peer_data_t *hp);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_health_upstream_set_session(
     ngx_peer_connection_t *pc, void *data);
@@ -938,9 +960,28 @@ ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_health_upstream_srv_conf_t   *hucf;
     ngx_http_health_upstream_peer_data_t  *hp;
 
+    ngx_http_upstream_rr_peer_data_t      *rrp;
+
     hucf = ngx_http_conf_upstream_srv_conf(us,
                                            ngx_http_health_upstream_module);
     hu = hucf->upstream;
+    u = r->upstream;
+    rrp = NULL;
+
+    if (hu->tracked && u->peer.data == NULL) {
+        /*
+         * The round-robin init takes the data it finds here, so the
+         * tried peers of this request stay within reach below any
+         * wrapper (keepalive); the hash balancers bring their own, which
+         * starts with the round-robin part.
+         */
+        rrp = ngx_pcalloc(r->pool, sizeof(ngx_http_upstream_rr_peer_data_t));
+        if (rrp == NULL) {
+            return NGX_ERROR;
+        }
+
+        u->peer.data = rrp;
+    }
 
     if (hu->original_init_peer(r, us) != NGX_OK) {
         return NGX_ERROR;
@@ -950,14 +991,23 @@ ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    if (rrp == NULL || rrp->peers != us->peer.data) {
+        rrp = u->peer.data;
+
+        if (rrp->peers != us->peer.data) {
+            rrp = NULL;
+        }
+    }
+
     hp = ngx_palloc(r->pool, sizeof(ngx_http_health_upstream_peer_data_t));
     if (hp == NULL) {
         return NGX_ERROR;
     }
 
-    u = r->upstream;
-
     hp->upstream = hu;
+    hp->rrp = rrp;
+    hp->skipped = 0;
+    hp->fail_open = 0;
     hp->request = r;
     hp->data = u->peer.data;
     hp->original_get_peer = u->peer.get;
@@ -997,9 +1047,10 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
 
     uint64_t                        ndown, logged;
     ngx_int_t                       rc;
-    ngx_uint_t                      i, n;
+    ngx_uint_t                      i, n, nsnap;
     ngx_http_health_upstream_t     *hu;
     ngx_http_health_main_conf_t    *hmcf;
+    ngx_http_health_rr_snap_t       snap[NGX_HTTP_HEALTH_SNAPS];
     ngx_http_health_upstream_sh_t  *ush;
 
     hu = hp->upstream;
@@ -1012,7 +1063,8 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
      * Without health_check (also after a reload that removed it from a
      * group whose segment was kept) check results are ignored.
      */
-    ndown = hu->conf ? ngx_http_health_load(&ush->ndown) : 0;
+    ndown = (hu->conf && !hp->fail_open)
+            ? ngx_http_health_load(&ush->ndown) : 0;
 
     if (ndown && ndown >= hu->nchecked) {
         /* every peer failed its checks: better try them than refuse all */
@@ -1024,7 +1076,7 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
                                            __ATOMIC_RELAXED,
                                            __ATOMIC_RELAXED))
         {
-            ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+            ngx_log_error(NGX_LOG_ERR, pc->log, 0,
                           "health: every peer of upstream \"%V\" failed its "
                           "health checks, using them all (fail-open)",
                           &hu->name);
@@ -1033,9 +1085,19 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
         ndown = 0;
     }
 
+    nsnap = ndown ? ngx_http_health_upstream_snap(hu, snap) : 0;
+
     for (n = 0; /* void */ ; n++) {
 
         rc = hp->original_get_peer(pc, hp->data);
+
+        if (rc == NGX_BUSY && hp->skipped
+            && ngx_http_health_upstream_fail_open(pc, hp))
+        {
+            /* the peers left are exhausted: this request takes any */
+            ndown = 0;
+            continue;
+        }
 
         if (rc != NGX_OK && rc != NGX_DONE) {
             return rc;
@@ -1050,25 +1112,204 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
             break;
         }
 
-        /*
-         * Out of rotation: give the peer back untouched (the balancer has
-         * marked it tried) and ask again.  A kept-alive connection to it
-         * is closed, not cached again.
-         */
-        if (pc->connection) {
-            ngx_close_connection(pc->connection);
-            pc->connection = NULL;
-        }
-
-        pc->cached = 0;
-
-        hp->original_free_peer(pc, hp->data, 0);
+        ngx_http_health_upstream_skip(pc, hp, snap, nsnap, i);
+        hp->skipped = 1;
     }
 
     hp->index = i;
     hp->start = ngx_http_health_upstream_now_us();
 
     return rc;
+}
+
+
+/*
+ * What nginx's round-robin get changes in a peer it picks (checked) and
+ * what its free does with state 0 (fails reset when accessed < checked),
+ * taken before the balancer runs for the peers that may be skipped.
+ */
+static ngx_uint_t
+ngx_http_health_upstream_snap(ngx_http_health_upstream_t *hu,
+    ngx_http_health_rr_snap_t *snap)
+{
+    ngx_uint_t                    k, n;
+    ngx_http_upstream_rr_peer_t  *rr;
+
+    n = 0;
+
+    for (k = 0; k < hu->npeers && n < NGX_HTTP_HEALTH_SNAPS; k++) {
+        rr = hu->peers[k].rr;
+
+        if (rr == NULL
+            || !ngx_http_health_load(
+                   &ngx_http_health_peer_sh(hu->hmcf, hu->first + k)->down))
+        {
+            continue;
+        }
+
+        snap[n].rr = rr;
+        snap[n].fails = rr->fails;
+        snap[n].checked = rr->checked;
+        n++;
+    }
+
+    return n;
+}
+
+
+/*
+ * Out of rotation: give the peer back as if it had never been chosen.
+ * The balancer keeps it marked tried, so asking again moves on; the try it
+ * took is given back, and what choosing it changed in the peer's passive
+ * state (checked, and fails through the free) is put back.  A kept-alive
+ * connection to it is closed the way the keepalive module closes one.
+ */
+static void
+ngx_http_health_upstream_skip(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp, ngx_http_health_rr_snap_t *snap,
+    ngx_uint_t nsnap, ngx_uint_t i)
+{
+    ngx_uint_t                     k, tries;
+    ngx_http_upstream_rr_peer_t   *rr;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    if (pc->connection) {
+        ngx_http_health_upstream_close(pc->connection);
+        pc->connection = NULL;
+    }
+
+    pc->cached = 0;
+    tries = pc->tries;
+
+    hp->original_free_peer(pc, hp->data, 0);
+
+    pc->tries = tries;
+
+    rr = hp->upstream->peers[i].rr;
+    peers = hp->upstream->uscf->peer.data;
+
+    for (k = 0; k < nsnap; k++) {
+        if (snap[k].rr != rr) {
+            continue;
+        }
+
+        ngx_http_upstream_rr_peers_rlock(peers);
+        ngx_http_upstream_rr_peer_lock(peers, rr);
+
+        rr->fails = snap[k].fails;
+        rr->checked = snap[k].checked;
+
+        ngx_http_upstream_rr_peer_unlock(peers, rr);
+        ngx_http_upstream_rr_peers_unlock(peers);
+
+        break;
+    }
+}
+
+
+static void
+ngx_http_health_upstream_close(ngx_connection_t *c)
+{
+#if (NGX_HTTP_SSL)
+
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+        c->ssl->no_send_shutdown = 1;
+
+        if (ngx_ssl_shutdown(c) == NGX_AGAIN) {
+            c->ssl->handler = ngx_http_health_upstream_close;
+            return;
+        }
+    }
+
+#endif
+
+    if (c->pool) {
+        ngx_destroy_pool(c->pool);
+        c->pool = NULL;
+    }
+
+    ngx_close_connection(c);
+}
+
+
+/*
+ * Fail-open for one request: every peer left after skipping the ones that
+ * failed their checks has been tried, so the skipped ones become the
+ * candidates (the request would have gone to them without the module).
+ * Their tried marks are cleared in the list the balancer is on, or, when
+ * it moved on to backups that hold none of them, on the primary list with
+ * everything else marked tried.
+ */
+static ngx_uint_t
+ngx_http_health_upstream_fail_open(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp)
+{
+    uintptr_t                          m;
+    ngx_uint_t                         i, k, n, cleared, pass;
+    ngx_http_upstream_rr_peer_t       *rr;
+    ngx_http_health_upstream_t        *hu;
+    ngx_http_upstream_rr_peers_t      *peers, *primary;
+    ngx_http_upstream_rr_peer_data_t  *rrp;
+
+    rrp = hp->rrp;
+    hu = hp->upstream;
+
+    if (rrp == NULL || hp->fail_open) {
+        return 0;
+    }
+
+    primary = hu->uscf->peer.data;
+    cleared = 0;
+
+    for (pass = 0; pass < 2 && cleared == 0; pass++) {
+
+        peers = pass ? primary : rrp->peers;
+
+        if (pass && rrp->peers == primary) {
+            break;
+        }
+
+        ngx_http_upstream_rr_peers_rlock(primary);
+
+        for (rr = peers->peer, i = 0; rr; rr = rr->next, i++) {
+            n = i / (8 * sizeof(uintptr_t));
+            m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
+
+            k = ngx_http_health_upstream_lookup(hu, rr->sockaddr);
+
+            if (k != NGX_HTTP_HEALTH_NO_PEER
+                && ngx_http_health_load(
+                       &ngx_http_health_peer_sh(hu->hmcf, hu->first + k)
+                           ->down))
+            {
+                rrp->tried[n] &= ~m;
+                cleared++;
+
+            } else if (pass) {
+                rrp->tried[n] |= m;
+            }
+        }
+
+        ngx_http_upstream_rr_peers_unlock(primary);
+
+        if (cleared && pass) {
+            rrp->peers = primary;
+        }
+    }
+
+    if (cleared == 0) {
+        return 0;
+    }
+
+    hp->fail_open = 1;
+
+    ngx_log_error(NGX_LOG_ERR, pc->log, 0,
+                  "health: no peer of upstream \"%V\" that passes its "
+                  "health checks is left for this request, trying the "
+                  "ones that failed them (fail-open)", &hu->name);
+
+    return 1;
 }
 
 
