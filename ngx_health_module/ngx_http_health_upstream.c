@@ -54,7 +54,7 @@ typedef enum {
 
 /* in shared memory, one per peer; written by the lease holder */
 typedef struct {
-    uint64_t                     owner;          /* pid holding the lease */
+    uint64_t                     owner;          /* generation << 32 | pid */
     uint64_t                     expires;        /* monotonic msec */
     uint64_t                     checks;
     uint64_t                     check_fails;
@@ -65,15 +65,25 @@ typedef struct {
     uint32_t                     last_passed;    /* 0 none, 1 yes, 2 no */
     uint32_t                     last_code;
     uint32_t                     last_result;
-    u_char                       pad[8];
+    uint64_t                     failed;         /* attempts, no response */
 } ngx_http_health_peer_sh_t;
 
 
-/* in shared memory, one per group */
+/*
+ * In shared memory, one per group.  The master writes hash, first and
+ * npeers and bumps generation at each (re)load, so a segment rebuilt for
+ * another reason finds the check state of an unchanged group in the old
+ * one, and the workers of a new configuration take the check leases from
+ * the old ones at once.
+ */
 typedef struct {
     uint64_t                     ndown;          /* peers down by checks */
     uint64_t                     fail_open_logged;
-    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 16];
+    uint64_t                     generation;
+    uint64_t                     hash;           /* name and peers */
+    uint64_t                     first;
+    uint64_t                     npeers;
+    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 48];
 } ngx_http_health_upstream_sh_t;
 
 
@@ -137,6 +147,8 @@ struct ngx_http_health_upstream_s {
     ngx_uint_t                           nchecked;  /* not marked down */
     ngx_http_health_peer_t              *peers;
     ngx_str_t                            request;  /* of the check */
+    uint64_t                             hash;     /* name and peers */
+    uint64_t                             generation;
 
     ngx_http_upstream_init_peer_pt       original_init_peer;
 
@@ -186,7 +198,11 @@ typedef struct {
 
 static void *ngx_http_health_upstream_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_health_upstream_init_module(ngx_cycle_t *cycle);
+static void ngx_http_health_upstream_inherit(ngx_http_health_upstream_t *hu,
+    ngx_http_health_main_conf_t *hmcf);
 static ngx_int_t ngx_http_health_upstream_init_process(ngx_cycle_t *cycle);
+static void ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle);
 static char *ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_health_parse_ranges(ngx_str_t *value,
@@ -275,11 +291,11 @@ ngx_module_t  ngx_http_health_upstream_module = {
     ngx_http_health_upstream_commands,     /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_health_upstream_init_module,  /* init module */
     ngx_http_health_upstream_init_process, /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_health_upstream_exit_process, /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -304,6 +320,10 @@ ngx_http_health_upstream_now_us(void)
 
     return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+
+#define ngx_http_health_upstream_lease_id(hu)                                 \
+    ((hu)->generation << 32 | (uint32_t) ngx_pid)
 
 
 static ngx_inline ngx_http_health_peer_sh_t *
@@ -606,7 +626,7 @@ char *
 ngx_http_health_upstream_conf(ngx_conf_t *cf,
     ngx_http_health_main_conf_t *hmcf)
 {
-    uint64_t                               h;
+    uint64_t                               h, gh;
     ngx_uint_t                             i, j, k;
     ngx_http_health_upstream_t            *hu;
     ngx_http_health_reporter_t             reporter;
@@ -645,22 +665,27 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
 
         hmcf->npeers += hu[i].npeers;
 
+        gh = 0xcbf29ce484222325ULL;
+
         for (j = 0; j < hu[i].name.len; j++) {
-            h = (h ^ hu[i].name.data[j]) * 0x100000001b3ULL;
+            gh = (gh ^ hu[i].name.data[j]) * 0x100000001b3ULL;
         }
 
-        h = (h ^ '/') * 0x100000001b3ULL;
+        gh = (gh ^ '/') * 0x100000001b3ULL;
 
         for (j = 0; j < hu[i].npeers; j++) {
             for (k = 0; k < hu[i].peers[j].name.len; k++) {
-                h = (h ^ hu[i].peers[j].name.data[k]) * 0x100000001b3ULL;
+                gh = (gh ^ hu[i].peers[j].name.data[k]) * 0x100000001b3ULL;
             }
 
             /* a peer marked down keeps no check state: a new segment */
-            h = (h ^ (hu[i].peers[j].backup ? '+'
-                      : hu[i].peers[j].down ? '-' : ','))
-                * 0x100000001b3ULL;
+            gh = (gh ^ (hu[i].peers[j].backup ? '+'
+                        : hu[i].peers[j].down ? '-' : ','))
+                 * 0x100000001b3ULL;
         }
+
+        hu[i].hash = gh;
+        h = (h ^ gh) * 0x100000001b3ULL;
     }
 
     hmcf->upstream_hash = h;
@@ -810,6 +835,132 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
 }
 
 
+/*
+ * In the master, after the shared segment is in place and before the
+ * workers start; ngx_cycle is still the previous cycle during a reload.
+ */
+static ngx_int_t
+ngx_http_health_upstream_init_module(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                             u;
+    ngx_http_health_upstream_t            *hu;
+    ngx_http_health_main_conf_t           *hmcf;
+    ngx_http_health_upstream_sh_t         *ush;
+    ngx_http_health_upstream_main_conf_t  *humcf;
+
+    humcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                             ngx_http_health_upstream_module);
+    if (humcf == NULL || humcf->hmcf == NULL || humcf->hmcf->sh == NULL) {
+        return NGX_OK;
+    }
+
+    hmcf = humcf->hmcf;
+    hu = humcf->upstreams.elts;
+
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        ush = ngx_http_health_upstream_sh(hmcf, u);
+
+        if (ush->hash == 0) {
+            /* a new segment: an unchanged group brings its check state */
+            ngx_http_health_upstream_inherit(&hu[u], hmcf);
+        }
+
+        ush->hash = hu[u].hash;
+        ush->first = hu[u].first;
+        ush->npeers = hu[u].npeers;
+
+        hu[u].generation = __atomic_add_fetch(&ush->generation, 1,
+                                              __ATOMIC_ACQ_REL)
+                           & 0xffffffff;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the group's state in the previous cycle's segment, if it is unchanged */
+static void
+ngx_http_health_upstream_inherit(ngx_http_health_upstream_t *hu,
+    ngx_http_health_main_conf_t *hmcf)
+{
+    size_t                          fixed;
+    ngx_uint_t                      i, u, ngroups;
+    ngx_list_part_t                *part;
+    ngx_shm_zone_t                 *zone;
+    ngx_http_health_peer_sh_t      *psh, *opsh;
+    ngx_http_health_main_conf_t    *ohmcf;
+    ngx_http_health_upstream_sh_t  *ush, *oush;
+
+    if (ngx_cycle == NULL) {
+        return;
+    }
+
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    zone = part->elts;
+    ohmcf = NULL;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            zone = part->elts;
+            i = 0;
+        }
+
+        if (zone[i].tag == hmcf->shm_zone->tag && zone[i].data != NULL
+            && ((ngx_http_health_main_conf_t *) zone[i].data)->sh != NULL
+            && ((ngx_http_health_main_conf_t *) zone[i].data)->sh != hmcf->sh)
+        {
+            ohmcf = zone[i].data;
+            break;
+        }
+    }
+
+    fixed = ohmcf ? ohmcf->npeers * sizeof(ngx_http_health_peer_sh_t)
+                    + NGX_HTTP_HEALTH_CACHE_LINE : 0;
+
+    if (ohmcf == NULL || ohmcf->upstream_size <= fixed) {
+        return;
+    }
+
+    ngroups = (ohmcf->upstream_size - fixed)
+              / sizeof(ngx_http_health_upstream_sh_t);
+
+    for (u = 0; u < ngroups; u++) {
+        oush = ngx_http_health_upstream_sh(ohmcf, u);
+
+        if (oush->hash != hu->hash || oush->npeers != hu->npeers
+            || oush->first + oush->npeers > ohmcf->npeers)
+        {
+            continue;
+        }
+
+        ush = ngx_http_health_upstream_sh(hmcf, hu->index);
+        psh = ngx_http_health_peer_sh(hmcf, hu->first);
+        opsh = ngx_http_health_peer_sh(ohmcf, oush->first);
+
+        ngx_memcpy(psh, opsh, hu->npeers * sizeof(ngx_http_health_peer_sh_t));
+
+        ush->ndown = 0;
+
+        for (i = 0; i < hu->npeers; i++) {
+            ush->ndown += psh[i].down;
+        }
+
+        ush->generation = ngx_http_health_load(&oush->generation);
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "health: upstream \"%V\" unchanged, its check state "
+                      "carries over", &hu->name);
+        return;
+    }
+}
+
+
 static ngx_int_t
 ngx_http_health_upstream_init_process(ngx_cycle_t *cycle)
 {
@@ -844,6 +995,13 @@ ngx_http_health_upstream_init_process(ngx_cycle_t *cycle)
             continue;
         }
 
+        /* the cache manager and loader serve no request and check nothing */
+        if (ngx_process != NGX_PROCESS_WORKER
+            && ngx_process != NGX_PROCESS_SINGLE)
+        {
+            continue;
+        }
+
         for (j = 0; j < hu[i].npeers; j++) {
             peer = &hu[i].peers[j];
 
@@ -866,6 +1024,37 @@ ngx_http_health_upstream_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/* leases this worker holds are free at once for the others */
+static void
+ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle)
+{
+    uint64_t                               owner;
+    ngx_uint_t                             u, j;
+    ngx_http_health_peer_sh_t             *psh;
+    ngx_http_health_upstream_t            *hu;
+    ngx_http_health_upstream_main_conf_t  *humcf;
+
+    humcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                             ngx_http_health_upstream_module);
+    if (humcf == NULL || humcf->hmcf == NULL || humcf->hmcf->sh == NULL) {
+        return;
+    }
+
+    hu = humcf->upstreams.elts;
+
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        for (j = 0; j < hu[u].npeers; j++) {
+            psh = ngx_http_health_peer_sh(humcf->hmcf, hu[u].first + j);
+            owner = ngx_http_health_upstream_lease_id(&hu[u]);
+
+            (void) __atomic_compare_exchange_n(&psh->owner, &owner, 0, 0,
+                                               __ATOMIC_ACQ_REL,
+                                               __ATOMIC_RELAXED);
+        }
+    }
 }
 
 
@@ -1413,11 +1602,12 @@ ngx_http_health_check_timer(ngx_event_t *ev)
     ngx_http_health_peer_sh_t    *psh;
     ngx_http_health_upstream_t   *hu;
 
+    hu = peer->upstream;
+
     if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_health_upstream_exit_process((ngx_cycle_t *) ngx_cycle);
         return;
     }
-
-    hu = peer->upstream;
 
     ngx_add_timer(ev, hu->conf->interval);
 
@@ -1474,33 +1664,37 @@ ngx_http_health_check_timer(ngx_event_t *ev)
 
 /*
  * One worker probes a peer at a time.  The holder renews the lease at each
- * check; a lease that was not renewed for two intervals and a timeout, or
- * whose holder has exited, is taken over.
+ * check; a lease that was not renewed for two intervals and a timeout,
+ * whose holder has exited, or that a worker of an older configuration
+ * holds, is taken over.  Owner and generation are one word, so that one
+ * exchange decides between two workers.
  */
 static ngx_int_t
 ngx_http_health_check_lease(ngx_http_health_upstream_t *hu,
     ngx_http_health_peer_sh_t *psh)
 {
-    uint64_t         owner, now, lease;
+    uint64_t         owner, mine, now, lease;
     struct timespec  ts;
 
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
     now = (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     lease = 2 * hu->conf->interval + hu->conf->timeout;
 
+    mine = ngx_http_health_upstream_lease_id(hu);
     owner = ngx_http_health_load(&psh->owner);
 
-    if (owner != (uint64_t) ngx_pid) {
+    if (owner != mine) {
 
         if (owner != 0
+            && (owner >> 32) >= hu->generation
             && ngx_http_health_load(&psh->expires) > now
-            && (kill((ngx_pid_t) owner, 0) == 0 || ngx_errno != NGX_ESRCH))
+            && (kill((ngx_pid_t) (owner & 0xffffffff), 0) == 0
+                || ngx_errno != NGX_ESRCH))
         {
             return 0;
         }
 
-        if (!__atomic_compare_exchange_n(&psh->owner, &owner,
-                                         (uint64_t) ngx_pid, 0,
+        if (!__atomic_compare_exchange_n(&psh->owner, &owner, mine, 0,
                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         {
             return 0;
