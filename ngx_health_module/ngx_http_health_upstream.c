@@ -101,6 +101,7 @@ typedef struct {
     ngx_msec_t                   timeout;
     ngx_uint_t                   fails;
     ngx_uint_t                   passes;
+    ngx_flag_t                   required;
     ngx_uint_t                   nranges;
     ngx_http_health_range_t      ranges[NGX_HTTP_HEALTH_MAX_RANGES];
 
@@ -396,6 +397,7 @@ ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf)
     hucf->timeout = NGX_CONF_UNSET_MSEC;
     hucf->fails = NGX_CONF_UNSET_UINT;
     hucf->passes = NGX_CONF_UNSET_UINT;
+    hucf->required = NGX_CONF_UNSET;
 
     return hucf;
 }
@@ -458,11 +460,22 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             ms = ngx_parse_time(&v, 0);
 
-            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0 || ms > 86400000) {
+            /*
+             * The floors protect the peers: one worker checks a peer at a
+             * time, so an instance sends a peer at most ten checks a
+             * second, and a timeout under 10ms fails healthy peers on a
+             * busy machine.
+             */
+            if (ms == (ngx_msec_t) NGX_ERROR
+                || ms < (value[i].data[0] == 'i' ? 100 : 10)
+                || ms > 86400000)
+            {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid value \"%V\" in \"%V\" "
-                                   "directive, it must be a time from 1ms "
-                                   "to 1d", &value[i], &cmd->name);
+                                   "directive, it must be a time from %s "
+                                   "to 1d", &value[i], &cmd->name,
+                                   value[i].data[0] == 'i' ? "100ms"
+                                                           : "10ms");
                 return NGX_CONF_ERROR;
             }
 
@@ -518,6 +531,28 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "required=", 9) == 0) {
+            if (hucf->required != NGX_CONF_UNSET) {
+                goto duplicate;
+            }
+
+            if (ngx_strcmp(value[i].data + 9, "on") == 0) {
+                hucf->required = 1;
+
+            } else if (ngx_strcmp(value[i].data + 9, "off") == 0) {
+                hucf->required = 0;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be \"on\" or \"off\"",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "status=", 7) == 0) {
             if (hucf->nranges) {
                 goto duplicate;
@@ -551,6 +586,7 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_msec_value(hucf->timeout, 1000);
     ngx_conf_init_uint_value(hucf->fails, 3);
     ngx_conf_init_uint_value(hucf->passes, 2);
+    ngx_conf_init_value(hucf->required, 0);
 
     if (hucf->nranges == 0) {
         hucf->ranges[0].lo = 200;
@@ -808,6 +844,20 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
     }
 
     if (hu->conf) {
+
+        /* the name goes out as the check's Host header */
+        for (k = 0; k < uscf->host.len; k++) {
+            if (uscf->host.data[k] <= ' ' || uscf->host.data[k] == 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"health_check\" cannot be used in "
+                                   "upstream \"%V\": its name holds a space "
+                                   "or a control character and is sent as "
+                                   "the Host header of the checks",
+                                   &uscf->host);
+                return NGX_ERROR;
+            }
+        }
+
         hu->request.len = sizeof("GET  HTTP/1.0" CRLF "Host: " CRLF
                                  "User-Agent: nginx-health/"
                                  NGX_HTTP_HEALTH_VERSION CRLF
@@ -1518,6 +1568,7 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_upstream_t          *u;
     ngx_http_health_main_conf_t  *hmcf;
     ngx_http_health_counters_t   *c;
+    ngx_http_health_peer_sh_t    *psh;
 
     if (hp->index != NGX_HTTP_HEALTH_NO_PEER) {
         hmcf = hp->upstream->hmcf;
@@ -1527,6 +1578,21 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
 
         u = hp->request->upstream;
         status = (u && u->state) ? u->state->status : 0;
+
+        if (status == 0 && (state & NGX_PEER_FAILED)) {
+            /*
+             * Refused, reset or timed out before a status line: no
+             * response time and no class to count it in.
+             */
+            psh = ngx_http_health_peer_sh(hmcf, hp->upstream->first
+                                                + hp->index);
+            ngx_http_health_add(&psh->fails, 1);
+            ngx_http_health_add(&psh->failed, 1);
+
+            hp->index = NGX_HTTP_HEALTH_NO_PEER;
+            hp->original_free_peer(pc, hp->data, state);
+            return;
+        }
 
         c = ngx_http_health_zone_counters(hmcf, hmcf->shard, g);
         index = health_hist_index(us);
@@ -1898,7 +1964,7 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     {
         ngx_http_health_add(&ush->ndown, 1);
 
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "health: peer %V of upstream \"%V\" failed %ui "
                       "checks (last: %s, status %ui), out of rotation",
                       &peer->name, &hu->name, hu->conf->fails,
@@ -1951,9 +2017,12 @@ ngx_http_health_peer_json(ngx_http_health_upstream_t *hu, ngx_uint_t i,
                                      hu->peers[i].name.len));
     json_object_set_new(p, "state", json_string(state));
     json_object_set_new(p, "backup", json_boolean(hu->peers[i].backup));
-    json_object_set_new(p, "requests", json_integer(st->requests));
+    json_object_set_new(p, "requests", json_integer(
+        st->requests + ngx_http_health_load(&psh->failed)));
     json_object_set_new(p, "fails",
                         json_integer(ngx_http_health_load(&psh->fails)));
+    json_object_set_new(p, "failed_attempts",
+                        json_integer(ngx_http_health_load(&psh->failed)));
 
     o = json_object();
     json_object_set_new(o, "1xx", json_integer(st->classes[0]));
@@ -2021,7 +2090,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
     json_t                         *ups, *obj, *peers, *p, *check;
     uint64_t                        ndown;
     ngx_str_t                       name;
-    ngx_uint_t                      u, i, up;
+    ngx_uint_t                      u, i, up, down;
     const char                     *state;
     health_status_t                 status;
     ngx_http_health_stats_t        *st;
@@ -2066,6 +2135,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
         }
 
         up = 0;
+        down = 0;
 
         for (i = 0; i < hu[u].npeers; i++) {
             psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
@@ -2073,6 +2143,11 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
             if (state[0] == 'u' && state[1] == 'p') {
                 up++;
+            }
+
+            /* taken out on purpose: neither a failure nor degraded */
+            if (state[0] == 'd') {
+                down++;
             }
 
             if (peers == NULL) {
@@ -2090,8 +2165,18 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             }
         }
 
-        status = up == hu[u].npeers ? HEALTH_HEALTHY
+        status = up == hu[u].npeers - down ? HEALTH_HEALTHY
                  : up ? HEALTH_DEGRADED : HEALTH_UNHEALTHY;
+
+        /*
+         * Like a dependency with required=off: a group whose peers all
+         * fail must not make every instance answer 503 at once.
+         */
+        if (status == HEALTH_UNHEALTHY
+            && (hu[u].conf == NULL || !hu[u].conf->required))
+        {
+            status = HEALTH_DEGRADED;
+        }
 
         check = NULL;
 
@@ -2104,7 +2189,14 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
             json_object_set_new(check, "healthy_peers", json_integer(up));
             json_object_set_new(check, "total_peers",
-                                json_integer(hu[u].npeers));
+                                json_integer(hu[u].npeers - down));
+
+            if (down) {
+                json_object_set_new(check, "down_peers", json_integer(down));
+            }
+            json_object_set_new(check, "required",
+                                json_boolean(hu[u].conf
+                                             && hu[u].conf->required));
 
             if (ndown && ndown >= hu[u].nchecked) {
                 json_object_set_new(check, "fail_open", json_true());
@@ -2154,27 +2246,36 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
 {
     ngx_http_health_upstream_main_conf_t  *humcf = data;
 
-    u_char                        sum[32];
+    u_char                        sum[32], *un, *pn, **names;
     time_t                        now;
-    uint64_t                      cum;
+    uint64_t                      cum, failed;
     ngx_uint_t                    u, i, k, f;
     const char                   *state;
     ngx_http_health_stats_t      *st;
+    ngx_http_health_peer_sh_t    *psh;
     ngx_http_health_upstream_t   *hu;
     ngx_http_health_main_conf_t  *hmcf;
 
     static const char  *families[] = {
         "# HELP nginx_health_upstream_peer_up Whether a peer is in rotation "
-        "(1) or not (0).\n"
+        "(1) or not (0); absent for a peer marked down in the "
+        "configuration.\n"
         "# TYPE nginx_health_upstream_peer_up gauge\n",
+        "# HELP nginx_health_upstream_peer_state The state of a peer (up, "
+        "down, unhealthy, unavailable): 1 for the one it is in.\n"
+        "# TYPE nginx_health_upstream_peer_state gauge\n",
         "# HELP nginx_health_upstream_peer_requests_total Requests sent to "
         "a peer (every attempt).\n"
         "# TYPE nginx_health_upstream_peer_requests_total counter\n",
+        "# HELP nginx_health_upstream_peer_failed_attempts_total Attempts "
+        "that failed before a response (refused, reset, timed out).\n"
+        "# TYPE nginx_health_upstream_peer_failed_attempts_total counter\n",
         "# HELP nginx_health_upstream_peer_responses_total Responses of a "
         "peer by status class.\n"
         "# TYPE nginx_health_upstream_peer_responses_total counter\n",
         "# HELP nginx_health_upstream_peer_response_duration_seconds Time "
-        "from choosing a peer to the end of its response.\n"
+        "from choosing a peer to the end of its response (attempts with a "
+        "response).\n"
         "# TYPE nginx_health_upstream_peer_response_duration_seconds "
         "histogram\n"
     };
@@ -2193,27 +2294,71 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
     now = ngx_time();
     hu = humcf->upstreams.elts;
 
+    /* label values, escaped once: group names first, then every peer's */
+    names = ngx_palloc(rep->request->pool,
+                       (humcf->upstreams.nelts + hmcf->npeers)
+                       * sizeof(u_char *));
+    if (names == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        names[u] = ngx_http_health_prom_escape(rep->request->pool,
+                                               &hu[u].name);
+        if (names[u] == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < hu[u].npeers; i++) {
+            pn = ngx_http_health_prom_escape(rep->request->pool,
+                                             &hu[u].peers[i].name);
+            if (pn == NULL) {
+                return NGX_ERROR;
+            }
+
+            names[humcf->upstreams.nelts + hu[u].first + i] = pn;
+        }
+    }
+
 #define emit(...)                                                             \
     if (ngx_http_health_printf(rep, __VA_ARGS__) != NGX_OK) {                 \
         return NGX_ERROR;                                                     \
     }
 
     /* one family at a time, as the exposition format wants them grouped */
-    for (f = 0; f < 4; f++) {
+    for (f = 0; f < 6; f++) {
         emit("%s", families[f]);
 
         for (u = 0; u < humcf->upstreams.nelts; u++) {
-            for (i = 0; i < hu[u].npeers; i++) {
+            un = names[u];
 
-                if (f == 0) {
-                    state = ngx_http_health_peer_state(&hu[u], i,
-                                ngx_http_health_peer_sh(hmcf,
-                                                        hu[u].first + i),
-                                now);
-                    emit("nginx_health_upstream_peer_up{upstream=\"%V\","
-                         "peer=\"%V\"} %d\n", &hu[u].name,
-                         &hu[u].peers[i].name,
-                         state[0] == 'u' && state[1] == 'p');
+            for (i = 0; i < hu[u].npeers; i++) {
+                pn = names[humcf->upstreams.nelts + hu[u].first + i];
+                psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
+
+                if (f <= 1) {
+                    state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+
+                    if (f == 0 && state[0] != 'd') {
+                        emit("nginx_health_upstream_peer_up{upstream=\"%s\","
+                             "peer=\"%s\"} %d\n", un, pn,
+                             state[0] == 'u' && state[1] == 'p');
+
+                    } else if (f == 1) {
+                        emit("nginx_health_upstream_peer_state{upstream="
+                             "\"%s\",peer=\"%s\",state=\"%s\"} 1\n",
+                             un, pn, state);
+                    }
+
+                    continue;
+                }
+
+                failed = ngx_http_health_load(&psh->failed);
+
+                if (f == 3) {
+                    emit("nginx_health_upstream_peer_failed_attempts_total"
+                         "{upstream=\"%s\",peer=\"%s\"} %uL\n",
+                         un, pn, failed);
                     continue;
                 }
 
@@ -2221,19 +2366,18 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
                                          hmcf->zones.nelts + hu[u].first + i,
                                          st, 1);
 
-                if (f == 1) {
+                if (f == 2) {
                     emit("nginx_health_upstream_peer_requests_total"
-                         "{upstream=\"%V\",peer=\"%V\"} %uL\n",
-                         &hu[u].name, &hu[u].peers[i].name, st->requests);
+                         "{upstream=\"%s\",peer=\"%s\"} %uL\n",
+                         un, pn, st->requests + failed);
                     continue;
                 }
 
-                if (f == 2) {
+                if (f == 4) {
                     for (k = 1; k <= 5; k++) {
                         emit("nginx_health_upstream_peer_responses_total"
-                             "{upstream=\"%V\",peer=\"%V\",code=\"%uixx\"} "
-                             "%uL\n", &hu[u].name, &hu[u].peers[i].name,
-                             k, st->classes[k - 1]);
+                             "{upstream=\"%s\",peer=\"%s\",code=\"%uixx\"} "
+                             "%uL\n", un, pn, k, st->classes[k - 1]);
                     }
 
                     continue;
@@ -2244,23 +2388,22 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
                 for (k = 0; k < hmcf->nbounds; k++) {
                     cum += st->buckets[k];
                     emit("nginx_health_upstream_peer_response_duration_"
-                         "seconds_bucket{upstream=\"%V\",peer=\"%V\","
-                         "le=\"%V\"} %uL\n", &hu[u].name,
-                         &hu[u].peers[i].name, &hmcf->bound_labels[k], cum);
+                         "seconds_bucket{upstream=\"%s\",peer=\"%s\","
+                         "le=\"%V\"} %uL\n", un, pn,
+                         &hmcf->bound_labels[k], cum);
                 }
 
                 (void) health_hist_format_seconds(st->time_us, (char *) sum,
                                                   sizeof(sum));
 
                 emit("nginx_health_upstream_peer_response_duration_seconds_"
-                     "bucket{upstream=\"%V\",peer=\"%V\",le=\"+Inf\"} %uL\n"
+                     "bucket{upstream=\"%s\",peer=\"%s\",le=\"+Inf\"} %uL\n"
                      "nginx_health_upstream_peer_response_duration_seconds_"
-                     "sum{upstream=\"%V\",peer=\"%V\"} %s\n"
+                     "sum{upstream=\"%s\",peer=\"%s\"} %s\n"
                      "nginx_health_upstream_peer_response_duration_seconds_"
-                     "count{upstream=\"%V\",peer=\"%V\"} %uL\n",
-                     &hu[u].name, &hu[u].peers[i].name, st->requests,
-                     &hu[u].name, &hu[u].peers[i].name, sum,
-                     &hu[u].name, &hu[u].peers[i].name, st->requests);
+                     "count{upstream=\"%s\",peer=\"%s\"} %uL\n",
+                     un, pn, st->requests, un, pn, sum, un, pn,
+                     st->requests);
             }
         }
     }
