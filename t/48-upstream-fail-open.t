@@ -50,7 +50,7 @@ my $D = backend('D', hc => 1);               # checks toggled by the test
 my $E = backend('E', hc => 1);               # passes, serves
 my ($a, $b, $c, $d, $e) = map { '127.0.0.1:' . $_->port } $A, $B, $C, $D, $E;
 
-my $check = 'health_check uri=/hc interval=100ms timeout=1s fails=1 passes=1;';
+my $check = 'health_check uri=/hc interval=100ms timeout=5s fails=1 passes=1;';
 
 my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF2");
     upstream issue {

@@ -34,7 +34,7 @@ my $silent_addr = '127.0.0.1:' . $silent->sockport;
 # b2 failing again, so "unhealthy right after the reload" is inherited
 sub conf {
     my ($extra, $interval, $timeout) = @_;
-    $timeout //= "1s";
+    $timeout //= "5s";
     return <<"EOF2";
     $extra
     upstream app {
