@@ -59,6 +59,21 @@ my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF2");
         $check
     }
 
+    # the same below keepalive, and with a hash balancer
+    upstream issue_ka {
+        server $a max_fails=1;
+        server $b max_fails=1;
+        keepalive 4;
+        $check
+    }
+
+    upstream issue_hash {
+        hash \$request_uri;
+        server $a max_fails=1;
+        server $b max_fails=1;
+        $check
+    }
+
     upstream tries {
         server $a max_fails=0;
         server $b max_fails=0;
@@ -76,6 +91,12 @@ my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF2");
         listen 127.0.0.1:%%PORT%%;
 
         location /issue/ { proxy_pass http://issue/; }
+        location /issue_hash/ { proxy_pass http://issue_hash/; }
+        location /issue_ka/ {
+            proxy_pass http://issue_ka/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
 
         location /tries/ {
             proxy_pass http://tries/;
@@ -97,7 +118,8 @@ sub peers {
 
 ok(wait_until(sub {
     my ($p, $q) = (peers('issue'), peers('passive'));
-    $p->[0]{state} eq 'unhealthy' && $p->[1]{health_checks}{last_passed}
+    !grep({ peers($_)->[0]{state} ne 'unhealthy' } qw(issue_ka issue_hash))
+        && $p->[0]{state} eq 'unhealthy' && $p->[1]{health_checks}{last_passed}
         && $q->[0]{health_checks}{last_passed}
         && $q->[1]{health_checks}{last_passed}
 }, timeout => 10), 'A failed its checks, B, D and E passed theirs');
@@ -111,6 +133,14 @@ for (1 .. 6) {
 is_deeply(\%seen, { '200 A' => 6 },
           '6 of 6 requests served by A (fail-open per request), as without '
           . 'health_check');
+for my $g (qw(issue_ka issue_hash)) {
+    %seen = ();
+    for (1 .. 6) {
+        my $r = $ng->get("/$g/r$_");
+        $seen{"$r->{status} $r->{content}"}++;
+    }
+    is_deeply(\%seen, { '200 A' => 6 }, "$g: 6 of 6 requests served by A");
+}
 like(slurp($ng->error_log) // '', qr/\[error\].*upstream "issue".*fail-open/,
      'the per-request fail-open is logged at error');
 
