@@ -1982,7 +1982,7 @@ ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
 
     rr = hu->tracked ? hu->peers[i].rr : NULL;
 
-    if (rr && rr->down) {
+    if (rr ? rr->down : hu->peers[i].down) {
         return "down";
     }
 
