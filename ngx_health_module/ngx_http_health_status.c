@@ -47,7 +47,6 @@ static ngx_int_t ngx_http_health_render_json(ngx_http_health_report_t *rep);
 static ngx_int_t ngx_http_health_render_prometheus(
     ngx_http_health_report_t *rep, ngx_http_health_prom_zone_t *pz);
 static ngx_int_t ngx_http_health_render_lb(ngx_http_health_report_t *rep);
-static u_char *ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s);
 static ngx_int_t ngx_http_health_send(ngx_http_request_t *r,
     ngx_uint_t status, char *type, ngx_chain_t *out, off_t length);
 static void ngx_http_health_json_cleanup(void *data);
@@ -852,7 +851,7 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
 
 
 /* a Prometheus label value: backslash, double quote and newline escaped */
-static u_char *
+u_char *
 ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
 {
     u_char      *p, *dst;

@@ -77,6 +77,7 @@ ngx_int_t ngx_http_health_add_reporter(ngx_conf_t *cf,
 ngx_int_t ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
     ngx_str_t *name, health_status_t status, json_t *obj);
 json_t *ngx_http_health_report_upstreams(ngx_http_health_report_t *rep);
+u_char *ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s);
 ngx_int_t ngx_http_health_printf(ngx_http_health_report_t *rep,
     const char *fmt, ...);
 

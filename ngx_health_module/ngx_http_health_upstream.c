@@ -54,7 +54,7 @@ typedef enum {
 
 /* in shared memory, one per peer; written by the lease holder */
 typedef struct {
-    uint64_t                     owner;          /* pid holding the lease */
+    uint64_t                     owner;          /* generation << 32 | pid */
     uint64_t                     expires;        /* monotonic msec */
     uint64_t                     checks;
     uint64_t                     check_fails;
@@ -65,15 +65,25 @@ typedef struct {
     uint32_t                     last_passed;    /* 0 none, 1 yes, 2 no */
     uint32_t                     last_code;
     uint32_t                     last_result;
-    u_char                       pad[8];
+    uint64_t                     failed;         /* attempts, no response */
 } ngx_http_health_peer_sh_t;
 
 
-/* in shared memory, one per group */
+/*
+ * In shared memory, one per group.  The master writes hash, first and
+ * npeers and bumps generation at each (re)load, so a segment rebuilt for
+ * another reason finds the check state of an unchanged group in the old
+ * one, and the workers of a new configuration take the check leases from
+ * the old ones at once.
+ */
 typedef struct {
     uint64_t                     ndown;          /* peers down by checks */
     uint64_t                     fail_open_logged;
-    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 16];
+    uint64_t                     generation;
+    uint64_t                     hash;           /* name and peers */
+    uint64_t                     first;
+    uint64_t                     npeers;
+    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 48];
 } ngx_http_health_upstream_sh_t;
 
 
@@ -91,6 +101,7 @@ typedef struct {
     ngx_msec_t                   timeout;
     ngx_uint_t                   fails;
     ngx_uint_t                   passes;
+    ngx_flag_t                   required;
     ngx_uint_t                   nranges;
     ngx_http_health_range_t      ranges[NGX_HTTP_HEALTH_MAX_RANGES];
 
@@ -137,6 +148,8 @@ struct ngx_http_health_upstream_s {
     ngx_uint_t                           nchecked;  /* not marked down */
     ngx_http_health_peer_t              *peers;
     ngx_str_t                            request;  /* of the check */
+    uint64_t                             hash;     /* name and peers */
+    uint64_t                             generation;
 
     ngx_http_upstream_init_peer_pt       original_init_peer;
 
@@ -165,14 +178,32 @@ typedef struct {
     ngx_event_save_peer_session_pt  original_save_session;
 #endif
     ngx_event_notify_peer_pt     original_notify;
+    ngx_http_upstream_rr_peer_data_t  *rrp;      /* NULL: not found */
     ngx_uint_t                   index;
     uint64_t                     start;          /* usec */
+    unsigned                     skipped:1;      /* a peer, once */
+    unsigned                     fail_open:1;    /* for this request */
 } ngx_http_health_upstream_peer_data_t;
+
+
+/* what choosing and giving back a skipped peer changes in nginx's own */
+typedef struct {
+    ngx_http_upstream_rr_peer_t *rr;
+    ngx_uint_t                   fails;
+    time_t                       checked;
+} ngx_http_health_rr_snap_t;
+
+
+#define NGX_HTTP_HEALTH_SNAPS  32
 
 
 static void *ngx_http_health_upstream_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_health_upstream_init_module(ngx_cycle_t *cycle);
+static void ngx_http_health_upstream_inherit(ngx_http_health_upstream_t *hu,
+    ngx_http_health_main_conf_t *hmcf);
 static ngx_int_t ngx_http_health_upstream_init_process(ngx_cycle_t *cycle);
+static void ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle);
 static char *ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_health_parse_ranges(ngx_str_t *value,
@@ -191,6 +222,14 @@ static void ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static void ngx_http_health_upstream_notify_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t type);
+static ngx_uint_t ngx_http_health_upstream_snap(
+    ngx_http_health_upstream_t *hu, ngx_http_health_rr_snap_t *snap);
+static void ngx_http_health_upstream_skip(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp, ngx_http_health_rr_snap_t *snap,
+    ngx_uint_t nsnap, ngx_uint_t i);
+static void ngx_http_health_upstream_close(ngx_connection_t *c);
+static ngx_uint_t ngx_http_health_upstream_fail_open(
+    ngx_peer_connection_t *pc, ngx_http_health_upstream_peer_data_t *hp);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_health_upstream_set_session(
     ngx_peer_connection_t *pc, void *data);
@@ -253,11 +292,11 @@ ngx_module_t  ngx_http_health_upstream_module = {
     ngx_http_health_upstream_commands,     /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_health_upstream_init_module,  /* init module */
     ngx_http_health_upstream_init_process, /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_health_upstream_exit_process, /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -282,6 +321,10 @@ ngx_http_health_upstream_now_us(void)
 
     return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+
+#define ngx_http_health_upstream_lease_id(hu)                                 \
+    ((hu)->generation << 32 | (uint32_t) ngx_pid)
 
 
 static ngx_inline ngx_http_health_peer_sh_t *
@@ -354,6 +397,7 @@ ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf)
     hucf->timeout = NGX_CONF_UNSET_MSEC;
     hucf->fails = NGX_CONF_UNSET_UINT;
     hucf->passes = NGX_CONF_UNSET_UINT;
+    hucf->required = NGX_CONF_UNSET;
 
     return hucf;
 }
@@ -416,11 +460,22 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             ms = ngx_parse_time(&v, 0);
 
-            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0 || ms > 86400000) {
+            /*
+             * The floors protect the peers: one worker checks a peer at a
+             * time, so an instance sends a peer at most ten checks a
+             * second, and a timeout under 10ms fails healthy peers on a
+             * busy machine.
+             */
+            if (ms == (ngx_msec_t) NGX_ERROR
+                || ms < (value[i].data[0] == 'i' ? 100 : 10)
+                || ms > 86400000)
+            {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid value \"%V\" in \"%V\" "
-                                   "directive, it must be a time from 1ms "
-                                   "to 1d", &value[i], &cmd->name);
+                                   "directive, it must be a time from %s "
+                                   "to 1d", &value[i], &cmd->name,
+                                   value[i].data[0] == 'i' ? "100ms"
+                                                           : "10ms");
                 return NGX_CONF_ERROR;
             }
 
@@ -476,6 +531,28 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "required=", 9) == 0) {
+            if (hucf->required != NGX_CONF_UNSET) {
+                goto duplicate;
+            }
+
+            if (ngx_strcmp(value[i].data + 9, "on") == 0) {
+                hucf->required = 1;
+
+            } else if (ngx_strcmp(value[i].data + 9, "off") == 0) {
+                hucf->required = 0;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be \"on\" or \"off\"",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "status=", 7) == 0) {
             if (hucf->nranges) {
                 goto duplicate;
@@ -509,6 +586,7 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_msec_value(hucf->timeout, 1000);
     ngx_conf_init_uint_value(hucf->fails, 3);
     ngx_conf_init_uint_value(hucf->passes, 2);
+    ngx_conf_init_value(hucf->required, 0);
 
     if (hucf->nranges == 0) {
         hucf->ranges[0].lo = 200;
@@ -584,7 +662,7 @@ char *
 ngx_http_health_upstream_conf(ngx_conf_t *cf,
     ngx_http_health_main_conf_t *hmcf)
 {
-    uint64_t                               h;
+    uint64_t                               h, gh;
     ngx_uint_t                             i, j, k;
     ngx_http_health_upstream_t            *hu;
     ngx_http_health_reporter_t             reporter;
@@ -623,22 +701,27 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
 
         hmcf->npeers += hu[i].npeers;
 
+        gh = 0xcbf29ce484222325ULL;
+
         for (j = 0; j < hu[i].name.len; j++) {
-            h = (h ^ hu[i].name.data[j]) * 0x100000001b3ULL;
+            gh = (gh ^ hu[i].name.data[j]) * 0x100000001b3ULL;
         }
 
-        h = (h ^ '/') * 0x100000001b3ULL;
+        gh = (gh ^ '/') * 0x100000001b3ULL;
 
         for (j = 0; j < hu[i].npeers; j++) {
             for (k = 0; k < hu[i].peers[j].name.len; k++) {
-                h = (h ^ hu[i].peers[j].name.data[k]) * 0x100000001b3ULL;
+                gh = (gh ^ hu[i].peers[j].name.data[k]) * 0x100000001b3ULL;
             }
 
             /* a peer marked down keeps no check state: a new segment */
-            h = (h ^ (hu[i].peers[j].backup ? '+'
-                      : hu[i].peers[j].down ? '-' : ','))
-                * 0x100000001b3ULL;
+            gh = (gh ^ (hu[i].peers[j].backup ? '+'
+                        : hu[i].peers[j].down ? '-' : ','))
+                 * 0x100000001b3ULL;
         }
+
+        hu[i].hash = gh;
+        h = (h ^ gh) * 0x100000001b3ULL;
     }
 
     hmcf->upstream_hash = h;
@@ -761,6 +844,20 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
     }
 
     if (hu->conf) {
+
+        /* the name goes out as the check's Host header */
+        for (k = 0; k < uscf->host.len; k++) {
+            if (uscf->host.data[k] <= ' ' || uscf->host.data[k] == 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"health_check\" cannot be used in "
+                                   "upstream \"%V\": its name holds a space "
+                                   "or a control character and is sent as "
+                                   "the Host header of the checks",
+                                   &uscf->host);
+                return NGX_ERROR;
+            }
+        }
+
         hu->request.len = sizeof("GET  HTTP/1.0" CRLF "Host: " CRLF
                                  "User-Agent: nginx-health/"
                                  NGX_HTTP_HEALTH_VERSION CRLF
@@ -785,6 +882,132 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
     uscf->peer.init = ngx_http_health_upstream_init_peer;
 
     return NGX_OK;
+}
+
+
+/*
+ * In the master, after the shared segment is in place and before the
+ * workers start; ngx_cycle is still the previous cycle during a reload.
+ */
+static ngx_int_t
+ngx_http_health_upstream_init_module(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                             u;
+    ngx_http_health_upstream_t            *hu;
+    ngx_http_health_main_conf_t           *hmcf;
+    ngx_http_health_upstream_sh_t         *ush;
+    ngx_http_health_upstream_main_conf_t  *humcf;
+
+    humcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                             ngx_http_health_upstream_module);
+    if (humcf == NULL || humcf->hmcf == NULL || humcf->hmcf->sh == NULL) {
+        return NGX_OK;
+    }
+
+    hmcf = humcf->hmcf;
+    hu = humcf->upstreams.elts;
+
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        ush = ngx_http_health_upstream_sh(hmcf, u);
+
+        if (ush->hash == 0) {
+            /* a new segment: an unchanged group brings its check state */
+            ngx_http_health_upstream_inherit(&hu[u], hmcf);
+        }
+
+        ush->hash = hu[u].hash;
+        ush->first = hu[u].first;
+        ush->npeers = hu[u].npeers;
+
+        hu[u].generation = __atomic_add_fetch(&ush->generation, 1,
+                                              __ATOMIC_ACQ_REL)
+                           & 0xffffffff;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the group's state in the previous cycle's segment, if it is unchanged */
+static void
+ngx_http_health_upstream_inherit(ngx_http_health_upstream_t *hu,
+    ngx_http_health_main_conf_t *hmcf)
+{
+    size_t                          fixed;
+    ngx_uint_t                      i, u, ngroups;
+    ngx_list_part_t                *part;
+    ngx_shm_zone_t                 *zone;
+    ngx_http_health_peer_sh_t      *psh, *opsh;
+    ngx_http_health_main_conf_t    *ohmcf;
+    ngx_http_health_upstream_sh_t  *ush, *oush;
+
+    if (ngx_cycle == NULL) {
+        return;
+    }
+
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    zone = part->elts;
+    ohmcf = NULL;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            zone = part->elts;
+            i = 0;
+        }
+
+        if (zone[i].tag == hmcf->shm_zone->tag && zone[i].data != NULL
+            && ((ngx_http_health_main_conf_t *) zone[i].data)->sh != NULL
+            && ((ngx_http_health_main_conf_t *) zone[i].data)->sh != hmcf->sh)
+        {
+            ohmcf = zone[i].data;
+            break;
+        }
+    }
+
+    fixed = ohmcf ? ohmcf->npeers * sizeof(ngx_http_health_peer_sh_t)
+                    + NGX_HTTP_HEALTH_CACHE_LINE : 0;
+
+    if (ohmcf == NULL || ohmcf->upstream_size <= fixed) {
+        return;
+    }
+
+    ngroups = (ohmcf->upstream_size - fixed)
+              / sizeof(ngx_http_health_upstream_sh_t);
+
+    for (u = 0; u < ngroups; u++) {
+        oush = ngx_http_health_upstream_sh(ohmcf, u);
+
+        if (oush->hash != hu->hash || oush->npeers != hu->npeers
+            || oush->first + oush->npeers > ohmcf->npeers)
+        {
+            continue;
+        }
+
+        ush = ngx_http_health_upstream_sh(hmcf, hu->index);
+        psh = ngx_http_health_peer_sh(hmcf, hu->first);
+        opsh = ngx_http_health_peer_sh(ohmcf, oush->first);
+
+        ngx_memcpy(psh, opsh, hu->npeers * sizeof(ngx_http_health_peer_sh_t));
+
+        ush->ndown = 0;
+
+        for (i = 0; i < hu->npeers; i++) {
+            ush->ndown += psh[i].down;
+        }
+
+        ush->generation = ngx_http_health_load(&oush->generation);
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "health: upstream \"%V\" unchanged, its check state "
+                      "carries over", &hu->name);
+        return;
+    }
 }
 
 
@@ -822,6 +1045,13 @@ ngx_http_health_upstream_init_process(ngx_cycle_t *cycle)
             continue;
         }
 
+        /* the cache manager and loader serve no request and check nothing */
+        if (ngx_process != NGX_PROCESS_WORKER
+            && ngx_process != NGX_PROCESS_SINGLE)
+        {
+            continue;
+        }
+
         for (j = 0; j < hu[i].npeers; j++) {
             peer = &hu[i].peers[j];
 
@@ -844,6 +1074,37 @@ ngx_http_health_upstream_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/* leases this worker holds are free at once for the others */
+static void
+ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle)
+{
+    uint64_t                               owner;
+    ngx_uint_t                             u, j;
+    ngx_http_health_peer_sh_t             *psh;
+    ngx_http_health_upstream_t            *hu;
+    ngx_http_health_upstream_main_conf_t  *humcf;
+
+    humcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                             ngx_http_health_upstream_module);
+    if (humcf == NULL || humcf->hmcf == NULL || humcf->hmcf->sh == NULL) {
+        return;
+    }
+
+    hu = humcf->upstreams.elts;
+
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        for (j = 0; j < hu[u].npeers; j++) {
+            psh = ngx_http_health_peer_sh(humcf->hmcf, hu[u].first + j);
+            owner = ngx_http_health_upstream_lease_id(&hu[u]);
+
+            (void) __atomic_compare_exchange_n(&psh->owner, &owner, 0, 0,
+                                               __ATOMIC_ACQ_REL,
+                                               __ATOMIC_RELAXED);
+        }
+    }
 }
 
 
@@ -938,9 +1199,28 @@ ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_health_upstream_srv_conf_t   *hucf;
     ngx_http_health_upstream_peer_data_t  *hp;
 
+    ngx_http_upstream_rr_peer_data_t      *rrp;
+
     hucf = ngx_http_conf_upstream_srv_conf(us,
                                            ngx_http_health_upstream_module);
     hu = hucf->upstream;
+    u = r->upstream;
+    rrp = NULL;
+
+    if (hu->tracked && u->peer.data == NULL) {
+        /*
+         * The round-robin init takes the data it finds here, so the
+         * tried peers of this request stay within reach below any
+         * wrapper (keepalive); the hash balancers bring their own, which
+         * starts with the round-robin part.
+         */
+        rrp = ngx_pcalloc(r->pool, sizeof(ngx_http_upstream_rr_peer_data_t));
+        if (rrp == NULL) {
+            return NGX_ERROR;
+        }
+
+        u->peer.data = rrp;
+    }
 
     if (hu->original_init_peer(r, us) != NGX_OK) {
         return NGX_ERROR;
@@ -950,14 +1230,23 @@ ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    if (rrp == NULL || rrp->peers != us->peer.data) {
+        rrp = u->peer.data;
+
+        if (rrp->peers != us->peer.data) {
+            rrp = NULL;
+        }
+    }
+
     hp = ngx_palloc(r->pool, sizeof(ngx_http_health_upstream_peer_data_t));
     if (hp == NULL) {
         return NGX_ERROR;
     }
 
-    u = r->upstream;
-
     hp->upstream = hu;
+    hp->rrp = rrp;
+    hp->skipped = 0;
+    hp->fail_open = 0;
     hp->request = r;
     hp->data = u->peer.data;
     hp->original_get_peer = u->peer.get;
@@ -997,9 +1286,10 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
 
     uint64_t                        ndown, logged;
     ngx_int_t                       rc;
-    ngx_uint_t                      i, n;
+    ngx_uint_t                      i, n, nsnap;
     ngx_http_health_upstream_t     *hu;
     ngx_http_health_main_conf_t    *hmcf;
+    ngx_http_health_rr_snap_t       snap[NGX_HTTP_HEALTH_SNAPS];
     ngx_http_health_upstream_sh_t  *ush;
 
     hu = hp->upstream;
@@ -1012,7 +1302,8 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
      * Without health_check (also after a reload that removed it from a
      * group whose segment was kept) check results are ignored.
      */
-    ndown = hu->conf ? ngx_http_health_load(&ush->ndown) : 0;
+    ndown = (hu->conf && !hp->fail_open)
+            ? ngx_http_health_load(&ush->ndown) : 0;
 
     if (ndown && ndown >= hu->nchecked) {
         /* every peer failed its checks: better try them than refuse all */
@@ -1024,7 +1315,7 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
                                            __ATOMIC_RELAXED,
                                            __ATOMIC_RELAXED))
         {
-            ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+            ngx_log_error(NGX_LOG_ERR, pc->log, 0,
                           "health: every peer of upstream \"%V\" failed its "
                           "health checks, using them all (fail-open)",
                           &hu->name);
@@ -1033,9 +1324,19 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
         ndown = 0;
     }
 
+    nsnap = ndown ? ngx_http_health_upstream_snap(hu, snap) : 0;
+
     for (n = 0; /* void */ ; n++) {
 
         rc = hp->original_get_peer(pc, hp->data);
+
+        if (rc == NGX_BUSY && hp->skipped
+            && ngx_http_health_upstream_fail_open(pc, hp))
+        {
+            /* the peers left are exhausted: this request takes any */
+            ndown = 0;
+            continue;
+        }
 
         if (rc != NGX_OK && rc != NGX_DONE) {
             return rc;
@@ -1050,25 +1351,204 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
             break;
         }
 
-        /*
-         * Out of rotation: give the peer back untouched (the balancer has
-         * marked it tried) and ask again.  A kept-alive connection to it
-         * is closed, not cached again.
-         */
-        if (pc->connection) {
-            ngx_close_connection(pc->connection);
-            pc->connection = NULL;
-        }
-
-        pc->cached = 0;
-
-        hp->original_free_peer(pc, hp->data, 0);
+        ngx_http_health_upstream_skip(pc, hp, snap, nsnap, i);
+        hp->skipped = 1;
     }
 
     hp->index = i;
     hp->start = ngx_http_health_upstream_now_us();
 
     return rc;
+}
+
+
+/*
+ * What nginx's round-robin get changes in a peer it picks (checked) and
+ * what its free does with state 0 (fails reset when accessed < checked),
+ * taken before the balancer runs for the peers that may be skipped.
+ */
+static ngx_uint_t
+ngx_http_health_upstream_snap(ngx_http_health_upstream_t *hu,
+    ngx_http_health_rr_snap_t *snap)
+{
+    ngx_uint_t                    k, n;
+    ngx_http_upstream_rr_peer_t  *rr;
+
+    n = 0;
+
+    for (k = 0; k < hu->npeers && n < NGX_HTTP_HEALTH_SNAPS; k++) {
+        rr = hu->peers[k].rr;
+
+        if (rr == NULL
+            || !ngx_http_health_load(
+                   &ngx_http_health_peer_sh(hu->hmcf, hu->first + k)->down))
+        {
+            continue;
+        }
+
+        snap[n].rr = rr;
+        snap[n].fails = rr->fails;
+        snap[n].checked = rr->checked;
+        n++;
+    }
+
+    return n;
+}
+
+
+/*
+ * Out of rotation: give the peer back as if it had never been chosen.
+ * The balancer keeps it marked tried, so asking again moves on; the try it
+ * took is given back, and what choosing it changed in the peer's passive
+ * state (checked, and fails through the free) is put back.  A kept-alive
+ * connection to it is closed the way the keepalive module closes one.
+ */
+static void
+ngx_http_health_upstream_skip(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp, ngx_http_health_rr_snap_t *snap,
+    ngx_uint_t nsnap, ngx_uint_t i)
+{
+    ngx_uint_t                     k, tries;
+    ngx_http_upstream_rr_peer_t   *rr;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    if (pc->connection) {
+        ngx_http_health_upstream_close(pc->connection);
+        pc->connection = NULL;
+    }
+
+    pc->cached = 0;
+    tries = pc->tries;
+
+    hp->original_free_peer(pc, hp->data, 0);
+
+    pc->tries = tries;
+
+    rr = hp->upstream->peers[i].rr;
+    peers = hp->upstream->uscf->peer.data;
+
+    for (k = 0; k < nsnap; k++) {
+        if (snap[k].rr != rr) {
+            continue;
+        }
+
+        ngx_http_upstream_rr_peers_rlock(peers);
+        ngx_http_upstream_rr_peer_lock(peers, rr);
+
+        rr->fails = snap[k].fails;
+        rr->checked = snap[k].checked;
+
+        ngx_http_upstream_rr_peer_unlock(peers, rr);
+        ngx_http_upstream_rr_peers_unlock(peers);
+
+        break;
+    }
+}
+
+
+static void
+ngx_http_health_upstream_close(ngx_connection_t *c)
+{
+#if (NGX_HTTP_SSL)
+
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+        c->ssl->no_send_shutdown = 1;
+
+        if (ngx_ssl_shutdown(c) == NGX_AGAIN) {
+            c->ssl->handler = ngx_http_health_upstream_close;
+            return;
+        }
+    }
+
+#endif
+
+    if (c->pool) {
+        ngx_destroy_pool(c->pool);
+        c->pool = NULL;
+    }
+
+    ngx_close_connection(c);
+}
+
+
+/*
+ * Fail-open for one request: every peer left after skipping the ones that
+ * failed their checks has been tried, so the skipped ones become the
+ * candidates (the request would have gone to them without the module).
+ * Their tried marks are cleared in the list the balancer is on, or, when
+ * it moved on to backups that hold none of them, on the primary list with
+ * everything else marked tried.
+ */
+static ngx_uint_t
+ngx_http_health_upstream_fail_open(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp)
+{
+    uintptr_t                          m;
+    ngx_uint_t                         i, k, n, cleared, pass;
+    ngx_http_upstream_rr_peer_t       *rr;
+    ngx_http_health_upstream_t        *hu;
+    ngx_http_upstream_rr_peers_t      *peers, *primary;
+    ngx_http_upstream_rr_peer_data_t  *rrp;
+
+    rrp = hp->rrp;
+    hu = hp->upstream;
+
+    if (rrp == NULL || hp->fail_open) {
+        return 0;
+    }
+
+    primary = hu->uscf->peer.data;
+    cleared = 0;
+
+    for (pass = 0; pass < 2 && cleared == 0; pass++) {
+
+        peers = pass ? primary : rrp->peers;
+
+        if (pass && rrp->peers == primary) {
+            break;
+        }
+
+        ngx_http_upstream_rr_peers_rlock(primary);
+
+        for (rr = peers->peer, i = 0; rr; rr = rr->next, i++) {
+            n = i / (8 * sizeof(uintptr_t));
+            m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
+
+            k = ngx_http_health_upstream_lookup(hu, rr->sockaddr);
+
+            if (k != NGX_HTTP_HEALTH_NO_PEER
+                && ngx_http_health_load(
+                       &ngx_http_health_peer_sh(hu->hmcf, hu->first + k)
+                           ->down))
+            {
+                rrp->tried[n] &= ~m;
+                cleared++;
+
+            } else if (pass) {
+                rrp->tried[n] |= m;
+            }
+        }
+
+        ngx_http_upstream_rr_peers_unlock(primary);
+
+        if (cleared && pass) {
+            rrp->peers = primary;
+        }
+    }
+
+    if (cleared == 0) {
+        return 0;
+    }
+
+    hp->fail_open = 1;
+
+    ngx_log_error(NGX_LOG_ERR, pc->log, 0,
+                  "health: no peer of upstream \"%V\" that passes its "
+                  "health checks is left for this request, trying the "
+                  "ones that failed them (fail-open)", &hu->name);
+
+    return 1;
 }
 
 
@@ -1088,6 +1568,7 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_upstream_t          *u;
     ngx_http_health_main_conf_t  *hmcf;
     ngx_http_health_counters_t   *c;
+    ngx_http_health_peer_sh_t    *psh;
 
     if (hp->index != NGX_HTTP_HEALTH_NO_PEER) {
         hmcf = hp->upstream->hmcf;
@@ -1097,6 +1578,21 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
 
         u = hp->request->upstream;
         status = (u && u->state) ? u->state->status : 0;
+
+        if (status == 0 && (state & NGX_PEER_FAILED)) {
+            /*
+             * Refused, reset or timed out before a status line: no
+             * response time and no class to count it in.
+             */
+            psh = ngx_http_health_peer_sh(hmcf, hp->upstream->first
+                                                + hp->index);
+            ngx_http_health_add(&psh->fails, 1);
+            ngx_http_health_add(&psh->failed, 1);
+
+            hp->index = NGX_HTTP_HEALTH_NO_PEER;
+            hp->original_free_peer(pc, hp->data, state);
+            return;
+        }
 
         c = ngx_http_health_zone_counters(hmcf, hmcf->shard, g);
         index = health_hist_index(us);
@@ -1172,11 +1668,12 @@ ngx_http_health_check_timer(ngx_event_t *ev)
     ngx_http_health_peer_sh_t    *psh;
     ngx_http_health_upstream_t   *hu;
 
+    hu = peer->upstream;
+
     if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_health_upstream_exit_process((ngx_cycle_t *) ngx_cycle);
         return;
     }
-
-    hu = peer->upstream;
 
     ngx_add_timer(ev, hu->conf->interval);
 
@@ -1233,33 +1730,37 @@ ngx_http_health_check_timer(ngx_event_t *ev)
 
 /*
  * One worker probes a peer at a time.  The holder renews the lease at each
- * check; a lease that was not renewed for two intervals and a timeout, or
- * whose holder has exited, is taken over.
+ * check; a lease that was not renewed for two intervals and a timeout,
+ * whose holder has exited, or that a worker of an older configuration
+ * holds, is taken over.  Owner and generation are one word, so that one
+ * exchange decides between two workers.
  */
 static ngx_int_t
 ngx_http_health_check_lease(ngx_http_health_upstream_t *hu,
     ngx_http_health_peer_sh_t *psh)
 {
-    uint64_t         owner, now, lease;
+    uint64_t         owner, mine, now, lease;
     struct timespec  ts;
 
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
     now = (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     lease = 2 * hu->conf->interval + hu->conf->timeout;
 
+    mine = ngx_http_health_upstream_lease_id(hu);
     owner = ngx_http_health_load(&psh->owner);
 
-    if (owner != (uint64_t) ngx_pid) {
+    if (owner != mine) {
 
         if (owner != 0
+            && (owner >> 32) >= hu->generation
             && ngx_http_health_load(&psh->expires) > now
-            && (kill((ngx_pid_t) owner, 0) == 0 || ngx_errno != NGX_ESRCH))
+            && (kill((ngx_pid_t) (owner & 0xffffffff), 0) == 0
+                || ngx_errno != NGX_ESRCH))
         {
             return 0;
         }
 
-        if (!__atomic_compare_exchange_n(&psh->owner, &owner,
-                                         (uint64_t) ngx_pid, 0,
+        if (!__atomic_compare_exchange_n(&psh->owner, &owner, mine, 0,
                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         {
             return 0;
@@ -1463,7 +1964,7 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     {
         ngx_http_health_add(&ush->ndown, 1);
 
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "health: peer %V of upstream \"%V\" failed %ui "
                       "checks (last: %s, status %ui), out of rotation",
                       &peer->name, &hu->name, hu->conf->fails,
@@ -1481,7 +1982,7 @@ ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
 
     rr = hu->tracked ? hu->peers[i].rr : NULL;
 
-    if (rr && rr->down) {
+    if (rr ? rr->down : hu->peers[i].down) {
         return "down";
     }
 
@@ -1516,9 +2017,12 @@ ngx_http_health_peer_json(ngx_http_health_upstream_t *hu, ngx_uint_t i,
                                      hu->peers[i].name.len));
     json_object_set_new(p, "state", json_string(state));
     json_object_set_new(p, "backup", json_boolean(hu->peers[i].backup));
-    json_object_set_new(p, "requests", json_integer(st->requests));
+    json_object_set_new(p, "requests", json_integer(
+        st->requests + ngx_http_health_load(&psh->failed)));
     json_object_set_new(p, "fails",
                         json_integer(ngx_http_health_load(&psh->fails)));
+    json_object_set_new(p, "failed_attempts",
+                        json_integer(ngx_http_health_load(&psh->failed)));
 
     o = json_object();
     json_object_set_new(o, "1xx", json_integer(st->classes[0]));
@@ -1586,7 +2090,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
     json_t                         *ups, *obj, *peers, *p, *check;
     uint64_t                        ndown;
     ngx_str_t                       name;
-    ngx_uint_t                      u, i, up;
+    ngx_uint_t                      u, i, up, down;
     const char                     *state;
     health_status_t                 status;
     ngx_http_health_stats_t        *st;
@@ -1631,6 +2135,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
         }
 
         up = 0;
+        down = 0;
 
         for (i = 0; i < hu[u].npeers; i++) {
             psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
@@ -1638,6 +2143,11 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
             if (state[0] == 'u' && state[1] == 'p') {
                 up++;
+            }
+
+            /* taken out on purpose: neither a failure nor degraded */
+            if (state[0] == 'd') {
+                down++;
             }
 
             if (peers == NULL) {
@@ -1655,8 +2165,18 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             }
         }
 
-        status = up == hu[u].npeers ? HEALTH_HEALTHY
+        status = up == hu[u].npeers - down ? HEALTH_HEALTHY
                  : up ? HEALTH_DEGRADED : HEALTH_UNHEALTHY;
+
+        /*
+         * Like a dependency with required=off: a group whose peers all
+         * fail must not make every instance answer 503 at once.
+         */
+        if (status == HEALTH_UNHEALTHY
+            && (hu[u].conf == NULL || !hu[u].conf->required))
+        {
+            status = HEALTH_DEGRADED;
+        }
 
         check = NULL;
 
@@ -1669,7 +2189,14 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
             json_object_set_new(check, "healthy_peers", json_integer(up));
             json_object_set_new(check, "total_peers",
-                                json_integer(hu[u].npeers));
+                                json_integer(hu[u].npeers - down));
+
+            if (down) {
+                json_object_set_new(check, "down_peers", json_integer(down));
+            }
+            json_object_set_new(check, "required",
+                                json_boolean(hu[u].conf
+                                             && hu[u].conf->required));
 
             if (ndown && ndown >= hu[u].nchecked) {
                 json_object_set_new(check, "fail_open", json_true());
@@ -1719,27 +2246,36 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
 {
     ngx_http_health_upstream_main_conf_t  *humcf = data;
 
-    u_char                        sum[32];
+    u_char                        sum[32], *un, *pn, **names;
     time_t                        now;
-    uint64_t                      cum;
+    uint64_t                      cum, failed;
     ngx_uint_t                    u, i, k, f;
     const char                   *state;
     ngx_http_health_stats_t      *st;
+    ngx_http_health_peer_sh_t    *psh;
     ngx_http_health_upstream_t   *hu;
     ngx_http_health_main_conf_t  *hmcf;
 
     static const char  *families[] = {
         "# HELP nginx_health_upstream_peer_up Whether a peer is in rotation "
-        "(1) or not (0).\n"
+        "(1) or not (0); absent for a peer marked down in the "
+        "configuration.\n"
         "# TYPE nginx_health_upstream_peer_up gauge\n",
+        "# HELP nginx_health_upstream_peer_state The state of a peer (up, "
+        "down, unhealthy, unavailable): 1 for the one it is in.\n"
+        "# TYPE nginx_health_upstream_peer_state gauge\n",
         "# HELP nginx_health_upstream_peer_requests_total Requests sent to "
         "a peer (every attempt).\n"
         "# TYPE nginx_health_upstream_peer_requests_total counter\n",
+        "# HELP nginx_health_upstream_peer_failed_attempts_total Attempts "
+        "that failed before a response (refused, reset, timed out).\n"
+        "# TYPE nginx_health_upstream_peer_failed_attempts_total counter\n",
         "# HELP nginx_health_upstream_peer_responses_total Responses of a "
         "peer by status class.\n"
         "# TYPE nginx_health_upstream_peer_responses_total counter\n",
         "# HELP nginx_health_upstream_peer_response_duration_seconds Time "
-        "from choosing a peer to the end of its response.\n"
+        "from choosing a peer to the end of its response (attempts with a "
+        "response).\n"
         "# TYPE nginx_health_upstream_peer_response_duration_seconds "
         "histogram\n"
     };
@@ -1758,27 +2294,71 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
     now = ngx_time();
     hu = humcf->upstreams.elts;
 
+    /* label values, escaped once: group names first, then every peer's */
+    names = ngx_palloc(rep->request->pool,
+                       (humcf->upstreams.nelts + hmcf->npeers)
+                       * sizeof(u_char *));
+    if (names == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        names[u] = ngx_http_health_prom_escape(rep->request->pool,
+                                               &hu[u].name);
+        if (names[u] == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < hu[u].npeers; i++) {
+            pn = ngx_http_health_prom_escape(rep->request->pool,
+                                             &hu[u].peers[i].name);
+            if (pn == NULL) {
+                return NGX_ERROR;
+            }
+
+            names[humcf->upstreams.nelts + hu[u].first + i] = pn;
+        }
+    }
+
 #define emit(...)                                                             \
     if (ngx_http_health_printf(rep, __VA_ARGS__) != NGX_OK) {                 \
         return NGX_ERROR;                                                     \
     }
 
     /* one family at a time, as the exposition format wants them grouped */
-    for (f = 0; f < 4; f++) {
+    for (f = 0; f < 6; f++) {
         emit("%s", families[f]);
 
         for (u = 0; u < humcf->upstreams.nelts; u++) {
-            for (i = 0; i < hu[u].npeers; i++) {
+            un = names[u];
 
-                if (f == 0) {
-                    state = ngx_http_health_peer_state(&hu[u], i,
-                                ngx_http_health_peer_sh(hmcf,
-                                                        hu[u].first + i),
-                                now);
-                    emit("nginx_health_upstream_peer_up{upstream=\"%V\","
-                         "peer=\"%V\"} %d\n", &hu[u].name,
-                         &hu[u].peers[i].name,
-                         state[0] == 'u' && state[1] == 'p');
+            for (i = 0; i < hu[u].npeers; i++) {
+                pn = names[humcf->upstreams.nelts + hu[u].first + i];
+                psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
+
+                if (f <= 1) {
+                    state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+
+                    if (f == 0 && state[0] != 'd') {
+                        emit("nginx_health_upstream_peer_up{upstream=\"%s\","
+                             "peer=\"%s\"} %d\n", un, pn,
+                             state[0] == 'u' && state[1] == 'p');
+
+                    } else if (f == 1) {
+                        emit("nginx_health_upstream_peer_state{upstream="
+                             "\"%s\",peer=\"%s\",state=\"%s\"} 1\n",
+                             un, pn, state);
+                    }
+
+                    continue;
+                }
+
+                failed = ngx_http_health_load(&psh->failed);
+
+                if (f == 3) {
+                    emit("nginx_health_upstream_peer_failed_attempts_total"
+                         "{upstream=\"%s\",peer=\"%s\"} %uL\n",
+                         un, pn, failed);
                     continue;
                 }
 
@@ -1786,19 +2366,18 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
                                          hmcf->zones.nelts + hu[u].first + i,
                                          st, 1);
 
-                if (f == 1) {
+                if (f == 2) {
                     emit("nginx_health_upstream_peer_requests_total"
-                         "{upstream=\"%V\",peer=\"%V\"} %uL\n",
-                         &hu[u].name, &hu[u].peers[i].name, st->requests);
+                         "{upstream=\"%s\",peer=\"%s\"} %uL\n",
+                         un, pn, st->requests + failed);
                     continue;
                 }
 
-                if (f == 2) {
+                if (f == 4) {
                     for (k = 1; k <= 5; k++) {
                         emit("nginx_health_upstream_peer_responses_total"
-                             "{upstream=\"%V\",peer=\"%V\",code=\"%uixx\"} "
-                             "%uL\n", &hu[u].name, &hu[u].peers[i].name,
-                             k, st->classes[k - 1]);
+                             "{upstream=\"%s\",peer=\"%s\",code=\"%uixx\"} "
+                             "%uL\n", un, pn, k, st->classes[k - 1]);
                     }
 
                     continue;
@@ -1809,23 +2388,22 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
                 for (k = 0; k < hmcf->nbounds; k++) {
                     cum += st->buckets[k];
                     emit("nginx_health_upstream_peer_response_duration_"
-                         "seconds_bucket{upstream=\"%V\",peer=\"%V\","
-                         "le=\"%V\"} %uL\n", &hu[u].name,
-                         &hu[u].peers[i].name, &hmcf->bound_labels[k], cum);
+                         "seconds_bucket{upstream=\"%s\",peer=\"%s\","
+                         "le=\"%V\"} %uL\n", un, pn,
+                         &hmcf->bound_labels[k], cum);
                 }
 
                 (void) health_hist_format_seconds(st->time_us, (char *) sum,
                                                   sizeof(sum));
 
                 emit("nginx_health_upstream_peer_response_duration_seconds_"
-                     "bucket{upstream=\"%V\",peer=\"%V\",le=\"+Inf\"} %uL\n"
+                     "bucket{upstream=\"%s\",peer=\"%s\",le=\"+Inf\"} %uL\n"
                      "nginx_health_upstream_peer_response_duration_seconds_"
-                     "sum{upstream=\"%V\",peer=\"%V\"} %s\n"
+                     "sum{upstream=\"%s\",peer=\"%s\"} %s\n"
                      "nginx_health_upstream_peer_response_duration_seconds_"
-                     "count{upstream=\"%V\",peer=\"%V\"} %uL\n",
-                     &hu[u].name, &hu[u].peers[i].name, st->requests,
-                     &hu[u].name, &hu[u].peers[i].name, sum,
-                     &hu[u].name, &hu[u].peers[i].name, st->requests);
+                     "count{upstream=\"%s\",peer=\"%s\"} %uL\n",
+                     un, pn, st->requests, un, pn, sum, un, pn,
+                     st->requests);
             }
         }
     }

@@ -57,7 +57,7 @@ my @bad = (
       qr/invalid value "status=" in "health_check" directive/,
       'empty status list' ],
     [ 'health_check interval=0;', '',
-      qr/invalid value "interval=0" in "health_check" directive, it must be a time from 1ms to 1d/,
+      qr/invalid value "interval=0" in "health_check" directive, it must be a time from 100ms to 1d/,
       'zero interval' ],
     [ 'health_check interval=0s;', '',
       qr/invalid value "interval=0s" in "health_check" directive/,
@@ -68,6 +68,24 @@ my @bad = (
     [ 'health_check timeout=0ms;', '',
       qr/invalid value "timeout=0ms" in "health_check" directive/,
       'zero timeout' ],
+    [ 'health_check interval=1ms timeout=1ms;', '',
+      qr/invalid value "interval=1ms" in "health_check" directive, it must be a time from 100ms to 1d/,
+      'interval=1ms' ],
+    [ 'health_check interval=99ms;', '',
+      qr/invalid value "interval=99ms" in "health_check" directive, it must be a time from 100ms to 1d/,
+      'interval under 100ms' ],
+    [ 'health_check timeout=1ms;', '',
+      qr/invalid value "timeout=1ms" in "health_check" directive, it must be a time from 10ms to 1d/,
+      'timeout=1ms' ],
+    [ 'health_check interval=2d;', '',
+      qr/invalid value "interval=2d" in "health_check" directive, it must be a time from 100ms to 1d/,
+      'interval over a day' ],
+    [ 'health_check required=yes;', '',
+      qr/invalid value "required=yes" in "health_check" directive, it must be "on" or "off"/,
+      'required neither on nor off' ],
+    [ 'health_check required=on required=off;', '',
+      qr/duplicate parameter "required=off" in "health_check" directive/,
+      'required twice' ],
     [ 'health_check fails=0;', '',
       qr/invalid value "fails=0" in "health_check" directive, it must be a number from 1 to 1000/,
       'fails=0' ],
@@ -107,10 +125,36 @@ my @good = (
     'least_conn; health_check;',
     'health_check; hash $request_uri consistent;',
     'zone app 64k; health_check; keepalive 8;',
+    'health_check interval=100ms timeout=10ms;',
+    'health_check timeout=1h;',
+    'health_check required=on;',
+    'health_check required=off;',
 );
 for my $g (@good) {
     my ($rc, $out) = conf_test($g);
     is($rc, 0, "nginx -t passes: $g") or diag $out;
+}
+
+# the group's name is the checks' Host header: no control characters
+for my $t ([ 'a\\r\\nX-Injected: 1', 'CR LF' ], [ 'a b', 'a space' ],
+           [ 'a\\tb', 'a tab' ]) {
+    my ($name, $what) = @$t;
+    my $ng = HealthTest::Nginx->new(conf => <<"EOF2");
+    upstream "$name" { server 127.0.0.1:%%PORT_1%%; health_check; }
+    server { listen 127.0.0.1:%%PORT%%; location /health { health_status; } }
+EOF2
+    my ($rc, $out) = $ng->test_conf;
+    isnt($rc, 0, "nginx -t fails: upstream name with $what and health_check");
+    like($out, qr/"health_check" cannot be used in upstream .*its name holds a space or a control character/s,
+         "message: upstream name with $what") or diag $out;
+}
+{
+    my $ng = HealthTest::Nginx->new(conf => <<"EOF2");
+    upstream "a b" { server 127.0.0.1:%%PORT_1%%; }
+    server { listen 127.0.0.1:%%PORT%%; location /health { health_status; } }
+EOF2
+    my ($rc, $out) = $ng->test_conf;
+    is($rc, 0, 'such a name without health_check stays allowed') or diag $out;
 }
 
 done_testing;

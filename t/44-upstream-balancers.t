@@ -45,7 +45,7 @@ for my $v (sort keys %variants) {
         server $addr[0];
         server $addr[1];
         server $addr[2]$w;
-        health_check uri=/hc interval=200ms timeout=300ms fails=1;
+        health_check uri=/hc interval=200ms timeout=5s fails=1;
     }
 EOF2
     $locs .= <<"EOF2";

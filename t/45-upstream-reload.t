@@ -23,7 +23,7 @@ my @addr = map { '127.0.0.1:' . $_->port } @b;
 
 sub conf {
     my (@peers) = @_;
-    my $check = 'health_check uri=/hc interval=200ms timeout=300ms fails=1 '
+    my $check = 'health_check uri=/hc interval=200ms timeout=5s fails=1 '
         . 'passes=1;';
     $check = '' if $peers[0] eq 'nocheck' && shift @peers;
     my $servers = join "\n", map { "        server $_;" } @peers;

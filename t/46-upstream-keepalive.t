@@ -42,7 +42,7 @@ my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF2");
         server $addr[0];
         server $addr[1];
         keepalive 8;
-        health_check uri=/hc interval=200ms timeout=300ms fails=1 passes=1
+        health_check uri=/hc interval=200ms timeout=5s fails=1 passes=1
                      status=200;
     }
 

@@ -29,7 +29,7 @@ my $addr = '127.0.0.1:' . $be->port;
 my $ng = HealthTest::Nginx->new(workers => 4, conf => <<"EOF2");
     upstream app {
         server $addr;
-        health_check uri=/hc interval=100ms timeout=300ms;
+        health_check uri=/hc interval=100ms timeout=5s;
     }
 
     server {
@@ -45,16 +45,24 @@ sub checks {
 }
 
 ok(wait_until(sub { checks() >= 3 }, timeout => 10), 'checks run');
-my ($n0, $c0, $t0) = (hc_seen(), checks(), time);
+my ($n0, $t0) = (hc_seen(), time);
 sleep 2;
-my ($n1, $c1, $t1) = (hc_seen(), checks(), time);
+my ($n1, $t1) = (hc_seen(), time);
+# an upper bound: a loaded machine only checks less often
 my $max = int(($t1 - $t0) / 0.1) + 3;
 cmp_ok($n1 - $n0, '<=', $max,
        sprintf('the backend got %d checks in %.1fs from 4 workers '
                . '(one per 100ms is %d)', $n1 - $n0, $t1 - $t0, $max - 3));
-cmp_ok($n1 - $n0, '>=', 5, 'and they keep coming');
-cmp_ok(abs(($c1 - $c0) - ($n1 - $n0)), '<=', 2,
-       'the checks counted are the ones the backend saw');
+ok(wait_until(sub { hc_seen() >= $n1 + 5 }, timeout => 15),
+   'and they keep coming');
+
+# every check is counted once: the backend logs a check around the time
+# nginx counts it, and one check at a time is in flight, so the count read
+# just before the log is at most one ahead, the one read after at most one
+# behind
+my ($ca, $n, $cb) = (checks(), hc_seen(), checks());
+ok($ca <= $n + 1 && $n <= $cb + 1,
+   "the checks counted are the ones the backend saw ($ca <= $n <= $cb)");
 
 # the lease holders die: the new workers take over
 my @old = $ng->worker_pids;
@@ -64,7 +72,7 @@ ok(wait_until(sub {
     @w == 4 && !grep { my $o = $_; grep { $_ == $o } @old } @w
 }, timeout => 10), 'the master started 4 new workers');
 my $c2 = checks();
-ok(wait_until(sub { checks() >= $c2 + 5 }, timeout => 5),
+ok(wait_until(sub { checks() >= $c2 + 5 }, timeout => 15),
    'checks go on under the new workers');
 
 ($n0, $t0) = (hc_seen(), time);
