@@ -1599,6 +1599,26 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + peer->index);
     ush = ngx_http_health_upstream_sh(hu->hmcf, hu->index);
 
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    /*
+     * The address left during the check: its result would count a peer
+     * that is gone toward fail-open.  (Should it leave in the instant
+     * after this, the next tick of any worker's timer forgets it.)
+     */
+    if (peer->slot) {
+        if (hu->config != *((ngx_http_upstream_rr_peers_t *)
+                            hu->uscf->peer.data)->config)
+        {
+            ngx_http_health_resolve_sync(hu, ngx_cycle->log);
+        }
+
+        if (!peer->live) {
+            ngx_http_health_resolve_forget(hu, peer->index);
+            return;
+        }
+    }
+#endif
+
     ngx_http_health_add(&psh->checks, 1);
     __atomic_store_n(&psh->last_code, (uint32_t) code, __ATOMIC_RELAXED);
     __atomic_store_n(&psh->last_result, (uint32_t) result, __ATOMIC_RELAXED);
