@@ -31,7 +31,10 @@ plan skip_all => "$vtext: \"server ... resolve\" needs nginx 1.27.3 or later"
     if $version < 1027003;
 
 my $dns = HealthTest::Dns->start;
-$dns->set('app.test' => ['127.0.0.2']);
+# app.test as the steps below want it; mix.test stays
+my %fixed = ('mix.test' => ['127.0.0.5']);
+sub app_resolves { $dns->set(%fixed, 'app.test' => [map { "127.0.0.$_" } @_]) }
+app_resolves(2);
 
 # one backend nginx answering on five loopback addresses, the same port:
 # / answers the address, /hc fails on 127.0.0.4
@@ -55,6 +58,13 @@ my $conf = <<"EOF";
         health_check uri=/hc interval=200ms timeout=1s fails=1 passes=1;
     }
 
+    # a static peer and a resolve line
+    upstream mix {
+        zone mix 64k;
+        server 127.0.0.6:$P;
+        server mix.test:$P resolve;
+    }
+
     upstream two {
         zone two 64k;
         server many.test:$P resolve;
@@ -65,6 +75,11 @@ my $conf = <<"EOF";
 
         location / {
             proxy_pass http://app;
+            proxy_next_upstream off;
+        }
+
+        location /mix/ {
+            proxy_pass http://mix;
             proxy_next_upstream off;
         }
 
@@ -139,7 +154,7 @@ is_deeply(send_requests(10), { addr(2) => 10 }, '10 answers from 127.0.0.2');
 counts_match(status(), 'its 10 requests are counted for it');
 
 # 2. a second address appears
-$dns->set('app.test' => ['127.0.0.2', '127.0.0.3']);
+app_resolves(2, 3);
 $doc = wait_peers([2, 3], up => 1, checked => 1);
 ok($doc, 'the new address is listed, checked and up') or diag explain status();
 my $seen = send_requests(40);
@@ -150,7 +165,7 @@ counts_match(status(), 'each peer counted exactly its own answers');
 is(peers(status())->{addr(3)}{fails}, 0, 'no passive failure');
 
 # 3. the first one leaves: gone from the status, nothing counted for it
-$dns->set('app.test' => ['127.0.0.3']);
+app_resolves(3);
 $doc = wait_peers([3]);
 ok($doc, 'the address that left is no longer listed') or diag explain status();
 is($doc->{checks}{'upstream:app'}{total_peers}, 1, 'total_peers 1 again');
@@ -158,7 +173,7 @@ is_deeply(send_requests(10), { addr(3) => 10 }, '10 answers from 127.0.0.3');
 counts_match(status(), 'the remaining peer counted exactly');
 
 # 4. it comes back: its counts are there again, and go on
-$dns->set('app.test' => ['127.0.0.2', '127.0.0.3']);
+app_resolves(2, 3);
 $doc = wait_peers([2, 3]);
 ok($doc, 'the address is back') or diag explain status();
 is(peers($doc)->{addr(2)}{requests}, $answered{addr(2)},
@@ -168,7 +183,7 @@ counts_match(status(), 'both counted exactly after its return');
 
 # 5. a failing address replaces it: checked, out of rotation, and it
 #    starts from zero (never the counts of the one it replaced)
-$dns->set('app.test' => ['127.0.0.3', '127.0.0.4']);
+app_resolves(3, 4);
 $doc = wait_until(sub {
     my $d = status() or return;
     my $p = peers($d);
@@ -188,13 +203,13 @@ counts_match(status(), 'counted exactly');
 
 # 6. the failing address leaves: the group is healthy, the fail-open
 #    count holds no departed peer
-$dns->set('app.test' => ['127.0.0.3']);
+app_resolves(3);
 $doc = wait_peers([3]);
 ok($doc, 'the failing address left') or diag explain status();
 is($doc->{checks}{'upstream:app'}{status}, 'healthy', 'healthy again');
 
 # then .3 fails too (the only peer): fail-open, not a stale count
-$dns->set('app.test' => ['127.0.0.4']);
+app_resolves(4);
 $doc = wait_until(sub {
     my $d = status() or return;
     my $p = peers($d);
@@ -204,7 +219,7 @@ $doc = wait_until(sub {
 }, timeout => 20, step => 0.05);
 ok($doc, 'the only peer failing its checks: fail-open')
     or diag explain status();
-$dns->set('app.test' => ['127.0.0.3']);
+app_resolves(3);
 $doc = wait_peers([3], up => 1);
 ok($doc, 'back to 127.0.0.3, up') or diag explain status();
 # a check of the departed peer still under way when it left may count it
@@ -224,7 +239,20 @@ my %prom = $m =~ /^nginx_health_upstream_peer_requests_total\{upstream="app",pee
 is_deeply(\%prom, { addr(3) => $answered{addr(3)} },
           'prometheus: the listed peer and its exact count');
 
-# 8. a reload keeps the resolved peers and their counts
+# a static peer and a resolved one in a group
+$doc = wait_peers([5, 6], group => 'mix');
+ok($doc, 'mix: the static peer and the resolved one are listed')
+    or diag explain status();
+my $mix = send_requests(20, '/mix/');
+is($mix->{addr(5)} + $mix->{addr(6)}, 20, 'mix: both answer')
+    or diag explain $mix;
+my $mp = peers(status(), 'mix');
+is_deeply({ map { $_ => $mp->{$_}{requests} } keys %$mp },
+          { addr(5) => $mix->{addr(5)}, addr(6) => $mix->{addr(6)} },
+          'mix: each counted exactly its answers');
+
+# 8. a reload keeps the resolved peers and their counts (nginx hands the
+#    resolved addresses over to the new configuration)
 $ng->reload;
 $doc = wait_peers([3], up => 1);
 ok($doc, 'after a reload the resolved peer is still tracked')
@@ -234,10 +262,21 @@ is(peers($doc)->{addr(3)}{requests}, $answered{addr(3)},
 send_requests(5);
 counts_match(status(), 'counted exactly after the reload');
 
+$doc = wait_peers([5, 6], group => 'mix');
+ok($doc, 'mix: still tracked after the reload') or diag explain status();
+my $mix2 = send_requests(10, '/mix/');
+$mp = peers(status(), 'mix');
+is_deeply({ map { $_ => $mp->{$_}{requests} } keys %$mp },
+          { map { $_ => ($mix->{$_} // 0) + ($mix2->{$_} // 0) }
+                addr(5), addr(6) },
+          'mix: counts kept and exact after the reload');
+ok(!grep({ /not tracked/ } split /\n/, slurp($ng->error_log) // ''),
+   'error.log says no group went untracked');
+
 # 9. more addresses than slots (8): the first 8 are tracked, the others
 #    are served and counted nowhere, error.log says so
-$dns->set('app.test' => ['127.0.0.3'],
-          'many.test' => [map { "127.0.0.$_" } 2 .. 6, 7 .. 11]);
+$fixed{'many.test'} = [map { "127.0.0.$_" } 2 .. 6, 7 .. 11];
+app_resolves(3);
 $doc = wait_until(sub {
     my $d = status() or return;
     return keys %{ peers($d, 'two') } == 8 ? $d : undef;
