@@ -1852,7 +1852,8 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             && hu[u].config != *((ngx_http_upstream_rr_peers_t *)
                                  hu[u].uscf->peer.data)->config)
         {
-            ngx_http_health_resolve_sync(&hu[u], rep->request->connection->log);
+            ngx_http_health_resolve_sync(&hu[u],
+                                         rep->request->connection->log);
         }
 #endif
 
@@ -2148,8 +2149,8 @@ ngx_http_health_resolve_track(ngx_conf_t *cf, ngx_http_health_upstream_t *hu,
         return NGX_OK;
     }
 
-    hu->resolve = ngx_pcalloc(cf->pool,
-                              hu->nresolve * sizeof(ngx_http_health_resolve_t));
+    hu->resolve = ngx_pcalloc(cf->pool, hu->nresolve
+                                        * sizeof(ngx_http_health_resolve_t));
     if (hu->resolve == NULL) {
         return NGX_ERROR;
     }

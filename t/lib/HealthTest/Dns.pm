@@ -49,8 +49,10 @@ sub port { $_[0]{port} }
 # set(name => [addresses], ...): the whole table
 sub set {
     my ($self, %table) = @_;
-    my $text = join '', map { lc($_) . ' ' . join(' ', @{ $table{$_} }) . "\n" }
-        sort keys %table;
+    my $text = '';
+    for my $name (sort keys %table) {
+        $text .= lc($name) . ' ' . join(' ', @{ $table{$name} }) . "\n";
+    }
     my $tmp = "$self->{dir}/table.new";
     HealthTest::spew($tmp, $text);
     rename $tmp, "$self->{dir}/table" or die "dns: rename: $!\n";
