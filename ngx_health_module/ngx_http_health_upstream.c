@@ -1852,8 +1852,8 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             && hu[u].config != *((ngx_http_upstream_rr_peers_t *)
                                  hu[u].uscf->peer.data)->config)
         {
-            ngx_http_health_resolve_sync(&hu[u],
-                                         rep->request->connection->log);
+            /* Redis publishing reports without a connection */
+            ngx_http_health_resolve_sync(&hu[u], ngx_cycle->log);
         }
 #endif
 
@@ -2008,8 +2008,7 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
             && hu[u].config != *((ngx_http_upstream_rr_peers_t *)
                                  hu[u].uscf->peer.data)->config)
         {
-            ngx_http_health_resolve_sync(&hu[u],
-                                         rep->request->connection->log);
+            ngx_http_health_resolve_sync(&hu[u], ngx_cycle->log);
         }
     }
 #endif

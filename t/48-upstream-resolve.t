@@ -16,6 +16,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP;
+use Time::HiRes qw(time);
 
 use HealthTest qw(:all);
 use HealthTest::Dns;
@@ -303,5 +307,64 @@ for my $a (map { addr($_) } 2 .. 6) {
 
 $ng->stop;
 is_deeply([$ng->log_alerts], [], 'no alert or emerg in error.log');
+
+# 10. Redis publishing reports the peers as they are, also when it is the
+#     first to notice a change (one worker, no check, no request, no
+#     status request: only the publisher looks at the group)
+$fixed{'q.test'} = ['127.0.0.2'];
+app_resolves(3);
+
+my $rd = HealthTest::Redis->start;
+my $sub = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $rd->port,
+                                Proto => 'tcp', Timeout => 5)
+    or die "connect to redis: $!\n";
+print $sub "*2\r\n\$9\r\nSUBSCRIBE\r\n\$25\r\nhealth:service:rs:metrics\r\n";
+my $sel = IO::Select->new($sub);
+
+# the peers of "quiet" in the next metrics message that has the group
+sub published_peers {
+    my $buf = '';
+    my $end = time + 10;
+    while (time < $end) {
+        next unless $sel->can_read(0.1);
+        sysread($sub, $buf, 65536, length $buf) or last;
+        while ($buf =~ s/^[^\n]*\n//) {
+            my $line = $&;
+            next unless $line =~ /^\{/;
+            my $m = eval { JSON::PP->new->decode($line) } or next;
+            my $q = $m->{upstreams}{quiet} or next;
+            return join ',', sort map { $_->{server} } @{ $q->{peers} };
+        }
+    }
+    return undef;
+}
+
+my $ng3 = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
+    resolver 127.0.0.1:${\ $dns->port } valid=1s ipv6=off;
+    health_service rs;
+    health_redis 127.0.0.1:${\ $rd->port } interval=100ms publish=on;
+
+    upstream quiet {
+        zone quiet 64k;
+        server q.test:$P resolve;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / { proxy_pass http://quiet; }
+    }
+EOF
+$ng3->start;
+
+ok(wait_until(sub { (published_peers() // '') eq addr(2) }, timeout => 20),
+   'published: the resolved peer');
+$fixed{'q.test'} = ['127.0.0.3'];
+app_resolves(3);
+ok(wait_until(sub { (published_peers() // '') eq addr(3) }, timeout => 20),
+   'published: the new address once the name changed');
+$ng3->stop;
+is_deeply([$ng3->log_alerts], [], 'no alert or emerg in error.log');
+unlike(slurp($ng3->error_log) // '', qr/exited on signal/,
+       'no worker crashed');
 
 done_testing;
