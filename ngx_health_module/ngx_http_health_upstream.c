@@ -42,6 +42,20 @@
 #define NGX_HTTP_HEALTH_FAIL_OPEN_LOG  10          /* seconds between lines */
 
 
+/*
+ * nginx 1.27.3 and later re-resolve the "server ... resolve" lines of a
+ * group with a zone at run time: their peers come and go in the zone.
+ * Each such line gets a fixed set of slots, each bound for the life of the
+ * shared segment to the first address that takes it.
+ */
+#if (NGX_HTTP_UPSTREAM_ZONE && nginx_version >= 1027003)
+#define NGX_HTTP_HEALTH_RESOLVE        1
+#define NGX_HTTP_HEALTH_RESOLVE_SLOTS  8
+#else
+#define NGX_HTTP_HEALTH_RESOLVE        0
+#endif
+
+
 typedef enum {
     NGX_HTTP_HEALTH_CHECK_OK = 0,
     NGX_HTTP_HEALTH_CHECK_CONNECT,
@@ -87,6 +101,39 @@ typedef struct {
 } ngx_http_health_upstream_sh_t;
 
 
+#if (NGX_HTTP_HEALTH_RESOLVE)
+
+/*
+ * in shared memory, one per slot of a "server ... resolve" line: the
+ * address the slot is bound to; written once, under the binding lock,
+ * before "bound" is set
+ */
+typedef struct {
+    uint32_t                     bound;
+    uint32_t                     socklen;
+    uint32_t                     len;
+    uint32_t                     pad;
+    ngx_sockaddr_t               sockaddr;
+    u_char                       name[NGX_SOCKADDR_STRLEN];
+} ngx_http_health_rslot_sh_t;
+
+
+/* a "server ... resolve" line */
+typedef struct {
+    ngx_str_t                    server;         /* "name:port" */
+    ngx_uint_t                   first;          /* its first peer slot */
+    unsigned                     backup:1;
+    unsigned                     down:1;
+    unsigned                     warned:1;       /* per worker */
+
+    /* per worker, in the upstream's zone */
+    ngx_http_upstream_host_t    *host;
+    ngx_http_upstream_rr_peers_t *peers;
+} ngx_http_health_resolve_t;
+
+#endif
+
+
 typedef struct {
     ngx_uint_t                   lo;
     ngx_uint_t                   hi;
@@ -124,6 +171,10 @@ typedef struct {
     unsigned                     backup:1;
     unsigned                     down:1;         /* "down" in the config */
     ngx_http_upstream_rr_peer_t *rr;             /* live, per worker */
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    ngx_http_health_rslot_sh_t  *slot;           /* of a resolve line */
+    unsigned                     live:1;         /* per worker, at sync */
+#endif
 
     /* active check, per worker */
     ngx_http_health_upstream_t  *upstream;
@@ -157,12 +208,25 @@ struct ngx_http_health_upstream_s {
     ngx_http_health_peer_map_t          *map;
     ngx_uint_t                           map_mask;
     unsigned                             tracked:1;
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    ngx_uint_t                           nstatic;  /* peers before slots */
+    ngx_uint_t                           nchecked_static;
+    ngx_uint_t                           nresolve;
+    ngx_http_health_resolve_t           *resolve;
+    ngx_uint_t                           rfirst;   /* global slot record */
+    ngx_uint_t                           config;   /* *peers->config seen */
+    ngx_atomic_t                        *lock;     /* of the bindings */
+#endif
 };
 
 
 typedef struct {
     ngx_array_t                  upstreams;  /* ngx_http_health_upstream_t */
     ngx_http_health_main_conf_t *hmcf;
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    ngx_uint_t                   nrslots;    /* slot records, all groups */
+#endif
 } ngx_http_health_upstream_main_conf_t;
 
 
@@ -254,6 +318,26 @@ static ngx_int_t ngx_http_health_upstream_collect(
     ngx_http_health_report_t *rep, void *data);
 static ngx_int_t ngx_http_health_upstream_prometheus(
     ngx_http_health_report_t *rep, void *data);
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+static ngx_uint_t ngx_http_health_resolve_count(
+    ngx_http_upstream_rr_peers_t *peers);
+static ngx_int_t ngx_http_health_resolve_track(ngx_conf_t *cf,
+    ngx_http_health_upstream_t *hu, ngx_uint_t nstatic);
+static ngx_int_t ngx_http_health_resolve_init(ngx_cycle_t *cycle,
+    ngx_http_health_upstream_main_conf_t *humcf,
+    ngx_http_health_upstream_t *hu);
+static void ngx_http_health_resolve_sync(ngx_http_health_upstream_t *hu,
+    ngx_log_t *log);
+static void ngx_http_health_resolve_forget(ngx_http_health_upstream_t *hu,
+    ngx_uint_t k);
+static ngx_uint_t ngx_http_health_resolve_bind(ngx_http_health_upstream_t *hu,
+    ngx_http_health_resolve_t *t, ngx_http_upstream_rr_peer_t *peer,
+    ngx_log_t *log);
+static const char *ngx_http_health_resolve_state(
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, time_t now);
+#endif
 
 
 static ngx_command_t  ngx_http_health_upstream_commands[] = {
@@ -720,6 +804,20 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
                  * 0x100000001b3ULL;
         }
 
+#if (NGX_HTTP_HEALTH_RESOLVE)
+        /* the slots' addresses are bound in the segment: keep it with them */
+        hu[i].rfirst = humcf->nrslots;
+        humcf->nrslots += hu[i].npeers - hu[i].nstatic;
+
+        for (j = 0; j < hu[i].nresolve; j++) {
+            for (k = 0; k < hu[i].resolve[j].server.len; k++) {
+                gh = (gh ^ hu[i].resolve[j].server.data[k]) * 0x100000001b3ULL;
+            }
+
+            gh = (gh ^ '~') * 0x100000001b3ULL;
+        }
+#endif
+
         hu[i].hash = gh;
         h = (h ^ gh) * 0x100000001b3ULL;
     }
@@ -735,6 +833,15 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
                           + NGX_HTTP_HEALTH_CACHE_LINE
                           + humcf->upstreams.nelts
                             * sizeof(ngx_http_health_upstream_sh_t);
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    if (humcf->nrslots) {
+        /* the binding lock on a line of its own, then the slot records */
+        hmcf->upstream_size += NGX_HTTP_HEALTH_CACHE_LINE
+                               + humcf->nrslots
+                                 * sizeof(ngx_http_health_rslot_sh_t);
+    }
+#endif
 
     reporter.collect = ngx_http_health_upstream_collect;
     reporter.prometheus = ngx_http_health_upstream_prometheus;
@@ -759,7 +866,7 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *uscf)
 {
     u_char                               *p;
-    ngx_uint_t                            n, k, backup;
+    ngx_uint_t                            n, k, backup, nslots;
     ngx_http_health_upstream_t           *hu;
     ngx_http_upstream_rr_peer_t          *peer;
     ngx_http_upstream_rr_peers_t         *peers, *list;
@@ -806,7 +913,14 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
         }
     }
 
-    if (n == 0) {
+    nslots = 0;
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    nslots = ngx_http_health_resolve_count(peers)
+             * NGX_HTTP_HEALTH_RESOLVE_SLOTS;
+#endif
+
+    if (n + nslots == 0) {
         return NGX_OK;
     }
 
@@ -821,9 +935,10 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
     hu->conf = hucf->enabled ? hucf : NULL;
     hu->hmcf = humcf->hmcf;
     hu->name = uscf->host;
-    hu->npeers = n;
+    hu->npeers = n + nslots;
 
-    hu->peers = ngx_pcalloc(cf->pool, n * sizeof(ngx_http_health_peer_t));
+    hu->peers = ngx_pcalloc(cf->pool,
+                            hu->npeers * sizeof(ngx_http_health_peer_t));
     if (hu->peers == NULL) {
         return NGX_ERROR;
     }
@@ -842,6 +957,12 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
 
         backup = 1;
     }
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    if (ngx_http_health_resolve_track(cf, hu, n) != NGX_OK) {
+        return NGX_ERROR;
+    }
+#endif
 
     if (hu->conf) {
 
@@ -1041,6 +1162,12 @@ ngx_http_health_upstream_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
+#if (NGX_HTTP_HEALTH_RESOLVE)
+        if (ngx_http_health_resolve_init(cycle, humcf, &hu[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+#endif
+
         if (!hu[i].tracked || hu[i].conf == NULL) {
             continue;
         }
@@ -1117,9 +1244,15 @@ static ngx_int_t
 ngx_http_health_upstream_map(ngx_cycle_t *cycle,
     ngx_http_health_upstream_t *hu)
 {
-    ngx_uint_t                     k, size, h;
+    ngx_uint_t                     k, size, h, nstatic;
     ngx_http_upstream_rr_peer_t   *peer;
     ngx_http_upstream_rr_peers_t  *list;
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    nstatic = hu->nstatic;
+#else
+    nstatic = hu->npeers;
+#endif
 
     size = 4;
     while (size < 2 * hu->npeers) {
@@ -1139,7 +1272,14 @@ ngx_http_health_upstream_map(ngx_cycle_t *cycle,
     for (list = hu->uscf->peer.data; list; list = list->next) {
         for (peer = list->peer; peer; peer = peer->next) {
 
-            if (k == hu->npeers
+#if (NGX_HTTP_HEALTH_RESOLVE)
+            /* a resolved peer (kept over a reload): its slot is found later */
+            if (peer->host) {
+                continue;
+            }
+#endif
+
+            if (k == nstatic
                 || peer->name.len != hu->peers[k].name.len
                 || ngx_strncmp(peer->name.data, hu->peers[k].name.data,
                                peer->name.len) != 0)
@@ -1165,7 +1305,7 @@ ngx_http_health_upstream_map(ngx_cycle_t *cycle,
         }
     }
 
-    hu->tracked = (k == hu->npeers);
+    hu->tracked = (k == nstatic);
 
     return NGX_OK;
 }
@@ -1341,6 +1481,20 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
         if (rc != NGX_OK && rc != NGX_DONE) {
             return rc;
         }
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+        /*
+         * The peer chosen is referenced, so alive; a sockaddr of a peer
+         * removed since the last sync may be reused by a new one, so the
+         * map is rebuilt first whenever the peers changed.
+         */
+        if (hu->nresolve
+            && hu->config != *((ngx_http_upstream_rr_peers_t *)
+                               hu->uscf->peer.data)->config)
+        {
+            ngx_http_health_resolve_sync(hu, pc->log);
+        }
+#endif
 
         i = ngx_http_health_upstream_lookup(hu, pc->sockaddr);
 
@@ -1682,6 +1836,22 @@ ngx_http_health_check_timer(ngx_event_t *ev)
         return;
     }
 
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    /* a slot is checked while its address is among the group's peers */
+    if (peer->slot) {
+        if (hu->config != *((ngx_http_upstream_rr_peers_t *)
+                            hu->uscf->peer.data)->config)
+        {
+            ngx_http_health_resolve_sync(hu, ev->log);
+        }
+
+        if (!peer->live) {
+            ngx_http_health_resolve_forget(hu, peer->index);
+            return;
+        }
+    }
+#endif
+
     psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + peer->index);
 
     if (!ngx_http_health_check_lease(hu, psh)) {
@@ -1690,8 +1860,18 @@ ngx_http_health_check_timer(ngx_event_t *ev)
 
     ngx_memzero(&peer->pc, sizeof(ngx_peer_connection_t));
 
-    peer->pc.sockaddr = peer->rr->sockaddr;
-    peer->pc.socklen = peer->rr->socklen;
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    if (peer->slot) {
+        peer->pc.sockaddr = &peer->slot->sockaddr.sockaddr;
+        peer->pc.socklen = peer->slot->socklen;
+
+    } else
+#endif
+    {
+        peer->pc.sockaddr = peer->rr->sockaddr;
+        peer->pc.socklen = peer->rr->socklen;
+    }
+
     peer->pc.name = &peer->name;
     peer->pc.get = ngx_event_get_peer;
     peer->pc.log = ev->log;
@@ -1920,6 +2100,26 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + peer->index);
     ush = ngx_http_health_upstream_sh(hu->hmcf, hu->index);
 
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    /*
+     * The address left during the check: its result would count a peer
+     * that is gone toward fail-open.  (Should it leave in the instant
+     * after this, the next tick of any worker's timer forgets it.)
+     */
+    if (peer->slot) {
+        if (hu->config != *((ngx_http_upstream_rr_peers_t *)
+                            hu->uscf->peer.data)->config)
+        {
+            ngx_http_health_resolve_sync(hu, ngx_cycle->log);
+        }
+
+        if (!peer->live) {
+            ngx_http_health_resolve_forget(hu, peer->index);
+            return;
+        }
+    }
+#endif
+
     ngx_http_health_add(&psh->checks, 1);
     __atomic_store_n(&psh->last_code, (uint32_t) code, __ATOMIC_RELAXED);
     __atomic_store_n(&psh->last_result, (uint32_t) result, __ATOMIC_RELAXED);
@@ -1980,7 +2180,20 @@ ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
 {
     ngx_http_upstream_rr_peer_t  *rr;
 
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    if (hu->peers[i].slot) {
+        return ngx_http_health_resolve_state(hu, i, psh, now);
+    }
+#endif
+
     rr = hu->tracked ? hu->peers[i].rr : NULL;
+
+#ifdef NGX_HTTP_UPSTREAM_DRAINING
+    /* "drain": only sticky requests, deliberately; not a failure */
+    if (rr && (rr->down & NGX_HTTP_UPSTREAM_DRAINING)) {
+        return "draining";
+    }
+#endif
 
     if (rr ? rr->down : hu->peers[i].down) {
         return "down";
@@ -2090,7 +2303,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
     json_t                         *ups, *obj, *peers, *p, *check;
     uint64_t                        ndown;
     ngx_str_t                       name;
-    ngx_uint_t                      u, i, up, down;
+    ngx_uint_t                      u, i, up, down, total, draining;
     const char                     *state;
     health_status_t                 status;
     ngx_http_health_stats_t        *st;
@@ -2136,17 +2349,42 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
         up = 0;
         down = 0;
+        total = 0;
+        draining = 0;
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+        if (hu[u].nresolve
+            && hu[u].config != *((ngx_http_upstream_rr_peers_t *)
+                                 hu[u].uscf->peer.data)->config)
+        {
+            /* Redis publishing reports without a connection */
+            ngx_http_health_resolve_sync(&hu[u], ngx_cycle->log);
+        }
+#endif
 
         for (i = 0; i < hu[u].npeers; i++) {
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+            /* a slot is listed while its address is one of the peers */
+            if (hu[u].peers[i].slot && !hu[u].peers[i].live) {
+                continue;
+            }
+#endif
+
             psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
             state = ngx_http_health_peer_state(&hu[u], i, psh, now);
 
+            total++;
+
             if (state[0] == 'u' && state[1] == 'p') {
                 up++;
-            }
 
-            /* taken out on purpose: neither a failure nor degraded */
-            if (state[0] == 'd') {
+            } else if (state[0] == 'd' && state[1] == 'r') {
+                /* "drain": leaves on purpose, still counted as a peer */
+                draining++;
+
+            } else if (state[0] == 'd') {
+                /* taken out on purpose: neither a failure nor degraded */
                 down++;
             }
 
@@ -2165,7 +2403,8 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             }
         }
 
-        status = up == hu[u].npeers - down ? HEALTH_HEALTHY
+        /* a peer marked down or draining leaves on purpose */
+        status = (up && up == total - down - draining) ? HEALTH_HEALTHY
                  : up ? HEALTH_DEGRADED : HEALTH_UNHEALTHY;
 
         /*
@@ -2189,7 +2428,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
             json_object_set_new(check, "healthy_peers", json_integer(up));
             json_object_set_new(check, "total_peers",
-                                json_integer(hu[u].npeers - down));
+                                json_integer(total - down));
 
             if (down) {
                 json_object_set_new(check, "down_peers", json_integer(down));
@@ -2294,6 +2533,18 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
     now = ngx_time();
     hu = humcf->upstreams.elts;
 
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    /* the same peers in every family of this scrape */
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        if (hu[u].nresolve
+            && hu[u].config != *((ngx_http_upstream_rr_peers_t *)
+                                 hu[u].uscf->peer.data)->config)
+        {
+            ngx_http_health_resolve_sync(&hu[u], ngx_cycle->log);
+        }
+    }
+#endif
+
     /* label values, escaped once: group names first, then every peer's */
     names = ngx_palloc(rep->request->pool,
                        (humcf->upstreams.nelts + hmcf->npeers)
@@ -2333,6 +2584,14 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
             un = names[u];
 
             for (i = 0; i < hu[u].npeers; i++) {
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+                /* a slot is listed while its address is one of the peers */
+                if (hu[u].peers[i].slot && !hu[u].peers[i].live) {
+                    continue;
+                }
+#endif
+
                 pn = names[humcf->upstreams.nelts + hu[u].first + i];
                 psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
 
@@ -2412,3 +2671,416 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
 
     return NGX_OK;
 }
+
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+
+/*
+ * "server name resolve" (nginx 1.27.3 and later, a group with a zone): the
+ * zone module adds and removes the line's peers in the zone whenever the
+ * name resolves differently, and counts every change in *peers->config.
+ *
+ * Each such line has NGX_HTTP_HEALTH_RESOLVE_SLOTS peer slots, laid out
+ * after the group's static peers.  A slot is bound, under a lock in the
+ * shared segment, to the first address that needs it, and keeps it for the
+ * life of the segment: a peer that leaves and comes back finds its
+ * statistics, and a new address never inherits another's.  An address
+ * beyond the line's slots is served as usual but neither counted nor
+ * checked (error.log says so once per worker).
+ *
+ * Each worker rebuilds its sockaddr map when *peers->config moved since
+ * it last looked: before it attributes an attempt, before a check and
+ * before a report.
+ */
+
+static ngx_uint_t
+ngx_http_health_resolve_count(ngx_http_upstream_rr_peers_t *peers)
+{
+    ngx_uint_t                     n;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *list;
+
+    n = 0;
+
+    for (list = peers; list; list = list->next) {
+        for (peer = list->resolve; peer; peer = peer->next) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+static ngx_int_t
+ngx_http_health_resolve_track(ngx_conf_t *cf, ngx_http_health_upstream_t *hu,
+    ngx_uint_t nstatic)
+{
+    ngx_uint_t                     t, k, s, backup;
+    ngx_http_health_resolve_t     *r;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *list;
+
+    hu->nstatic = nstatic;
+    hu->nchecked_static = hu->nchecked;
+    hu->nresolve = ngx_http_health_resolve_count(hu->uscf->peer.data);
+
+    if (hu->nresolve == 0) {
+        return NGX_OK;
+    }
+
+    hu->resolve = ngx_pcalloc(cf->pool, hu->nresolve
+                                        * sizeof(ngx_http_health_resolve_t));
+    if (hu->resolve == NULL) {
+        return NGX_ERROR;
+    }
+
+    t = 0;
+    k = nstatic;
+    backup = 0;
+
+    for (list = hu->uscf->peer.data; list; list = list->next) {
+        for (peer = list->resolve; peer; peer = peer->next) {
+            r = &hu->resolve[t++];
+
+            r->server = peer->server;
+            r->first = k;
+            r->backup = backup;
+            r->down = peer->down ? 1 : 0;
+
+            for (s = 0; s < NGX_HTTP_HEALTH_RESOLVE_SLOTS; s++, k++) {
+                hu->peers[k].backup = backup;
+                hu->peers[k].down = r->down;
+            }
+        }
+
+        backup = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/* per worker, once the zone holds the peers */
+static ngx_int_t
+ngx_http_health_resolve_init(ngx_cycle_t *cycle,
+    ngx_http_health_upstream_main_conf_t *humcf,
+    ngx_http_health_upstream_t *hu)
+{
+    u_char                        *p;
+    ngx_uint_t                     t, k;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers, *list;
+    ngx_http_health_rslot_sh_t    *slots;
+
+    if (hu->nresolve == 0) {
+        return NGX_OK;
+    }
+
+    p = (u_char *) ngx_http_health_upstream_sh(hu->hmcf,
+                                               humcf->upstreams.nelts);
+
+    hu->lock = (ngx_atomic_t *) p;
+    slots = (ngx_http_health_rslot_sh_t *) (p + NGX_HTTP_HEALTH_CACHE_LINE)
+            + hu->rfirst;
+
+    for (k = hu->nstatic; k < hu->npeers; k++) {
+        hu->peers[k].slot = &slots[k - hu->nstatic];
+        hu->peers[k].live = 0;
+    }
+
+    peers = hu->uscf->peer.data;
+    t = 0;
+
+    for (list = peers; list; list = list->next) {
+        ngx_http_upstream_rr_peers_rlock(list);
+
+        for (peer = list->resolve; peer; peer = peer->next) {
+            if (t < hu->nresolve) {
+                hu->resolve[t].host = peer->host;
+                hu->resolve[t].peers = list;
+            }
+
+            t++;
+        }
+
+        ngx_http_upstream_rr_peers_unlock(list);
+    }
+
+    if (t != hu->nresolve || peers->shpool == NULL) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "health: resolved peers of upstream \"%V\" changed "
+                      "since configuration, not tracked", &hu->name);
+        hu->tracked = 0;
+        hu->nresolve = 0;
+        return NGX_OK;
+    }
+
+    /* the first use syncs */
+    hu->config = ~*peers->config;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_health_resolve_map_add(ngx_http_health_upstream_t *hu, void *key,
+    ngx_uint_t index)
+{
+    ngx_uint_t  h;
+
+    h = ((uintptr_t) key >> 3) & hu->map_mask;
+
+    while (hu->map[h].key) {
+        if (hu->map[h].key == key) {
+            return;
+        }
+
+        h = (h + 1) & hu->map_mask;
+    }
+
+    hu->map[h].key = key;
+    hu->map[h].index = index;
+}
+
+
+static void
+ngx_http_health_resolve_sync(ngx_http_health_upstream_t *hu, ngx_log_t *log)
+{
+    ngx_uint_t                      k, t, nchecked;
+    ngx_http_health_peer_t         *hp;
+    ngx_http_upstream_rr_peer_t    *peer;
+    ngx_http_upstream_rr_peers_t   *peers, *list;
+
+    if (hu->nresolve == 0 || !hu->tracked) {
+        return;
+    }
+
+    peers = hu->uscf->peer.data;
+
+    ngx_memzero(hu->map, (hu->map_mask + 1)
+                         * sizeof(ngx_http_health_peer_map_t));
+
+    for (k = 0; k < hu->nstatic; k++) {
+        ngx_http_health_resolve_map_add(hu, hu->peers[k].rr->sockaddr, k);
+    }
+
+    for (k = hu->nstatic; k < hu->npeers; k++) {
+        hu->peers[k].live = 0;
+        hu->peers[k].rr = NULL;
+    }
+
+    nchecked = hu->nchecked_static;
+
+    for (list = peers; list; list = list->next) {
+        ngx_http_upstream_rr_peers_rlock(list);
+
+        /* read under the lock: a change after it brings another sync */
+        if (list == peers) {
+            hu->config = *peers->config;
+        }
+
+        for (peer = list->peer; peer; peer = peer->next) {
+
+            if (peer->host == NULL) {
+                continue;
+            }
+
+            for (t = 0; t < hu->nresolve; t++) {
+                if (hu->resolve[t].host == peer->host) {
+                    break;
+                }
+            }
+
+            if (t == hu->nresolve) {
+                continue;
+            }
+
+            k = ngx_http_health_resolve_bind(hu, &hu->resolve[t], peer, log);
+
+            if (k == NGX_HTTP_HEALTH_NO_PEER) {
+                continue;
+            }
+
+            hp = &hu->peers[k];
+
+            if (hp->live) {
+                /* the same address twice (two lines of one name) */
+                continue;
+            }
+
+            hp->live = 1;
+            hp->rr = peer;        /* valid while *peers->config stays */
+
+            ngx_http_health_resolve_map_add(hu, peer->sockaddr, k);
+
+            if (!hp->down) {
+                nchecked++;
+            }
+        }
+
+        ngx_http_upstream_rr_peers_unlock(list);
+    }
+
+    hu->nchecked = nchecked;
+
+    for (k = hu->nstatic; k < hu->npeers; k++) {
+        if (!hu->peers[k].live) {
+            ngx_http_health_resolve_forget(hu, k);
+        }
+    }
+}
+
+
+/*
+ * A peer that left while out of rotation leaves no count behind: the
+ * fail-open decision compares the count with the peers there are.  Its
+ * checks start afresh should its address come back.
+ */
+static void
+ngx_http_health_resolve_forget(ngx_http_health_upstream_t *hu, ngx_uint_t k)
+{
+    uint32_t                        down;
+    ngx_http_health_peer_sh_t      *psh;
+    ngx_http_health_upstream_sh_t  *ush;
+
+    if (hu->conf == NULL) {
+        return;
+    }
+
+    psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + k);
+    ush = ngx_http_health_upstream_sh(hu->hmcf, hu->index);
+    down = 1;
+
+    if (__atomic_compare_exchange_n(&psh->down, &down, 0, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    {
+        __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&psh->consecutive_fails, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&psh->consecutive_passes, 0, __ATOMIC_RELAXED);
+    }
+}
+
+
+/* the peer slot of a resolved address, NGX_HTTP_HEALTH_NO_PEER if full */
+static ngx_uint_t
+ngx_http_health_resolve_bind(ngx_http_health_upstream_t *hu,
+    ngx_http_health_resolve_t *t, ngx_http_upstream_rr_peer_t *peer,
+    ngx_log_t *log)
+{
+    ngx_uint_t                   s, pass;
+    ngx_http_health_rslot_sh_t  *slot;
+
+    slot = hu->peers[t->first].slot;
+
+    if (peer->name.len > NGX_SOCKADDR_STRLEN
+        || peer->socklen > sizeof(ngx_sockaddr_t))
+    {
+        return NGX_HTTP_HEALTH_NO_PEER;
+    }
+
+    /* a lookup without the lock first: the bound records never change */
+    for (pass = 0; pass < 2; pass++) {
+
+        for (s = 0; s < NGX_HTTP_HEALTH_RESOLVE_SLOTS; s++) {
+            if (__atomic_load_n(&slot[s].bound, __ATOMIC_ACQUIRE)
+                && slot[s].len == peer->name.len
+                && ngx_memcmp(slot[s].name, peer->name.data, peer->name.len)
+                   == 0)
+            {
+                if (pass) {
+                    ngx_rwlock_unlock(hu->lock);
+                }
+
+                goto found;
+            }
+        }
+
+        if (pass == 0) {
+            ngx_rwlock_wlock(hu->lock);
+        }
+    }
+
+    for (s = 0; s < NGX_HTTP_HEALTH_RESOLVE_SLOTS; s++) {
+        if (!slot[s].bound) {
+            ngx_memcpy(&slot[s].sockaddr, peer->sockaddr, peer->socklen);
+            slot[s].socklen = peer->socklen;
+            ngx_memcpy(slot[s].name, peer->name.data, peer->name.len);
+            slot[s].len = peer->name.len;
+            __atomic_store_n(&slot[s].bound, 1, __ATOMIC_RELEASE);
+
+            ngx_rwlock_unlock(hu->lock);
+
+            goto found;
+        }
+    }
+
+    ngx_rwlock_unlock(hu->lock);
+
+    if (!t->warned) {
+        t->warned = 1;
+
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "health: \"server %V\" of upstream \"%V\" resolved to "
+                      "more than %d addresses, %V and later ones are served "
+                      "but not tracked", &t->server, &hu->name,
+                      NGX_HTTP_HEALTH_RESOLVE_SLOTS, &peer->name);
+    }
+
+    return NGX_HTTP_HEALTH_NO_PEER;
+
+found:
+
+    hu->peers[t->first + s].name.data = slot[s].name;
+    hu->peers[t->first + s].name.len = slot[s].len;
+
+    return t->first + s;
+}
+
+
+/* as ngx_http_health_peer_state(), the nginx peer read under its lock */
+static const char *
+ngx_http_health_resolve_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, time_t now)
+{
+    const char                    *state;
+    ngx_http_health_peer_t        *hp;
+    ngx_http_health_resolve_t     *t;
+    ngx_http_upstream_rr_peer_t   *rr;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    hp = &hu->peers[i];
+    t = &hu->resolve[(i - hu->nstatic) / NGX_HTTP_HEALTH_RESOLVE_SLOTS];
+    peers = hu->uscf->peer.data;
+    state = NULL;
+
+    ngx_http_upstream_rr_peers_rlock(t->peers);
+
+    rr = (hp->live && hu->config == *peers->config) ? hp->rr : NULL;
+
+#ifdef NGX_HTTP_UPSTREAM_DRAINING
+    if (rr && (rr->down & NGX_HTTP_UPSTREAM_DRAINING)) {
+        state = "draining";
+    }
+#endif
+
+    if (state == NULL && (rr ? rr->down != 0 : hp->down)) {
+        state = "down";
+    }
+
+    if (state == NULL && hu->conf && ngx_http_health_load(&psh->down)) {
+        state = "unhealthy";
+    }
+
+    if (state == NULL && rr && rr->max_fails && rr->fails >= rr->max_fails
+        && now - rr->checked <= rr->fail_timeout)
+    {
+        state = "unavailable";
+    }
+
+    ngx_http_upstream_rr_peers_unlock(t->peers);
+
+    return state ? state : "up";
+}
+
+#endif
