@@ -29,6 +29,7 @@
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_probe.h"
 #include "ngx_http_health_redis.h"
+#include "ngx_http_health_util.h"
 
 
 #define NGX_HTTP_HEALTH_REDIS_DATA_SIZE  1024
@@ -316,6 +317,7 @@ ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
     ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
 
     probe->busy = 1;
+    probe->input = 0;
     ctx->timeout.log = probe->log;
     ngx_add_timer(&ctx->timeout, probe->timeout);
 
@@ -471,6 +473,8 @@ static ngx_int_t
 ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
     redisAsyncContext *ac, redisReply *reply, const char *what)
 {
+    u_char  text[200], *p;
+
     if (ac != ctx->ac) {
         /* a context we let go of: its replies do not count */
         return NGX_DECLINED;
@@ -487,11 +491,13 @@ ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
+        /* the server's words: 200 bytes of one line of valid UTF-8 */
+        p = ngx_http_health_text_line(text, sizeof(text), (u_char *) reply->str,
+                                      reply->len);
+
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
                                    "%s failed on %V: %*s", what,
-                                   &ctx->probe->target,
-                                   (size_t) ngx_min(reply->len, 200),
-                                   reply->str);
+                                   &ctx->probe->target, p - text, text);
         return NGX_DECLINED;
     }
 
@@ -563,15 +569,20 @@ ngx_http_health_redis_publish_reply(redisAsyncContext *ac, void *r,
     redisReply                   *reply = r;
     ngx_http_health_redis_ctx_t  *ctx = ac->data;
 
+    u_char  text[800], *p;
+
     /* a disconnect is the disconnect callback's business */
     if (reply == NULL || ac != ctx->ac || reply->type != REDIS_REPLY_ERROR) {
         return;
     }
 
+    p = ngx_http_health_log_escape(text, text + sizeof(text),
+                                   (u_char *) reply->str,
+                                   ngx_min(reply->len, 200));
+
     ngx_log_error(NGX_LOG_WARN, ctx->probe->log, 0,
                   "health: %s to %V failed: %*s", (char *) privdata,
-                  &ctx->probe->target, (size_t) ngx_min(reply->len, 200),
-                  reply->str);
+                  &ctx->probe->target, p - text, text);
 }
 
 
@@ -1156,6 +1167,7 @@ ngx_http_health_redis_cleanup(void *privdata)
 static void
 ngx_http_health_redis_event(ngx_event_t *ev)
 {
+    ngx_socket_t                  fd;
     ngx_connection_t             *c;
     redisAsyncContext            *ac;
     ngx_http_health_redis_ctx_t  *ctx;
@@ -1171,8 +1183,25 @@ ngx_http_health_redis_event(ngx_event_t *ev)
     /* either may free the context: nothing of it is used afterwards */
     if (ev->write) {
         redisAsyncHandleWrite(ac);
+        return;
+    }
 
-    } else {
-        redisAsyncHandleRead(ac);
+    fd = c->fd;
+
+    ngx_http_health_probe_input_before(ctx->probe, fd);
+
+    redisAsyncHandleRead(ac);
+
+    if (ctx->ac != ac) {
+        return;
+    }
+
+    /* hiredis would buffer a 2 GB bulk string whole: cut it off here */
+    if (ngx_http_health_probe_input_after(ctx->probe, fd) != NGX_OK) {
+        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
+                                   "%V sent more than %uz bytes in one "
+                                   "round, connection closed",
+                                   &ctx->probe->target,
+                                   (size_t) NGX_HTTP_HEALTH_PROBE_INPUT_MAX);
     }
 }
