@@ -510,7 +510,7 @@ ngx_http_health_pg_connect_step(ngx_http_health_pg_ctx_t *ctx,
 static void
 ngx_http_health_pg_send_query(ngx_http_health_pg_ctx_t *ctx)
 {
-    u_char  query[NGX_HTTP_HEALTH_PG_SCHEMA_LEN + 64], *p;
+    u_char  query[NGX_HTTP_HEALTH_PG_SCHEMA_LEN + 128], *p;
 
     ctx->state = NGX_HTTP_HEALTH_PG_QUERYING;
     ctx->started = ngx_http_health_probe_now_us();
@@ -521,7 +521,10 @@ ngx_http_health_pg_send_query(ngx_http_health_pg_ctx_t *ctx)
                        sizeof(NGX_HTTP_HEALTH_PG_SCHEMA_QUERY) - 1);
 
     } else {
-        p = ngx_sprintf(query, "SELECT %*s.health_report()",
+        /* known from an earlier connection to the same database: the
+         * call fails and the next round looks again if it moved */
+        p = ngx_sprintf(query, "SET search_path TO pg_catalog; "
+                        "SELECT %*s.health_report()",
                         ctx->schema_len, ctx->schema);
     }
 

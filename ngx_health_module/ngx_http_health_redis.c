@@ -384,6 +384,14 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
     ctx->ac = ac;
     ac->data = ctx;
 
+    /*
+     * hiredis 0.14 asserts, and so aborts the worker, on a reply that no
+     * command is waiting for, unless the context is subscribed or
+     * monitoring: a server must not be able to kill a worker that way,
+     * and as "monitoring" such replies are dropped instead
+     */
+    ac->c.flags |= REDIS_MONITORING;
+
     ac->ev.data = ctx;
     ac->ev.addRead = ngx_http_health_redis_add_read;
     ac->ev.delRead = ngx_http_health_redis_del_read;
