@@ -1285,10 +1285,15 @@ ngx_http_health_pg_notice(void *arg, const char *message)
     ngx_http_health_probe_t *probe = arg;
 
     u_char  buf[NGX_HTTP_HEALTH_PROBE_REASON_LEN], *p;
+    u_char  line[4 * NGX_HTTP_HEALTH_PROBE_REASON_LEN], *l;
 
-    p = ngx_slprintf(buf, buf + sizeof(buf), "%s", message);
+    /* the server's words: one line, valid UTF-8, escaped for the log */
+    p = ngx_http_health_text_line(buf, sizeof(buf), (u_char *) message,
+                                  ngx_strlen(message));
+    l = ngx_http_health_log_escape(line, line + sizeof(line), buf,
+                                   ngx_http_health_pg_clean(buf, p - buf));
 
     ngx_log_error(NGX_LOG_INFO, probe->log, 0,
                   "health: \"%V\" server notice: %*s", &probe->name,
-                  ngx_http_health_pg_clean(buf, p - buf), buf);
+                  l - line, line);
 }
