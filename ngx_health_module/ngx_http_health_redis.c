@@ -71,6 +71,7 @@ typedef struct {
     ngx_http_health_redis_info_t info;
     ngx_uint_t                   rounds;
     ngx_uint_t                   pending;    /* INFO replies to come */
+    ngx_uint_t                   unasked;    /* a reply nobody asked for */
     json_t                      *last;       /* check name: status */
 
     ngx_http_health_probe_t     *probe;
@@ -122,6 +123,26 @@ static void ngx_http_health_redis_add_write(void *privdata);
 static void ngx_http_health_redis_del_write(void *privdata);
 static void ngx_http_health_redis_cleanup(void *privdata);
 static void ngx_http_health_redis_event(ngx_event_t *ev);
+
+static ngx_uint_t ngx_http_health_redis_asked(const redisReadTask *task);
+static void *ngx_http_health_redis_string(const redisReadTask *task,
+    char *str, size_t len);
+static void *ngx_http_health_redis_array(const redisReadTask *task,
+    int elements);
+static void *ngx_http_health_redis_integer(const redisReadTask *task,
+    long long value);
+static void *ngx_http_health_redis_nil(const redisReadTask *task);
+
+
+static redisReplyObjectFunctions  *ngx_http_health_redis_lib_fns;
+
+static redisReplyObjectFunctions   ngx_http_health_redis_fns = {
+    ngx_http_health_redis_string,
+    ngx_http_health_redis_array,
+    ngx_http_health_redis_integer,
+    ngx_http_health_redis_nil,
+    NULL                                   /* hiredis' own, set at connect */
+};
 
 
 char *
@@ -386,11 +407,20 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
 
     /*
      * hiredis 0.14 asserts, and so aborts the worker, on a reply that no
-     * command is waiting for, unless the context is subscribed or
-     * monitoring: a server must not be able to kill a worker that way,
-     * and as "monitoring" such replies are dropped instead
+     * command waits for (outside pub/sub and MONITOR, whose flags would
+     * change how it matches replies): our reply objects refuse to be made
+     * for such a reply, which hiredis turns into a disconnect instead
      */
-    ac->c.flags |= REDIS_MONITORING;
+    ctx->unasked = 0;
+
+    if (ngx_http_health_redis_lib_fns == NULL) {
+        ngx_http_health_redis_lib_fns = ac->c.reader->fn;
+        ngx_http_health_redis_fns.freeObject =
+                                  ngx_http_health_redis_lib_fns->freeObject;
+    }
+
+    ac->c.reader->fn = &ngx_http_health_redis_fns;
+    ac->c.reader->privdata = ctx;
 
     ac->ev.data = ctx;
     ac->ev.addRead = ngx_http_health_redis_add_read;
@@ -461,11 +491,13 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
 
     ctx->ac = NULL;
 
-    if (ctx->probe->busy) {
+    if (ctx->probe->busy || ctx->unasked) {
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                    "connection to %V lost: %s",
                                    &ctx->probe->target,
-                                   ac->errstr[0] ? ac->errstr : "closed");
+                                   ctx->unasked
+                                   ? "it sent a reply no command waited for"
+                                   : ac->errstr[0] ? ac->errstr : "closed");
         return;
     }
 
@@ -494,7 +526,9 @@ ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                    "connection to %V lost: %s",
                                    &ctx->probe->target,
-                                   ac->errstr[0] ? ac->errstr : "closed");
+                                   ctx->unasked
+                                   ? "it sent a reply no command waited for"
+                                   : ac->errstr[0] ? ac->errstr : "closed");
         return NGX_DECLINED;
     }
 
@@ -1212,4 +1246,61 @@ ngx_http_health_redis_event(ngx_event_t *ev)
                                    &ctx->probe->target,
                                    (size_t) NGX_HTTP_HEALTH_PROBE_INPUT_MAX);
     }
+}
+
+
+/* the reply objects: hiredis' own, but none for a reply nobody asked for */
+
+static ngx_uint_t
+ngx_http_health_redis_asked(const redisReadTask *task)
+{
+    ngx_http_health_redis_ctx_t  *ctx = task->privdata;
+
+    /* the callback of the reply being read is still queued while it is */
+    if (task->parent != NULL || ctx == NULL || ctx->ac == NULL
+        || ctx->ac->replies.head != NULL)
+    {
+        return 1;
+    }
+
+    ctx->unasked = 1;
+
+    return 0;
+}
+
+
+static void *
+ngx_http_health_redis_string(const redisReadTask *task, char *str,
+    size_t len)
+{
+    return ngx_http_health_redis_asked(task)
+           ? ngx_http_health_redis_lib_fns->createString(task, str, len)
+           : NULL;
+}
+
+
+static void *
+ngx_http_health_redis_array(const redisReadTask *task, int elements)
+{
+    return ngx_http_health_redis_asked(task)
+           ? ngx_http_health_redis_lib_fns->createArray(task, elements)
+           : NULL;
+}
+
+
+static void *
+ngx_http_health_redis_integer(const redisReadTask *task, long long value)
+{
+    return ngx_http_health_redis_asked(task)
+           ? ngx_http_health_redis_lib_fns->createInteger(task, value)
+           : NULL;
+}
+
+
+static void *
+ngx_http_health_redis_nil(const redisReadTask *task)
+{
+    return ngx_http_health_redis_asked(task)
+           ? ngx_http_health_redis_lib_fns->createNil(task)
+           : NULL;
 }
