@@ -211,14 +211,17 @@ ok($ttl > 86000 && $ttl <= 86400, "the instance key expires ($ttl s)");
 my $inst = eval { decode_json($rd->cli('-n', 2, 'GET', 'health:instance:web1')) };
 is($inst && $inst->{service}, 'web1', 'the instance key holds the status');
 
+# only the alerts after the stop: a slow first round may have had one
+my $seen_alerts = @{ $got{'health:system:alerts'} || [] };
+sub new_alerts { my @a = @{ $got{'health:system:alerts'} || [] }; @a[$seen_alerts .. $#a] }
 $other->stop;
 ok(drain(sub {
-    grep { ref $_ && $_->{check} eq 'other' && $_->{to} eq 'unhealthy' }
-        @{ $got{'health:system:alerts'} || [] }
+    grep { ref $_ && $_->{check} eq 'other' && $_->{to} eq 'unhealthy' } new_alerts()
 }, 10), 'an alert when a check turns unhealthy');
 my ($alert) = grep { ref $_ && $_->{check} eq 'other' && $_->{to} eq 'unhealthy' }
-    @{ $got{'health:system:alerts'} };
-is($alert->{from}, 'healthy', 'alert: from');
+    new_alerts();
+# healthy, or degraded when a loaded machine made a PING take over 10 ms
+like($alert->{from}, qr/^(healthy|degraded)$/, "alert: from ($alert->{from})");
 is($alert->{severity}, 'critical', 'alert: severity');
 is($alert->{service}, 'web1', 'alert: service');
 like($alert->{message}, qr/other/, "alert: message ($alert->{message})");
@@ -227,8 +230,7 @@ like($c->{reason}, qr/cannot connect to 127\.0\.0\.1:$oport|connection .* lost/,
      "the reason ($c->{reason})");
 $other->restart;
 ok(drain(sub {
-    grep { ref $_ && $_->{check} eq 'other' && $_->{to} eq 'healthy' }
-        @{ $got{'health:system:alerts'} || [] }
+    grep { ref $_ && $_->{check} eq 'other' && $_->{to} eq 'healthy' } new_alerts()
 }, 15), 'and when it recovers');
 close $sub;
 
