@@ -29,10 +29,30 @@
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_probe.h"
 #include "ngx_http_health_pg.h"
+#include "ngx_http_health_util.h"
+#include "health_text.h"
 
 
 #define NGX_HTTP_HEALTH_PG_REPORT_SIZE  65536
-#define NGX_HTTP_HEALTH_PG_QUERY        "SELECT health_report()"
+
+/*
+ * The session's search_path is pinned first, so nothing a database owner
+ * creates (a schema named after the probe's role, an operator in public)
+ * can stand in for the extension; the extension's schema is then read
+ * from the catalog and its function called by that schema's name.
+ */
+#define NGX_HTTP_HEALTH_PG_SCHEMA_QUERY                                       \
+    "SET search_path TO pg_catalog; "                                         \
+    "SELECT n.nspname FROM pg_catalog.pg_extension e "                        \
+    "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "               \
+    "WHERE e.extname = 'pg_health'"
+
+/* a quoted identifier of up to NAMEDATALEN - 1 bytes, all quotes doubled */
+#define NGX_HTTP_HEALTH_PG_SCHEMA_LEN   (2 * 64 + 2)
+
+#define NGX_HTTP_HEALTH_PG_REPORT_OFF      0
+#define NGX_HTTP_HEALTH_PG_REPORT_SUMMARY  1
+#define NGX_HTTP_HEALTH_PG_REPORT_FULL     2
 
 
 typedef enum {
@@ -53,7 +73,12 @@ typedef struct {
     ino_t                        ino;
     ngx_http_health_pg_state_e   state;
     ngx_uint_t                   flushing;
+    ngx_uint_t                   discovering;
+    ngx_uint_t                   report;
     uint64_t                     started;
+
+    size_t                       schema_len;     /* 0: not known yet */
+    u_char                       schema[NGX_HTTP_HEALTH_PG_SCHEMA_LEN];
 
     ngx_event_t                  timeout;
     ngx_http_health_probe_t     *probe;
@@ -89,6 +114,11 @@ static void ngx_http_health_pg_fail(ngx_http_health_pg_ctx_t *ctx,
     health_status_t status, const char *fmt, ...);
 static size_t ngx_http_health_pg_clean(u_char *p, size_t len);
 static void ngx_http_health_pg_notice(void *arg, const char *message);
+static void ngx_http_health_pg_discovered(ngx_http_health_pg_ctx_t *ctx,
+    PGresult *res);
+static u_char *ngx_http_health_pg_summary(ngx_http_health_pg_ctx_t *ctx,
+    json_t *report, size_t *len);
+static ngx_uint_t ngx_http_health_pg_safe_key(const char *key, size_t max);
 
 
 char *
@@ -97,7 +127,7 @@ ngx_http_health_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char                      *rv;
     ngx_int_t                  rc;
     ngx_str_t                 *value, name, target;
-    ngx_uint_t                 i;
+    ngx_uint_t                 i, report;
     ngx_flag_t                 required;
     ngx_msec_t                 interval, timeout;
     ngx_http_health_probe_t   *probe;
@@ -110,11 +140,38 @@ ngx_http_health_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     timeout = 2000;
     required = 0;
 
+    report = NGX_HTTP_HEALTH_PG_REPORT_SUMMARY;
+
     for (i = 2; i < cf->args->nelts; i++) {
         rc = ngx_http_health_probe_arg(cf, &cmd->name, &value[i], &name,
                                        &interval, &timeout, &required);
         if (rc == NGX_ERROR) {
             return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DECLINED
+            && value[i].len > 7
+            && ngx_strncmp(value[i].data, "report=", 7) == 0)
+        {
+            if (ngx_strcmp(value[i].data + 7, "summary") == 0) {
+                report = NGX_HTTP_HEALTH_PG_REPORT_SUMMARY;
+
+            } else if (ngx_strcmp(value[i].data + 7, "full") == 0) {
+                report = NGX_HTTP_HEALTH_PG_REPORT_FULL;
+
+            } else if (ngx_strcmp(value[i].data + 7, "off") == 0) {
+                report = NGX_HTTP_HEALTH_PG_REPORT_OFF;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be \"report=summary\", "
+                                   "\"report=full\" or \"report=off\"",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
         }
 
         if (rc == NGX_DECLINED) {
@@ -152,6 +209,7 @@ ngx_http_health_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     probe->ctx = ctx;
 
     ctx->probe = probe;
+    ctx->report = report;
     ctx->timeout.handler = ngx_http_health_pg_timeout;
     ctx->timeout.data = probe;
     ctx->timeout.cancelable = 1;
@@ -171,7 +229,7 @@ ngx_http_health_pg_conninfo(ngx_conf_t *cf, ngx_command_t *cmd,
     char                *err, *host, *hostaddr;
     u_char              *p, *last;
     size_t               len;
-    ngx_uint_t           n, k, appname;
+    ngx_uint_t           n, k, appname, gssencmode;
     PQconninfoOption    *opts, *o;
 
     static char  *shown[] = { "host", "hostaddr", "port", "dbname", "user",
@@ -195,6 +253,7 @@ ngx_http_health_pg_conninfo(ngx_conf_t *cf, ngx_command_t *cmd,
     host = NULL;
     hostaddr = NULL;
     appname = 0;
+    gssencmode = 0;
 
     for (o = opts; o->keyword; o++) {
         if (o->val == NULL || o->val[0] == '\0') {
@@ -211,6 +270,9 @@ ngx_http_health_pg_conninfo(ngx_conf_t *cf, ngx_command_t *cmd,
 
         } else if (ngx_strcmp(o->keyword, "application_name") == 0) {
             appname = 1;
+
+        } else if (ngx_strcmp(o->keyword, "gssencmode") == 0) {
+            gssencmode = 1;
         }
 
         for (k = 0; shown[k]; k++) {
@@ -235,8 +297,8 @@ ngx_http_health_pg_conninfo(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    ctx->keywords = ngx_pcalloc(cf->pool, (n + 2) * sizeof(char *));
-    ctx->values = ngx_pcalloc(cf->pool, (n + 2) * sizeof(char *));
+    ctx->keywords = ngx_pcalloc(cf->pool, (n + 3) * sizeof(char *));
+    ctx->values = ngx_pcalloc(cf->pool, (n + 3) * sizeof(char *));
     target->data = ngx_pnalloc(cf->pool, len + sizeof("libpq defaults"));
 
     if (ctx->keywords == NULL || ctx->values == NULL || target->data == NULL)
@@ -283,6 +345,17 @@ ngx_http_health_pg_conninfo(ngx_conf_t *cf, ngx_command_t *cmd,
     if (!appname) {
         ctx->keywords[n] = "application_name";
         ctx->values[n] = "nginx-health";
+        n++;
+    }
+
+    /*
+     * libpq's default gssencmode=prefer asks the Kerberos library for
+     * credentials, synchronously, before every connection: only when the
+     * connection string asks for GSS encryption
+     */
+    if (!gssencmode) {
+        ctx->keywords[n] = "gssencmode";
+        ctx->values[n] = "disable";
     }
 
     if (p == target->data) {
@@ -335,6 +408,7 @@ ngx_http_health_pg_run(ngx_http_health_probe_t *probe)
     ngx_http_health_pg_ctx_t  *ctx = probe->ctx;
 
     probe->busy = 1;
+    probe->input = 0;
     ctx->timeout.log = probe->log;
     ngx_add_timer(&ctx->timeout, probe->timeout);
 
@@ -436,10 +510,27 @@ ngx_http_health_pg_connect_step(ngx_http_health_pg_ctx_t *ctx,
 static void
 ngx_http_health_pg_send_query(ngx_http_health_pg_ctx_t *ctx)
 {
+    u_char  query[NGX_HTTP_HEALTH_PG_SCHEMA_LEN + 128], *p;
+
     ctx->state = NGX_HTTP_HEALTH_PG_QUERYING;
     ctx->started = ngx_http_health_probe_now_us();
+    ctx->discovering = (ctx->schema_len == 0);
 
-    if (!PQsendQuery(ctx->conn, NGX_HTTP_HEALTH_PG_QUERY)) {
+    if (ctx->discovering) {
+        p = ngx_cpymem(query, NGX_HTTP_HEALTH_PG_SCHEMA_QUERY,
+                       sizeof(NGX_HTTP_HEALTH_PG_SCHEMA_QUERY) - 1);
+
+    } else {
+        /* known from an earlier connection to the same database: the
+         * call fails and the next round looks again if it moved */
+        p = ngx_sprintf(query, "SET search_path TO pg_catalog; "
+                        "SELECT %*s.health_report()",
+                        ctx->schema_len, ctx->schema);
+    }
+
+    *p = '\0';
+
+    if (!PQsendQuery(ctx->conn, (char *) query)) {
         ngx_http_health_pg_fail(ctx, HEALTH_UNHEALTHY,
                                 "cannot send the query to %V: %s",
                                 &ctx->probe->target,
@@ -498,7 +589,11 @@ ngx_http_health_pg_read(ngx_http_health_pg_ctx_t *ctx)
             return;
         }
 
-        if (ctx->res == NULL) {
+        /* SET, then SELECT: an error sticks, else the last result */
+        if (ctx->res == NULL
+            || PQresultStatus(ctx->res) != PGRES_FATAL_ERROR)
+        {
+            PQclear(ctx->res);
             ctx->res = res;
 
         } else {
@@ -549,10 +644,6 @@ ngx_http_health_pg_done(ngx_http_health_pg_ctx_t *ctx)
     probe = ctx->probe;
     rt = ngx_http_health_probe_now_us() - ctx->started;
 
-    if (ctx->timeout.timer_set) {
-        ngx_del_timer(&ctx->timeout);
-    }
-
     res = ctx->res;
     ctx->res = NULL;
 
@@ -565,6 +656,21 @@ ngx_http_health_pg_done(ngx_http_health_pg_ctx_t *ctx)
     }
 
     ctx->state = NGX_HTTP_HEALTH_PG_IDLE;
+
+    if (ctx->discovering && res != NULL
+        && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+        && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0))
+    {
+        /* the same round goes on with the report, under the same timer */
+        ngx_http_health_pg_discovered(ctx, res);
+        PQclear(res);
+        return;
+    }
+
+    if (ctx->timeout.timer_set) {
+        ngx_del_timer(&ctx->timeout);
+    }
+
     probe->busy = 0;
     probe->failing = 0;
 
@@ -582,9 +688,11 @@ ngx_http_health_pg_evaluate(ngx_http_health_pg_ctx_t *ctx, PGresult *res,
     uint64_t response_us)
 {
     char                     *text, *sqlstate, *sep;
+    int                       cut;
     u_char                    reason[NGX_HTTP_HEALTH_PROBE_REASON_LEN];
-    u_char                   *p, *last;
-    size_t                    len;
+    u_char                    quote[64];
+    u_char                   *p, *last, *summary;
+    size_t                    len, n;
     json_t                   *report, *st, *checks, *v, *cst;
     const char               *key;
     json_error_t              error;
@@ -595,6 +703,7 @@ ngx_http_health_pg_evaluate(ngx_http_health_pg_ctx_t *ctx, PGresult *res,
     p = reason;
     last = reason + sizeof(reason);
     text = NULL;
+    summary = NULL;
     len = 0;
     status = HEALTH_UNKNOWN;
 
@@ -603,8 +712,18 @@ ngx_http_health_pg_evaluate(ngx_http_health_pg_ctx_t *ctx, PGresult *res,
         goto done;
     }
 
+    if (ctx->discovering && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        p = ngx_slprintf(p, last, "pg_health extension is not installed "
+                         "in database \"%s\" (CREATE EXTENSION "
+                         "pg_health)", PQdb(ctx->conn));
+        goto done;
+    }
+
     if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
         sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+        /* the extension was dropped or moved: look it up again */
+        ctx->schema_len = 0;
 
         if (sqlstate && ngx_strcmp(sqlstate, "42883") == 0) {
             p = ngx_slprintf(p, last, "pg_health extension is not installed "
@@ -656,10 +775,12 @@ ngx_http_health_pg_evaluate(ngx_http_health_pg_ctx_t *ctx, PGresult *res,
            != 0)
     {
         status = HEALTH_UNKNOWN;
+        /* 64 bytes of the answer, cut on a character boundary */
+        n = health_text_sanitize((char *) quote, sizeof(quote), text, len,
+                                 HEALTH_TEXT_LINE, &cut);
         p = ngx_slprintf(p, last, "health_report() did not return the "
                          "expected report (an object with a \"status\"): "
-                         "%*s%s", ngx_min(len, 64), text,
-                         len > 64 ? "..." : "");
+                         "%*s%s", n, quote, cut ? "..." : "");
         json_decref(report);
         text = NULL;
         goto done;
@@ -689,9 +810,21 @@ ngx_http_health_pg_evaluate(ngx_http_health_pg_ctx_t *ctx, PGresult *res,
         }
     }
 
+    summary = NULL;
+
+    if (ctx->report == NGX_HTTP_HEALTH_PG_REPORT_OFF) {
+        text = NULL;
+
+    } else if (ctx->report == NGX_HTTP_HEALTH_PG_REPORT_SUMMARY) {
+        /* built from the answer, never passed through: no session or
+         * query details, whatever the extension sends */
+        summary = ngx_http_health_pg_summary(ctx, report, &len);
+        text = (char *) summary;
+    }
+
     json_decref(report);
 
-    if (len > probe->data_size) {
+    if (text && len > probe->data_size) {
         p = ngx_slprintf(p, last, "%sthe report of %uz bytes is over the "
                          "%uz kept, left out", p == reason ? "" : "; ",
                          len, probe->data_size);
@@ -704,6 +837,169 @@ done:
     ngx_http_health_probe_set(probe, status, response_us, (u_char *) text,
                               len, reason,
                               ngx_http_health_pg_clean(reason, p - reason));
+
+    if (summary) {
+        ngx_free(summary);
+    }
+}
+
+
+static void
+ngx_http_health_pg_discovered(ngx_http_health_pg_ctx_t *ctx, PGresult *res)
+{
+    u_char  *p, *last, *name;
+    size_t   i, len;
+
+    name = (u_char *) PQgetvalue(res, 0, 0);
+    len = PQgetlength(res, 0, 0);
+
+    p = ctx->schema;
+    last = p + sizeof(ctx->schema) - 1;
+    *p++ = '"';
+
+    for (i = 0; i < len && p < last - 1; i++) {
+        if (name[i] == '"') {
+            *p++ = '"';
+        }
+
+        *p++ = name[i];
+    }
+
+    if (i < len) {
+        ngx_http_health_pg_fail(ctx, HEALTH_UNKNOWN, "the schema name of "
+                                "pg_health in %V is too long",
+                                &ctx->probe->target);
+        return;
+    }
+
+    *p++ = '"';
+    ctx->schema_len = p - ctx->schema;
+
+    ngx_http_health_pg_send_query(ctx);
+}
+
+
+/*
+ * report=summary: for each check its status, the numbers it was judged on
+ * (value, thresholds, counts) and its unit.  No strings but those two, no
+ * lists or objects: sessions, query text, user and application names stay
+ * in the database.  Returns a malloc'd JSON text, NULL if none.
+ */
+static u_char *
+ngx_http_health_pg_summary(ngx_http_health_pg_ctx_t *ctx, json_t *report,
+    size_t *len)
+{
+    char             *buf;
+    size_t            size;
+    json_t           *sum, *checks, *out, *c, *o, *v;
+    const char       *key, *k, *version;
+    health_status_t   s;
+
+    sum = json_object();
+    out = json_object();
+
+    if (sum == NULL || out == NULL) {
+        json_decref(sum);
+        json_decref(out);
+        return NULL;
+    }
+
+    (void) json_object_set_new(sum, "status",
+                               json_incref(json_object_get(report, "status")));
+    (void) ngx_http_health_json_set_text(sum, "database",
+                                         (u_char *) PQdb(ctx->conn),
+                                         ngx_strlen(PQdb(ctx->conn)));
+
+    version = PQparameterStatus(ctx->conn, "server_version");
+    if (version) {
+        (void) ngx_http_health_json_set_text(sum, "server_version",
+                                             (u_char *) version,
+                                             ngx_min(ngx_strlen(version), 64));
+    }
+
+    v = json_object_get(report, "duration_ms");
+    if (json_is_number(v)) {
+        (void) json_object_set(sum, "duration_ms", v);
+    }
+
+    (void) json_object_set_new(sum, "checks", out);
+
+    checks = json_object_get(report, "checks");
+
+    json_object_foreach(checks, key, c) {
+        if (!json_is_object(c) || !ngx_http_health_pg_safe_key(key, 64)) {
+            continue;
+        }
+
+        o = json_object();
+        if (o == NULL) {
+            continue;
+        }
+
+        json_object_foreach(c, k, v) {
+            if (!ngx_http_health_pg_safe_key(k, 64)) {
+                continue;
+            }
+
+            if (ngx_strcmp(k, "status") == 0) {
+                if (json_is_string(v)
+                    && health_status_parse(json_string_value(v),
+                                           json_string_length(v), &s) == 0)
+                {
+                    (void) json_object_set_new(o, k,
+                                        json_string(health_status_name(s)));
+                }
+
+            } else if (ngx_strcmp(k, "unit") == 0) {
+                if (json_is_string(v)
+                    && ngx_http_health_pg_safe_key(json_string_value(v), 16))
+                {
+                    (void) json_object_set(o, k, v);
+                }
+
+            } else if (json_is_number(v) || json_is_boolean(v)
+                       || json_is_null(v))
+            {
+                (void) json_object_set(o, k, v);
+            }
+        }
+
+        (void) json_object_set_new(out, key, o);
+    }
+
+    size = json_dumpb(sum, NULL, 0, JSON_COMPACT);
+    buf = (size && size <= ctx->probe->data_size)
+          ? ngx_alloc(size, ctx->probe->log) : NULL;
+
+    if (buf == NULL) {
+        json_decref(sum);
+        *len = size;
+        return NULL;
+    }
+
+    *len = json_dumpb(sum, buf, size, JSON_COMPACT);
+    json_decref(sum);
+
+    return (u_char *) buf;
+}
+
+
+/* a name of letters, digits, "_" and "%" (a unit), up to max bytes */
+static ngx_uint_t
+ngx_http_health_pg_safe_key(const char *key, size_t max)
+{
+    size_t  i;
+
+    for (i = 0; key[i]; i++) {
+        if (i == max
+            || !(isalnum((u_char) key[i]) || key[i] == '_'
+                 || key[i] == '%'))
+        {
+            return 0;
+        }
+    }
+
+    return i > 0;
 }
 
 
@@ -736,6 +1032,7 @@ ngx_http_health_pg_json(ngx_http_health_probe_t *probe,
 static void
 ngx_http_health_pg_event(ngx_event_t *ev)
 {
+    ngx_socket_t               fd;
     ngx_connection_t          *c;
     ngx_http_health_probe_t   *probe;
     ngx_http_health_pg_ctx_t  *ctx;
@@ -743,12 +1040,17 @@ ngx_http_health_pg_event(ngx_event_t *ev)
     c = ev->data;
     probe = c->data;
     ctx = probe->ctx;
+    fd = c->fd;
+
+    if (!ev->write) {
+        ngx_http_health_probe_input_before(probe, fd);
+    }
 
     switch (ctx->state) {
 
     case NGX_HTTP_HEALTH_PG_CONNECTING:
         ngx_http_health_pg_connect_step(ctx, PQconnectPoll(ctx->conn));
-        return;
+        break;
 
     case NGX_HTTP_HEALTH_PG_QUERYING:
         if (ev->write) {
@@ -758,17 +1060,31 @@ ngx_http_health_pg_event(ngx_event_t *ev)
             ngx_http_health_pg_read(ctx);
         }
 
-        return;
+        break;
 
     case NGX_HTTP_HEALTH_PG_IDLE:
         if (!ev->write) {
             ngx_http_health_pg_idle_read(ctx);
         }
 
-        return;
+        break;
 
     default:
         return;
+    }
+
+    /*
+     * libpq makes room for a whole message as soon as its header says how
+     * long it is (up to 1 GB for a row): the round's bytes are counted
+     * while they arrive and the connection is closed over the cap
+     */
+    if (!ev->write && ctx->conn != NULL && ctx->c == c
+        && ngx_http_health_probe_input_after(probe, fd) != NGX_OK)
+    {
+        ngx_http_health_pg_fail(ctx, HEALTH_UNHEALTHY,
+                                "%V sent more than %uz bytes in one round, "
+                                "connection closed", &probe->target,
+                                (size_t) NGX_HTTP_HEALTH_PROBE_INPUT_MAX);
     }
 }
 
@@ -969,10 +1285,15 @@ ngx_http_health_pg_notice(void *arg, const char *message)
     ngx_http_health_probe_t *probe = arg;
 
     u_char  buf[NGX_HTTP_HEALTH_PROBE_REASON_LEN], *p;
+    u_char  line[4 * NGX_HTTP_HEALTH_PROBE_REASON_LEN], *l;
 
-    p = ngx_slprintf(buf, buf + sizeof(buf), "%s", message);
+    /* the server's words: one line, valid UTF-8, escaped for the log */
+    p = ngx_http_health_text_line(buf, sizeof(buf), (u_char *) message,
+                                  ngx_strlen(message));
+    l = ngx_http_health_log_escape(line, line + sizeof(line), buf,
+                                   ngx_http_health_pg_clean(buf, p - buf));
 
     ngx_log_error(NGX_LOG_INFO, probe->log, 0,
                   "health: \"%V\" server notice: %*s", &probe->name,
-                  ngx_http_health_pg_clean(buf, p - buf), buf);
+                  l - line, line);
 }

@@ -12,10 +12,15 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <sys/ioctl.h>
+#include <netinet/tcp.h>
+
 #include "health_status.h"
+#include "health_text.h"
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_probe.h"
+#include "ngx_http_health_util.h"
 
 
 typedef struct {
@@ -475,6 +480,9 @@ ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
     health_status_t status, uint64_t response_us, u_char *data, size_t len,
     u_char *reason, size_t reason_len)
 {
+    u_char                       text[NGX_HTTP_HEALTH_PROBE_REASON_LEN];
+    u_char                       line[4 * NGX_HTTP_HEALTH_PROBE_REASON_LEN];
+    u_char                      *p;
     ngx_uint_t                   level;
     ngx_msec_t                   now;
     ngx_time_t                  *tp;
@@ -489,9 +497,15 @@ ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
     tp = ngx_timeofday();
     now = (ngx_msec_t) tp->sec * 1000 + tp->msec;
 
-    if (reason_len > NGX_HTTP_HEALTH_PROBE_REASON_LEN) {
-        reason_len = NGX_HTTP_HEALTH_PROBE_REASON_LEN;
-    }
+    /*
+     * The reason may quote a server: one line of valid UTF-8 before it is
+     * kept, so no field of the report can fail the JSON encoder.  Callers
+     * cut it with ngx_slprintf(), maybe inside a character.
+     */
+    reason_len = health_text_sanitize((char *) text, sizeof(text),
+                                      (char *) reason, reason_len,
+                                      HEALTH_TEXT_LINE|HEALTH_TEXT_CUT_INPUT,
+                                      NULL);
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -526,18 +540,26 @@ ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
     sh->reason_len = reason_len;
 
     if (reason_len) {
-        ngx_memcpy(sh->reason, reason, reason_len);
+        ngx_memcpy(sh->reason, text, reason_len);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
     if (old != status) {
-        level = (status == HEALTH_HEALTHY) ? NGX_LOG_NOTICE : NGX_LOG_WARN;
+        /*
+         * A dependency going down needs an operator: "error", the level
+         * of Debian's stock error_log; a recovery is routine.
+         */
+        level = (status == HEALTH_HEALTHY) ? NGX_LOG_NOTICE
+                : (status == HEALTH_UNHEALTHY) ? NGX_LOG_ERR : NGX_LOG_WARN;
+
+        p = ngx_http_health_log_escape(line, line + sizeof(line), text,
+                                       reason_len);
 
         ngx_log_error(level, probe->log, 0,
                       "health: check \"%V\" is %s%s%*s", &probe->name,
                       health_status_name(status),
-                      reason_len ? ": " : "", reason_len, reason);
+                      reason_len ? ": " : "", p - line, line);
     }
 }
 
@@ -571,6 +593,82 @@ ngx_http_health_probe_now_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
 
     return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+/*
+ * The bytes the kernel has received on a TCP socket, -1 on another.
+ * tcpi_bytes_received (Linux 4.1) is not in glibc's struct tcp_info, and
+ * <linux/tcp.h> cannot be included next to <netinet/tcp.h>: it is read at
+ * its offset in the kernel's stable ABI.
+ */
+static int64_t
+ngx_http_health_probe_received(ngx_socket_t fd)
+{
+#if (NGX_LINUX)
+    uint64_t   v;
+    socklen_t  len;
+    u_char     ti[256];
+
+    len = sizeof(ti);
+
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len) == 0
+        && len >= 128 + sizeof(uint64_t))
+    {
+        ngx_memcpy(&v, ti + 128, sizeof(uint64_t));
+        return (int64_t) v;
+    }
+#endif
+
+    return -1;
+}
+
+
+void
+ngx_http_health_probe_input_before(ngx_http_health_probe_t *probe,
+    ngx_socket_t fd)
+{
+    int  n;
+
+    probe->input_waiting = 0;
+
+    if (ngx_http_health_probe_received(fd) >= 0) {
+        return;
+    }
+
+    if (ioctl(fd, FIONREAD, &n) == 0 && n > 0) {
+        probe->input_waiting = n;
+    }
+}
+
+
+ngx_int_t
+ngx_http_health_probe_input_after(ngx_http_health_probe_t *probe,
+    ngx_socket_t fd)
+{
+    int64_t  total;
+
+    total = (fd == (ngx_socket_t) -1) ? -1
+                                      : ngx_http_health_probe_received(fd);
+
+    if (total >= 0) {
+        if (fd != probe->input_fd || (uint64_t) total < probe->input_seen) {
+            /* another socket: all of its bytes are this round's */
+            probe->input_seen = 0;
+        }
+
+        probe->input += total - probe->input_seen;
+        probe->input_seen = total;
+        probe->input_fd = fd;
+
+    } else {
+        probe->input += probe->input_waiting;
+    }
+
+    probe->input_waiting = 0;
+
+    return probe->input > NGX_HTTP_HEALTH_PROBE_INPUT_MAX ? NGX_ERROR
+                                                          : NGX_OK;
 }
 
 
@@ -650,36 +748,41 @@ ngx_http_health_probe_collect(ngx_http_health_report_t *rep, void *data)
         obj = NULL;
 
         if (rep->root != NULL) {
+            /*
+             * A field that cannot be set is left out: one bad field never
+             * fails the report, its status code or the publishing.
+             */
             obj = json_object();
-            if (obj == NULL) {
-                return NGX_ERROR;
-            }
 
-            if ((res.response_us
-                 && json_object_set_new(obj, "response_time_ms",
-                        ngx_http_health_json_number(res.response_us / 1000.0))
-                    != 0)
-                || json_object_set_new(obj, "required",
-                                       json_boolean(pp[i]->required)) != 0
-                || json_object_set_new(obj, "target",
-                        json_stringn((char *) pp[i]->target.data,
-                                     pp[i]->target.len)) != 0
-                || pp[i]->json(pp[i], &res, obj) != NGX_OK
-                || (res.reason.len
-                    && json_object_set_new(obj, "reason",
-                           json_stringn((char *) res.reason.data,
-                                        res.reason.len)) != 0)
-                || (res.checked
-                    && json_object_set_new(obj, "checked_at",
-                           ngx_http_health_probe_time_json(res.checked_at))
-                       != 0)
-                || (res.checked
-                    && json_object_set_new(obj, "since",
-                           ngx_http_health_probe_time_json(res.changed_at))
-                       != 0))
-            {
-                json_decref(obj);
-                return NGX_ERROR;
+            if (obj != NULL) {
+                if (res.response_us) {
+                    (void) json_object_set_new(obj, "response_time_ms",
+                        ngx_http_health_json_number(res.response_us / 1000.0));
+                }
+
+                (void) json_object_set_new(obj, "required",
+                                           json_boolean(pp[i]->required));
+                (void) ngx_http_health_json_set_text(obj, "target",
+                                                     pp[i]->target.data,
+                                                     pp[i]->target.len);
+
+                if (pp[i]->json(pp[i], &res, obj) != NGX_OK) {
+                    (void) json_object_set_new(obj, "fields_left_out",
+                                               json_true());
+                }
+
+                if (res.reason.len) {
+                    (void) ngx_http_health_json_set_text(obj, "reason",
+                                                         res.reason.data,
+                                                         res.reason.len);
+                }
+
+                if (res.checked) {
+                    (void) json_object_set_new(obj, "checked_at",
+                        ngx_http_health_probe_time_json(res.checked_at));
+                    (void) json_object_set_new(obj, "since",
+                        ngx_http_health_probe_time_json(res.changed_at));
+                }
             }
         }
 

@@ -24,6 +24,13 @@
 
 #define NGX_HTTP_HEALTH_PROBE_REASON_LEN  512
 
+/*
+ * What one probe round may read from a dependency.  A server that sends
+ * more (a bulk string announced as 2 GB, an endless row) is cut off while
+ * it sends: the client libraries would otherwise buffer all of it.
+ */
+#define NGX_HTTP_HEALTH_PROBE_INPUT_MAX   (1024 * 1024)
+
 
 typedef struct ngx_http_health_probe_s  ngx_http_health_probe_t;
 
@@ -90,6 +97,11 @@ struct ngx_http_health_probe_s {
     ngx_uint_t                     failing;      /* in a row */
     ngx_msec_t                     next_connect;
 
+    size_t                         input;        /* read in this round */
+    size_t                         input_waiting;
+    uint64_t                       input_seen;   /* the socket's total */
+    ngx_socket_t                   input_fd;
+
     ngx_shm_zone_t                *shm_zone;
     ngx_http_health_probe_sh_t    *sh;
     ngx_event_t                    tick;
@@ -125,6 +137,18 @@ void ngx_http_health_probe_failed(ngx_http_health_probe_t *probe,
     health_status_t status, u_char *reason, size_t reason_len);
 
 uint64_t ngx_http_health_probe_now_us(void);
+
+/*
+ * The byte cap of a round, enforced while reading: call _input_before()
+ * before a client library reads fd and _input_after() once it has; the
+ * latter returns NGX_ERROR when the round has read more than the cap.
+ * The count is exact on TCP (the kernel's bytes received), an upper bound
+ * on Unix sockets (what was waiting before each read).
+ */
+void ngx_http_health_probe_input_before(ngx_http_health_probe_t *probe,
+    ngx_socket_t fd);
+ngx_int_t ngx_http_health_probe_input_after(ngx_http_health_probe_t *probe,
+    ngx_socket_t fd);
 
 /*
  * Give back an nginx connection wrapped around a socket that a client

@@ -29,6 +29,7 @@
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_probe.h"
 #include "ngx_http_health_redis.h"
+#include "ngx_http_health_util.h"
 
 
 #define NGX_HTTP_HEALTH_REDIS_DATA_SIZE  1024
@@ -70,6 +71,7 @@ typedef struct {
     ngx_http_health_redis_info_t info;
     ngx_uint_t                   rounds;
     ngx_uint_t                   pending;    /* INFO replies to come */
+    ngx_uint_t                   unasked;    /* a reply nobody asked for */
     json_t                      *last;       /* check name: status */
 
     ngx_http_health_probe_t     *probe;
@@ -121,6 +123,26 @@ static void ngx_http_health_redis_add_write(void *privdata);
 static void ngx_http_health_redis_del_write(void *privdata);
 static void ngx_http_health_redis_cleanup(void *privdata);
 static void ngx_http_health_redis_event(ngx_event_t *ev);
+
+static ngx_uint_t ngx_http_health_redis_asked(const redisReadTask *task);
+static void *ngx_http_health_redis_string(const redisReadTask *task,
+    char *str, size_t len);
+static void *ngx_http_health_redis_array(const redisReadTask *task,
+    int elements);
+static void *ngx_http_health_redis_integer(const redisReadTask *task,
+    long long value);
+static void *ngx_http_health_redis_nil(const redisReadTask *task);
+
+
+static redisReplyObjectFunctions  *ngx_http_health_redis_lib_fns;
+
+static redisReplyObjectFunctions   ngx_http_health_redis_fns = {
+    ngx_http_health_redis_string,
+    ngx_http_health_redis_array,
+    ngx_http_health_redis_integer,
+    ngx_http_health_redis_nil,
+    NULL                                   /* hiredis' own, set at connect */
+};
 
 
 char *
@@ -316,6 +338,7 @@ ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
     ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
 
     probe->busy = 1;
+    probe->input = 0;
     ctx->timeout.log = probe->log;
     ngx_add_timer(&ctx->timeout, probe->timeout);
 
@@ -381,6 +404,23 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
 
     ctx->ac = ac;
     ac->data = ctx;
+
+    /*
+     * hiredis 0.14 asserts, and so aborts the worker, on a reply that no
+     * command waits for (outside pub/sub and MONITOR, whose flags would
+     * change how it matches replies): our reply objects refuse to be made
+     * for such a reply, which hiredis turns into a disconnect instead
+     */
+    ctx->unasked = 0;
+
+    if (ngx_http_health_redis_lib_fns == NULL) {
+        ngx_http_health_redis_lib_fns = ac->c.reader->fn;
+        ngx_http_health_redis_fns.freeObject =
+                                  ngx_http_health_redis_lib_fns->freeObject;
+    }
+
+    ac->c.reader->fn = &ngx_http_health_redis_fns;
+    ac->c.reader->privdata = ctx;
 
     ac->ev.data = ctx;
     ac->ev.addRead = ngx_http_health_redis_add_read;
@@ -451,11 +491,13 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
 
     ctx->ac = NULL;
 
-    if (ctx->probe->busy) {
+    if (ctx->probe->busy || ctx->unasked) {
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                    "connection to %V lost: %s",
                                    &ctx->probe->target,
-                                   ac->errstr[0] ? ac->errstr : "closed");
+                                   ctx->unasked
+                                   ? "it sent a reply no command waited for"
+                                   : ac->errstr[0] ? ac->errstr : "closed");
         return;
     }
 
@@ -471,6 +513,8 @@ static ngx_int_t
 ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
     redisAsyncContext *ac, redisReply *reply, const char *what)
 {
+    u_char  text[200], *p;
+
     if (ac != ctx->ac) {
         /* a context we let go of: its replies do not count */
         return NGX_DECLINED;
@@ -482,16 +526,20 @@ ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                    "connection to %V lost: %s",
                                    &ctx->probe->target,
-                                   ac->errstr[0] ? ac->errstr : "closed");
+                                   ctx->unasked
+                                   ? "it sent a reply no command waited for"
+                                   : ac->errstr[0] ? ac->errstr : "closed");
         return NGX_DECLINED;
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
+        /* the server's words: 200 bytes of one line of valid UTF-8 */
+        p = ngx_http_health_text_line(text, sizeof(text), (u_char *) reply->str,
+                                      reply->len);
+
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
                                    "%s failed on %V: %*s", what,
-                                   &ctx->probe->target,
-                                   (size_t) ngx_min(reply->len, 200),
-                                   reply->str);
+                                   &ctx->probe->target, p - text, text);
         return NGX_DECLINED;
     }
 
@@ -563,15 +611,20 @@ ngx_http_health_redis_publish_reply(redisAsyncContext *ac, void *r,
     redisReply                   *reply = r;
     ngx_http_health_redis_ctx_t  *ctx = ac->data;
 
+    u_char  text[800], *p;
+
     /* a disconnect is the disconnect callback's business */
     if (reply == NULL || ac != ctx->ac || reply->type != REDIS_REPLY_ERROR) {
         return;
     }
 
+    p = ngx_http_health_log_escape(text, text + sizeof(text),
+                                   (u_char *) reply->str,
+                                   ngx_min(reply->len, 200));
+
     ngx_log_error(NGX_LOG_WARN, ctx->probe->log, 0,
                   "health: %s to %V failed: %*s", (char *) privdata,
-                  &ctx->probe->target, (size_t) ngx_min(reply->len, 200),
-                  reply->str);
+                  &ctx->probe->target, p - text, text);
 }
 
 
@@ -1156,6 +1209,7 @@ ngx_http_health_redis_cleanup(void *privdata)
 static void
 ngx_http_health_redis_event(ngx_event_t *ev)
 {
+    ngx_socket_t                  fd;
     ngx_connection_t             *c;
     redisAsyncContext            *ac;
     ngx_http_health_redis_ctx_t  *ctx;
@@ -1171,8 +1225,82 @@ ngx_http_health_redis_event(ngx_event_t *ev)
     /* either may free the context: nothing of it is used afterwards */
     if (ev->write) {
         redisAsyncHandleWrite(ac);
-
-    } else {
-        redisAsyncHandleRead(ac);
+        return;
     }
+
+    fd = c->fd;
+
+    ngx_http_health_probe_input_before(ctx->probe, fd);
+
+    redisAsyncHandleRead(ac);
+
+    if (ctx->ac != ac) {
+        return;
+    }
+
+    /* hiredis would buffer a 2 GB bulk string whole: cut it off here */
+    if (ngx_http_health_probe_input_after(ctx->probe, fd) != NGX_OK) {
+        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
+                                   "%V sent more than %uz bytes in one "
+                                   "round, connection closed",
+                                   &ctx->probe->target,
+                                   (size_t) NGX_HTTP_HEALTH_PROBE_INPUT_MAX);
+    }
+}
+
+
+/* the reply objects: hiredis' own, but none for a reply nobody asked for */
+
+static ngx_uint_t
+ngx_http_health_redis_asked(const redisReadTask *task)
+{
+    ngx_http_health_redis_ctx_t  *ctx = task->privdata;
+
+    /* the callback of the reply being read is still queued while it is */
+    if (task->parent != NULL || ctx == NULL || ctx->ac == NULL
+        || ctx->ac->replies.head != NULL)
+    {
+        return 1;
+    }
+
+    ctx->unasked = 1;
+
+    return 0;
+}
+
+
+static void *
+ngx_http_health_redis_string(const redisReadTask *task, char *str,
+    size_t len)
+{
+    return ngx_http_health_redis_asked(task)
+           ? ngx_http_health_redis_lib_fns->createString(task, str, len)
+           : NULL;
+}
+
+
+static void *
+ngx_http_health_redis_array(const redisReadTask *task, int elements)
+{
+    return ngx_http_health_redis_asked(task)
+           ? ngx_http_health_redis_lib_fns->createArray(task, elements)
+           : NULL;
+}
+
+
+static void *
+ngx_http_health_redis_integer(const redisReadTask *task, long long value)
+{
+    return ngx_http_health_redis_asked(task)
+           ? ngx_http_health_redis_lib_fns->createInteger(task, value)
+           : NULL;
+}
+
+
+static void *
+ngx_http_health_redis_nil(const redisReadTask *task)
+{
+    return ngx_http_health_redis_asked(task)
+           ? ngx_http_health_redis_lib_fns->createNil(task)
+           : NULL;
 }

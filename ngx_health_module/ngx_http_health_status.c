@@ -61,6 +61,15 @@ static ngx_str_t  ngx_http_health_formats[] = {
 };
 
 
+/* by ngx_http_health_format_e: how much each format shows */
+static ngx_uint_t  ngx_http_health_format_rank[] = {
+    2,      /* json */
+    1,      /* prometheus */
+    0,      /* lb */
+    2       /* html */
+};
+
+
 char *
 ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -175,14 +184,35 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
     rep->format = hlcf->format;
 
     if (r->args.len
-        && ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK
-        && ngx_http_health_parse_format(&arg, &rep->format) != NGX_OK)
+        && ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK)
     {
-        ngx_str_set(&arg, bad_format);
-        return ngx_http_health_printf(rep, "%V", &arg) == NGX_OK
-               ? ngx_http_health_send(r, NGX_HTTP_BAD_REQUEST, "text/plain",
-                                      rep->out, rep->length)
-               : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (ngx_http_health_parse_format(&arg, &rep->format) != NGX_OK) {
+            ngx_str_set(&arg, bad_format);
+            return ngx_http_health_printf(rep, "%V", &arg) == NGX_OK
+                   ? ngx_http_health_send(r, NGX_HTTP_BAD_REQUEST,
+                                          "text/plain", rep->out,
+                                          rep->length)
+                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /*
+         * A query argument only makes the answer lighter: lb < prometheus
+         * < json = html (the page reads the JSON).  A location configured
+         * for lb, often public, never shows the details of a rich one.
+         */
+        if (ngx_http_health_format_rank[rep->format]
+            > ngx_http_health_format_rank[hlcf->format])
+        {
+            return ngx_http_health_printf(rep, "that format is not served "
+                                          "here, this location serves %V"
+                                          CRLF,
+                                          &ngx_http_health_formats[
+                                              hlcf->format]) == NGX_OK
+                   ? ngx_http_health_send(r, NGX_HTTP_FORBIDDEN,
+                                          "text/plain", rep->out,
+                                          rep->length)
+                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     /* the page reads the JSON itself: no report to build */

@@ -1,6 +1,6 @@
 /*
  * Unit tests for shared/: status vocabulary, thresholds, JSON writer,
- * latency histogram.
+ * latency histogram, text from outside.
  * Prints TAP for prove.
  */
 
@@ -12,6 +12,7 @@
 #include "health_histogram.h"
 #include "health_json.h"
 #include "health_status.h"
+#include "health_text.h"
 #include "health_threshold.h"
 
 static int  tests, failures;
@@ -467,6 +468,88 @@ test_histogram(void)
 }
 
 
+/* the text as a C string, for IS_STR */
+static const char *
+text(const char *src, size_t len, size_t size, unsigned flags, int *cut)
+{
+    static char  buf[1024];
+    size_t       n;
+
+    n = health_text_sanitize(buf, size, src, len, flags, cut);
+    buf[n] = '\0';
+
+    return buf;
+}
+
+
+static void
+test_text(void)
+{
+    int     cut;
+    char    in[512];
+    size_t  i, n;
+
+    IS_STR(text("plain", 5, 100, 0, &cut), "plain", "ASCII is kept");
+    OK(cut == 0, "and not cut");
+    IS_STR(text("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, 100, 0,
+                NULL),
+           "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+           "valid 2-, 3- and 4-byte characters are kept");
+    IS_STR(text("ERR \xff\xfe", 6, 100, 0, NULL),
+           "ERR \xef\xbf\xbd\xef\xbf\xbd", "0xff 0xfe: two U+FFFD");
+    IS_STR(text("a\xc0\xafz", 4, 100, 0, NULL), "a\xef\xbf\xbdz",
+           "an overlong '/' is one U+FFFD");
+    IS_STR(text("\xed\xa0\x80x", 4, 100, 0, NULL), "\xef\xbf\xbdx",
+           "a surrogate is refused");
+    IS_STR(text("\xf4\x90\x80\x80x", 5, 100, 0, NULL), "\xef\xbf\xbdx",
+           "above U+10FFFF is refused");
+    IS_STR(text("\xe2\x82", 2, 100, 0, NULL), "\xef\xbf\xbd",
+           "a truncated character at the end: U+FFFD");
+    IS_STR(text("ab\xe2\x82", 4, 100, HEALTH_TEXT_CUT_INPUT, NULL), "ab",
+           "the same with HEALTH_TEXT_CUT_INPUT: dropped");
+    IS_STR(text("ab\xe2\x28", 4, 100, HEALTH_TEXT_CUT_INPUT, NULL),
+           "ab\xef\xbf\xbd(", "but an invalid one is still replaced");
+
+    /* 199 ASCII bytes then an e-acute, cut at 200 */
+    memset(in, 'a', 199);
+    memcpy(in + 199, "\xc3\xa9", 2);
+    n = health_text_sanitize(in + 256, 200, in, 201, 0, &cut);
+    OK(n == 199 && cut == 1, "a cut never splits a character");
+    n = health_text_sanitize(in + 256, 201, in, 201, 0, &cut);
+    OK(n == 201 && cut == 0, "and keeps it when it fits");
+
+    /* 100 e-acute, quoted in 64 bytes */
+    for (i = 0; i < 100; i++) {
+        memcpy(in + 2 * i, "\xc3\xa9", 2);
+    }
+
+    n = health_text_sanitize(in + 256, 63, in, 200, 0, &cut);
+    OK(n == 62 && cut == 1, "63 bytes of 2-byte characters: 62");
+    OK(health_text_valid_prefix(in + 256, n) == n, "and valid");
+    OK(health_text_valid_prefix(in, 63) == 62,
+       "valid_prefix stops before a split character");
+
+    n = health_text_sanitize(in + 256, 2, "\xff", 1, 0, &cut);
+    OK(n == 0 && cut == 1, "U+FFFD that does not fit is not half written");
+
+    IS_STR(text("a\r\n[emerg] b\tc\x7f\xc2\x85", 17, 100, HEALTH_TEXT_LINE,
+                NULL),
+           "a  [emerg] b c  ", "HEALTH_TEXT_LINE: controls become spaces");
+    IS_STR(text("a\r\nb", 4, 100, 0, NULL), "a\r\nb",
+           "without it they are kept");
+    IS_STR(text("a\0b", 3, 100, HEALTH_TEXT_LINE, NULL), "a b",
+           "a NUL byte too");
+
+    for (i = 0; i < 256; i++) {
+        in[i] = (char) i;
+    }
+
+    n = health_text_sanitize(in + 256, 256, in, 256, 0, &cut);
+    OK(health_text_valid_prefix(in + 256, n) == n,
+       "every byte value gives valid UTF-8");
+}
+
+
 int
 main(void)
 {
@@ -474,6 +557,7 @@ main(void)
     test_threshold();
     test_json();
     test_histogram();
+    test_text();
 
     printf("1..%d\n", tests);
 

@@ -1,0 +1,110 @@
+/*
+ * nginx-health: small primitives several parts need (see the header).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <jansson.h>
+
+#include "health_text.h"
+#include "ngx_http_health_util.h"
+
+
+u_char *
+ngx_http_health_log_escape(u_char *dst, u_char *last, u_char *src,
+    size_t len)
+{
+    u_char  c, *end;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    end = src + len;
+
+    while (src < end) {
+        c = *src;
+
+        if (c < 0x20 || c == 0x7f) {
+            if (last - dst < 4) {
+                break;
+            }
+
+            *dst++ = '\\';
+            *dst++ = 'x';
+            *dst++ = hex[c >> 4];
+            *dst++ = hex[c & 0xf];
+
+        } else if (c == '\\') {
+            if (last - dst < 2) {
+                break;
+            }
+
+            *dst++ = '\\';
+            *dst++ = '\\';
+
+        } else {
+            if (dst == last) {
+                break;
+            }
+
+            *dst++ = c;
+        }
+
+        src++;
+    }
+
+    return dst;
+}
+
+
+u_char *
+ngx_http_health_text_line(u_char *dst, size_t size, u_char *src, size_t len)
+{
+    return dst + health_text_sanitize((char *) dst, size, (char *) src, len,
+                                      HEALTH_TEXT_LINE, NULL);
+}
+
+
+json_t *
+ngx_http_health_json_text(u_char *src, size_t len)
+{
+    char    *buf;
+    size_t   n;
+    json_t  *s;
+
+    if (health_text_valid_prefix((char *) src, len) == len) {
+        return json_stringn((char *) src, len);
+    }
+
+    /* every byte may become the 3 bytes of U+FFFD */
+    buf = ngx_alloc(3 * len + 1, ngx_cycle->log);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    n = health_text_sanitize(buf, 3 * len + 1, (char *) src, len, 0, NULL);
+    s = json_stringn(buf, n);
+
+    ngx_free(buf);
+
+    return s;
+}
+
+
+ngx_int_t
+ngx_http_health_json_set_text(json_t *obj, const char *key, u_char *src,
+    size_t len)
+{
+    json_t  *s;
+
+    s = ngx_http_health_json_text(src, len);
+
+    if (s == NULL) {
+        /* a marker says a field was there */
+        s = json_string("(text left out)");
+    }
+
+    (void) json_object_set_new(obj, key, s);
+
+    return NGX_OK;
+}

@@ -1,0 +1,45 @@
+/*
+ * nginx-health: small primitives several parts need.
+ *
+ * Text that comes from outside (a server's error message, a reply) must
+ * neither forge lines in error.log nor make a JSON encoder fail: these
+ * helpers escape it for the log and make it valid UTF-8 for JSON.
+ */
+
+#ifndef _NGX_HTTP_HEALTH_UTIL_H_INCLUDED_
+#define _NGX_HTTP_HEALTH_UTIL_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <jansson.h>
+
+
+/*
+ * Copy src to dst for error.log: control characters (C0 and DEL) become
+ * \xNN and "\" becomes "\\", so a CR or LF can never start a line of its
+ * own.  Stops before last without cutting an escape; returns the end.
+ */
+u_char *ngx_http_health_log_escape(u_char *dst, u_char *last, u_char *src,
+    size_t len);
+
+/* a one-line, valid UTF-8 copy of src cut at size bytes; returns its end */
+u_char *ngx_http_health_text_line(u_char *dst, size_t size, u_char *src,
+    size_t len);
+
+/*
+ * A JSON string of src made valid UTF-8 (invalid sequences become U+FFFD):
+ * NULL only when out of memory.
+ */
+json_t *ngx_http_health_json_text(u_char *src, size_t len);
+
+/*
+ * Set obj[key] to that string.  A field that cannot be set is left out
+ * rather than failing the report: always NGX_OK.
+ */
+ngx_int_t ngx_http_health_json_set_text(json_t *obj, const char *key,
+    u_char *src, size_t len);
+
+
+#endif /* _NGX_HTTP_HEALTH_UTIL_H_INCLUDED_ */

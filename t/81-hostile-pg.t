@@ -1,0 +1,176 @@
+#!/usr/bin/perl
+
+# health_postgres against fake PostgreSQL servers that speak just enough of
+# the v3 protocol to take libpq past startup and then misbehave (issue 9
+# points 1, 2, 7, 9, 13): a row announced as 1 GB and streamed, invalid
+# UTF-8 in an error and in the report, CR/LF meant to forge error.log
+# lines, garbage instead of a result, a reply that stalls half way, a reset
+# in the middle of a row, a byte at a time, a report carrying query text.
+# In every case the JSON status stays valid and answers by the rules, the
+# worker's memory stays bounded, error.log gets no [alert] or [crit], and
+# the check says why.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+
+use HealthTest qw(:all);
+use HostileServer;
+
+my $FFFD = "\x{FFFD}";
+my $SECRET = 'card=4111111111111111';
+
+sub pg_server {
+    my ($report) = @_;
+    return HostileServer->start(sub {
+        HostileServer::pg_serve_reports($_[0], $report);
+    });
+}
+
+my $row = sub { HostileServer::pg_result($_[0]) };
+
+my %srv = (
+    # a DataRow whose header says 1 GB, then bytes as fast as they go
+    huge => pg_server(sub {
+        my ($q, $s) = @_;
+        print $s HostileServer::pg_msg('T', pack('n', 1) . "v\0"
+                                       . pack('NnNnNn', 0, 0, 25, -1, -1, 0))
+            . 'D' . pack('N', 1 << 30) . pack('nN', 1, (1 << 30) - 10);
+        my $chunk = 'x' x 65536;
+        while (1) { print $s $chunk or return undef }
+    }),
+    invalid_error => pg_server(sub {
+        \HostileServer::pg_error('XX000', "bad \xff\xfe bytes");
+    }),
+    forge => pg_server(sub {
+        \(HostileServer::pg_msg('N', "SNOTICE\0C00000\0Mhi\n2026/01/01 00:00:00 [emerg] 1#1: forged notice\0\0")
+          . HostileServer::pg_error('XX000', "x\r\n2026/01/01 00:00:00 [emerg] 1#1: forged error"));
+    }),
+    invalid_report => pg_server(sub {
+        qq({"status": "healthy", "checks": {"c": {"status": "healthy", "note": "\xff\xfe"}}});
+    }),
+    quote => pg_server(sub { '"' . ("\xc3\xa9" x 100) . '"' }),
+    leaky => pg_server(sub {
+        qq({"status": "degraded", "checks": {"slow_queries": {"status": "degraded",)
+        . qq( "value": 1, "unit": "ms", "warning": 500, "critical": 2000, "count": 1,)
+        . qq( "sessions": [{"usename": "bob", "query": "SELECT '$SECRET'"}]}}});
+    }),
+    garbage => pg_server(sub { \"\x00\xff\xfe garbage that is no message" }),
+    stall => pg_server(sub {
+        my ($q, $s) = @_;
+        print $s substr(HostileServer::pg_result('{"status":"healthy"}'), 0, 20);
+        sleep 3600;
+    }),
+    reset => pg_server(sub {
+        my ($q, $s) = @_;
+        print $s substr(HostileServer::pg_result('{"status":"healthy"}'), 0, 30);
+        HostileServer::reset_close($s);
+        return undef;
+    }),
+    slow => pg_server(sub {
+        my ($q, $s) = @_;
+        for my $b (split //, HostileServer::pg_result('{"status":"healthy"}')) {
+            print $s $b;
+            sleep 0.2;
+        }
+        undef;
+    }),
+    startup_garbage => HostileServer->start(sub {
+        my ($s) = @_;
+        HostileServer::pg_read_exact($s, 8);
+        print $s "HTTP/1.1 200 OK\r\n\r\n\xff\xfe";
+        sleep 1;
+    }),
+);
+
+my $conf = join '', map {
+    "    health_postgres \"hostaddr=127.0.0.1 port=" . $srv{$_}->port
+    . " user=u dbname=d sslmode=disable\" name=$_ interval=100ms timeout=500ms;\n"
+} sort keys %srv;
+
+my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
+    health_service hostile;
+$conf
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /health { health_status; }
+        location /fast   { return 200 "fast\\n"; }
+    }
+EOF
+$ng->start;
+my ($worker) = $ng->worker_pids;
+my ($rss0) = HealthTest::proc_usage($worker);
+
+my ($answers, $bad) = (0, 0);
+sub status_ok {
+    my $r = $ng->get('/health');
+    my $doc = eval { JSON::PP->new->utf8->decode($r->{content}) };
+    $answers++;
+    $bad++ unless $r->{status} == 200 && $doc;
+    return $doc;
+}
+
+sub wait_reason {
+    my ($name, $status, $re) = @_;
+    my $c;
+    my $ok = wait_until(sub {
+        my $doc = status_ok() or return 0;
+        $c = $doc->{checks}{$name};
+        $c && $c->{status} eq $status && ($c->{reason} // '') =~ $re;
+    }, timeout => 20, step => 0.05);
+    ok($ok, "$name: $status, " . ($c ? "reason: " . ($c->{reason} // '') : 'no check'));
+    return $c;
+}
+
+my $c;
+wait_reason('huge', 'unhealthy', qr/sent more than 1048576 bytes in one round, connection closed/);
+wait_reason('invalid_error', 'unknown', qr/health_report\(\) failed: ERROR: bad $FFFD$FFFD bytes/);
+$c = wait_reason('forge', 'unknown', qr/health_report\(\) failed: ERROR: x 2026/);
+wait_reason('invalid_report', 'unknown', qr/health_report\(\) did not return JSON/);
+$c = wait_reason('quote', 'unknown', qr/did not return the expected report/);
+like($c->{reason}, qr/: "\x{e9}{31}\.\.\.$/, 'quote: cut on a character boundary');
+$c = wait_reason('leaky', 'degraded', qr/slow_queries degraded/);
+is_deeply($c->{report}{checks}{slow_queries},
+          { status => 'degraded', value => 1, unit => 'ms', warning => 500,
+            critical => 2000, count => 1 },
+          'leaky: the summary keeps the figures only');
+unlike(JSON::PP->new->encode($c), qr/\Q$SECRET\E|bob/, 'leaky: no query text or user');
+wait_reason('garbage', 'unhealthy', qr/connection to .* lost|lost synchronization|unexpected/i);
+wait_reason('stall', 'unhealthy', qr/timed out after 500ms waiting for health_report/);
+wait_reason('reset', 'unhealthy', qr/connection to .* lost/);
+wait_reason('slow', 'unhealthy', qr/timed out after 500ms/);
+wait_reason('startup_garbage', 'unhealthy', qr/cannot connect to/);
+
+my $rounds0 = $srv{huge}->connections;
+ok(wait_until(sub { status_ok(); $srv{huge}->connections >= $rounds0 + 3 },
+              timeout => 60, step => 0.2),
+   'huge: three more rounds of streaming');
+my ($rss1) = HealthTest::proc_usage($worker);
+if (HealthTest::Nginx::asan()) {
+    note "RSS $rss0 -> $rss1 kB (not judged under ASan)";
+} else {
+    ok(defined $rss1 && $rss1 - $rss0 < 32 * 1024,
+       "the worker's memory stays bounded ($rss0 -> " . ($rss1 // 'gone') . ' kB)');
+}
+is(($ng->worker_pids)[0], $worker, 'the same worker throughout');
+
+is($bad, 0, "every one of $answers status answers was 200 with valid JSON");
+is($ng->get('/fast')->{status}, 200, 'requests are served');
+
+my $log = HealthTest::slurp($ng->error_log);
+unlike($log, qr/^\S+ \S+ \[emerg\] 1#1: forged/m, 'forge: no forged line in error.log');
+my @bad = grep { /\[(alert|crit|emerg)\]/ && !/forged/ } split /\n/, $log;
+is_deeply(\@bad, [], 'no [alert], [crit] or [emerg] in error.log');
+is_deeply([grep { !/forged/ } $ng->log_alerts], [], 'no sanitizer reports');
+like($log, qr/\[error\] .*health: check "reset" is unhealthy/,
+     'a database going down: a line at [error]');
+
+$ng->stop;
+$_->stop for values %srv;
+
+done_testing;
