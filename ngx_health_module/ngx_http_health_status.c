@@ -22,6 +22,9 @@
 
 #define NGX_HTTP_HEALTH_JSON_FLAGS  (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
+/* the longest single piece of a text answer */
+#define NGX_HTTP_HEALTH_PRINTF_MAX  (16 * 1024 * 1024)
+
 
 /* a zone's totals as Prometheus wants them, kept for the family pass */
 typedef struct {
@@ -47,7 +50,7 @@ static ngx_int_t ngx_http_health_render_json(ngx_http_health_report_t *rep);
 static ngx_int_t ngx_http_health_render_prometheus(
     ngx_http_health_report_t *rep, ngx_http_health_prom_zone_t *pz);
 static ngx_int_t ngx_http_health_render_lb(ngx_http_health_report_t *rep);
-static u_char *ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s);
+static size_t ngx_http_health_utf8_len(u_char *p, u_char *last);
 static ngx_int_t ngx_http_health_send(ngx_http_request_t *r,
     ngx_uint_t status, char *type, ngx_chain_t *out, off_t length);
 static void ngx_http_health_json_cleanup(void *data);
@@ -735,7 +738,7 @@ static ngx_int_t
 ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
     ngx_http_health_prom_zone_t *pz)
 {
-    u_char                       *service, *check, sum[32];
+    u_char                       *service, *check, **zname, sum[32];
     ngx_uint_t                    i, z, k;
     ngx_pool_t                   *pool;
     ngx_http_health_zone_t       *zone;
@@ -786,12 +789,24 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
     }
 
     if (pz != NULL) {
+        zname = ngx_palloc(pool, hmcf->zones.nelts * sizeof(u_char *));
+        if (zname == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        for (z = 0; z < hmcf->zones.nelts; z++) {
+            zname[z] = ngx_http_health_prom_escape(pool, &zone[z].name);
+            if (zname[z] == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
         emit("# HELP nginx_health_requests_total Requests of a zone.\n"
              "# TYPE nginx_health_requests_total counter\n");
 
         for (z = 0; z < hmcf->zones.nelts; z++) {
-            emit("nginx_health_requests_total{zone=\"%V\"} %uL\n",
-                 &zone[z].name, pz[z].requests);
+            emit("nginx_health_requests_total{zone=\"%s\"} %uL\n",
+                 zname[z], pz[z].requests);
         }
 
         emit("# HELP nginx_health_responses_total Responses of a zone "
@@ -800,9 +815,9 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
 
         for (z = 0; z < hmcf->zones.nelts; z++) {
             for (k = 0; k < 5; k++) {
-                emit("nginx_health_responses_total{zone=\"%V\","
+                emit("nginx_health_responses_total{zone=\"%s\","
                      "code=\"%uixx\"} %uL\n",
-                     &zone[z].name, k + 1, pz[z].classes[k]);
+                     zname[z], k + 1, pz[z].classes[k]);
             }
         }
 
@@ -813,8 +828,8 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
         for (z = 0; z < hmcf->zones.nelts; z++) {
             for (k = 0; k < hmcf->nbounds; k++) {
                 emit("nginx_health_request_duration_seconds_bucket"
-                     "{zone=\"%V\",le=\"%V\"} %uL\n",
-                     &zone[z].name, &hmcf->bound_labels[k],
+                     "{zone=\"%s\",le=\"%V\"} %uL\n",
+                     zname[z], &hmcf->bound_labels[k],
                      pz[z].buckets[k]);
             }
 
@@ -822,14 +837,14 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
                                               sizeof(sum));
 
             emit("nginx_health_request_duration_seconds_bucket"
-                 "{zone=\"%V\",le=\"+Inf\"} %uL\n"
+                 "{zone=\"%s\",le=\"+Inf\"} %uL\n"
                  "nginx_health_request_duration_seconds_sum"
-                 "{zone=\"%V\"} %s\n"
+                 "{zone=\"%s\"} %s\n"
                  "nginx_health_request_duration_seconds_count"
-                 "{zone=\"%V\"} %uL\n",
-                 &zone[z].name, pz[z].buckets[hmcf->nbounds],
-                 &zone[z].name, sum,
-                 &zone[z].name, pz[z].buckets[hmcf->nbounds]);
+                 "{zone=\"%s\"} %uL\n",
+                 zname[z], pz[z].buckets[hmcf->nbounds],
+                 zname[z], sum,
+                 zname[z], pz[z].buckets[hmcf->nbounds]);
         }
     }
 
@@ -851,37 +866,116 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
 }
 
 
-/* a Prometheus label value: backslash, double quote and newline escaped */
-static u_char *
+/*
+ * The length of the valid UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), 0 if there is none.
+ */
+static size_t
+ngx_http_health_utf8_len(u_char *p, u_char *last)
+{
+    size_t      n, i;
+    uint32_t    c, min;
+
+    if (*p < 0x80) {
+        return 1;
+    }
+
+    if ((*p & 0xe0) == 0xc0) {
+        n = 2;
+        c = *p & 0x1f;
+        min = 0x80;
+
+    } else if ((*p & 0xf0) == 0xe0) {
+        n = 3;
+        c = *p & 0x0f;
+        min = 0x800;
+
+    } else if ((*p & 0xf8) == 0xf0) {
+        n = 4;
+        c = *p & 0x07;
+        min = 0x10000;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        return 0;
+    }
+
+    return n;
+}
+
+
+/*
+ * A Prometheus label value: backslash, double quote and newline escaped,
+ * and, since the exposition format is UTF-8, a byte that does not start
+ * a valid UTF-8 sequence becomes U+FFFD instead of reaching the scraper.
+ */
+u_char *
 ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
 {
-    u_char      *p, *dst;
-    ngx_uint_t   i;
+    u_char      *p, *q, *dst, *last;
+    size_t       n;
 
-    dst = ngx_pnalloc(pool, 2 * s->len + 1);
+    /* the worst case: every byte becomes the 3 bytes of U+FFFD */
+    dst = ngx_pnalloc(pool, 3 * s->len + 1);
     if (dst == NULL) {
         return NULL;
     }
 
     p = dst;
+    q = s->data;
+    last = s->data + s->len;
 
-    for (i = 0; i < s->len; i++) {
-        switch (s->data[i]) {
+    while (q < last) {
 
-        case '\\':
-        case '"':
-            *p++ = '\\';
-            *p++ = s->data[i];
-            break;
+        if (*q < 0x80) {
+            switch (*q) {
 
-        case '\n':
-            *p++ = '\\';
-            *p++ = 'n';
-            break;
+            case '\\':
+            case '"':
+                *p++ = '\\';
+                *p++ = *q;
+                break;
 
-        default:
-            *p++ = s->data[i];
+            case '\n':
+                *p++ = '\\';
+                *p++ = 'n';
+                break;
+
+            default:
+                *p++ = *q;
+            }
+
+            q++;
+            continue;
         }
+
+        n = ngx_http_health_utf8_len(q, last);
+
+        if (n == 0) {
+            *p++ = 0xef;
+            *p++ = 0xbf;
+            *p++ = 0xbd;
+            q++;
+            continue;
+        }
+
+        p = ngx_cpymem(p, q, n);
+        q += n;
     }
 
     *p = '\0';
@@ -890,30 +984,66 @@ ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
 }
 
 
+/*
+ * Appends to the text answer.  A line is never cut: when the output fills
+ * the room it was given, it is written again into a buffer twice as large,
+ * up to NGX_HTTP_HEALTH_PRINTF_MAX, beyond which the answer fails (500) with
+ * a line in error.log rather than going out truncated.
+ */
 ngx_int_t
 ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
 {
-    u_char       *p, line[2048];
-    size_t        len, size;
-    va_list       args;
+    u_char       *p;
+    size_t        want;
+    va_list       args, copy;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
     va_start(args, fmt);
-    p = ngx_vslprintf(line, line + sizeof(line), fmt, args);
-    va_end(args);
 
-    len = p - line;
-    cl = rep->tail;
+    for (want = 2048; /* void */; want *= 2) {
 
-    if (cl == NULL || (size_t) (cl->buf->end - cl->buf->last) < len) {
-        size = ngx_max(len, 16384);
+        cl = rep->tail;
 
-        b = ngx_create_temp_buf(rep->request->pool, size);
-        if (b == NULL) {
-            return NGX_ERROR;
+        if (cl != NULL && (size_t) (cl->buf->end - cl->buf->last) >= want) {
+            b = cl->buf;
+
+        } else {
+            b = ngx_create_temp_buf(rep->request->pool,
+                                    ngx_max(want, 16384));
+            if (b == NULL) {
+                va_end(args);
+                return NGX_ERROR;
+            }
+
+            cl = NULL;
         }
 
+        va_copy(copy, args);
+        p = ngx_vslprintf(b->last, b->end, fmt, copy);
+        va_end(copy);
+
+        if (p < b->end) {
+            break;
+        }
+
+        /* it may have been cut: try again with more room */
+
+        if (want >= NGX_HTTP_HEALTH_PRINTF_MAX) {
+            va_end(args);
+            ngx_log_error(NGX_LOG_ERR, rep->request->connection
+                          ? rep->request->connection->log
+                          : ngx_cycle->log, 0,
+                          "health: a line of the status answer is over "
+                          "%uz bytes", (size_t) NGX_HTTP_HEALTH_PRINTF_MAX);
+            return NGX_ERROR;
+        }
+    }
+
+    va_end(args);
+
+    /* a fresh buffer is linked only once it holds the line, never empty */
+    if (cl == NULL) {
         cl = ngx_alloc_chain_link(rep->request->pool);
         if (cl == NULL) {
             return NGX_ERROR;
@@ -932,8 +1062,8 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
         rep->tail = cl;
     }
 
-    cl->buf->last = ngx_cpymem(cl->buf->last, line, len);
-    rep->length += len;
+    rep->length += p - b->last;
+    b->last = p;
 
     return NGX_OK;
 }

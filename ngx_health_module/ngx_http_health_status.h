@@ -81,6 +81,13 @@ ngx_int_t ngx_http_health_printf(ngx_http_health_report_t *rep,
     const char *fmt, ...);
 
 /*
+ * A Prometheus label value, escaped and NUL-terminated (print it with
+ * "%s"): every label value that comes from configuration or from outside
+ * goes through it.
+ */
+u_char *ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s);
+
+/*
  * The JSON report as the status location builds it, outside any request
  * (for publishing); its objects are freed with the pool.
  */
