@@ -166,7 +166,7 @@ ngx_http_health_count_window(ngx_http_health_main_conf_t *hmcf,
     uint64_t                 epoch, old;
     ngx_http_health_slot_t  *slot;
 
-    epoch = ngx_time() / hmcf->slot_width;
+    epoch = ngx_http_health_monotonic_sec() / hmcf->slot_width;
     slot = &slots[epoch % hmcf->nslots];
 
     old = ngx_http_health_load(&slot->epoch);

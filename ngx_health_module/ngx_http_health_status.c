@@ -681,8 +681,10 @@ ngx_http_health_render_json(ngx_http_health_report_t *rep)
                         json_string(NGX_HTTP_HEALTH_VERSION));
     json_object_set_new(status, "timestamp", json_string((char *) ts));
     json_object_set_new(status, "uptime_s",
-                        json_integer(hmcf->sh ? tp->sec - hmcf->sh->started
-                                              : 0));
+                        json_integer(hmcf->sh
+                                     ? ngx_http_health_monotonic_sec()
+                                       - hmcf->sh->started
+                                     : 0));
 
     if (json_object_update(status, root) != 0) {
         json_decref(status);
