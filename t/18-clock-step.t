@@ -6,9 +6,9 @@
 # and rps stays a finite positive number.  The timestamp follows the wall
 # clock, as a timestamp should.
 #
-# The wall clock is stepped with libfaketime (Debian package faketime):
-# LD_PRELOAD'ed into nginx, reading its offset from a file on every call,
-# with CLOCK_MONOTONIC left alone (FAKETIME_DONT_FAKE_MONOTONIC=1).
+# The wall clock is stepped with libfaketime (the harness's faketime =>
+# 'wall': the offset is read from a file on every call, CLOCK_MONOTONIC is
+# left alone).
 
 use strict;
 use warnings;
@@ -20,17 +20,7 @@ use Time::Local qw(timegm);
 
 use HealthTest qw(:all);
 
-my ($faketime) = grep { -e } map { "$_/faketime/libfaketime.so.1" }
-    qw(/usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib);
-ok($faketime, 'libfaketime is installed (make deps)')
-    or BAIL_OUT('libfaketime.so.1 not found: apt-get install faketime');
-
-my $ng = HealthTest::Nginx->new(main => <<'EOF1', conf => <<'EOF2');
-env LD_PRELOAD;
-env FAKETIME_TIMESTAMP_FILE;
-env FAKETIME_NO_CACHE;
-env FAKETIME_DONT_FAKE_MONOTONIC;
-EOF1
+my $ng = HealthTest::Nginx->new(faketime => 'wall', conf => <<'EOF2');
     health_window 1d;
     health_zone site;
 
@@ -40,24 +30,6 @@ EOF1
         location /health { health_zone off; health_status; }
     }
 EOF2
-
-my $offset_file = $ng->dir . '/faketime';
-spew($offset_file, "+0\n");
-
-# under ASan the sanitizer runtimes come first in LD_PRELOAD
-{
-    no warnings 'redefine';
-    my $orig = \&HealthTest::Nginx::sanitizer_env;
-    *HealthTest::Nginx::sanitizer_env = sub {
-        my %e = $orig->(@_);
-        $e{LD_PRELOAD} = join ' ', grep { defined } $e{LD_PRELOAD}, $faketime;
-        return %e;
-    };
-}
-
-$ENV{FAKETIME_TIMESTAMP_FILE} = $offset_file;
-$ENV{FAKETIME_NO_CACHE} = 1;
-$ENV{FAKETIME_DONT_FAKE_MONOTONIC} = 1;
 
 $ng->start;
 
@@ -89,7 +61,7 @@ cmp_ok($up0, '>=', 0, 'uptime_s before the step');
 is($doc->{zones}{site}{window}{requests}, 30, 'window: 30 requests');
 
 # one hour back
-spew($offset_file, "-3600\n");
+$ng->set_clock("-3600");
 $doc = after_step($t0, -3600);
 ok($doc, 'the wall clock went back an hour')
     or BAIL_OUT('libfaketime had no effect on nginx');
@@ -105,7 +77,7 @@ ok(defined $w->{rps} && $w->{rps} > 0 && $w->{rps} <= $w->{requests},
 my $up1 = $doc->{uptime_s};
 
 # a day forward
-spew($offset_file, "+86400\n");
+$ng->set_clock("+86400");
 $doc = after_step($t0, 86400);
 ok($doc, 'the wall clock went forward a day');
 $w = $doc->{zones}{site}{window};
