@@ -693,8 +693,16 @@ ngx_http_health_render_json(ngx_http_health_report_t *rep)
 
     size = json_dumpb(status, NULL, 0, NGX_HTTP_HEALTH_JSON_FLAGS);
 
+    if (size == 0) {
+        /* a load balancer sees 500: the operator must see why */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "health: the JSON status could not be rendered");
+        json_decref(status);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     b = ngx_create_temp_buf(r->pool, size + 1);
-    if (b == NULL || size == 0) {
+    if (b == NULL) {
         json_decref(status);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -988,9 +996,9 @@ ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
 
 /*
  * Appends to the text answer.  A line is never cut: when the output fills
- * the room it was given, it is written again into a buffer twice as large,
- * up to NGX_HTTP_HEALTH_PRINTF_MAX, beyond which the answer fails (500) with
- * a line in error.log rather than going out truncated.
+ * the room it was given, it is written again into a fresh buffer twice as
+ * large; past NGX_HTTP_HEALTH_PRINTF_MAX the answer fails (500) with a line
+ * in error.log rather than going out truncated.
  */
 ngx_int_t
 ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
@@ -1003,16 +1011,15 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
 
     va_start(args, fmt);
 
-    for (want = 2048; /* void */; want *= 2) {
+    /* the room left in the last buffer first, then fresh ones */
+    cl = rep->tail;
+    b = cl ? cl->buf : NULL;
+    want = 16384;
 
-        cl = rep->tail;
+    for ( ;; ) {
 
-        if (cl != NULL && (size_t) (cl->buf->end - cl->buf->last) >= want) {
-            b = cl->buf;
-
-        } else {
-            b = ngx_create_temp_buf(rep->request->pool,
-                                    ngx_max(want, 16384));
+        if (b == NULL) {
+            b = ngx_create_temp_buf(rep->request->pool, want);
             if (b == NULL) {
                 va_end(args);
                 return NGX_ERROR;
@@ -1029,9 +1036,9 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
             break;
         }
 
-        /* it may have been cut: try again with more room */
+        /* it may have been cut: again, with twice the room it had */
 
-        if (want >= NGX_HTTP_HEALTH_PRINTF_MAX) {
+        if ((size_t) (b->end - b->last) >= NGX_HTTP_HEALTH_PRINTF_MAX) {
             va_end(args);
             ngx_log_error(NGX_LOG_ERR, rep->request->connection
                           ? rep->request->connection->log
@@ -1040,6 +1047,9 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
                           "%uz bytes", (size_t) NGX_HTTP_HEALTH_PRINTF_MAX);
             return NGX_ERROR;
         }
+
+        want = ngx_max(want, 2 * (size_t) (b->end - b->last));
+        b = NULL;
     }
 
     va_end(args);
