@@ -76,4 +76,40 @@ is($rc, 0, 'promtool check metrics passes') or diag $out;
 $ng->stop;
 is_deeply([$ng->log_alerts], [], 'no alert or emerg in error.log');
 
+# a page of many buffers: every line that does not fit in what is left of
+# one is written again, whole, into the next
+my $zones = join "\n", map {
+    "        location /z$_ { health_zone z$_; return 200; }"
+} 1 .. 300;
+my $big = HealthTest::Nginx->new(conf => <<"EOF2");
+    health_service "$long";
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+$zones
+        location /metrics { health_zone off; health_status prometheus; }
+    }
+EOF2
+$big->start;
+$big->get("/z$_") for 1 .. 300;
+$big->get('/z7') for 1 .. 6;
+
+$r = $big->get('/metrics');
+$text = $r->{content};
+cmp_ok(length $text, '>', 5 * 16384, 'the page spans several buffers');
+my %req = $text =~ /^nginx_health_requests_total\{zone="(z\d+)"\} (\d+)$/mg;
+is(scalar(keys %req), 300, 'a requests_total line for each of 300 zones');
+is(scalar(grep { $req{$_} != 1 } keys %req), 1, 'each with 1 request');
+is($req{z7}, 7, 'z7 with 7');
+my @inf = $text =~ /^nginx_health_request_duration_seconds_bucket\{zone="z\d+",le="\+Inf"\} (\d+)$/mg;
+is(scalar @inf, 300, 'a +Inf bucket for each zone');
+is(length $r->{content}, $r->{headers}{'content-length'},
+   'Content-Length is the page');
+spew("$dir/metrics.txt", $text);
+($rc, $out) = run_cmd('sh', '-c', "promtool check metrics < $dir/metrics.txt");
+is($rc, 0, 'promtool check metrics passes on the long page') or diag $out;
+
+$big->stop;
+is_deeply([$big->log_alerts], [], 'no alert or emerg in error.log');
+
 done_testing;
