@@ -130,7 +130,8 @@ ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         if (ohmcf->sh == NULL || ohmcf->sh->layout != hmcf->layout) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "health zone \"%V\" does not match its layout",
+                          "health: shared zone \"%V\" does not match "
+                          "its layout",
                           &shm_zone->shm.name);
             return NGX_ERROR;
         }
