@@ -116,7 +116,7 @@ is($sent{200} + $sent{404} + $sent{503}, $TOTAL,
    "clients got $TOTAL answers ($sent{200} x 200, $sent{404} x 404, "
    . "$sent{503} x 503, " . ($sent{retries} // 0) . ' retried)');
 
-my ($r, $final) = $ng->get_json('/health');
+my ($r, $final) = $ng->wait_counted('load', $TOTAL);
 my $z = $final->{zones}{load};
 
 is($z->{requests}, $TOTAL, "exactly $TOTAL requests counted");

@@ -39,7 +39,7 @@ $ng->start;
 
 # a handful of errors is not enough to judge by (min_requests=20)
 $ng->get('/few/fail') for 1 .. 5;
-my ($r, $doc) = $ng->get_json('/health');
+my ($r, $doc) = $ng->wait_counted('few', 5);
 is($doc->{checks}{'zone:few:error_rate'}{value}, 100, 'few: 100% errors');
 is($doc->{checks}{'zone:few:error_rate'}{status}, 'healthy',
    'but 5 requests are below min_requests');
@@ -49,7 +49,7 @@ is($r->{status}, 200, 'so JSON answers 200');
 $ng->get('/api/ok') for 1 .. 60;
 $ng->get('/api/fail') for 1 .. 6;
 
-($r, $doc) = $ng->get_json('/health');
+($r, $doc) = $ng->wait_counted('api', 66);
 is($doc->{zones}{api}{window}{requests}, 66, '66 requests in the window');
 is($doc->{checks}{'zone:api:error_rate'}{value}, 9.091, 'error rate 9.091%');
 is($doc->{checks}{'zone:api:error_rate'}{window_s}, 3, 'window_s 3');
@@ -118,7 +118,9 @@ $ng2->get('/lenient/ok') for 1 .. 8;
 $ng2->get('/lenient/fail') for 1 .. 2;
 $ng2->get('/strict/ok') for 1 .. 3;
 
-($r, $doc) = $ng2->get_json('/health');
+($r, $doc) = $ng2->wait_doc(sub {
+    $_[0]{zones}{lenient}{requests} == 10
+        && $_[0]{zones}{strict}{requests} == 3 });
 is_deeply([sort keys %{ $doc->{checks} }],
           [qw(zone:lenient:error_rate zone:strict:error_rate
               zone:strict:latency_p50)],

@@ -449,9 +449,11 @@ sub run_env {
     my ($self) = @_;
     my %e = $self->sanitizer_env;
     return %e unless ref $self && $self->{faketime};
-    # under ASan the sanitizer runtimes come first
-    $e{LD_PRELOAD} = join ' ', grep { defined } $e{LD_PRELOAD},
-                                               faketime_lib();
+    # libfaketime first: preloaded after the ASan runtime, its start-up
+    # lookups deadlock in ASan's allocator; ASan is told not to mind
+    $e{LD_PRELOAD} = join ' ', faketime_lib(),
+                               grep { defined } $e{LD_PRELOAD};
+    $e{ASAN_OPTIONS} .= ':verify_asan_link_order=0' if $e{ASAN_OPTIONS};
     $e{FAKETIME_TIMESTAMP_FILE} = $self->clock_file;
     $e{FAKETIME_NO_CACHE} = 1;
     $e{FAKETIME_DONT_FAKE_MONOTONIC} = $self->{faketime} eq 'wall' ? 1 : 0;
@@ -667,6 +669,29 @@ sub get_json {
     my $r = $self->get($path, %o);
     my $doc = eval { JSON::PP->new->decode($r->{content}) };
     return wantarray ? ($r, $doc) : $doc;
+}
+
+# A client can read its answer before nginx's log phase has counted the
+# request, and with two workers its next request (the status) may be served
+# by the other one in between.  So a test that wants exact counts polls:
+# wait_doc(COND) GETs the JSON at /health (or path => ...) until COND($doc)
+# holds or the deadline passes, and returns ($response, $doc) of the last
+# try; wait_counted(ZONE, N) waits for ZONE to have counted N requests.
+sub wait_doc {
+    my ($self, $cond, %o) = @_;
+    my ($r, $doc);
+    HealthTest::wait_until(sub {
+        ($r, $doc) = $self->get_json($o{path} // '/health');
+        $doc && $cond->($doc);
+    }, timeout => $o{timeout} // 20, step => 0.01);
+    return wantarray ? ($r, $doc) : $doc;
+}
+
+sub wait_counted {
+    my ($self, $zone, $n, %o) = @_;
+    return $self->wait_doc(sub {
+        ($_[0]{zones}{$zone}{requests} // -1) >= $n
+    }, %o);
 }
 
 # the check NAME of the status at /health (or path => ...): returns
