@@ -584,8 +584,9 @@ ngx_http_health_parse_usec(ngx_str_t *value, uint64_t *us)
 ngx_int_t
 ngx_http_health_parse_uint(ngx_str_t *value, uint64_t max, uint64_t *n)
 {
-    u_char    *p, *last;
-    uint64_t   v;
+    u_char      *p, *last;
+    uint64_t     v;
+    ngx_uint_t   d;
 
     if (value->len == 0) {
         return NGX_ERROR;
@@ -595,11 +596,17 @@ ngx_http_health_parse_uint(ngx_str_t *value, uint64_t max, uint64_t *n)
     last = value->data + value->len;
 
     for (p = value->data; p < last; p++) {
-        if (*p < '0' || *p > '9' || v > (max - (*p - '0')) / 10) {
+        if (*p < '0' || *p > '9') {
             return NGX_ERROR;
         }
 
-        v = v * 10 + (*p - '0');
+        d = *p - '0';
+
+        if (v > max / 10 || (v == max / 10 && d > max % 10)) {
+            return NGX_ERROR;
+        }
+
+        v = v * 10 + d;
     }
 
     *n = v;
