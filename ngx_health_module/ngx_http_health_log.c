@@ -95,6 +95,16 @@ ngx_http_health_log_handler(ngx_http_request_t *r)
     ngx_http_health_main_conf_t  *hmcf;
     ngx_http_health_counters_t   *c;
 
+    /*
+     * with "log_subrequest on" the log phase also runs for each SSI
+     * include, mirror or auth_request: a zone counts the client's request
+     * once, in the location that finally answered it (an internal
+     * redirect or error_page moves the main request, it does not add one)
+     */
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_health_module);
 
     if (hlcf->zone == NGX_HTTP_HEALTH_ZONE_OFF) {
@@ -156,7 +166,7 @@ ngx_http_health_count_window(ngx_http_health_main_conf_t *hmcf,
     uint64_t                 epoch, old;
     ngx_http_health_slot_t  *slot;
 
-    epoch = ngx_time() / hmcf->slot_width;
+    epoch = ngx_http_health_monotonic_sec() / hmcf->slot_width;
     slot = &slots[epoch % hmcf->nslots];
 
     old = ngx_http_health_load(&slot->epoch);

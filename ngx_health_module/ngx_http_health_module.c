@@ -429,10 +429,11 @@ ngx_http_health_buckets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 0; i < n; i++) {
         if (ngx_http_health_parse_usec(&value[i + 1], &bounds[i]) != NGX_OK
-            || bounds[i] == 0)
+            || bounds[i] == 0 || bounds[i] > 3600000000ULL)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid value \"%V\" in \"%V\" directive",
+                               "invalid value \"%V\" in \"%V\" directive, "
+                               "it must be a time from 1us to 1h",
                                &value[i + 1], &cmd->name);
             return NGX_CONF_ERROR;
         }
@@ -527,6 +528,7 @@ ngx_http_health_parse_usec(ngx_str_t *value, uint64_t *us)
         return NGX_ERROR;
     }
 
+    /* the units of nginx's own times, up to days */
     switch (last - p) {
 
     case 0:
@@ -539,6 +541,12 @@ ngx_http_health_parse_usec(ngx_str_t *value, uint64_t *us)
 
         } else if (*p == 'm') {
             unit = 60000000;
+
+        } else if (*p == 'h') {
+            unit = 3600000000ULL;
+
+        } else if (*p == 'd') {
+            unit = 86400000000ULL;
 
         } else {
             return NGX_ERROR;
@@ -563,7 +571,45 @@ ngx_http_health_parse_usec(ngx_str_t *value, uint64_t *us)
         return NGX_ERROR;
     }
 
+    if (whole > (UINT64_MAX - unit) / unit) {
+        return NGX_ERROR;
+    }
+
     *us = whole * unit + frac * unit / scale;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_health_parse_uint(ngx_str_t *value, uint64_t max, uint64_t *n)
+{
+    u_char      *p, *last;
+    uint64_t     v;
+    ngx_uint_t   d;
+
+    if (value->len == 0) {
+        return NGX_ERROR;
+    }
+
+    v = 0;
+    last = value->data + value->len;
+
+    for (p = value->data; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_ERROR;
+        }
+
+        d = *p - '0';
+
+        if (v > max / 10 || (v == max / 10 && d > max % 10)) {
+            return NGX_ERROR;
+        }
+
+        v = v * 10 + d;
+    }
+
+    *n = v;
 
     return NGX_OK;
 }

@@ -78,10 +78,18 @@ extern ngx_module_t  ngx_http_health_module;
 
 /*
  * Parse a time with an optional fraction and unit ("250ms", "2.5s",
- * "100us", "1m", a bare number is seconds) into microseconds.
+ * "100us", "1m", "1h", "1d", a bare number is seconds) into microseconds.
  * NGX_ERROR if it is not one.
  */
 ngx_int_t ngx_http_health_parse_usec(ngx_str_t *value, uint64_t *us);
+
+/*
+ * Parse a decimal number from 0 to max: digits only (no sign, no blank,
+ * no hex, nothing after), overflow refused.  The one parser of every
+ * count in the module's directives; NGX_ERROR if it is not one.
+ */
+ngx_int_t ngx_http_health_parse_uint(ngx_str_t *value, uint64_t max,
+    uint64_t *n);
 
 
 #endif /* _NGX_HTTP_HEALTH_MODULE_H_INCLUDED_ */

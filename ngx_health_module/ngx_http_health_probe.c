@@ -811,6 +811,7 @@ ngx_http_health_probe_prometheus(ngx_http_health_report_t *rep, void *data)
 {
     ngx_array_t *probes = data;
 
+    u_char                          *name;
     ngx_uint_t                       i;
     ngx_http_health_probe_t        **pp;
     ngx_http_health_probe_result_t   res;
@@ -833,10 +834,19 @@ ngx_http_health_probe_prometheus(ngx_http_health_report_t *rep, void *data)
             return NGX_ERROR;
         }
 
-        /* the name is restricted to characters that need no escaping */
+        /* never answered: absent, as the JSON leaves response_time_ms out */
+        if (res.response_us == 0) {
+            continue;
+        }
+
+        name = ngx_http_health_prom_escape(rep->request->pool, &pp[i]->name);
+        if (name == NULL) {
+            return NGX_ERROR;
+        }
+
         if (ngx_http_health_printf(rep,
-                "nginx_health_dependency_response_seconds{check=\"%V\"} "
-                "%uL.%06uL\n", &pp[i]->name,
+                "nginx_health_dependency_response_seconds{check=\"%s\"} "
+                "%uL.%06uL\n", name,
                 res.response_us / 1000000, res.response_us % 1000000)
             != NGX_OK)
         {

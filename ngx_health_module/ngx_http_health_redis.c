@@ -149,6 +149,7 @@ char *
 ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     u_char                       *p, buf[sizeof(struct in6_addr)];
+    uint64_t                      db;
     ngx_int_t                     rc, n;
     ngx_str_t                    *value, name, host, port, v;
     ngx_uint_t                    i;
@@ -235,12 +236,19 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (value[i].len > 3 && ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            ctx->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+            v.data = value[i].data + 3;
+            v.len = value[i].len - 3;
 
-            if (ctx->db == NGX_ERROR) {
-                goto invalid;
+            /* Redis numbers its databases with a C int */
+            if (ngx_http_health_parse_uint(&v, 2147483647, &db) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a number from 0 "
+                                   "to 2147483647", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
             }
 
+            ctx->db = (ngx_int_t) db;
             continue;
         }
 

@@ -44,7 +44,7 @@ ngx_http_health_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                    *rv;
     u_char                   err[128];
-    ngx_int_t                n;
+    uint64_t                 n;
     ngx_str_t               *value, s;
     ngx_uint_t               i, have_warning, have_critical;
     ngx_http_health_rule_t  *rule;
@@ -101,7 +101,7 @@ ngx_http_health_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             rv = ngx_http_health_rule_threshold(cf, rule, &s,
                                                 &rule->threshold.warning);
             if (rv != NGX_CONF_OK) {
-                goto invalid;
+                goto threshold;
             }
 
             have_warning = 1;
@@ -117,7 +117,7 @@ ngx_http_health_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             rv = ngx_http_health_rule_threshold(cf, rule, &s,
                                                 &rule->threshold.critical);
             if (rv != NGX_CONF_OK) {
-                goto invalid;
+                goto threshold;
             }
 
             have_critical = 1;
@@ -125,12 +125,18 @@ ngx_http_health_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "min_requests=", 13) == 0) {
-            n = ngx_atoi(value[i].data + 13, value[i].len - 13);
-            if (n == NGX_ERROR) {
-                goto invalid;
+            s.data = value[i].data + 13;
+            s.len = value[i].len - 13;
+
+            if (ngx_http_health_parse_uint(&s, 1000000000, &n) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a number from 0 "
+                                   "to 1000000000", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
             }
 
-            rule->min_requests = n;
+            rule->min_requests = (ngx_uint_t) n;
             continue;
         }
 
@@ -158,6 +164,16 @@ ngx_http_health_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return NGX_CONF_OK;
 
+threshold:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, %s",
+                       &value[i], &cmd->name,
+                       rule->metric == NGX_HTTP_HEALTH_ERROR_RATE
+                       ? "it must be a percentage from 0 to 100"
+                       : "it must be a time from 0ms to 1h");
+    return NGX_CONF_ERROR;
+
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -179,7 +195,9 @@ ngx_http_health_rule_threshold(ngx_conf_t *cf, ngx_http_health_rule_t *rule,
                == 0 ? NGX_CONF_OK : NGX_CONF_ERROR;
     }
 
-    if (ngx_http_health_parse_usec(value, &us) != NGX_OK) {
+    if (ngx_http_health_parse_usec(value, &us) != NGX_OK
+        || us > 3600000000ULL)
+    {
         return NGX_CONF_ERROR;
     }
 

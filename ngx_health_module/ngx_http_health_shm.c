@@ -17,7 +17,8 @@
 #include "ngx_http_health_shm.h"
 
 
-#define NGX_HTTP_HEALTH_MAGIC  0x6e68656c74683031ULL     /* "nhelth01" */
+/* "nhelth02": since 02, started and the slots' epochs are monotonic */
+#define NGX_HTTP_HEALTH_MAGIC  0x6e68656c74683032ULL
 
 
 static ngx_int_t ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone,
@@ -129,7 +130,8 @@ ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         if (ohmcf->sh == NULL || ohmcf->sh->layout != hmcf->layout) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "health zone \"%V\" does not match its layout",
+                          "health: shared zone \"%V\" does not match "
+                          "its layout",
                           &shm_zone->shm.name);
             return NGX_ERROR;
         }
@@ -150,7 +152,7 @@ ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     sh->magic = NGX_HTTP_HEALTH_MAGIC;
     sh->layout = hmcf->layout;
-    sh->started = ngx_time();
+    sh->started = ngx_http_health_monotonic_sec();
 
     prev = ngx_http_health_old_zone(shm_zone);
 
@@ -246,7 +248,7 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf, ngx_uint_t zone,
 
     ngx_memzero(st, sizeof(ngx_http_health_stats_t));
 
-    now = ngx_time();
+    now = ngx_http_health_monotonic_sec();
     epoch = now / hmcf->slot_width;
     nb = hmcf->nbounds + 1;
 

@@ -31,8 +31,25 @@
 struct ngx_http_health_shctx_s {
     uint64_t                     magic;
     uint64_t                     layout;
-    time_t                       started;
+    time_t                       started;        /* monotonic seconds */
 };
+
+
+/*
+ * Durations (uptime, the window's slots) are measured on CLOCK_MONOTONIC,
+ * which is one clock for every process of the machine and never steps:
+ * when the wall clock is set back, uptime_s would go negative and rps
+ * divide by a negative or zero time.  The wall clock is for timestamps.
+ */
+static ngx_inline time_t
+ngx_http_health_monotonic_sec(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return ts.tv_sec;
+}
 
 
 /* one window slot: the requests of slot_width seconds (the sum of hist) */

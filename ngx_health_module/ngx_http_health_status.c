@@ -17,10 +17,14 @@
 #include "ngx_http_health_shm.h"
 #include "ngx_http_health_rules.h"
 #include "ngx_http_health_status.h"
+#include "health_text.h"
 #include "ngx_http_health_html.h"
 
 
 #define NGX_HTTP_HEALTH_JSON_FLAGS  (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* the longest single piece of a text answer */
+#define NGX_HTTP_HEALTH_PRINTF_MAX  (16 * 1024 * 1024)
 
 
 /* a zone's totals as Prometheus wants them, kept for the family pass */
@@ -707,8 +711,10 @@ ngx_http_health_render_json(ngx_http_health_report_t *rep)
                         json_string(NGX_HTTP_HEALTH_VERSION));
     json_object_set_new(status, "timestamp", json_string((char *) ts));
     json_object_set_new(status, "uptime_s",
-                        json_integer(hmcf->sh ? tp->sec - hmcf->sh->started
-                                              : 0));
+                        json_integer(hmcf->sh
+                                     ? ngx_http_health_monotonic_sec()
+                                       - hmcf->sh->started
+                                     : 0));
 
     if (json_object_update(status, root) != 0) {
         json_decref(status);
@@ -717,8 +723,16 @@ ngx_http_health_render_json(ngx_http_health_report_t *rep)
 
     size = json_dumpb(status, NULL, 0, NGX_HTTP_HEALTH_JSON_FLAGS);
 
+    if (size == 0) {
+        /* a load balancer sees 500: the operator must see why */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "health: the JSON status could not be rendered");
+        json_decref(status);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     b = ngx_create_temp_buf(r->pool, size + 1);
-    if (b == NULL || size == 0) {
+    if (b == NULL) {
         json_decref(status);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -764,7 +778,7 @@ static ngx_int_t
 ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
     ngx_http_health_prom_zone_t *pz)
 {
-    u_char                       *service, *check, sum[32];
+    u_char                       *service, *check, **zname, sum[32];
     ngx_uint_t                    i, z, k;
     ngx_pool_t                   *pool;
     ngx_http_health_zone_t       *zone;
@@ -815,12 +829,24 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
     }
 
     if (pz != NULL) {
+        zname = ngx_palloc(pool, hmcf->zones.nelts * sizeof(u_char *));
+        if (zname == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        for (z = 0; z < hmcf->zones.nelts; z++) {
+            zname[z] = ngx_http_health_prom_escape(pool, &zone[z].name);
+            if (zname[z] == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
         emit("# HELP nginx_health_requests_total Requests of a zone.\n"
              "# TYPE nginx_health_requests_total counter\n");
 
         for (z = 0; z < hmcf->zones.nelts; z++) {
-            emit("nginx_health_requests_total{zone=\"%V\"} %uL\n",
-                 &zone[z].name, pz[z].requests);
+            emit("nginx_health_requests_total{zone=\"%s\"} %uL\n",
+                 zname[z], pz[z].requests);
         }
 
         emit("# HELP nginx_health_responses_total Responses of a zone "
@@ -829,9 +855,9 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
 
         for (z = 0; z < hmcf->zones.nelts; z++) {
             for (k = 0; k < 5; k++) {
-                emit("nginx_health_responses_total{zone=\"%V\","
+                emit("nginx_health_responses_total{zone=\"%s\","
                      "code=\"%uixx\"} %uL\n",
-                     &zone[z].name, k + 1, pz[z].classes[k]);
+                     zname[z], k + 1, pz[z].classes[k]);
             }
         }
 
@@ -842,8 +868,8 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
         for (z = 0; z < hmcf->zones.nelts; z++) {
             for (k = 0; k < hmcf->nbounds; k++) {
                 emit("nginx_health_request_duration_seconds_bucket"
-                     "{zone=\"%V\",le=\"%V\"} %uL\n",
-                     &zone[z].name, &hmcf->bound_labels[k],
+                     "{zone=\"%s\",le=\"%V\"} %uL\n",
+                     zname[z], &hmcf->bound_labels[k],
                      pz[z].buckets[k]);
             }
 
@@ -851,14 +877,14 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
                                               sizeof(sum));
 
             emit("nginx_health_request_duration_seconds_bucket"
-                 "{zone=\"%V\",le=\"+Inf\"} %uL\n"
+                 "{zone=\"%s\",le=\"+Inf\"} %uL\n"
                  "nginx_health_request_duration_seconds_sum"
-                 "{zone=\"%V\"} %s\n"
+                 "{zone=\"%s\"} %s\n"
                  "nginx_health_request_duration_seconds_count"
-                 "{zone=\"%V\"} %uL\n",
-                 &zone[z].name, pz[z].buckets[hmcf->nbounds],
-                 &zone[z].name, sum,
-                 &zone[z].name, pz[z].buckets[hmcf->nbounds]);
+                 "{zone=\"%s\"} %uL\n",
+                 zname[z], pz[z].buckets[hmcf->nbounds],
+                 zname[z], sum,
+                 zname[z], pz[z].buckets[hmcf->nbounds]);
         }
     }
 
@@ -880,37 +906,63 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
 }
 
 
-/* a Prometheus label value: backslash, double quote and newline escaped */
+/*
+ * A Prometheus label value: backslash, double quote and newline escaped,
+ * and, since the exposition format is UTF-8, a byte that does not start
+ * a valid UTF-8 sequence becomes U+FFFD instead of reaching the scraper.
+ */
 u_char *
 ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
 {
-    u_char      *p, *dst;
-    ngx_uint_t   i;
+    u_char      *p, *q, *dst, *last;
+    size_t       n;
 
-    dst = ngx_pnalloc(pool, 2 * s->len + 1);
+    /* the worst case: every byte becomes the 3 bytes of U+FFFD */
+    dst = ngx_pnalloc(pool, 3 * s->len + 1);
     if (dst == NULL) {
         return NULL;
     }
 
     p = dst;
+    q = s->data;
+    last = s->data + s->len;
 
-    for (i = 0; i < s->len; i++) {
-        switch (s->data[i]) {
+    while (q < last) {
 
-        case '\\':
-        case '"':
-            *p++ = '\\';
-            *p++ = s->data[i];
-            break;
+        if (*q < 0x80) {
+            switch (*q) {
 
-        case '\n':
-            *p++ = '\\';
-            *p++ = 'n';
-            break;
+            case '\\':
+            case '"':
+                *p++ = '\\';
+                *p++ = *q;
+                break;
 
-        default:
-            *p++ = s->data[i];
+            case '\n':
+                *p++ = '\\';
+                *p++ = 'n';
+                break;
+
+            default:
+                *p++ = *q;
+            }
+
+            q++;
+            continue;
         }
+
+        n = health_text_char_len((char *) q, last - q);
+
+        if (n == 0) {
+            *p++ = 0xef;
+            *p++ = 0xbf;
+            *p++ = 0xbd;
+            q++;
+            continue;
+        }
+
+        p = ngx_cpymem(p, q, n);
+        q += n;
     }
 
     *p = '\0';
@@ -919,30 +971,68 @@ ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
 }
 
 
+/*
+ * Appends to the text answer.  A line is never cut: when the output fills
+ * the room it was given, it is written again into a fresh buffer twice as
+ * large; past NGX_HTTP_HEALTH_PRINTF_MAX the answer fails (500) with a line
+ * in error.log rather than going out truncated.
+ */
 ngx_int_t
 ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
 {
-    u_char       *p, line[2048];
-    size_t        len, size;
-    va_list       args;
+    u_char       *p;
+    size_t        want;
+    va_list       args, copy;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
     va_start(args, fmt);
-    p = ngx_vslprintf(line, line + sizeof(line), fmt, args);
-    va_end(args);
 
-    len = p - line;
+    /* the room left in the last buffer first, then fresh ones */
     cl = rep->tail;
+    b = cl ? cl->buf : NULL;
+    want = 16384;
 
-    if (cl == NULL || (size_t) (cl->buf->end - cl->buf->last) < len) {
-        size = ngx_max(len, 16384);
+    for ( ;; ) {
 
-        b = ngx_create_temp_buf(rep->request->pool, size);
         if (b == NULL) {
+            b = ngx_create_temp_buf(rep->request->pool, want);
+            if (b == NULL) {
+                va_end(args);
+                return NGX_ERROR;
+            }
+
+            cl = NULL;
+        }
+
+        va_copy(copy, args);
+        p = ngx_vslprintf(b->last, b->end, fmt, copy);
+        va_end(copy);
+
+        if (p < b->end) {
+            break;
+        }
+
+        /* it may have been cut: again, with twice the room it had */
+
+        if ((size_t) (b->end - b->last) >= NGX_HTTP_HEALTH_PRINTF_MAX) {
+            va_end(args);
+            ngx_log_error(NGX_LOG_ERR, rep->request->connection
+                          ? rep->request->connection->log
+                          : ngx_cycle->log, 0,
+                          "health: a line of the status answer is over "
+                          "%uz bytes", (size_t) NGX_HTTP_HEALTH_PRINTF_MAX);
             return NGX_ERROR;
         }
 
+        want = ngx_max(want, 2 * (size_t) (b->end - b->last));
+        b = NULL;
+    }
+
+    va_end(args);
+
+    /* a fresh buffer is linked only once it holds the line, never empty */
+    if (cl == NULL) {
         cl = ngx_alloc_chain_link(rep->request->pool);
         if (cl == NULL) {
             return NGX_ERROR;
@@ -961,8 +1051,8 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
         rep->tail = cl;
     }
 
-    cl->buf->last = ngx_cpymem(cl->buf->last, line, len);
-    rep->length += len;
+    rep->length += p - b->last;
+    b->last = p;
 
     return NGX_OK;
 }

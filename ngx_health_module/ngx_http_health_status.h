@@ -77,9 +77,15 @@ ngx_int_t ngx_http_health_add_reporter(ngx_conf_t *cf,
 ngx_int_t ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
     ngx_str_t *name, health_status_t status, json_t *obj);
 json_t *ngx_http_health_report_upstreams(ngx_http_health_report_t *rep);
-u_char *ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s);
 ngx_int_t ngx_http_health_printf(ngx_http_health_report_t *rep,
     const char *fmt, ...);
+
+/*
+ * A Prometheus label value, escaped and NUL-terminated (print it with
+ * "%s"): every label value that comes from configuration or from outside
+ * goes through it.
+ */
+u_char *ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s);
 
 /*
  * The JSON report as the status location builds it, outside any request

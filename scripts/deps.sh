@@ -15,6 +15,7 @@ pkgs=(
     prometheus                          # promtool
     chromium                            # dashboard browser test
     procps psmisc util-linux curl
+    faketime                            # t/18-clock-step.t steps the wall clock
 )
 
 missing=()

@@ -174,3 +174,16 @@ health_text_valid_prefix(const char *src, size_t len)
 
     return (const char *) s - src;
 }
+
+
+size_t
+health_text_char_len(const char *src, size_t len)
+{
+    int  partial;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    return health_text_char((const unsigned char *) src, len, &partial);
+}

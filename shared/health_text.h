@@ -39,4 +39,10 @@ size_t health_text_sanitize(char *dst, size_t size, const char *src,
  */
 size_t health_text_valid_prefix(const char *src, size_t len);
 
+/*
+ * The length of the one valid UTF-8 character at the start of src, 0 when
+ * src[0..len) does not start with one.
+ */
+size_t health_text_char_len(const char *src, size_t len);
+
 #endif /* HEALTH_TEXT_H */

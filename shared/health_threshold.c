@@ -82,7 +82,14 @@ health_parse_percent(const char *text, size_t len, double *out, char *err,
         buf[--len] = '\0';
     }
 
-    if (len == 0 || buf[0] == ' ' || buf[0] == '+') {
+    /*
+     * plain decimal only: strtod() would also take "0x10", "1e1", "inf"
+     * and leading blanks or signs, none of which an operator means here
+     */
+    if (len == 0 || buf[0] == '.' || buf[len - 1] == '.'
+        || strspn(buf, "0123456789.") != len
+        || strchr(buf, '.') != strrchr(buf, '.'))
+    {
         goto invalid;
     }
 

@@ -116,6 +116,39 @@ my @bad = (
     [ 'health_zone a:b;', undef,
       qr/invalid value "a:b" in "health_zone" directive/,
       'zone name with a colon' ],
+
+    # numbers and times: overflow, hex, negative, trailing garbage; the
+    # message names the value and the allowed range
+    (map { [ "health_redis 127.0.0.1:6379 db=$_;", undef,
+             qr/invalid value "db=\Q$_\E" in "health_redis" directive, it must be a number from 0 to 2147483647/,
+             "redis db=$_" ] }
+         qw(4294967297 2147483648 18446744073709551617 -1 0x10 4x +4)),
+    (map { [ "health_rule error_rate warning=$_ critical=50;", undef,
+             qr/invalid value "warning=\Q$_\E" in "health_rule" directive, it must be a percentage from 0 to 100/,
+             "error_rate warning=$_" ] }
+         qw(0x10 1e1 inf 1.2.3 5. .5 +5 -1 101 5%%)),
+    (map { [ "health_rule latency_p95 warning=$_ critical=2h;", undef,
+             qr/invalid value "warning=\Q$_\E" in "health_rule" directive, it must be a time from 0ms to 1h/,
+             "latency warning=$_" ] }
+         qw(0x10 1e3ms -1s 2h 99999999999999999999s 5sec 1.5.5s)),
+    (map { [ "health_rule error_rate warning=1 critical=5 min_requests=$_;",
+             undef,
+             qr/invalid value "min_requests=\Q$_\E" in "health_rule" directive, it must be a number from 0 to 1000000000/,
+             "min_requests=$_" ] }
+         qw(-1 0x10 1000000001 99999999999999999999999 5x)),
+    (map { [ "health_buckets 10ms $_;", undef,
+             qr/invalid value "\Q$_\E" in "health_buckets" directive, it must be a time from 1us to 1h/,
+             "bucket $_" ] }
+         qw(0x10 1e3ms 2h 1d 99999999999999999999s 213503982335d -5ms)),
+    (map { [ "health_redis 127.0.0.1:6379 $_;", undef,
+             qr/invalid value "\Q$_\E" in "health_redis" directive, it must be a time from 10ms to 1h/,
+             "redis $_" ] }
+         qw(timeout=1d timeout=0x10 timeout=-1s timeout=9ms timeout=1.0005s
+            interval=213503982335d interval=10msx)),
+    (map { [ "health_window $_;", undef,
+             qr/invalid value "\Q$_\E" in "health_window" directive, it must be a time from 1s to 1d/,
+             "window $_" ] }
+         qw(0x10 2d 99999999999999999999s 5x)),
 );
 
 for my $case (@bad) {
@@ -139,6 +172,14 @@ my @good = (
       . 'server { listen 127.0.0.1:%%PORT_1%%; health_zone later; }',
       'a rule may name a zone defined further down' ],
     [ 'health_service "web 1";', 'service with a space' ],
+    [ 'health_redis 127.0.0.1:6379 timeout=1h interval=1h db=2147483647;',
+      'the largest redis timeout, interval and db' ],
+    [ 'health_redis 127.0.0.1:6379 timeout=10ms interval=1.5s db=0;',
+      'the smallest redis timeout and db, a fractional interval' ],
+    [ 'health_rule error_rate warning=0.5% critical=100 min_requests=0; '
+      . 'health_rule latency_p99 warning=0.5s critical=1h; '
+      . 'health_buckets 1us 1.5ms 1m 1h;',
+      'edges of thresholds, min_requests and buckets' ],
 );
 
 for my $case (@good) {

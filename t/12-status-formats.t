@@ -39,7 +39,8 @@ $ng->get('/api/x') for 1 .. 40;
 $ng->get('/boom') for 1 .. 2;
 
 # JSON
-my ($r, $doc) = $ng->get_json('/health');
+my ($r, $doc) = $ng->wait_doc(sub {
+    $_[0]{zones}{site}{requests} == 33 && $_[0]{zones}{api}{requests} == 42 });
 is($r->{status}, 200, 'JSON answers 200');
 is($r->{headers}{'content-type'}, 'application/json', 'application/json');
 is($r->{headers}{'cache-control'}, 'no-store', 'JSON: no-store');
@@ -107,7 +108,7 @@ is($r->{headers}{'cache-control'}, 'no-store', 'HEAD: no-store');
 
 # a status location without health_zone off is counted like any other
 $ng->get('/counted') for 1 .. 2;
-$doc = $ng->get_json('/health');
+$doc = $ng->wait_counted('site', 35);
 is($doc->{zones}{site}{requests}, 35, 'status location counted unless off');
 
 # Prometheus

@@ -39,7 +39,7 @@ my $ng = HealthTest::Nginx->new(workers => 2,
 $ng->start;
 
 $ng->get('/a') for 1 .. 25;
-my $before = $ng->get_json('/health');
+my $before = $ng->wait_counted('a', 25);
 is($before->{zones}{a}{requests}, 25, '25 requests before the reload');
 
 # rules and service name are not part of the layout
@@ -52,7 +52,7 @@ is($doc->{zones}{a}{requests}, 25, 'counters survive a compatible reload');
 cmp_ok($doc->{uptime_s}, '>=', $before->{uptime_s}, 'uptime carries on');
 
 $ng->get('/a') for 1 .. 5;
-is($ng->get_json('/health')->{zones}{a}{requests}, 30,
+is($ng->wait_counted('a', 30)->{zones}{a}{requests}, 30,
    'and keep counting after it');
 
 unlike(slurp($ng->error_log), qr/counters start again/,
@@ -91,7 +91,11 @@ is($count, 3, 'each of the three rebuilds logged once');
 $ng->reload(conf => conf(service => 'many', zones => 500));
 $ng->get("/z$_") for 1 .. 500;
 $ng->get('/z250') for 1 .. 9;
-$doc = $ng->get_json('/health');
+$doc = $ng->wait_doc(sub {
+    my $sum = 0;
+    $sum += $_->{requests} for values %{ $_[0]{zones} };
+    $sum == 509;
+});
 is(scalar(keys %{ $doc->{zones} }), 501, '501 zones');
 is($doc->{zones}{z250}{requests}, 10, 'z250: 10 requests');
 is($doc->{zones}{z500}{requests}, 1, 'z500: 1 request');

@@ -217,7 +217,8 @@ like($ng->get('/dashboard?format=xml')->{content},
 $ng->get('/api/x') for 1 .. 60;
 $ng->get('/checkout/x') for 1 .. 25;
 
-my ($jr, $doc) = $ng->get_json('/health');
+my ($jr, $doc) = $ng->wait_doc(sub {
+    $_[0]{zones}{api}{requests} == 60 && $_[0]{zones}{checkout}{requests} == 25 });
 is($jr->{status}, 503, 'the instance is unhealthy: the JSON answers 503');
 my $has_upstreams = ref $doc eq 'HASH' && ref $doc->{upstreams} eq 'HASH';
 

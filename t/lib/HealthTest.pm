@@ -420,11 +420,51 @@ sub sanitizer_env {
     );
 }
 
+# faketime => 'wall' or 'all' in new(): nginx runs under libfaketime
+# (Debian package faketime), reading the time it is to report from
+# clock_file() on every call; set_clock() changes it at once.  'wall' fakes
+# the wall clock only (the monotonic clock runs on), 'all' both, so that
+# "2026-01-01 00:00:00" freezes every clock nginx reads until the next
+# set_clock().  nginx's own timers stand still with the clock: only for
+# tests that need none.
+sub faketime_lib {
+    my ($lib) = grep { -e } map { "$_/faketime/libfaketime.so.1" }
+        qw(/usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib);
+    die "libfaketime.so.1 not found (make deps: Debian package faketime)\n"
+        unless $lib;
+    return $lib;
+}
+
+sub clock_file { "$_[0]{dir}/faketime" }
+
+sub set_clock {
+    my ($self, $when) = @_;
+    HealthTest::spew($self->clock_file . '.new', "$when\n");
+    rename $self->clock_file . '.new', $self->clock_file
+        or die "rename: $!\n";
+}
+
+# the environment nginx runs in: sanitizers and libfaketime when asked
+sub run_env {
+    my ($self) = @_;
+    my %e = $self->sanitizer_env;
+    return %e unless ref $self && $self->{faketime};
+    # libfaketime first: preloaded after the ASan runtime, its start-up
+    # lookups deadlock in ASan's allocator; ASan is told not to mind
+    $e{LD_PRELOAD} = join ' ', faketime_lib(),
+                               grep { defined } $e{LD_PRELOAD};
+    $e{ASAN_OPTIONS} .= ':verify_asan_link_order=0' if $e{ASAN_OPTIONS};
+    $e{FAKETIME_TIMESTAMP_FILE} = $self->clock_file;
+    $e{FAKETIME_NO_CACHE} = 1;
+    $e{FAKETIME_DONT_FAKE_MONOTONIC} = $self->{faketime} eq 'wall' ? 1 : 0;
+    return %e;
+}
+
 # run nginx with the sanitizer environment when asked; returns (rc, output).
 # HealthTest::Nginx->run_nginx('-t', ...) works without an instance.
 sub run_nginx {
     my ($self, @args) = @_;
-    local %ENV = (%ENV, $self->sanitizer_env);
+    local %ENV = (%ENV, $self->run_env);
     return HealthTest::run_cmd(nginx_bin(), @args);
 }
 
@@ -442,6 +482,7 @@ sub new {
     make_path("$dir/logs", "$dir/html");
     chmod 0777, "$dir/logs";
     $self->{ports} = {};
+    $self->set_clock('+0') if $self->{faketime};
     $self->write_conf($o{conf} // '', $o{main} // '');
     return $self;
 }
@@ -470,10 +511,16 @@ sub write_conf {
     my $workers = $self->{workers};
     my $master = $self->{single} ? "master_process off;\ndaemon off;" : '';
     my $user = HealthTest::is_root() ? 'user root;' : '';
+    # nginx clears the workers' environment but for what env names
+    my $env = $self->{faketime}
+        ? join '', map { "env $_;\n" } qw(LD_PRELOAD FAKETIME_TIMESTAMP_FILE
+                             FAKETIME_NO_CACHE FAKETIME_DONT_FAKE_MONOTONIC)
+        : '';
     my $text = <<"EOF";
 load_module $module;
 $master
 $user
+$env
 worker_processes $workers;
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log info;
@@ -514,7 +561,7 @@ sub start {
         # so it runs as our child
         my $pid = fork // die "fork: $!\n";
         if ($pid == 0) {
-            %ENV = (%ENV, $self->sanitizer_env);
+            %ENV = (%ENV, $self->run_env);
             open STDOUT, '>>', $self->error_log;
             open STDERR, '>&', \*STDOUT;
             exec nginx_bin(), '-p', $self->{dir}, '-c',
@@ -622,6 +669,29 @@ sub get_json {
     my $r = $self->get($path, %o);
     my $doc = eval { JSON::PP->new->decode($r->{content}) };
     return wantarray ? ($r, $doc) : $doc;
+}
+
+# A client can read its answer before nginx's log phase has counted the
+# request, and with two workers its next request (the status) may be served
+# by the other one in between.  So a test that wants exact counts polls:
+# wait_doc(COND) GETs the JSON at /health (or path => ...) until COND($doc)
+# holds or the deadline passes, and returns ($response, $doc) of the last
+# try; wait_counted(ZONE, N) waits for ZONE to have counted N requests.
+sub wait_doc {
+    my ($self, $cond, %o) = @_;
+    my ($r, $doc);
+    HealthTest::wait_until(sub {
+        ($r, $doc) = $self->get_json($o{path} // '/health');
+        $doc && $cond->($doc);
+    }, timeout => $o{timeout} // 20, step => 0.01);
+    return wantarray ? ($r, $doc) : $doc;
+}
+
+sub wait_counted {
+    my ($self, $zone, $n, %o) = @_;
+    return $self->wait_doc(sub {
+        ($_[0]{zones}{$zone}{requests} // -1) >= $n
+    }, %o);
 }
 
 # the check NAME of the status at /health (or path => ...): returns

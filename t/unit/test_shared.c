@@ -179,6 +179,18 @@ test_threshold(void)
        "empty refused");
     OK(health_parse_percent("nan", 3, &v, err, sizeof(err)) == -1,
        "nan refused");
+    OK(health_parse_percent("0x10", 4, &v, err, sizeof(err)) == -1,
+       "hex refused");
+    OK(health_parse_percent("1e1", 3, &v, err, sizeof(err)) == -1,
+       "exponent refused");
+    OK(health_parse_percent(" 5", 2, &v, err, sizeof(err)) == -1,
+       "leading blank refused");
+    OK(health_parse_percent("1.2.3", 5, &v, err, sizeof(err)) == -1,
+       "two points refused");
+    OK(health_parse_percent("5.", 2, &v, err, sizeof(err)) == -1,
+       "trailing point refused");
+    OK(health_parse_percent("0.5%", 4, &v, err, sizeof(err)) == 0
+       && v == 0.5, "parse 0.5%");
 }
 
 
