@@ -184,7 +184,7 @@ typedef struct {
     size_t                       sent;
     size_t                       received;
     ngx_msec_t                   deadline;
-    u_char                       buf[32];
+    u_char                       buf[512];
 } ngx_http_health_peer_t;
 
 
@@ -2009,7 +2009,7 @@ ngx_http_health_check_write(ngx_event_t *wev)
 }
 
 
-/* only the status line matters: "HTTP/1.1 200" */
+/* only the status line matters: "HTTP/1.1 200 OK" */
 static void
 ngx_http_health_check_read(ngx_event_t *rev)
 {
@@ -2038,7 +2038,18 @@ ngx_http_health_check_read(ngx_event_t *rev)
         return;
     }
 
-    while (peer->received < 12) {
+    /*
+     * The whole status line, as nginx would need it to proxy the answer: a
+     * line that does not end within the buffer is invalid, however it
+     * starts, and nothing more is read.
+     */
+    while (ngx_strlchr(peer->buf, peer->buf + peer->received, LF) == NULL) {
+
+        if (peer->received == sizeof(peer->buf)) {
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_INVALID, 0);
+            return;
+        }
+
         n = c->recv(c, peer->buf + peer->received,
                     sizeof(peer->buf) - peer->received);
 
@@ -2059,11 +2070,17 @@ ngx_http_health_check_read(ngx_event_t *rev)
         peer->received += n;
     }
 
+    if (peer->received < 13) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_INVALID, 0);
+        return;
+    }
+
     p = peer->buf;
 
     if (ngx_strncmp(p, "HTTP/1.", 7) != 0 || p[8] != ' '
         || p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9'
-        || p[11] < '0' || p[11] > '9')
+        || p[11] < '0' || p[11] > '9'
+        || (p[12] != ' ' && p[12] != CR && p[12] != LF))
     {
         ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_INVALID, 0);
         return;

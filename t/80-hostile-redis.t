@@ -85,26 +85,9 @@ my ($worker) = $ng->worker_pids;
 my ($rss0) = HealthTest::proc_usage($worker);
 
 # every answer on the way: valid JSON, 200 (required=off: degraded at most)
-my ($answers, $bad) = (0, 0);
-sub status_ok {
-    my $r = $ng->get('/health');
-    my $doc = eval { JSON::PP->new->utf8->decode($r->{content}) };
-    $answers++;
-    $bad++ unless $r->{status} == 200 && $doc;
-    return $doc;
-}
-
-sub wait_reason {
-    my ($name, $status, $re) = @_;
-    my $c;
-    my $ok = wait_until(sub {
-        my $doc = status_ok() or return 0;
-        $c = $doc->{checks}{$name};
-        $c && $c->{status} eq $status && ($c->{reason} // '') =~ $re;
-    }, timeout => 20, step => 0.05);
-    ok($ok, "$name: $status, " . ($c ? "reason: " . ($c->{reason} // '') : 'no check'));
-    return $c;
-}
+my $watch = HostileServer::Watch->new($ng);
+sub status_ok { $watch->doc }
+sub wait_reason { $watch->wait_reason(@_) }
 
 my $c;
 $c = wait_reason('invalid', 'unhealthy', qr/PING failed on .*: ERR $FFFD$FFFD bad$/);
@@ -142,7 +125,7 @@ if (HealthTest::Nginx::asan()) {
 }
 is(($ng->worker_pids)[0], $worker, 'the same worker throughout');
 
-is($bad, 0, "every one of $answers status answers was 200 with valid JSON");
+is($watch->bad, 0, "every one of " . $watch->answers . " status answers was 200 with valid JSON");
 is($ng->get('/lb')->{status}, 200, 'lb: required=off, 200');
 is($ng->get('/fast')->{status}, 200, 'requests are served');
 

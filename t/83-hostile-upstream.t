@@ -72,14 +72,8 @@ $ng->start;
 my ($worker) = $ng->worker_pids;
 my ($rss0) = HealthTest::proc_usage($worker);
 
-my ($answers, $bad) = (0, 0);
-sub status {
-    my $r = $ng->get('/health');
-    my $doc = eval { JSON::PP->new->utf8->decode($r->{content}) };
-    $answers++;
-    $bad++ unless $doc && ($r->{status} == 200 || $r->{status} == 503);
-    return $doc;
-}
+my $watch = HostileServer::Watch->new($ng, 200, 503);
+sub status { $watch->doc }
 
 sub peer_of {
     my ($doc, $name) = @_;
@@ -107,6 +101,7 @@ for my $name (@names) {
         ($p->{health_checks}{checks} // 0) >= 2 && $p->{state} eq $state
             && (!$re || ($p->{health_checks}{last_error} // '') =~ $re);
     }, timeout => 20, step => 0.05);
+    diag(explain($p)) unless $ok;
     ok($ok, "$name: $state" . ($p && $p->{health_checks}{last_error}
                                ? " ($p->{health_checks}{last_error})" : ''));
 }
@@ -124,7 +119,7 @@ if (HealthTest::Nginx::asan()) {
        "the worker's memory stays bounded ($rss0 -> " . ($rss1 // 'gone') . ' kB)');
 }
 is(($ng->worker_pids)[0], $worker, 'the same worker throughout');
-is($bad, 0, "every one of $answers status answers was valid JSON");
+is($watch->bad, 0, "every one of " . $watch->answers . " status answers was valid JSON");
 is($ng->get('/fast')->{status}, 200, 'requests are served');
 
 my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, HealthTest::slurp($ng->error_log);

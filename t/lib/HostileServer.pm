@@ -222,4 +222,49 @@ sub pg_serve_reports {
     }
 }
 
+# The status location as the hostile tests read it: every answer must be
+# valid JSON with one of the allowed codes (200 unless given), and
+# wait_reason() polls until a check says what the test expects.
+#
+#   my $w = HostileServer::Watch->new($ng, 200, 503);
+#   $w->wait_reason('cache', 'unhealthy', qr/timed out/);
+#   is($w->bad, 0, ...);
+package HostileServer::Watch;
+
+use JSON::PP ();
+use Test::More ();
+
+sub new {
+    my ($class, $ng, @codes) = @_;
+    @codes = (200) unless @codes;
+    return bless { ng => $ng, codes => { map { $_ => 1 } @codes },
+                   answers => 0, bad => 0 }, $class;
+}
+
+sub answers { $_[0]{answers} }
+sub bad { $_[0]{bad} }
+
+sub doc {
+    my ($self) = @_;
+    my $r = $self->{ng}->get('/health');
+    my $doc = eval { JSON::PP->new->utf8->decode($r->{content}) };
+    $self->{answers}++;
+    $self->{bad}++ unless $doc && $self->{codes}{$r->{status}};
+    return $doc;
+}
+
+sub wait_reason {
+    my ($self, $name, $status, $re) = @_;
+    my $c;
+    my $ok = HealthTest::wait_until(sub {
+        my $doc = $self->doc or return 0;
+        $c = $doc->{checks}{$name};
+        $c && $c->{status} eq $status && ($c->{reason} // '') =~ $re;
+    }, timeout => 20, step => 0.05);
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::ok($ok, "$name: $status, "
+                   . ($c ? "reason: " . ($c->{reason} // '') : 'no check'));
+    return $c;
+}
+
 1;
