@@ -32,6 +32,14 @@
 #include "ngx_http_health_util.h"
 
 
+/* the element count of an array reply: int until hiredis 1.0 */
+#if (HIREDIS_MAJOR >= 1)
+typedef size_t  ngx_http_health_redis_elements_t;
+#else
+typedef int     ngx_http_health_redis_elements_t;
+#endif
+
+
 #define NGX_HTTP_HEALTH_REDIS_DATA_SIZE  1024
 #define NGX_HTTP_HEALTH_REDIS_TTL        86400
 #define NGX_HTTP_HEALTH_REDIS_METRICS    5          /* every 5 intervals */
@@ -128,21 +136,24 @@ static ngx_uint_t ngx_http_health_redis_asked(const redisReadTask *task);
 static void *ngx_http_health_redis_string(const redisReadTask *task,
     char *str, size_t len);
 static void *ngx_http_health_redis_array(const redisReadTask *task,
-    int elements);
+    ngx_http_health_redis_elements_t elements);
 static void *ngx_http_health_redis_integer(const redisReadTask *task,
     long long value);
 static void *ngx_http_health_redis_nil(const redisReadTask *task);
+#if (HIREDIS_MAJOR >= 1)
+static void *ngx_http_health_redis_double(const redisReadTask *task,
+    double value, char *str, size_t len);
+static void *ngx_http_health_redis_bool(const redisReadTask *task, int bval);
+#endif
 
 
+/*
+ * hiredis' own reply functions, and ours wrapped around them: the table is
+ * filled at the first connect, member by member, so that it fits both
+ * hiredis 0.14 (Debian 12) and 1.x (RESP3's doubles and booleans).
+ */
 static redisReplyObjectFunctions  *ngx_http_health_redis_lib_fns;
-
-static redisReplyObjectFunctions   ngx_http_health_redis_fns = {
-    ngx_http_health_redis_string,
-    ngx_http_health_redis_array,
-    ngx_http_health_redis_integer,
-    ngx_http_health_redis_nil,
-    NULL                                   /* hiredis' own, set at connect */
-};
+static redisReplyObjectFunctions   ngx_http_health_redis_fns;
 
 
 char *
@@ -423,8 +434,17 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
 
     if (ngx_http_health_redis_lib_fns == NULL) {
         ngx_http_health_redis_lib_fns = ac->c.reader->fn;
-        ngx_http_health_redis_fns.freeObject =
-                                  ngx_http_health_redis_lib_fns->freeObject;
+
+        ngx_http_health_redis_fns = *ngx_http_health_redis_lib_fns;
+        ngx_http_health_redis_fns.createString = ngx_http_health_redis_string;
+        ngx_http_health_redis_fns.createArray = ngx_http_health_redis_array;
+        ngx_http_health_redis_fns.createInteger =
+                                                ngx_http_health_redis_integer;
+        ngx_http_health_redis_fns.createNil = ngx_http_health_redis_nil;
+#if (HIREDIS_MAJOR >= 1)
+        ngx_http_health_redis_fns.createDouble = ngx_http_health_redis_double;
+        ngx_http_health_redis_fns.createBool = ngx_http_health_redis_bool;
+#endif
     }
 
     ac->c.reader->fn = &ngx_http_health_redis_fns;
@@ -1288,7 +1308,8 @@ ngx_http_health_redis_string(const redisReadTask *task, char *str,
 
 
 static void *
-ngx_http_health_redis_array(const redisReadTask *task, int elements)
+ngx_http_health_redis_array(const redisReadTask *task,
+    ngx_http_health_redis_elements_t elements)
 {
     return ngx_http_health_redis_asked(task)
            ? ngx_http_health_redis_lib_fns->createArray(task, elements)
@@ -1312,3 +1333,26 @@ ngx_http_health_redis_nil(const redisReadTask *task)
            ? ngx_http_health_redis_lib_fns->createNil(task)
            : NULL;
 }
+
+
+#if (HIREDIS_MAJOR >= 1)
+
+static void *
+ngx_http_health_redis_double(const redisReadTask *task, double value,
+    char *str, size_t len)
+{
+    return ngx_http_health_redis_asked(task)
+           ? ngx_http_health_redis_lib_fns->createDouble(task, value, str, len)
+           : NULL;
+}
+
+
+static void *
+ngx_http_health_redis_bool(const redisReadTask *task, int bval)
+{
+    return ngx_http_health_redis_asked(task)
+           ? ngx_http_health_redis_lib_fns->createBool(task, bval)
+           : NULL;
+}
+
+#endif
