@@ -6,11 +6,14 @@ NGX_SRC     ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
 PG_CONFIG   ?= pg_config
 
-# The distribution's build flags (dpkg-buildflags on bookworm) so the module
-# matches Debian's nginx binary; --with-compat comes from conf_flags.
-NGX_CC_OPT  ?= -g -O2 -fstack-protector-strong -Wformat \
-               -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
-NGX_LD_OPT  ?= -Wl,-z,relro -Wl,-z,now -fPIC
+# The distribution's build flags, taken the way Debian's nginx package takes
+# them (its debian/rules: hardening=+all, CFLAGS -fPIC CPPFLAGS), so the
+# module matches the nginx binary of the release it is built on;
+# --with-compat comes from conf_flags.
+BUILDFLAGS  := DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
+NGX_CC_OPT  ?= $(shell $(BUILDFLAGS) CFLAGS) -fPIC \
+               $(shell $(BUILDFLAGS) CPPFLAGS)
+NGX_LD_OPT  ?= $(shell $(BUILDFLAGS) LDFLAGS) -fPIC
 WARN_OPT    := -Wall -Wextra -Werror -Wno-unused-parameter
 
 ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer -fPIC \
