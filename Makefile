@@ -29,7 +29,7 @@ SOURCES     := config $(wildcard ngx_health_module/*.[ch] shared/*.[ch]) \
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all module ext deps test test-unit test-asan demo demo-stop bench \
-        install install-ext clean
+        install install-ext clean deb test-deb test-matrix
 
 all: module ext
 
@@ -117,6 +117,23 @@ demo-stop:
 
 bench: deps all install-ext
 	@bench/run.sh
+
+# Debian packages of both halves in build/deb/ (debian/, dpkg-buildpackage)
+deb:
+	@scripts/deb.sh
+
+# the packages built in a fresh root of SUITE and installed in another
+# fresh one (needs root: debootstrap, chroot)
+SUITE       ?= trixie
+test-deb:
+	scripts/test-root.sh $(SUITE) deb
+
+# make test and the package test on the other Debian releases, each in a
+# root made from nothing with this machine's mirror
+MATRIX      ?= trixie sid
+test-matrix:
+	@rc=0; for s in $(MATRIX); do \
+	    scripts/test-root.sh $$s test deb || rc=1; done; exit $$rc
 
 install: all
 	$(SUDO) install -D -m 0644 $(MODULE) \
