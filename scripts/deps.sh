@@ -68,6 +68,7 @@ pkgs=(
     prometheus                          # promtool
     chromium                            # dashboard browser test
     procps psmisc util-linux curl
+    debootstrap                         # make test-matrix, test-deb, CI
 )
 
 missing=()
