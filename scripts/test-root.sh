@@ -49,7 +49,8 @@ if [ -n "$want_deb" ]; then
     phase "copy of the fresh root" cp -a "$tmp/root" "$tmp/fresh"
 fi
 "$rootsh" copy "$tmp/root" src
-phase "make deps" "$rootsh" run "$tmp/root" make -C /src deps
+# a minimal root has no make yet: what make deps runs
+phase "make deps" "$rootsh" run "$tmp/root" /src/scripts/deps.sh
 "$rootsh" run "$tmp/root" sh -c 'echo "versions: $(nginx -v 2>&1),' \
     '$(pg_config --version), $(clang --version | head -1)"'
 phase "make all" "$rootsh" run "$tmp/root" make -C /src all
