@@ -130,10 +130,12 @@ test-deb:
 
 # make test and the package test on the other Debian releases, each in a
 # root made from nothing with this machine's mirror
+# (MATRIX_TARGETS="test test-asan deb" adds the sanitizer run)
 MATRIX      ?= trixie sid
+MATRIX_TARGETS ?= test deb
 test-matrix:
 	@rc=0; for s in $(MATRIX); do \
-	    scripts/test-root.sh $$s test deb || rc=1; done; exit $$rc
+	    scripts/test-root.sh $$s $(MATRIX_TARGETS) || rc=1; done; exit $$rc
 
 install: all
 	$(SUDO) install -D -m 0644 $(MODULE) \

@@ -51,8 +51,8 @@ fi
 "$rootsh" copy "$tmp/root" src
 # a minimal root has no make yet: what make deps runs
 phase "make deps" "$rootsh" run "$tmp/root" /src/scripts/deps.sh
-"$rootsh" run "$tmp/root" sh -c 'echo "== versions: $(nginx -v 2>&1),
-    $(pg_config --version), $(clang --version | head -1)"' || true
+"$rootsh" run "$tmp/root" sh -c 'echo "== versions: $(nginx -v 2>&1)," \
+    "$(pg_config --version), $(clang --version | head -1)"' || true
 phase "make all" "$rootsh" run "$tmp/root" make -C /src all
 
 rc=0
