@@ -20,6 +20,15 @@ rootsh=$top/scripts/debian-root.sh
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nginx-health-$suite.XXXXXX")
 cleanup() {
+    # a server a failed test left running inside one of the roots (its
+    # processes see the root as /) is stopped by its pid
+    local p r
+    for p in /proc/[0-9]*; do
+        r=$(readlink "$p/root" 2>/dev/null) || continue
+        case "$r" in
+            "$tmp"/*) kill -9 "${p#/proc/}" 2>/dev/null || true ;;
+        esac
+    done
     # run's mounts live in mount namespaces of their own: none is left
     # below $tmp once its commands have ended
     if [ -z "${HEALTH_ROOT_KEEP:-}" ]; then
