@@ -54,10 +54,11 @@ fi
 rt=libclang-rt-$llvm-dev
 has_candidate "$rt" || rt=libclang-common-$llvm-dev
 
+# (contrib is part of postgresql-NN; postgresql-contrib is only a virtual
+# package on Debian 13, which dpkg-query never shows as installed)
 pkgs=(
     nginx nginx-dev                     # the server and its module sources
     postgresql "postgresql-$pg" "postgresql-server-dev-$pg"
-    postgresql-contrib
     libpq-dev libjansson-dev libhiredis-dev
     redis-server
     build-essential pkg-config
