@@ -6,11 +6,14 @@ NGX_SRC     ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
 PG_CONFIG   ?= pg_config
 
-# The distribution's build flags (dpkg-buildflags on bookworm) so the module
-# matches Debian's nginx binary; --with-compat comes from conf_flags.
-NGX_CC_OPT  ?= -g -O2 -fstack-protector-strong -Wformat \
-               -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
-NGX_LD_OPT  ?= -Wl,-z,relro -Wl,-z,now -fPIC
+# The distribution's build flags, taken the way Debian's nginx package takes
+# them (its debian/rules: hardening=+all, CFLAGS -fPIC CPPFLAGS), so the
+# module matches the nginx binary of the release it is built on;
+# --with-compat comes from conf_flags.
+BUILDFLAGS  := DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
+NGX_CC_OPT  ?= $(shell $(BUILDFLAGS) CFLAGS) -fPIC \
+               $(shell $(BUILDFLAGS) CPPFLAGS)
+NGX_LD_OPT  ?= $(shell $(BUILDFLAGS) LDFLAGS) -fPIC
 WARN_OPT    := -Wall -Wextra -Werror -Wno-unused-parameter
 
 ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer -fPIC \
@@ -26,7 +29,7 @@ SOURCES     := config $(wildcard ngx_health_module/*.[ch] shared/*.[ch]) \
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all module ext deps test test-unit test-asan demo demo-stop bench \
-        install install-ext clean
+        install install-ext clean deb test-deb test-matrix
 
 all: module ext
 
@@ -114,6 +117,25 @@ demo-stop:
 
 bench: deps all install-ext
 	@bench/run.sh
+
+# Debian packages of both halves in build/deb/ (debian/, dpkg-buildpackage)
+deb:
+	@scripts/deb.sh
+
+# the packages built in a fresh root of SUITE and installed in another
+# fresh one (needs root: debootstrap, chroot)
+SUITE       ?= trixie
+test-deb:
+	scripts/test-root.sh $(SUITE) deb
+
+# make test and the package test on the other Debian releases, each in a
+# root made from nothing with this machine's mirror
+# (MATRIX_TARGETS="test test-asan deb" adds the sanitizer run)
+MATRIX      ?= trixie sid
+MATRIX_TARGETS ?= test deb
+test-matrix:
+	@rc=0; for s in $(MATRIX); do \
+	    scripts/test-root.sh $$s $(MATRIX_TARGETS) || rc=1; done; exit $$rc
 
 install: all
 	$(SUDO) install -D -m 0644 $(MODULE) \

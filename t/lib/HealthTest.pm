@@ -156,7 +156,12 @@ sub pgbin {
     return $PGBIN if $PGBIN;
     my $v = `pg_config --bindir 2>/dev/null`;
     chomp $v;
-    $PGBIN = $v && -x "$v/initdb" ? $v : (glob('/usr/lib/postgresql/*/bin'))[-1];
+    # the server of the version pg_config reports; without a server's
+    # pg_config (libpq-dev's alone), the newest server installed
+    my %major = map { $_ => (m{/(\d+)[^/]*/bin$})[0] // 0 }
+                glob('/usr/lib/postgresql/*/bin');
+    $PGBIN = $v && -x "$v/initdb" ? $v
+        : (sort { $major{$a} <=> $major{$b} } keys %major)[-1];
     die "PostgreSQL server binaries not found (make deps)\n"
         unless $PGBIN && -x "$PGBIN/initdb";
     return $PGBIN;
