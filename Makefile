@@ -1,3 +1,5 @@
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # nginx-health: one entry point.  See README.md.
 
 SHELL := /bin/bash

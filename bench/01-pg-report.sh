@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # PostgreSQL benchmark: health_report() against the plain SQL an operator
 # would otherwise run (connections from pg_stat_activity, dead tuples from
 # pg_stat_user_tables), on a database with 5,000 tables (500 of them with

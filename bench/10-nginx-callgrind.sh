@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # nginx benchmark (a): instructions per request, measured with callgrind on
 # a single-process nginx (master_process off, daemon off) serving
 # "return 200" to one keep-alive client (ab -k), stock versus the module

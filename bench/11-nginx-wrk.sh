@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # nginx benchmark (b): throughput A/B with wrk.  Two nginx instances, one
 # worker each, serve "return 200" over keep-alive: stock, and with the
 # module counting every request.  Runs are interleaved (A B A B ...) so

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # nginx benchmark (c): time to render the status with 1,000 zones, every
 # one of them with traffic in its window, with 2 workers (shards).  Each
 # format is fetched repeatedly over keep-alive; the median and 95th

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # nginx benchmark: instructions per proxied request, measured with
 # callgrind on a single-process nginx (master_process off, daemon off)
 # proxying over keep-alive connections to a backend nginx (a separate,

@@ -1,3 +1,5 @@
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # Shared by the benchmarks in bench/: sourced, never run on its own.
 
 # a free TCP port on loopback

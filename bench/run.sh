@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # make bench: run every benchmark under bench/ (NN-name.sh, in order).  Each
 # prints its own ratios against a baseline measured in the same run.
 set -euo pipefail

@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: counting requests (the hot path).
  *
  * The log-phase handler takes no lock, allocates nothing and looks nothing

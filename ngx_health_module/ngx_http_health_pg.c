@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: the PostgreSQL probe.
  *
  * libpq in its asynchronous mode, driven by the worker's event loop: the

@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: the lease and the shared results of dependency probes.
  *
  * The probes' blocks live in a segment of their own, named after a hash of

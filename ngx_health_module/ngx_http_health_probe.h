@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: dependency probes (PostgreSQL, Redis) common parts.
  *
  * Every worker runs a cancelable tick timer per probe.  At each tick a

@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: health rules.
  *
  *   health_rule METRIC [zone=NAME] warning=V critical=V [min_requests=N];

@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: the shared memory segment, its layout and reloads.
  *
  * The segment's name carries a hash of its layout (zones, window, bounds,

@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: the shared memory segment.
  *
  * One segment holds every counter.  It is cut into one shard per worker

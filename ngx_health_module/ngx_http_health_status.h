@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: the status location (json, prometheus, lb, html) and the
  * report it is rendered from (html is a static page that reads the JSON).
  *

@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: upstream peers.
  *
  * Every explicit upstream group is tracked.  Its peers are known once the

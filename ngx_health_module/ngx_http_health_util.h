@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: small primitives several parts need.
  *
  * Text that comes from outside (a server's error message, a reply) must

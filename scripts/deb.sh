@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # make deb: the Debian packages libnginx-mod-http-health and
 # postgresql-<major>-health, built from this tree with dpkg-buildpackage in
 # build/deb/ (the tree itself gets no build output).  The PostgreSQL major is

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # A Debian root of another release, made with debootstrap from the package
 # mirror this machine's apt uses (no other hosts), and commands run in it.
 #

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # make demo / make demo-stop: the demo stack on loopback under .run/.
 #
 #   PostgreSQL with the pg_health extension and a table with dead tuples;

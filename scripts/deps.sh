@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # Install what nginx-health needs from Debian's packages, only what is
 # missing.  Runs apt-get as root, or through sudo.
 #

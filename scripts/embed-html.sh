@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # Embed the dashboard page in the module as C:
 #
 #   scripts/embed-html.sh [SRC [OUT]]

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # make test-deb ROOT=DIR: the packages of make deb installed as an operator
 # would, in a fresh Debian root DIR (debootstrap'ed, nothing else installed,
 # made by scripts/debian-root.sh create): "apt install ./*.deb", the stock

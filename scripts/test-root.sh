@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 # The suite on another Debian release, from nothing: a root debootstrap'ed
 # from this machine's mirror into a temporary directory, this tree copied
 # into it, then inside it "make deps" and the make targets asked for.

@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: latency histogram maths.
  *
  * A log-linear histogram of microseconds.  Values below 32 us have a bucket

@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: the report schema, and a small JSON writer for it.
  *
  * Both the PostgreSQL extension and the nginx module describe a check with

@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nginx-health: text from outside made safe to store.
  *
  * Error messages of libpq and hiredis, Redis replies and the fields of a

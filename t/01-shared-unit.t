@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # The C unit tests of shared/ (built by make test-unit, under ASan/UBSan),
 # whose TAP output is passed through to prove.

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Every bad value fails nginx -t with a message naming the directive and
 # the value; good configurations pass.

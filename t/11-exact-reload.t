@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Across 2 workers, 20,000 requests mixed 200/404/503 from parallel
 # keep-alive clients, with a reload in the middle of the load, are each

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # The status location: the JSON shape of the design, Prometheus text that
 # promtool accepts and that agrees with the JSON, the lb answer, ?format=,

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # A backend with a known delay: the percentiles nginx reports are within
 # the histogram's stated error (3.125 % of a value observed at that rank),

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Health rules over the sliding window: 6 errors in 66 requests make /lb
 # answer 503 and JSON say unhealthy (HEAD too); once they leave the window

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Reloads: a compatible configuration (same zones, window, buckets and
 # workers) keeps the segment and the counters; an incompatible one gets a

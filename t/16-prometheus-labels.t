@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Prometheus label values are escaped wherever they come from: a service
 # name with a double quote, a backslash, a newline, a byte that is not

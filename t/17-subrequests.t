@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # A zone counts client requests, once each.  With "log_subrequest on" the
 # log phase also runs for every SSI "include virtual": 1,000 pages with two

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Durations come from the monotonic clock: when the wall clock is set back
 # an hour (or forward a day) under a running nginx, uptime_s stays a small

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Warnings are errors in the project's own builds (WERROR=1, which the top
 # Makefile passes), not in every user's make install: a newer compiler's new

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # health_connections(): used equals the client backends of pg_stat_activity,
 # and headroom is judged against max_connections minus the reserved slots.

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Dead tuple verdicts on real tables: 40% dead is unhealthy, 15% degraded,
 # a table under pg_health.dead_tuples_min is not flagged; the same in

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # A session blocked by another's lock shows in health_report()'s lock_waits
 # with the blocker's pid; and health_report() still answers at once while

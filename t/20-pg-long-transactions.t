@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Long transactions and idle-in-transaction sessions are judged by
 # transaction age in long_transactions, apart from slow statements.

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # What a caller may see follows pg_stat_activity: a role given EXECUTE but
 # not pg_read_all_stats does not see other roles' sessions, so the checks

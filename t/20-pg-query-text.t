@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # health_report() carries no query text unless a superuser turns
 # pg_health.report_query_text on (query_id instead); what it carries is

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # A busy, healthy database with default autovacuum reads healthy: pgbench
 # running, a pg_dump that takes its time, a manual VACUUM running for

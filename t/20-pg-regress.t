@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # The pg_regress suite of pg_health_ext (test/sql, test/expected) against a
 # fresh cluster with the installed extension (make install-ext).

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Sessions running pg_sleep for longer than pg_health.statement_critical
 # (2s) are listed by health_slow_queries() as unhealthy, and health_report()

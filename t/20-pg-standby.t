@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # On a hot standby the table checks say unknown, with the reason: table
 # statistics are kept by the primary only, so a standby's zero counts

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # The vacuum check's blind spots: a table past autovacuum's trigger that
 # was never vacuumed is overdue once the server has been up longer than

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Wraparound is judged for the whole cluster, against the distance to the
 # wraparound limit: a database 160 million XIDs old (well past

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # xmin_horizon: what holds vacuum back is seen and named: a session that
 # holds an XID with track_activities off (so no xact_start), a prepared

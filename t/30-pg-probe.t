@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # health_postgres: the database check polls SELECT health_report() through
 # libpq's asynchronous API in one worker at a time (a lease), and every

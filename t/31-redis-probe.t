@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # health_redis: the cache check (PING round trip, memory against maxmemory,
 # evicted keys, hit rate) through hiredis on nginx's event loop, and the

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Active checks against real backends (nginx instances of their own on
 # loopback): a killed peer leaves rotation within fails x interval +

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Peers that answer but badly: 500 on the check URI, or slower than the
 # check timeout (a listening socket that never answers).  Both leave

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Passive statistics per peer are exact: requests, responses by class and
 # failures match what was sent; nginx's own peer state (down, backup,

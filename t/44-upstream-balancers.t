@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # The wrapper works under every balancer that keeps round-robin peers:
 # round-robin, least_conn, hash, consistent hash, ip_hash, random, and

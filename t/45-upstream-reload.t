@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Reloads: the same groups and peers keep their counters and check results
 # (the new workers take the check leases over); a changed peer list gets a

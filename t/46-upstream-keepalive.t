@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # A peer that fails its checks while nginx holds kept-alive connections to
 # it: the cached connections are not used (they are closed when the

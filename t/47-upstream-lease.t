@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # One worker checks a peer at a time: with four workers the backend sees
 # one check per interval, not four.  When the workers holding the leases

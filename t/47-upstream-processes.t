@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Only worker processes run active checks: with proxy_cache_path, the
 # cache manager (a child of the master that runs the event loop too) never

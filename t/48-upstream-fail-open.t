@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Skipping a peer that failed its checks never turns a request stock nginx
 # would serve into an error, and leaves nginx's own accounting alone:

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # "server NAME resolve" (nginx 1.27.3 and later, a group with a zone): the
 # test's own DNS server on loopback changes what app.test resolves to, and

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # "server ... drain" (nginx 1.29.6 and later, with the sticky module): the
 # peer takes only the requests that stick to it.  It is leaving on

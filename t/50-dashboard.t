@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # The dashboard: health_status html and ?format=html serve the embedded page
 # with a strict Content-Security-Policy; the embedded C is not stale; and

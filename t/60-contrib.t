@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # contrib/: the Prometheus rules pass promtool's checks and unit tests, the
 # scrape config is valid, the Grafana dashboard is importable JSON whose

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # make demo: the stack starts, the JSON URL it prints shows zones,
 # upstreams, the database and the cache, and demo-stop leaves no process

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # health_redis against fake Redis servers that misbehave on purpose (issue
 # 9 points 1, 7, 9, 13, 14): invalid UTF-8 in an error, an error cut at

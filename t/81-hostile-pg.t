@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # health_postgres against fake PostgreSQL servers that speak just enough of
 # the v3 protocol to take libpq past startup and then misbehave (issue 9

@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # The status location against a curious client (issue 9 point 2a): a query
 # argument only makes an answer lighter, never richer than the location is

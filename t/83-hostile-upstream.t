@@ -1,4 +1,6 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Active upstream checks against fake peers that misbehave on purpose
 # (issue 9 point 13): garbage instead of a status line, invalid UTF-8 in

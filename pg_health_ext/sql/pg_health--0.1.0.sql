@@ -1,3 +1,5 @@
+-- Copyright (C) 2026 nginx-health authors
+-- SPDX-License-Identifier: BSD-2-Clause
 /* pg_health_ext/sql/pg_health--0.1.0.sql */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION

@@ -12,6 +12,9 @@
  *
  * pg_health_ext/src/activity.c
  *
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

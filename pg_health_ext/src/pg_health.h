@@ -11,6 +11,9 @@
  *
  * pg_health_ext/src/pg_health.h
  *
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PG_HEALTH_H

@@ -10,6 +10,9 @@
  *
  * pg_health_ext/src/tables.c
  *
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -1,5 +1,8 @@
 package HealthTest;
 
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
+
 # Test harness for nginx-health: starts real servers on loopback with
 # directories of their own and stops them at the end.  Core Perl only.
 #

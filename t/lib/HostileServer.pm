@@ -1,5 +1,8 @@
 package HostileServer;
 
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
+
 # Fake servers on loopback that misbehave on purpose, where a real server
 # cannot: garbage, invalid UTF-8, oversized replies, partial replies that
 # stall, resets in the middle of a reply, a byte at a time.  Core Perl only.

@@ -1,4 +1,7 @@
 /*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * Unit tests for shared/: status vocabulary, thresholds, JSON writer,
  * latency histogram, text from outside.
  * Prints TAP for prove.

@@ -1,5 +1,8 @@
 package HealthTest::Dns;
 
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
+
 # A tiny authoritative DNS server of the tests, on loopback UDP: it answers
 # A queries from a table the test changes at any time, so nginx's
 # `resolver 127.0.0.1:PORT valid=1s;` sees peers come and go.  Core Perl

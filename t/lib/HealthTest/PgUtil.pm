@@ -1,5 +1,8 @@
 package HealthTest::PgUtil;
 
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
+
 # Helpers for the pg_health tests (t/2*-pg-*.t) on top of HealthTest::Pg.
 #
 #   my $pg = pg_with_extension(max_connections => 20);
