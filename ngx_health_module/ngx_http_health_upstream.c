@@ -281,6 +281,9 @@ static ngx_int_t ngx_http_health_upstream_track(ngx_conf_t *cf,
 static ngx_int_t ngx_http_health_upstream_map(ngx_cycle_t *cycle,
     ngx_http_health_upstream_t *hu);
 
+static ngx_http_upstream_rr_peer_data_t *
+    ngx_http_health_upstream_wrapped_rrp(ngx_http_upstream_t *u,
+    ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc,
@@ -1333,6 +1336,34 @@ ngx_http_health_upstream_lookup(ngx_http_health_upstream_t *hu, void *key)
 }
 
 
+/*
+ * A hash balancer below keepalive (on by default for every upstream block
+ * since nginx 1.29) allocates its own peer data, so the round-robin part
+ * cannot be handed to it beforehand.  keepalive's peer data starts with
+ * {conf, upstream, data} in every nginx this module builds against (1.22
+ * to 1.30); the data behind it is taken only when the second pointer is
+ * this request's upstream and the data's round-robin part is this group's,
+ * otherwise the request simply has no per-request fail-open.
+ */
+static ngx_http_upstream_rr_peer_data_t *
+ngx_http_health_upstream_wrapped_rrp(ngx_http_upstream_t *u,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    void                              **kp;
+    ngx_http_upstream_rr_peer_data_t   *rrp;
+
+    kp = u->peer.data;
+
+    if (kp == NULL || kp[1] != (void *) u || kp[2] == NULL) {
+        return NULL;
+    }
+
+    rrp = kp[2];
+
+    return rrp->peers == us->peer.data ? rrp : NULL;
+}
+
+
 static ngx_int_t
 ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
@@ -1377,7 +1408,7 @@ ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
         rrp = u->peer.data;
 
         if (rrp->peers != us->peer.data) {
-            rrp = NULL;
+            rrp = ngx_http_health_upstream_wrapped_rrp(u, us);
         }
     }
 

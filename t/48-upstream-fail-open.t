@@ -76,6 +76,15 @@ my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF2");
         $check
     }
 
+    # a hash balancer below keepalive (nginx 1.29+ has it on by default)
+    upstream issue_hash_ka {
+        hash \$request_uri;
+        server $a max_fails=1;
+        server $b max_fails=1;
+        keepalive 4;
+        $check
+    }
+
     upstream tries {
         server $a max_fails=0;
         server $b max_fails=0;
@@ -94,6 +103,11 @@ my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF2");
 
         location /issue/ { proxy_pass http://issue/; }
         location /issue_hash/ { proxy_pass http://issue_hash/; }
+        location /issue_hash_ka/ {
+            proxy_pass http://issue_hash_ka/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
         location /issue_ka/ {
             proxy_pass http://issue_ka/;
             proxy_http_version 1.1;
@@ -120,7 +134,7 @@ sub peers {
 
 ok(wait_until(sub {
     my ($p, $q) = (peers('issue'), peers('passive'));
-    !grep({ peers($_)->[0]{state} ne 'unhealthy' } qw(issue_ka issue_hash))
+    !grep({ peers($_)->[0]{state} ne 'unhealthy' } qw(issue_ka issue_hash issue_hash_ka))
         && $p->[0]{state} eq 'unhealthy' && $p->[1]{health_checks}{last_passed}
         && $q->[0]{health_checks}{last_passed}
         && $q->[1]{health_checks}{last_passed}
@@ -135,7 +149,7 @@ for (1 .. 6) {
 is_deeply(\%seen, { '200 A' => 6 },
           '6 of 6 requests served by A (fail-open per request), as without '
           . 'health_check');
-for my $g (qw(issue_ka issue_hash)) {
+for my $g (qw(issue_ka issue_hash issue_hash_ka)) {
     %seen = ();
     for (1 .. 6) {
         my $r = $ng->get("/$g/r$_");

@@ -97,11 +97,18 @@ $c = wait_reason('invalid', 'unhealthy', qr/PING failed on .*: ERR $FFFD$FFFD ba
 $c = wait_reason('cut199', 'unhealthy', qr/PING failed on/);
 like($c->{reason}, qr/: E{199}$/, 'cut199: cut at 200 bytes before the split character');
 
-$c = wait_reason('forge', 'unhealthy', qr/PING failed on .*: ERR x 2026/);
+# hiredis 0.14 hands the error text over with its LF; hiredis 1.x (Debian
+# 13 and later) refuses a bare LF in a simple string as a protocol error
+$c = wait_reason('forge', 'unhealthy',
+                 qr/PING failed on .*: ERR x 2026|lost: Bad simple string value/);
 unlike(HealthTest::slurp($ng->error_log), qr/^\S+ \S+ \[emerg\] 1#1: forged/m,
        'forge: no forged line in error.log');
-like(HealthTest::slurp($ng->error_log), qr/ERR x.*\[emerg\] 1#1: forged/,
-     'forge: the text is on the line of the message that quotes it');
+if ($c && $c->{reason} =~ /PING failed/) {
+    like(HealthTest::slurp($ng->error_log), qr/ERR x.*\[emerg\] 1#1: forged/,
+         'forge: the text is on the line of the message that quotes it');
+} else {
+    pass('forge: this hiredis refuses the reply before any text is kept');
+}
 
 wait_reason('garbage', 'unhealthy', qr/connection to .* lost: Protocol error/);
 wait_reason('huge', 'unhealthy', qr/sent more than 1048576 bytes in one round, connection closed/);
