@@ -113,20 +113,7 @@ my $n0 = $peer{body}->connections + $peer{long}->connections;
 ok(wait_until(sub { status(); $peer{body}->connections + $peer{long}->connections >= $n0 + 6 },
               timeout => 60, step => 0.2),
    'more rounds of the streaming peers');
-my ($rss1) = HealthTest::proc_usage($worker);
-if (HealthTest::Nginx::asan()) {
-    note "RSS $rss0 -> $rss1 kB (not judged under ASan)";
-} else {
-    ok(defined $rss1 && $rss1 - $rss0 < 32 * 1024,
-       "the worker's memory stays bounded ($rss0 -> " . ($rss1 // 'gone') . ' kB)');
-}
-is(($ng->worker_pids)[0], $worker, 'the same worker throughout');
-is($watch->bad, 0, "every one of " . $watch->answers . " status answers was valid JSON");
-is($ng->get('/fast')->{status}, 200, 'requests are served');
-
-my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, HealthTest::slurp($ng->error_log);
-is_deeply(\@bad, [], 'no [alert], [crit] or [emerg] in error.log');
-is_deeply([$ng->log_alerts], [], 'no sanitizer reports');
+$watch->finish($worker, $rss0);
 
 $ng->stop;
 $_->stop for values %peer;

@@ -270,4 +270,40 @@ sub wait_reason {
     return $c;
 }
 
+# The closing checks of every hostile suite: the worker that met the
+# hostile servers is still the same one and its memory stayed bounded,
+# every status answer was valid, plain requests are served, and error.log
+# holds no [alert], [crit] or [emerg] and no sanitizer report (lines that
+# match "except", which quote a forged text on purpose, aside).  Returns
+# error.log's text.
+sub finish {
+    my ($self, $worker, $rss0, %o) = @_;
+    my $ng = $self->{ng};
+    my $except = $o{except} // qr/(?!)/;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    my ($rss1) = HealthTest::proc_usage($worker);
+    if (HealthTest::Nginx::asan()) {
+        Test::More::note("RSS $rss0 -> " . ($rss1 // 'gone')
+                         . ' kB (not judged under ASan)');
+    } else {
+        Test::More::ok(defined $rss1 && $rss1 - $rss0 < 32 * 1024,
+                       "the worker's memory stays bounded ($rss0 -> "
+                       . ($rss1 // 'gone') . ' kB)');
+    }
+    Test::More::is(($ng->worker_pids)[0], $worker,
+                   'the same worker throughout');
+    Test::More::is($self->bad, 0, 'every one of ' . $self->answers
+                   . ' status answers was valid JSON with an expected code');
+    Test::More::is($ng->get('/fast')->{status}, 200, 'requests are served');
+
+    my $log = HealthTest::slurp($ng->error_log) // '';
+    Test::More::is_deeply(
+        [grep { /\[(alert|crit|emerg)\]/ && !/$except/ } split /\n/, $log],
+        [], 'no [alert], [crit] or [emerg] in error.log');
+    Test::More::is_deeply([grep { !/$except/ } $ng->log_alerts], [],
+                          'no sanitizer reports');
+    return $log;
+}
+
 1;
