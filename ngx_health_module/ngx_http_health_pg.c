@@ -32,6 +32,7 @@
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_probe.h"
 #include "ngx_http_health_pg.h"
+#include "ngx_http_health_relay.h"
 #include "ngx_http_health_util.h"
 #include "health_text.h"
 
@@ -85,6 +86,9 @@ typedef struct {
 
     ngx_event_t                  timeout;
     ngx_http_health_probe_t     *probe;
+
+    /* libpq reads what the worker passes on, never more than the cap */
+    ngx_http_health_relay_t      relay;
 } ngx_http_health_pg_ctx_t;
 
 
@@ -109,7 +113,10 @@ static void ngx_http_health_pg_event(ngx_event_t *ev);
 static void ngx_http_health_pg_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_health_pg_watch(ngx_http_health_pg_ctx_t *ctx,
     ngx_uint_t rd, ngx_uint_t wr);
+static ngx_uint_t ngx_http_health_pg_connected(
+    ngx_http_health_pg_ctx_t *ctx);
 static ngx_uint_t ngx_http_health_pg_stale(ngx_http_health_pg_ctx_t *ctx);
+static void ngx_http_health_pg_overflow(void *data);
 static void ngx_http_health_pg_release(ngx_http_health_pg_ctx_t *ctx,
     ngx_uint_t stale);
 static void ngx_http_health_pg_close(ngx_http_health_pg_ctx_t *ctx);
@@ -1035,7 +1042,6 @@ ngx_http_health_pg_json(ngx_http_health_probe_t *probe,
 static void
 ngx_http_health_pg_event(ngx_event_t *ev)
 {
-    ngx_socket_t               fd;
     ngx_connection_t          *c;
     ngx_http_health_probe_t   *probe;
     ngx_http_health_pg_ctx_t  *ctx;
@@ -1043,11 +1049,6 @@ ngx_http_health_pg_event(ngx_event_t *ev)
     c = ev->data;
     probe = c->data;
     ctx = probe->ctx;
-    fd = c->fd;
-
-    if (!ev->write) {
-        ngx_http_health_probe_input_before(probe, fd);
-    }
 
     switch (ctx->state) {
 
@@ -1075,20 +1076,23 @@ ngx_http_health_pg_event(ngx_event_t *ev)
     default:
         return;
     }
+}
 
-    /*
-     * libpq makes room for a whole message as soon as its header says how
-     * long it is (up to 1 GB for a row): the round's bytes are counted
-     * while they arrive and the connection is closed over the cap
-     */
-    if (!ev->write && ctx->conn != NULL && ctx->c == c
-        && ngx_http_health_probe_input_after(probe, fd) != NGX_OK)
-    {
-        ngx_http_health_pg_fail(ctx, HEALTH_UNHEALTHY,
-                                "%V sent more than %uz bytes in one round, "
-                                "connection closed", &probe->target,
-                                (size_t) NGX_HTTP_HEALTH_PROBE_INPUT_MAX);
-    }
+
+/*
+ * libpq makes room for a whole message as soon as its header says how
+ * long it is (up to 1 GB for a row) and reads while its socket has data:
+ * the relay stops at the round's cap and the connection is closed
+ */
+static void
+ngx_http_health_pg_overflow(void *data)
+{
+    ngx_http_health_pg_ctx_t *ctx = data;
+
+    ngx_http_health_pg_fail(ctx, HEALTH_UNHEALTHY,
+                            "%V sent more than %uz bytes in one round, "
+                            "connection closed", &ctx->probe->target,
+                            (size_t) NGX_HTTP_HEALTH_PROBE_INPUT_MAX);
 }
 
 
@@ -1124,6 +1128,31 @@ ngx_http_health_pg_watch(ngx_http_health_pg_ctx_t *ctx, ngx_uint_t rd,
 
     if (ctx->c && (ctx->c->fd != fd || ctx->ino != st.st_ino)) {
         ngx_http_health_pg_release(ctx, 1);
+    }
+
+    if (ctx->relay.server && st.st_ino != ctx->relay.ino) {
+        /* of a socket libpq has closed (SSL or GSS fallback, next host) */
+        ngx_http_health_relay_close(&ctx->relay);
+    }
+
+    if (ctx->relay.server == NULL && ngx_http_health_pg_connected(ctx)) {
+        /* before libpq reads its first byte; the events were the server
+         * socket's, which keeps the number no longer */
+        if (ctx->c) {
+            ngx_http_health_pg_release(ctx, 0);
+        }
+
+        ctx->relay.input = &ctx->probe->input;
+        ctx->relay.max = NGX_HTTP_HEALTH_PROBE_INPUT_MAX;
+        ctx->relay.overflow = ngx_http_health_pg_overflow;
+        ctx->relay.data = ctx;
+        ctx->relay.log = ctx->probe->log;
+
+        if (ngx_http_health_relay_open(&ctx->relay, fd) != NGX_OK
+            || fstat(fd, &st) == -1)
+        {
+            return NGX_ERROR;
+        }
     }
 
     if (ctx->c == NULL) {
@@ -1178,6 +1207,21 @@ ngx_http_health_pg_watch(ngx_http_health_pg_ctx_t *ctx, ngx_uint_t rd,
 }
 
 
+/* libpq's TCP connection is made: it has sent at most, never read */
+static ngx_uint_t
+ngx_http_health_pg_connected(ngx_http_health_pg_ctx_t *ctx)
+{
+    switch (PQstatus(ctx->conn)) {
+    case CONNECTION_NEEDED:
+    case CONNECTION_STARTED:
+    case CONNECTION_BAD:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+
 /* the socket of the nginx connection is no longer libpq's */
 static ngx_uint_t
 ngx_http_health_pg_stale(ngx_http_health_pg_ctx_t *ctx)
@@ -1223,6 +1267,8 @@ ngx_http_health_pg_close(ngx_http_health_pg_ctx_t *ctx)
         PQfinish(ctx->conn);
         ctx->conn = NULL;
     }
+
+    ngx_http_health_relay_close(&ctx->relay);
 
     ctx->state = NGX_HTTP_HEALTH_PG_CLOSED;
     ctx->flushing = 0;

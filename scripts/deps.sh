@@ -71,6 +71,7 @@ pkgs=(
     prometheus                          # promtool
     chromium                            # dashboard browser test
     procps psmisc util-linux curl
+    openssl                             # a TLS PostgreSQL for the probe's tests
     faketime                            # t/18-clock-step.t steps the wall clock
     debootstrap                         # make test-matrix, test-deb, CI
 )

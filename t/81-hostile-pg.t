@@ -46,6 +46,18 @@ my %srv = (
         my $chunk = 'x' x 65536;
         while (1) { print $s $chunk or return undef }
     }),
+    # the same with 40 MB already queued on the server's side: each recv()
+    # of the worker's opens the window and the loopback pushes more data in
+    # the same call, so a reader that reads while data is there takes it all
+    flood => pg_server(sub {
+        my ($q, $s) = @_;
+        setsockopt($s, Socket::SOL_SOCKET(), 32, 64 << 20); # SO_SNDBUFFORCE
+        print $s HostileServer::pg_msg('T', pack('n', 1) . "v\0"
+                                       . pack('NnNnNn', 0, 0, 25, -1, -1, 0))
+            . 'D' . pack('N', 1 << 30) . pack('nN', 1, (1 << 30) - 10)
+            . ('x' x (40 << 20));
+        sleep 3600;
+    }),
     invalid_error => pg_server(sub {
         \HostileServer::pg_error('XX000', "bad \xff\xfe bytes");
     }),
@@ -90,9 +102,13 @@ my %srv = (
     }),
 );
 
+# huge: libpq makes room for the announced gigabyte first, which takes
+# ASan most of a second; the cap, not the timer, is to end that round
+my %timeout = (huge => '5s', flood => '5s');
 my $conf = join '', map {
     "    health_postgres \"hostaddr=127.0.0.1 port=" . $srv{$_}->port
-    . " user=u dbname=d sslmode=disable\" name=$_ interval=100ms timeout=500ms;\n"
+    . " user=u dbname=d sslmode=disable\" name=$_ interval=100ms timeout="
+    . ($timeout{$_} // '500ms') . ";\n"
 } sort keys %srv;
 
 my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
@@ -107,21 +123,18 @@ EOF
 $ng->start;
 my ($worker) = $ng->worker_pids;
 my ($rss0) = HealthTest::proc_usage($worker);
+sub peak { (HealthTest::slurp("/proc/$worker/status") // '') =~ /VmHWM:\s+(\d+)/; $1 }
+my $hwm0 = peak();
 
 my $watch = HostileServer::Watch->new($ng);
 sub status_ok { $watch->doc }
 sub wait_reason { $watch->wait_reason(@_) }
 
 my $c;
-TODO: {
-    # libpq reads a long message as long as the socket has data: when the
-    # server writes faster than the worker reads (seen under ASan), the
-    # whole declared 1 GB arrives in one PQconsumeInput() call before the
-    # cap is looked at.  A bound by construction needs the probe to own the
-    # reads (README, Limits).
-    local $TODO = 'the cap is checked between libpq reads, not inside them';
-    wait_reason('huge', 'unhealthy', qr/sent more than 1048576 bytes in one round, connection closed/);
-}
+# libpq reads a long message for as long as its socket has data; the
+# relay passes it no byte past the cap, however fast the server writes
+wait_reason('huge', 'unhealthy', qr/sent more than 1048576 bytes in one round, connection closed/);
+wait_reason('flood', 'unhealthy', qr/sent more than 1048576 bytes in one round, connection closed/);
 wait_reason('invalid_error', 'unknown', qr/health_report\(\) failed: ERROR: bad $FFFD$FFFD bytes/);
 $c = wait_reason('forge', 'unknown', qr/health_report\(\) failed: ERROR: x 2026/);
 wait_reason('invalid_report', 'unknown', qr/health_report\(\) did not return JSON/);
@@ -143,6 +156,19 @@ my $rounds0 = $srv{huge}->connections;
 ok(wait_until(sub { status_ok(); $srv{huge}->connections >= $rounds0 + 3 },
               timeout => 60, step => 0.2),
    'huge: three more rounds of streaming');
+my $flood0 = $srv{flood}->connections;
+ok(wait_until(sub { status_ok(); $srv{flood}->connections >= $flood0 + 3 },
+              timeout => 60, step => 0.2),
+   'flood: three more rounds');
+# libpq never holds more than the cap: the worker's peak resident memory
+# grows by a few MB, never by the 40 MB queued (ASan's shadow of the 1 GB
+# buffer libpq reserves is counted there, so only without it)
+SKIP: {
+    skip 'ASan maps the shadow of the reserved gigabyte', 1
+        if HealthTest::Nginx::asan();
+    my $hwm = peak();
+    ok($hwm - $hwm0 < 16 * 1024, "the worker's peak memory: $hwm0 -> $hwm kB");
+}
 my $log = $watch->finish($worker, $rss0, except => qr/forged/);
 unlike($log, qr/^\S+ \S+ \[emerg\] 1#1: forged/m, 'forge: no forged line in error.log');
 like($log, qr/\[error\] .*health: check "reset" is unhealthy/,

@@ -170,7 +170,7 @@ sub pgbin {
     return $PGBIN;
 }
 
-# start(conf => "extra postgresql.conf lines", extension => 1)
+# start(conf => "extra postgresql.conf lines", extension => 1, ssl => 1)
 sub start {
     my ($class, %o) = @_;
     my $self = bless { %o }, $class;
@@ -192,6 +192,17 @@ sub start {
         '-E', 'UTF8', '--locale=C', '--no-sync'));
     die "initdb failed:\n$out" if $rc;
 
+    # ssl => 1: a self-signed certificate, made anew for this cluster
+    if ($o{ssl}) {
+        ($rc, $out) = HealthTest::run_cmd(HealthTest::as_postgres(
+            'openssl', 'req', '-new', '-x509', '-nodes', '-days', '2',
+            '-subj', '/CN=localhost', '-newkey', 'rsa:2048',
+            '-keyout', "$self->{data}/server.key",
+            '-out', "$self->{data}/server.crt"));
+        die "openssl req failed:\n$out" if $rc;
+        chmod 0600, "$self->{data}/server.key";
+    }
+
     my $conf = join "\n",
         "listen_addresses = '127.0.0.1'",
         "port = $self->{port}",
@@ -202,6 +213,7 @@ sub start {
         "max_connections = " . ($o{max_connections} // 100),
         "shared_preload_libraries = ''",
         "log_min_messages = warning",
+        ($o{ssl} ? "ssl = on" : ()),
         ($o{conf} // ''), '';
     open my $fh, '>>', "$self->{data}/postgresql.conf" or die;
     print $fh $conf;
