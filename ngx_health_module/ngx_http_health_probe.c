@@ -864,15 +864,9 @@ ngx_http_health_probe_prometheus(ngx_http_health_report_t *rep, void *data)
 static json_t *
 ngx_http_health_probe_time_json(ngx_msec_t ms)
 {
-    u_char     buf[32], *p;
-    ngx_tm_t   tm;
+    u_char  buf[NGX_HTTP_HEALTH_ISO8601_LEN], *p;
 
-    ngx_gmtime((time_t) (ms / 1000), &tm);
-
-    p = ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                    tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
-                    (int) (ms % 1000));
+    p = ngx_http_health_iso8601(buf, (time_t) (ms / 1000), ms % 1000);
 
     return json_stringn((char *) buf, p - buf);
 }

@@ -1066,17 +1066,11 @@ ngx_http_health_redis_json_cleanup(void *data)
 static json_t *
 ngx_http_health_redis_now(void)
 {
-    u_char      buf[32], *p;
-    ngx_tm_t    tm;
+    u_char      buf[NGX_HTTP_HEALTH_ISO8601_LEN], *p;
     ngx_time_t *tp;
 
     tp = ngx_timeofday();
-    ngx_gmtime(tp->sec, &tm);
-
-    p = ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                    tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
-                    (int) tp->msec);
+    p = ngx_http_health_iso8601(buf, tp->sec, tp->msec);
 
     return json_stringn((char *) buf, p - buf);
 }

@@ -19,6 +19,7 @@
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_shm.h"
 #include "ngx_http_health_rules.h"
+#include "ngx_http_health_util.h"
 #include "ngx_http_health_status.h"
 #include "health_text.h"
 #include "ngx_http_health_html.h"
@@ -678,10 +679,9 @@ failed:
 static ngx_int_t
 ngx_http_health_render_json(ngx_http_health_report_t *rep)
 {
-    u_char                       ts[sizeof("2026-11-22T10:30:00.000Z")];
+    u_char                       ts[NGX_HTTP_HEALTH_ISO8601_LEN + 1];
     size_t                       size;
     json_t                      *root, *status;
-    ngx_tm_t                     tm;
     ngx_buf_t                   *b;
     ngx_chain_t                 *out;
     ngx_time_t                  *tp;
@@ -693,11 +693,7 @@ ngx_http_health_render_json(ngx_http_health_report_t *rep)
     root = rep->root;
 
     tp = ngx_timeofday();
-    ngx_gmtime(tp->sec, &tm);
-    ngx_sprintf(ts, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ%Z",
-                tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
-                (int) tp->msec);
+    *ngx_http_health_iso8601(ts, tp->sec, tp->msec) = '\0';
 
     /* the leading keys in the order of the design, before checks and zones */
     status = json_object();

@@ -111,3 +111,17 @@ ngx_http_health_json_set_text(json_t *obj, const char *key, u_char *src,
 
     return NGX_OK;
 }
+
+
+u_char *
+ngx_http_health_iso8601(u_char *buf, time_t sec, ngx_uint_t msec)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(sec, &tm);
+
+    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02d.%03uiZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                       msec % 1000);
+}

@@ -45,4 +45,10 @@ ngx_int_t ngx_http_health_json_set_text(json_t *obj, const char *key,
     u_char *src, size_t len);
 
 
+/* "2026-11-30T20:45:01.123Z": the wall-clock time of sec and msec, in UTC */
+#define NGX_HTTP_HEALTH_ISO8601_LEN  (sizeof("1970-01-01T00:00:00.000Z") - 1)
+
+u_char *ngx_http_health_iso8601(u_char *buf, time_t sec, ngx_uint_t msec);
+
+
 #endif /* _NGX_HTTP_HEALTH_UTIL_H_INCLUDED_ */
