@@ -8,6 +8,8 @@
 # asserted here:
 #
 # - the first lb answer after start is right, before any timer tick;
+# - lb answers from the verdict: with every clock frozen, errors counted
+#   after it was judged do not show until the clock passes 250 ms;
 # - with 1,000 zones, driving the last zone unhealthy and back moves lb
 #   (polled with a deadline, the verdict may be up to 250 ms old) and at
 #   the end lb and the JSON agree;
@@ -125,6 +127,44 @@ is($doc->{status}, 'healthy', 'the JSON says healthy');
 $r = $ng->get('/lb');
 is($r->{content}, "$doc->{status}\n", 'lb and the JSON agree');
 
+$ng->stop;
+
+##########################################################################
+# lb reads the verdict, not the zones.  Every clock stands still (faketime
+# "all"), so no timer ticks and a verdict stays exactly as old as when it
+# was judged: 0 ms.  One worker, so each request is counted before the
+# next is read.  Errors that come after the verdict do not show in lb
+# until the clock moves past the 250 ms bound; a full reading of the zones
+# (what every lb request did before) would show them at once.
+
+$ng = HealthTest::Nginx->new(workers => 1, faketime => 'all', conf => <<'EOF');
+    health_rule error_rate warning=50 critical=60 min_requests=5;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /lb     { health_zone off; health_status lb; }
+        location /health { health_zone off; health_status; }
+        location /ok     { health_zone api; return 200; }
+        location /fail   { health_zone api; return 500; }
+    }
+EOF
+$ng->set_clock('2026-01-01 00:00:00');
+$ng->start;
+$ng->get('/ok') for 1 .. 10;
+$r = $ng->get('/lb');
+is($r->{content}, "healthy\n", 'lb: healthy, judged now');
+$ng->get('/fail') for 1 .. 30;
+$r = $ng->get('/lb');
+is($r->{content}, "healthy\n",
+   'no time has passed: lb answers the same verdict, without reading the '
+   . 'zones');
+$ng->set_clock('2026-01-01 00:00:01');
+$r = $ng->get('/lb');
+is($r->{content}, "unhealthy\n",
+   'a second later the verdict is past its 250 ms: judged again, unhealthy');
+is($r->{status}, 503, 'lb: 503');
+($jr, $doc) = $ng->get_json('/health');
+is($doc->{zones}{api}{requests}, 40, 'the JSON counted the 40 requests');
+is($doc->{status}, 'unhealthy', 'and agrees');
 $ng->stop;
 
 ##########################################################################
