@@ -19,6 +19,7 @@
 #include "ngx_http_health_pg.h"
 #include "ngx_http_health_redis.h"
 #include "ngx_http_health_upstream.h"
+#include "ngx_http_health_verdict.h"
 
 
 static ngx_int_t ngx_http_health_init(ngx_conf_t *cf);
@@ -285,6 +286,7 @@ ngx_http_health_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_health_shm_init_process(cycle);
     ngx_http_health_probe_init_process(cycle);
+    ngx_http_health_verdict_init_process(cycle);
 
     return NGX_OK;
 }

@@ -66,6 +66,9 @@ typedef struct {
     ngx_shm_zone_t              *shm_zone;
     ngx_http_health_shctx_t     *sh;
     u_char                      *shard;          /* this process' shard */
+
+    uint64_t                     generation;     /* see the verdict */
+    ngx_uint_t                   status_served;  /* health_status is used */
 } ngx_http_health_main_conf_t;
 
 

@@ -140,6 +140,11 @@ ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         hmcf->sh = ohmcf->sh;
+
+        /* the old workers' verdict was judged by the old rules */
+        hmcf->generation = __atomic_add_fetch(&hmcf->sh->generation, 1,
+                                              __ATOMIC_RELAXED);
+
         hmcf->shard = (u_char *) hmcf->sh
                       + ngx_align(sizeof(ngx_http_health_shctx_t),
                                   NGX_HTTP_HEALTH_CACHE_LINE);
@@ -156,6 +161,7 @@ ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->magic = NGX_HTTP_HEALTH_MAGIC;
     sh->layout = hmcf->layout;
     sh->started = ngx_http_health_monotonic_sec();
+    sh->generation = 1;
 
     prev = ngx_http_health_old_zone(shm_zone);
 
@@ -169,6 +175,7 @@ ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     hmcf->sh = sh;
+    hmcf->generation = 1;
     hmcf->shard = (u_char *) sh + ngx_align(sizeof(ngx_http_health_shctx_t),
                                             NGX_HTTP_HEALTH_CACHE_LINE);
 

@@ -29,12 +29,23 @@
 /* relaxed atomics: each counter is exact; a snapshot is not a transaction */
 #define ngx_http_health_add(p, v)  __atomic_fetch_add(p, v, __ATOMIC_RELAXED)
 #define ngx_http_health_load(p)    __atomic_load_n(p, __ATOMIC_RELAXED)
+#define ngx_http_health_store(p, v)  __atomic_store_n(p, v, __ATOMIC_RELAXED)
 
 
 struct ngx_http_health_shctx_s {
     uint64_t                     magic;
     uint64_t                     layout;
     time_t                       started;        /* monotonic seconds */
+
+    /*
+     * The verdict lb answers with (ngx_http_health_verdict.c).  These
+     * words live in the header's cache line, before the shards, so they
+     * move no counter: the header is aligned to a whole line anyway.
+     */
+    uint64_t                     generation;     /* of the configuration */
+    uint64_t                     verdict;
+    uint64_t                     verdict_next;   /* usec */
+    uint64_t                     verdict_asked;  /* usec */
 };
 
 
@@ -52,6 +63,18 @@ ngx_http_health_monotonic_sec(void)
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
 
     return ts.tv_sec;
+}
+
+
+/* the same clock in microseconds: the verdict's age across processes */
+static ngx_inline uint64_t
+ngx_http_health_monotonic_usec(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 

@@ -23,6 +23,7 @@
 #include "ngx_http_health_status.h"
 #include "health_text.h"
 #include "ngx_http_health_html.h"
+#include "ngx_http_health_verdict.h"
 
 
 #define NGX_HTTP_HEALTH_JSON_FLAGS  (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -43,6 +44,9 @@ typedef struct {
 static ngx_int_t ngx_http_health_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_health_parse_format(ngx_str_t *value,
     ngx_http_health_format_e *format);
+static ngx_http_health_report_t *ngx_http_health_report_collect(
+    ngx_pool_t *pool, ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_format_e format);
 static ngx_int_t ngx_http_health_report_init(ngx_http_health_report_t *rep);
 static ngx_int_t ngx_http_health_collect_zones(ngx_http_health_report_t *rep,
     ngx_http_health_prom_zone_t *pz);
@@ -83,9 +87,10 @@ ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_health_loc_conf_t *hlcf = conf;
 
-    ngx_str_t                 *value;
-    ngx_http_health_format_e   format;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_str_t                    *value;
+    ngx_http_health_format_e      format;
+    ngx_http_core_loc_conf_t     *clcf;
+    ngx_http_health_main_conf_t  *hmcf;
 
     if (hlcf->status) {
         return "is duplicate";
@@ -107,6 +112,9 @@ ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     hlcf->status = 1;
     hlcf->format = format;
+
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_health_module);
+    hmcf->status_served = 1;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_health_status_handler;
@@ -158,6 +166,7 @@ ngx_http_health_add_reporter(ngx_conf_t *cf,
 static ngx_int_t
 ngx_http_health_status_handler(ngx_http_request_t *r)
 {
+    uint64_t                       since;
     ngx_int_t                      rc;
     ngx_str_t                      arg;
     ngx_uint_t                     i;
@@ -228,6 +237,15 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
         return ngx_http_health_html_send(r);
     }
 
+    /* one load instead of every zone of every shard */
+    if (rep->format == NGX_HTTP_HEALTH_LB
+        && ngx_http_health_verdict_get(hmcf, &rep->status) == NGX_OK)
+    {
+        return ngx_http_health_render_lb(rep);
+    }
+
+    since = hmcf->sh ? ngx_http_health_verdict_clock(hmcf) : 0;
+
     if (ngx_http_health_report_init(rep) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -256,6 +274,8 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
         }
     }
 
+    ngx_http_health_verdict_put(hmcf, rep->status, since);
+
     switch (rep->format) {
 
     case NGX_HTTP_HEALTH_JSON:
@@ -274,6 +294,43 @@ ngx_http_health_report_t *
 ngx_http_health_report_build(ngx_pool_t *pool,
     ngx_http_health_main_conf_t *hmcf)
 {
+    uint64_t                   since;
+    ngx_http_health_report_t  *rep;
+
+    since = hmcf->sh ? ngx_http_health_verdict_clock(hmcf) : 0;
+
+    rep = ngx_http_health_report_collect(pool, hmcf, NGX_HTTP_HEALTH_JSON);
+
+    if (rep != NULL) {
+        ngx_http_health_verdict_put(hmcf, rep->status, since);
+    }
+
+    return rep;
+}
+
+
+ngx_int_t
+ngx_http_health_report_status(ngx_pool_t *pool,
+    ngx_http_health_main_conf_t *hmcf, health_status_t *status)
+{
+    ngx_http_health_report_t  *rep;
+
+    rep = ngx_http_health_report_collect(pool, hmcf, NGX_HTTP_HEALTH_LB);
+
+    if (rep == NULL) {
+        return NGX_ERROR;
+    }
+
+    *status = rep->status;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_health_report_t *
+ngx_http_health_report_collect(ngx_pool_t *pool,
+    ngx_http_health_main_conf_t *hmcf, ngx_http_health_format_e format)
+{
     ngx_uint_t                   i;
     ngx_http_request_t          *r;
     ngx_http_health_report_t    *rep;
@@ -290,7 +347,7 @@ ngx_http_health_report_build(ngx_pool_t *pool,
 
     rep->request = r;
     rep->hmcf = hmcf;
-    rep->format = NGX_HTTP_HEALTH_JSON;
+    rep->format = format;
 
     if (ngx_http_health_report_init(rep) != NGX_OK
         || ngx_http_health_collect_zones(rep, NULL) != NGX_OK)

@@ -97,6 +97,10 @@ u_char *ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s);
 ngx_http_health_report_t *ngx_http_health_report_build(ngx_pool_t *pool,
     ngx_http_health_main_conf_t *hmcf);
 
+/* the overall status alone, as lb answers it, outside any request */
+ngx_int_t ngx_http_health_report_status(ngx_pool_t *pool,
+    ngx_http_health_main_conf_t *hmcf, health_status_t *status);
+
 /* a JSON number: an integer when it is one, else rounded to 3 decimals */
 json_t *ngx_http_health_json_number(double v);
 

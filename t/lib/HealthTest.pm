@@ -396,7 +396,25 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(WNOHANG);
+use Scalar::Util qw(refaddr weaken);
+use Test2::API qw(test2_add_callback_testing_done);
+use Test::More ();
 use Time::HiRes qw(time sleep);
+
+# Like nginx-tests, the harness itself checks every nginx it stops: its
+# error.log may hold no [alert], [crit] or [emerg] line and no sanitizer
+# report, so that no test file can forget to look.  A test that provokes
+# such a line on purpose says which, per instance: allow_log => qr/.../ in
+# new() (lines matching it are not counted).  An nginx still running when
+# the test ends (done_testing, or a test that dies) is stopped then, and
+# checked before the plan is printed.
+my %LIVE;
+
+test2_add_callback_testing_done(sub {
+    for my $ng (grep { defined } values %LIVE) {
+        $ng->stop if $ng->{owner} == $$;
+    }
+});
 
 sub module_path {
     return $ENV{HEALTH_MODULE}
@@ -488,9 +506,11 @@ sub run_nginx {
     return HealthTest::run_cmd(nginx_bin(), @args);
 }
 
-# new(conf => TEXT, main => TEXT, workers => N)
+# new(conf => TEXT, main => TEXT, workers => N, allow_log => qr/.../)
 #
 # conf is the inside of the http block; main is extra main-context text.
+# allow_log: the [alert], [crit] or [emerg] lines this test provokes on
+# purpose (see %LIVE above); there is no way to switch the check off.
 # In both, %%PORT%%, %%PORT_1%%.. %%PORT_9%% become free loopback ports and
 # %%DIR%% the prefix directory.
 sub new {
@@ -602,6 +622,8 @@ sub start {
                         . (HealthTest::slurp($self->error_log) // ''))
     }, timeout => 20) or die "nginx wrote no pid file\n";
     $self->{running} = 1;
+    $LIVE{refaddr $self} = $self;
+    weaken $LIVE{refaddr $self};
     # the listening sockets are open once the pid file is written, but an
     # instrumented nginx may need a moment more before its workers accept
     HealthTest::wait_until(sub {
@@ -667,6 +689,21 @@ sub stop {
             or kill 'KILL', $pid;
     }
     $self->{running} = 0;
+    delete $LIVE{refaddr $self};
+    $self->check_log;
+}
+
+# the harness's own check at every stop, of the lines written since the
+# last one (an instance may be started and stopped more than once)
+sub check_log {
+    my ($self) = @_;
+    my @bad = $self->log_alerts(from => $self->{log_checked} // 0,
+                                seen => $self->{reports_checked} //= {});
+    $self->{log_checked} = -s $self->error_log // 0;
+    local $Test::Builder::Level = $Test::Builder::Level + 2;
+    Test::More::ok(!@bad, "nginx in " . ($self->{dir} =~ s{.*/}{}r)
+                   . ": no [alert], [crit] or [emerg] in error.log")
+        or Test::More::diag(join "\n", @bad);
 }
 
 sub url {
@@ -763,14 +800,23 @@ sub backend {
 EOF
 }
 
-# [alert] and [emerg] lines of error.log, and any sanitizer report (a
-# test ends with none)
+# [alert], [crit] and [emerg] lines of error.log (but those allow_log
+# names), and any sanitizer report (a test ends with none); from => N
+# reads error.log from byte N on, seen => {} skips the reports it holds.
+# The level is matched where nginx writes it, after the time (or after
+# "nginx:" on stderr), so that a line quoting a forged "[emerg]" from a
+# hostile server is not one, while a forged line of its own would be.
 sub log_alerts {
-    my ($self) = @_;
+    my ($self, %o) = @_;
     my $log = HealthTest::slurp($self->error_log) // '';
-    my @bad = grep { /\[(alert|emerg)\]|ERROR: AddressSanitizer|runtime error:/ }
-        split /\n/, $log;
+    $log = substr $log, $o{from} if $o{from} && $o{from} <= length $log;
+    my $allow = $self->{allow_log} // qr/(?!)/;
+    my $level = qr{^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d|nginx:) \[(?:alert|crit|emerg)\]};
+    my @bad = grep {
+        /$level|ERROR: AddressSanitizer|runtime error:/ && !/$allow/
+    } split /\n/, $log;
     for my $f (glob "$self->{dir}/logs/asan.* $self->{dir}/logs/ubsan.*") {
+        next if $o{seen} && $o{seen}{$f}++;
         push @bad, "$f:", split /\n/, HealthTest::slurp($f) // '';
     }
     return @bad;

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Copyright (C) 2026 nginx-health authors
+# SPDX-License-Identifier: BSD-2-Clause
+# nginx benchmark (e): the lb answer's round trip does not grow with zones
+# or workers.  For 2 and 16 workers, with 1 zone and with 1,000 zones that
+# all have traffic in their window, lb is fetched repeatedly over
+# keep-alive (median and p95 of the round trip on loopback), and so is the
+# JSON, whose cost does grow: it reads every zone of every shard.  The
+# ratios compare lb at 1,000 zones with lb at 1 zone, and 16 workers with
+# 2.  BENCH_LB_BASE_MODULE=/path/to/module.so adds the same figures for
+# another build (the code before the verdict, say) in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+FETCHES=${BENCH_LB_FETCHES:-300}
+JSON_FETCHES=${BENCH_LB_JSON_FETCHES:-30}
+MODULE=${HEALTH_MODULE:-$PWD/build/modules/ngx_http_health_module.so}
+BASE=${BENCH_LB_BASE_MODULE:-}
+NGINX=${HEALTH_NGINX:-/usr/sbin/nginx}
+
+out=$PWD/bench/out/nginx-lb
+rm -rf "$out"
+mkdir -p "$out"
+[ -f "$MODULE" ] || { echo "build the module first: make" >&2; exit 1; }
+
+pid_file=
+trap '[ -n "$pid_file" ] && kill -QUIT $(cat "$pid_file") 2>/dev/null || true' EXIT
+
+# run MODULE WORKERS ZONES: prints "lb_median lb_p95 json_median json_p95"
+run() {
+    local module=$1 workers=$2 zones=$3 dir port pid
+    dir="$out/$(basename "$module" .so)-$workers-$zones"
+    mkdir -p "$dir/logs"
+    port=$(bench_free_port)
+    {
+        echo "load_module $module;"
+        [ "$(id -u)" = 0 ] && echo 'user root;'
+        cat <<EOC
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$port;
+        location /health { health_zone off; health_status; }
+        location /lb { health_zone off; health_status lb; }
+EOC
+        for i in $(seq 1 "$zones"); do
+            echo "        location = /z$i { health_zone z$i; return 200; }"
+        done
+        echo "    }"
+        echo "}"
+    } > "$dir/nginx.conf"
+
+    "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log"
+    pid_file=$dir/nginx.pid
+    for _ in $(seq 1 100); do [ -s "$pid_file" ] && break; sleep 0.1; done
+
+    perl -MHTTP::Tiny -MTime::HiRes=time,sleep -e '
+        my ($port, $zones, $fetches, $json_fetches) = @ARGV;
+        my $ua = HTTP::Tiny->new(keep_alive => 1);
+        my $base = "http://127.0.0.1:$port";
+        for (1 .. 100) { last if $ua->get("$base/lb")->{status} == 200;
+                         sleep 0.1 }
+        for my $z (1 .. $zones) { $ua->get("$base/z$z") for 1 .. 3 }
+        my @r;
+        for ([lb => $fetches], [health => $json_fetches]) {
+            my ($loc, $n) = @$_;
+            my @t;
+            $ua->get("$base/$loc") for 1 .. 5;    # warm up
+            for (1 .. $n) {
+                my $t0 = time;
+                my $r = $ua->get("$base/$loc");
+                push @t, (time - $t0) * 1000;
+                die "$loc: status $r->{status}\n" unless $r->{status} == 200;
+            }
+            @t = sort { $a <=> $b } @t;
+            push @r, $t[$#t / 2], $t[int(0.95 * $#t)];
+        }
+        printf "%.3f %.3f %.3f %.3f\n", @r;
+    ' "$port" "$zones" "$FETCHES" "$JSON_FETCHES"
+
+    pid=$(cat "$pid_file")
+    kill -QUIT "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    pid_file=
+    if grep -E '^[0-9/]+ [0-9:]+ \[(alert|crit|emerg)\]' "$dir/logs/error.log" >&2
+    then
+        echo "error.log of $dir has alerts" >&2
+        exit 1
+    fi
+}
+
+report() {
+    local label=$1 module=$2 w z lm lp jm jp
+    declare -A lb json
+    for w in 2 16; do
+        for z in 1 1000; do
+            run "$module" "$w" "$z" > "$out/run.txt"
+            read -r lm lp jm jp < "$out/run.txt"
+            lb[$w,$z]=$lm
+            json[$w,$z]=$jm
+            printf "%-8s %2d workers %4d zones: lb median %.3f ms (p95 %.3f), JSON median %.2f ms (p95 %.2f)\n" \
+                "$label" "$w" "$z" "$lm" "$lp" "$jm" "$jp"
+        done
+    done
+    for w in 2 16; do
+        printf "%-8s %2d workers: lb at 1,000 zones / 1 zone: %.2f; JSON: %.1f\n" \
+            "$label" "$w" \
+            "$(echo "${lb[$w,1000]} / ${lb[$w,1]}" | bc -l)" \
+            "$(echo "${json[$w,1000]} / ${json[$w,1]}" | bc -l)"
+    done
+    printf "%-8s 1,000 zones: lb at 16 workers / 2 workers: %.2f; JSON: %.1f\n" \
+        "$label" \
+        "$(echo "${lb[16,1000]} / ${lb[2,1000]}" | bc -l)" \
+        "$(echo "${json[16,1000]} / ${json[2,1000]}" | bc -l)"
+    printf "%-8s 1,000 zones, 16 workers: lb / JSON: %.3f\n" "$label" \
+        "$(echo "${lb[16,1000]} / ${json[16,1000]}" | bc -l)"
+}
+
+bench_require bc
+{
+    report this "$MODULE"
+    if [ -n "$BASE" ]; then
+        [ -f "$BASE" ] || { echo "$BASE: not found" >&2; exit 1; }
+        cp "$BASE" "$out/base.so"
+        report base "$out/base.so"
+    fi
+} | tee "$out/result.txt"
