@@ -28,6 +28,9 @@
 static ngx_int_t ngx_http_health_start_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_health_log_handler(ngx_http_request_t *r);
 static ngx_inline uintptr_t ngx_http_health_now_us(void);
+static void ngx_http_health_count_window(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_slot_t *slots, ngx_uint_t status, uint64_t us,
+    unsigned index);
 
 
 ngx_int_t
@@ -89,7 +92,6 @@ static ngx_int_t
 ngx_http_health_log_handler(ngx_http_request_t *r)
 {
     uint64_t                      us;
-    unsigned                      index;
     uintptr_t                     start;
     ngx_uint_t                    status;
     ngx_time_t                   *tp;
@@ -135,7 +137,23 @@ ngx_http_health_log_handler(ngx_http_request_t *r)
 
     status = r->err_status ? r->err_status : r->headers_out.status;
 
-    c = ngx_http_health_zone_counters(hmcf, hmcf->shard, hlcf->zone);
+    c = ngx_http_health_count(hmcf, hlcf->zone, status, us);
+
+    ngx_http_health_add(&c->bytes_in, (uint64_t) r->request_length);
+    ngx_http_health_add(&c->bytes_out, (uint64_t) r->connection->sent);
+
+    return NGX_OK;
+}
+
+
+ngx_http_health_counters_t *
+ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
+    ngx_uint_t status, uint64_t us)
+{
+    unsigned                     index;
+    ngx_http_health_counters_t  *c;
+
+    c = ngx_http_health_zone_counters(hmcf, hmcf->shard, block);
     index = health_hist_index(us);
 
     ngx_http_health_add(&c->buckets[health_hist_bound_lookup(hmcf->bound_of,
@@ -144,23 +162,20 @@ ngx_http_health_log_handler(ngx_http_request_t *r)
                                                              index, us)],
                         1);
     ngx_http_health_add(&c->time_us, us);
-    ngx_http_health_add(&c->bytes_in, (uint64_t) r->request_length);
-    ngx_http_health_add(&c->bytes_out, (uint64_t) r->connection->sent);
 
     if (status >= 100 && status < 600) {
         ngx_http_health_add(&c->codes[status - 100], 1);
     }
 
     ngx_http_health_count_window(hmcf,
-                    ngx_http_health_zone_slots(hmcf, hmcf->shard, hlcf->zone),
+                    ngx_http_health_zone_slots(hmcf, hmcf->shard, block),
                     status, us, index);
 
-    return NGX_OK;
+    return c;
 }
 
 
-/* also used for upstream peers, whose blocks are laid out like zones' */
-void
+static void
 ngx_http_health_count_window(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_slot_t *slots, ngx_uint_t status, uint64_t us,
     unsigned index)

@@ -1751,11 +1751,9 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_health_upstream_peer_data_t  *hp = data;
 
     uint64_t                      us;
-    unsigned                      index;
     ngx_uint_t                    g, status;
     ngx_http_upstream_t          *u;
     ngx_http_health_main_conf_t  *hmcf;
-    ngx_http_health_counters_t   *c;
     ngx_http_health_peer_sh_t    *psh;
 
     if (hp->index != NGX_HTTP_HEALTH_NO_PEER) {
@@ -1782,24 +1780,7 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
             return;
         }
 
-        c = ngx_http_health_zone_counters(hmcf, hmcf->shard, g);
-        index = health_hist_index(us);
-
-        ngx_http_health_add(&c->buckets[health_hist_bound_lookup(
-                                hmcf->bound_of, hmcf->bounds, hmcf->nbounds,
-                                index, us)],
-                            1);
-        ngx_http_health_add(&c->time_us, us);
-
-        if (status >= 100 && status < 600) {
-            ngx_http_health_add(&c->codes[status - 100], 1);
-        }
-
-        ngx_http_health_count_window(hmcf,
-                                     ngx_http_health_zone_slots(hmcf,
-                                                                hmcf->shard,
-                                                                g),
-                                     status, us, index);
+        (void) ngx_http_health_count(hmcf, g, status, us);
 
         if (state & NGX_PEER_FAILED) {
             ngx_http_health_add(
