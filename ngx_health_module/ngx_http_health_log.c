@@ -62,12 +62,9 @@ ngx_http_health_log_init(ngx_conf_t *cf)
 static ngx_inline uintptr_t
 ngx_http_health_now_us(void)
 {
-    uintptr_t        us;
-    struct timespec  ts;
+    uintptr_t  us;
 
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    us = (uintptr_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    us = (uintptr_t) ngx_http_health_monotonic_usec();
 
     /* 0 means "no timestamp" */
     return us ? us : 1;

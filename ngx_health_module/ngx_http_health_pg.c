@@ -31,6 +31,7 @@
 #include "health_status.h"
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_probe.h"
+#include "ngx_http_health_shm.h"
 #include "ngx_http_health_pg.h"
 #include "ngx_http_health_relay.h"
 #include "ngx_http_health_util.h"
@@ -523,7 +524,7 @@ ngx_http_health_pg_send_query(ngx_http_health_pg_ctx_t *ctx)
     u_char  query[NGX_HTTP_HEALTH_PG_SCHEMA_LEN + 128], *p;
 
     ctx->state = NGX_HTTP_HEALTH_PG_QUERYING;
-    ctx->started = ngx_http_health_probe_now_us();
+    ctx->started = ngx_http_health_monotonic_usec();
     ctx->discovering = (ctx->schema_len == 0);
 
     if (ctx->discovering) {
@@ -652,7 +653,7 @@ ngx_http_health_pg_done(ngx_http_health_pg_ctx_t *ctx)
     ngx_http_health_probe_t  *probe;
 
     probe = ctx->probe;
-    rt = ngx_http_health_probe_now_us() - ctx->started;
+    rt = ngx_http_health_monotonic_usec() - ctx->started;
 
     res = ctx->res;
     ctx->res = NULL;

@@ -588,17 +588,6 @@ ngx_http_health_probe_failed(ngx_http_health_probe_t *probe,
 }
 
 
-uint64_t
-ngx_http_health_probe_now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-
 /*
  * The bytes the kernel has received on a TCP socket, -1 on another.
  * tcpi_bytes_received (Linux 4.1) is not in glibc's struct tcp_info, and

@@ -139,7 +139,6 @@ void ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
 void ngx_http_health_probe_failed(ngx_http_health_probe_t *probe,
     health_status_t status, u_char *reason, size_t reason_len);
 
-uint64_t ngx_http_health_probe_now_us(void);
 
 /*
  * The byte cap of a round, enforced while reading: call _input_before()

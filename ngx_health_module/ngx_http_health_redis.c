@@ -31,6 +31,7 @@
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_probe.h"
+#include "ngx_http_health_shm.h"
 #include "ngx_http_health_redis.h"
 #include "ngx_http_health_util.h"
 
@@ -369,7 +370,7 @@ ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
     }
 
     ngx_memzero(&ctx->info, sizeof(ngx_http_health_redis_info_t));
-    ctx->started = ngx_http_health_probe_now_us();
+    ctx->started = ngx_http_health_monotonic_usec();
 
     if (redisAsyncCommand(ctx->ac, ngx_http_health_redis_ping_reply, ctx,
                           "PING")
@@ -598,7 +599,7 @@ ngx_http_health_redis_ping_reply(redisAsyncContext *ac, void *r,
         return;
     }
 
-    ctx->ping_us = ngx_http_health_probe_now_us() - ctx->started;
+    ctx->ping_us = ngx_http_health_monotonic_usec() - ctx->started;
     ctx->pending = 2;
 
     if (redisAsyncCommand(ac, ngx_http_health_redis_info_reply, ctx,

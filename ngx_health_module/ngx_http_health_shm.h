@@ -66,7 +66,11 @@ ngx_http_health_monotonic_sec(void)
 }
 
 
-/* the same clock in microseconds: the verdict's age across processes */
+/*
+ * The same clock in microseconds, the module's one clock for durations:
+ * response times, probe rounds, leases and the verdict's age, comparable
+ * across processes
+ */
 static ngx_inline uint64_t
 ngx_http_health_monotonic_usec(void)
 {

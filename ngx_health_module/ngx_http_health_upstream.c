@@ -402,17 +402,6 @@ static const char  *ngx_http_health_check_reasons[] = {
 };
 
 
-static ngx_inline uint64_t
-ngx_http_health_upstream_now_us(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-
 #define ngx_http_health_upstream_lease_id(hu)                                 \
     ((hu)->generation << 32 | (uint32_t) ngx_pid)
 
@@ -1544,7 +1533,7 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
     }
 
     hp->index = i;
-    hp->start = ngx_http_health_upstream_now_us();
+    hp->start = ngx_http_health_monotonic_usec();
 
     return rc;
 }
@@ -1760,7 +1749,7 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
         hmcf = hp->upstream->hmcf;
         g = hmcf->zones.nelts + hp->upstream->first + hp->index;
 
-        us = ngx_http_health_upstream_now_us() - hp->start;
+        us = ngx_http_health_monotonic_usec() - hp->start;
 
         u = hp->request->upstream;
         status = (u && u->state) ? u->state->status : 0;
@@ -1934,11 +1923,9 @@ static ngx_int_t
 ngx_http_health_check_lease(ngx_http_health_upstream_t *hu,
     ngx_http_health_peer_sh_t *psh)
 {
-    uint64_t         owner, mine, now, lease;
-    struct timespec  ts;
+    uint64_t  owner, mine, now, lease;
 
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    now = ngx_http_health_monotonic_usec() / 1000;
     lease = 2 * hu->conf->interval + hu->conf->timeout;
 
     mine = ngx_http_health_upstream_lease_id(hu);
