@@ -320,20 +320,11 @@ ngx_http_health_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    /* the name goes into JSON keys, check names and Prometheus labels */
-    for (i = 0; i < value[1].len; i++) {
-        if (!(isalnum(value[1].data[i]) || value[1].data[i] == '_'
-              || value[1].data[i] == '-' || value[1].data[i] == '.'))
-        {
-            break;
-        }
-    }
-
-    if (value[1].len == 0 || value[1].len > 64 || i < value[1].len) {
+    if (!ngx_http_health_valid_name(&value[1])) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"%V\" in \"%V\" directive, "
-                           "a zone name is 1 to 64 letters, digits, "
-                           "\"_\", \"-\" or \".\"", &value[1], &cmd->name);
+                           "a zone name is " NGX_HTTP_HEALTH_NAME_RULE,
+                           &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -583,6 +574,31 @@ ngx_http_health_parse_usec(ngx_str_t *value, uint64_t *us)
     *us = whole * unit + frac * unit / scale;
 
     return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_health_valid_name(ngx_str_t *name)
+{
+    u_char      ch;
+    ngx_uint_t  i;
+
+    if (name->len == 0 || name->len > 64) {
+        return 0;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        ch = name->data[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+              || (ch >= '0' && ch <= '9')
+              || ch == '_' || ch == '-' || ch == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -97,5 +97,15 @@ ngx_int_t ngx_http_health_parse_usec(ngx_str_t *value, uint64_t *us);
 ngx_int_t ngx_http_health_parse_uint(ngx_str_t *value, uint64_t max,
     uint64_t *n);
 
+/*
+ * A name of a zone or a check: 1 to 64 ASCII letters, digits, "_", "-"
+ * or ".", so that it goes into JSON keys, Prometheus labels, HTML and
+ * error.log as it is.  The one validator of names.
+ */
+#define NGX_HTTP_HEALTH_NAME_RULE                                             \
+    "1 to 64 letters, digits, \"_\", \"-\" or \".\""
+
+ngx_uint_t ngx_http_health_valid_name(ngx_str_t *name);
+
 
 #endif /* _NGX_HTTP_HEALTH_MODULE_H_INCLUDED_ */

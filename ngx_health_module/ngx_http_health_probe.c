@@ -60,19 +60,11 @@ ngx_http_health_probe_add(ngx_conf_t *cf, ngx_str_t *name,
     ngx_http_health_probe_t     **pp, *probe;
     ngx_http_health_main_conf_t  *hmcf;
 
-    for (i = 0; i < name->len; i++) {
-        if (!(isalnum(name->data[i]) || name->data[i] == '_'
-              || name->data[i] == '-' || name->data[i] == '.'))
-        {
-            break;
-        }
-    }
-
-    if (name->len == 0 || name->len > 64 || i < name->len) {
+    if (!ngx_http_health_valid_name(name)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"name=%V\" in \"%V\" directive, "
-                           "a name is 1 to 64 letters, digits, "
-                           "\"_\", \"-\" or \".\"", name, directive);
+                           "a name is " NGX_HTTP_HEALTH_NAME_RULE,
+                           name, directive);
         return NULL;
     }
 
