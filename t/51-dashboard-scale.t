@@ -70,7 +70,13 @@ sub text_of {
                   . HealthTest::Chromium->js_string($sel) . '))') // '';
 }
 
-sub zone_order { [ sort { $a <=> $b } @_ ] }
+# aria-expanded of the first button SEL matches (undef: no such button)
+sub expanded {
+    my ($br, $sel) = @_;
+    return $br->js('(function (e) { return e && e.getAttribute("aria-expanded"); })'
+                   . '(document.querySelector('
+                   . HealthTest::Chromium->js_string($sel) . '))');
+}
 
 sub zname { map { "z$_" } @_ }
 
@@ -243,8 +249,7 @@ is_deeply($br->js($CHECK_ROWS),
           'check rows: unhealthy, then degraded, natural order within');
 like(text_of($br, '#checks button.group'), qr/^\W*1,997 healthy checks/,
      'the 1,997 healthy checks are one button');
-is($br->js('document.querySelector("#checks button.group")'
-          . '.getAttribute("aria-expanded")'), 'false', 'folded');
+is(expanded($br, '#checks button.group'), 'false', 'folded');
 like(text_of($br, '#checks-count'), qr/^2,001 checks, 4 not healthy$/,
      'the panel counts them');
 like(text_of($br, '#zones-count'), qr/^1,000 zones$/, '1,000 zones');
@@ -337,8 +342,7 @@ is_deeply([ @rows[0 .. 3] ], [qw(zone:z13:error_rate zone:z21:error_rate
 is_deeply([ @rows[4 .. 7] ], [qw(zone:z0:error_rate zone:z0:latency_p95
                                  zone:z1:error_rate zone:z1:latency_p95)],
           'then the healthy ones in natural order');
-is($br->js('document.querySelector("#checks button.group")'
-          . '.getAttribute("aria-expanded")'), 'true', 'expanded');
+is(expanded($br, '#checks button.group'), 'true', 'expanded');
 ok($br->wait_for("$TIMINGS.filter(function (e) { return e.seq > $n"
                 . " && e.cause === 'poll' && e.frame_ms !== undefined; })"
                 . '.length >= 3', timeout => 60),
