@@ -12,7 +12,7 @@
 
 const char  ngx_http_health_html_csp[] =
     "default-src 'none'; "
-    "script-src 'sha256-l8Nbko+uVt3Qw16mVcuK65HS7IjQiXJJApjnpxOpl+c='; "
+    "script-src 'sha256-Qv7W8liZKbsx8DsJh9hkvc7vJK8r3oH/rmCBhLnAgMA='; "
     "style-src 'sha256-Ly3UDDkUMy1dMcFr7RAhxWWB8YXdcMH3nxM7NvIjDR4='; "
     "connect-src 'self'; "
     "img-src data:; "
@@ -1033,7 +1033,7 @@ const u_char  ngx_http_health_html[] =
     "      sortTh(\"name\", \"Zone\"), sortTh(\"status\", \"Status\"),\n"
     "      sortTh(\"rps\", \"Req/s\", \"r\"), sortTh(\"errors\", \"5xx\", \"r\"),\n"
     "      colHead(\"r\", \"p50\"), sortTh(\"p95\", \"p95\", \"r\"), colHead(\"r\", \"p99\"),\n"
-    "      colHead(\"r\", isNum(w.seconds) \? \"Last \" + duration(w.seconds) : \"Window\"),\n"
+    "      colHead(\"r\", isNum(w.seconds) \? \"Last \" + fmt(w.seconds, 0) + \" s\" : \"Window\"),\n"
     "      colHead(\"r\", \"Since start\"),\n"
     "      colHead(\"r\", \"Req/s now\", \"between this page's last two answers\")]),\n"
     "      names.map(function (n) { return [n, zoneVals(n, zones[n], st[n] || \"healthy\")]; }));\n"
