@@ -276,8 +276,8 @@ diag("screenshot: $png" . ($ENV{HEALTH_TEST_KEEP} ? ''
 # while every zone gets traffic, so that every row changes in every
 # answer.  The traffic runs in whole rounds (one request to each zone)
 # until told to stop, and says how many it ran: the counts stay known.
-my $TIMINGS = 'JSON.parse(document.getElementById("perf")'
-    . '.getAttribute("data-timings") || "[]")';
+my $TIMINGS = '(function (e) { return JSON.parse(e && e.getAttribute('
+    . '"data-timings") || "[]"); })(document.getElementById("perf"))';
 my $stop = "$out/stop-traffic";
 my $load = fork // die "fork: $!\n";
 if ($load == 0) {
@@ -307,6 +307,7 @@ is(scalar(grep { $doc->{zones}{$_}{requests} == $want{$_} } keys %want), $N,
 
 sub figures {
     my ($what, @e) = @_;
+    return () unless @e;
     my @r = sort { $a <=> $b } map { $_->{render_ms} } @e;
     my @f = sort { $a <=> $b } map { $_->{frame_ms} } @e;
     my @g = sort { $a <=> $b } grep { defined } map { $_->{fetch_ms} } @e;
@@ -322,8 +323,9 @@ sub figures {
 # holds for the median, and every render gets three.
 sub bounds {
     my ($what, $median, $worst) = @_;
-    cmp_ok($median, '<', 1000, "$what: the median drawn in under 1 s");
-    cmp_ok($worst, '<', 3000, "$what: every one in under 3 s");
+    ok(defined $median && $median < 1000,
+       "$what: the median drawn in under 1 s");
+    ok(defined $worst && $worst < 3000, "$what: every one in under 3 s");
 }
 
 bounds('the first render and five refreshes',
