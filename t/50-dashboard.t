@@ -23,8 +23,9 @@ use HTTP::Tiny;
 use Time::HiRes qw(sleep time);
 
 use HealthTest qw(:all);
+use HealthTest::Chromium;
 
-my $CHROMIUM = $ENV{HEALTH_CHROMIUM} || '/usr/bin/chromium';
+my $CHROMIUM = HealthTest::Chromium::bin();
 
 # the embedded page is what the source says
 my $root = repo_root();
@@ -328,29 +329,6 @@ is(join("\n", $ng->log_alerts), '', 'no alerts in error.log');
 
 done_testing();
 
-# Run headless Chromium on a fresh profile; returns its stdout.  It runs
-# in a process group of its own, killed whole if it takes over 120 s.
-sub chromium {
-    my (@args) = @_;
-    my $profile = tmp_dir('chromium');
-    my $pid = open(my $fh, '-|') // die "fork: $!\n";
-    if ($pid == 0) {
-        setpgrp(0, 0);
-        open STDERR, '>', "$profile/stderr.log";
-        exec $CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu',
-            '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update',
-            '--disable-sync', '--disable-extensions', '--mute-audio',
-            "--user-data-dir=$profile", @args
-            or POSIX::_exit(127);
-    }
-    local $/;
-    local $SIG{ALRM} = sub { kill 'KILL', -$pid; };
-    alarm 120;
-    my $text = <$fh> // '';
-    close $fh;
-    alarm 0;
-    diag("chromium exited with " . ($? >> 8) . ":\n"
-         . (slurp("$profile/stderr.log") // '')) if $?;
-    return $text;
-}
+# headless Chromium on a fresh profile, with the flags every dashboard test
+# uses; returns its stdout
+sub chromium { HealthTest::Chromium::run(@_) }
