@@ -630,6 +630,11 @@ sub start {
         IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->port(0),
                               Proto => 'tcp', Timeout => 1)
     }, timeout => 10) if $self->{ports}{0};
+    # and the workers are forked after that: a test that reads
+    # worker_pids() right after start() finds them all
+    HealthTest::wait_until(sub {
+        $self->worker_pids >= $self->{workers}
+    }, timeout => 20) unless $self->{single} || $self->{workers} eq 'auto';
     return $self;
 }
 
