@@ -723,7 +723,7 @@ ngx_http_health_probe_collect(ngx_http_health_report_t *rep, void *data)
     pp = probes->elts;
 
     for (i = 0; i < probes->nelts; i++) {
-        if (ngx_http_health_probe_read(pp[i], rep->request->pool, &res)
+        if (ngx_http_health_probe_read(pp[i], rep->pool, &res)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -812,7 +812,7 @@ ngx_http_health_probe_prometheus(ngx_http_health_report_t *rep, void *data)
     pp = probes->elts;
 
     for (i = 0; i < probes->nelts; i++) {
-        if (ngx_http_health_probe_read(pp[i], rep->request->pool, &res)
+        if (ngx_http_health_probe_read(pp[i], rep->pool, &res)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -823,7 +823,7 @@ ngx_http_health_probe_prometheus(ngx_http_health_report_t *rep, void *data)
             continue;
         }
 
-        name = ngx_http_health_prom_escape(rep->request->pool, &pp[i]->name);
+        name = ngx_http_health_prom_escape(rep->pool, &pp[i]->name);
         if (name == NULL) {
             return NGX_ERROR;
         }

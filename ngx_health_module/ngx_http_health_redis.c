@@ -1005,7 +1005,7 @@ ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
     }
 
     ngx_str_set(&key, "");
-    key.data = ngx_pnalloc(rep->request->pool,
+    key.data = ngx_pnalloc(rep->pool,
                            ctx->prefix.len + sizeof(":system:alerts"));
     if (key.data == NULL) {
         return;
@@ -1017,7 +1017,7 @@ ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
     ch = rep->checks.elts;
 
     for (i = 0; i < rep->checks.nelts; i++) {
-        name = ngx_pnalloc(rep->request->pool, ch[i].name.len + 1);
+        name = ngx_pnalloc(rep->pool, ch[i].name.len + 1);
         if (name == NULL) {
             return;
         }
