@@ -834,9 +834,7 @@ ngx_http_health_probe_collect(ngx_http_health_report_t *rep, void *data)
     pp = probes->elts;
 
     for (i = 0; i < probes->nelts; i++) {
-        if (ngx_http_health_probe_read(pp[i], rep->pool, &res)
-            != NGX_OK)
-        {
+        if (ngx_http_health_probe_read(pp[i], rep->pool, &res) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -923,9 +921,7 @@ ngx_http_health_probe_prometheus(ngx_http_health_report_t *rep, void *data)
     pp = probes->elts;
 
     for (i = 0; i < probes->nelts; i++) {
-        if (ngx_http_health_probe_read(pp[i], rep->pool, &res)
-            != NGX_OK)
-        {
+        if (ngx_http_health_probe_read(pp[i], rep->pool, &res) != NGX_OK) {
             return NGX_ERROR;
         }
 
