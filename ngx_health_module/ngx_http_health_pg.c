@@ -85,7 +85,6 @@ typedef struct {
     size_t                       schema_len;     /* 0: not known yet */
     u_char                       schema[NGX_HTTP_HEALTH_PG_SCHEMA_LEN];
 
-    ngx_event_t                  timeout;
     ngx_http_health_probe_t     *probe;
 
     /* libpq reads what the worker passes on, never more than the cap */
@@ -97,6 +96,8 @@ static char *ngx_http_health_pg_conninfo(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t *conninfo, ngx_http_health_pg_ctx_t *ctx, ngx_str_t *target);
 static ngx_int_t ngx_http_health_pg_check_host(char *host, ngx_uint_t addr);
 static void ngx_http_health_pg_run(ngx_http_health_probe_t *probe);
+static u_char *ngx_http_health_pg_abort(ngx_http_health_probe_t *probe,
+    u_char *buf, u_char *last);
 static void ngx_http_health_pg_stop(ngx_http_health_probe_t *probe);
 static ngx_int_t ngx_http_health_pg_json(ngx_http_health_probe_t *probe,
     ngx_http_health_probe_result_t *res, json_t *obj);
@@ -111,7 +112,6 @@ static void ngx_http_health_pg_done(ngx_http_health_pg_ctx_t *ctx);
 static void ngx_http_health_pg_evaluate(ngx_http_health_pg_ctx_t *ctx,
     PGresult *res, uint64_t response_us);
 static void ngx_http_health_pg_event(ngx_event_t *ev);
-static void ngx_http_health_pg_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_health_pg_watch(ngx_http_health_pg_ctx_t *ctx,
     ngx_uint_t rd, ngx_uint_t wr);
 static ngx_uint_t ngx_http_health_pg_connected(
@@ -215,15 +215,13 @@ ngx_http_health_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     probe->required = required;
     probe->data_size = NGX_HTTP_HEALTH_PG_REPORT_SIZE;
     probe->run = ngx_http_health_pg_run;
+    probe->abort = ngx_http_health_pg_abort;
     probe->stop = ngx_http_health_pg_stop;
     probe->json = ngx_http_health_pg_json;
     probe->ctx = ctx;
 
     ctx->probe = probe;
     ctx->report = report;
-    ctx->timeout.handler = ngx_http_health_pg_timeout;
-    ctx->timeout.data = probe;
-    ctx->timeout.cancelable = 1;
 
     return NGX_CONF_OK;
 }
@@ -418,11 +416,6 @@ ngx_http_health_pg_run(ngx_http_health_probe_t *probe)
 {
     ngx_http_health_pg_ctx_t  *ctx = probe->ctx;
 
-    probe->busy = 1;
-    probe->input = 0;
-    ctx->timeout.log = probe->log;
-    ngx_add_timer(&ctx->timeout, probe->timeout);
-
     if (ctx->state == NGX_HTTP_HEALTH_PG_IDLE) {
         ngx_http_health_pg_send_query(ctx);
         return;
@@ -432,17 +425,28 @@ ngx_http_health_pg_run(ngx_http_health_probe_t *probe)
 }
 
 
+static u_char *
+ngx_http_health_pg_abort(ngx_http_health_probe_t *probe, u_char *buf,
+    u_char *last)
+{
+    u_char                    *p;
+    ngx_http_health_pg_ctx_t  *ctx = probe->ctx;
+
+    p = ngx_slprintf(buf, last, "%s %V",
+                     ctx->state == NGX_HTTP_HEALTH_PG_CONNECTING
+                     ? "connecting to" : "waiting for health_report() from",
+                     &probe->target);
+
+    ngx_http_health_pg_close(ctx);
+
+    return p;
+}
+
+
 static void
 ngx_http_health_pg_stop(ngx_http_health_probe_t *probe)
 {
-    ngx_http_health_pg_ctx_t  *ctx = probe->ctx;
-
-    if (ctx->timeout.timer_set) {
-        ngx_del_timer(&ctx->timeout);
-    }
-
-    ngx_http_health_pg_close(ctx);
-    probe->busy = 0;
+    ngx_http_health_pg_close(probe->ctx);
 }
 
 
@@ -678,13 +682,7 @@ ngx_http_health_pg_done(ngx_http_health_pg_ctx_t *ctx)
         return;
     }
 
-    if (ctx->timeout.timer_set) {
-        ngx_del_timer(&ctx->timeout);
-    }
-
-    probe->busy = 0;
-    probe->failing = 0;
-
+    /* the round ends in there */
     ngx_http_health_pg_evaluate(ctx, res, rt);
     PQclear(res);
 
@@ -845,8 +843,8 @@ done:
 
     len = text ? len : 0;
 
-    ngx_http_health_probe_set(probe, status, response_us, (u_char *) text,
-                              len, reason,
+    ngx_http_health_probe_end(probe, NGX_OK, status, response_us,
+                              (u_char *) text, len, reason,
                               ngx_http_health_pg_clean(reason, p - reason));
 
     if (summary) {
@@ -1090,25 +1088,18 @@ ngx_http_health_pg_overflow(void *data)
 {
     ngx_http_health_pg_ctx_t *ctx = data;
 
-    ngx_http_health_pg_fail(ctx, HEALTH_UNHEALTHY,
-                            "%V sent more than %uz bytes in one round, "
-                            "connection closed", &ctx->probe->target,
-                            (size_t) NGX_HTTP_HEALTH_PROBE_INPUT_MAX);
-}
+    u_char  reason[NGX_HTTP_HEALTH_PROBE_REASON_LEN], *p;
 
+    /* between rounds too: what was passed on is counted until the next */
+    p = ngx_slprintf(reason, reason + sizeof(reason),
+                     "%V sent more than %uz bytes in one round, "
+                     "connection closed", &ctx->probe->target,
+                     (size_t) NGX_HTTP_HEALTH_PROBE_INPUT_MAX);
 
-static void
-ngx_http_health_pg_timeout(ngx_event_t *ev)
-{
-    ngx_http_health_probe_t   *probe = ev->data;
-    ngx_http_health_pg_ctx_t  *ctx = probe->ctx;
+    ngx_http_health_pg_close(ctx);
 
-    ngx_http_health_pg_fail(ctx, HEALTH_UNHEALTHY,
-                            "timed out after %Mms %s %V", probe->timeout,
-                            ctx->state == NGX_HTTP_HEALTH_PG_CONNECTING
-                            ? "connecting to"
-                            : "waiting for health_report() from",
-                            &probe->target);
+    ngx_http_health_probe_lost(ctx->probe, HEALTH_UNHEALTHY, reason,
+                               p - reason);
 }
 
 
@@ -1288,16 +1279,11 @@ ngx_http_health_pg_fail(ngx_http_health_pg_ctx_t *ctx,
     p = ngx_vslprintf(reason, reason + sizeof(reason), fmt, args);
     va_end(args);
 
-    if (ctx->timeout.timer_set) {
-        ngx_del_timer(&ctx->timeout);
-    }
-
     ngx_http_health_pg_close(ctx);
-    ctx->probe->busy = 0;
 
-    ngx_http_health_probe_failed(ctx->probe, status, reason,
-                                 ngx_http_health_pg_clean(reason,
-                                                          p - reason));
+    ngx_http_health_probe_end(ctx->probe, NGX_ERROR, status, 0, NULL, 0,
+                              reason,
+                              ngx_http_health_pg_clean(reason, p - reason));
 }
 
 

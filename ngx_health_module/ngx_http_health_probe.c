@@ -37,6 +37,14 @@ static ngx_int_t ngx_http_health_probe_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_health_probe_attach(ngx_http_health_probe_zone_t *pz);
 static void ngx_http_health_probe_tick(ngx_event_t *ev);
+static void ngx_http_health_probe_start(ngx_http_health_probe_t *probe);
+static void ngx_http_health_probe_expire(ngx_event_t *ev);
+static void ngx_http_health_probe_stop(ngx_http_health_probe_t *probe);
+static void ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
+    health_status_t status, uint64_t response_us, u_char *data, size_t len,
+    u_char *reason, size_t reason_len);
+static void ngx_http_health_probe_failed(ngx_http_health_probe_t *probe,
+    health_status_t status, u_char *reason, size_t reason_len);
 static ngx_uint_t ngx_http_health_probe_lease(ngx_http_health_probe_t *probe);
 static void ngx_http_health_probe_release(ngx_http_health_probe_t *probe);
 static ngx_int_t ngx_http_health_probe_collect(ngx_http_health_report_t *rep,
@@ -341,6 +349,11 @@ ngx_http_health_probe_init_process(ngx_cycle_t *cycle)
         pp[i]->tick.log = cycle->log;
         pp[i]->tick.cancelable = 1;
 
+        pp[i]->deadline.handler = ngx_http_health_probe_expire;
+        pp[i]->deadline.data = pp[i];
+        pp[i]->deadline.log = cycle->log;
+        pp[i]->deadline.cancelable = 1;
+
         /* soon, and not all workers at once */
         ngx_add_timer(&pp[i]->tick, 1 + ngx_worker * 7 % 50);
     }
@@ -371,7 +384,7 @@ ngx_http_health_probe_exit_process(ngx_cycle_t *cycle)
             ngx_del_timer(&pp[i]->tick);
         }
 
-        pp[i]->stop(pp[i]);
+        ngx_http_health_probe_stop(pp[i]);
         ngx_http_health_probe_release(pp[i]);
     }
 }
@@ -384,26 +397,124 @@ ngx_http_health_probe_tick(ngx_event_t *ev)
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         /* hand the probe on to a worker of the new generation now */
-        probe->stop(probe);
+        ngx_http_health_probe_stop(probe);
         ngx_http_health_probe_release(probe);
         return;
+    }
+
+    if (probe->busy && !probe->deadline.timer_set) {
+        /* cannot happen: only the round's end cancels its deadline */
+        ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
+                      "health: check \"%V\" is busy with no deadline",
+                      &probe->name);
     }
 
     if (ngx_http_health_probe_lease(probe)) {
         if (!probe->busy
             && (ngx_msec_int_t) (ngx_current_msec - probe->next_connect) >= 0)
         {
-            probe->run(probe);
+            ngx_http_health_probe_start(probe);
         }
 
     } else if (probe->owner) {
         ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
                       "health: lost the lease of \"%V\"", &probe->name);
         probe->owner = 0;
-        probe->stop(probe);
+        ngx_http_health_probe_stop(probe);
     }
 
     ngx_add_timer(ev, probe->interval);
+}
+
+
+/*
+ * busy is set here with the deadline armed, and cleared only where the
+ * deadline is cancelled: the round ends by the backend's report or by the
+ * deadline, whatever path the backend took.
+ */
+static void
+ngx_http_health_probe_start(ngx_http_health_probe_t *probe)
+{
+    probe->busy = 1;
+    probe->input = 0;
+    ngx_add_timer(&probe->deadline, probe->timeout);
+
+    probe->run(probe);
+}
+
+
+static void
+ngx_http_health_probe_expire(ngx_event_t *ev)
+{
+    u_char                   reason[NGX_HTTP_HEALTH_PROBE_REASON_LEN];
+    u_char                  *p, *last;
+    ngx_http_health_probe_t *probe;
+
+    probe = ev->data;
+    last = reason + sizeof(reason);
+
+    /* what the round waited for is known before the connection goes */
+    p = ngx_slprintf(reason, last, "timed out after %Mms ", probe->timeout);
+    p = probe->abort(probe, p, last);
+
+    ngx_http_health_probe_end(probe, NGX_ERROR, HEALTH_UNHEALTHY, 0, NULL, 0,
+                              reason, p - reason);
+}
+
+
+/* no result: the round is abandoned, not failed */
+static void
+ngx_http_health_probe_stop(ngx_http_health_probe_t *probe)
+{
+    if (probe->deadline.timer_set) {
+        ngx_del_timer(&probe->deadline);
+    }
+
+    probe->busy = 0;
+    probe->stop(probe);
+}
+
+
+void
+ngx_http_health_probe_end(ngx_http_health_probe_t *probe, ngx_int_t rc,
+    health_status_t status, uint64_t response_us, u_char *data, size_t len,
+    u_char *reason, size_t reason_len)
+{
+    if (!probe->busy) {
+        ngx_log_error(NGX_LOG_ALERT, probe->log, 0,
+                      "health: check \"%V\" ended a round that was not "
+                      "under way", &probe->name);
+        return;
+    }
+
+    probe->busy = 0;
+
+    if (probe->deadline.timer_set) {
+        ngx_del_timer(&probe->deadline);
+    }
+
+    if (rc == NGX_OK) {
+        probe->failing = 0;
+        ngx_http_health_probe_set(probe, status, response_us, data, len,
+                                  reason, reason_len);
+        return;
+    }
+
+    ngx_http_health_probe_failed(probe, status, reason, reason_len);
+}
+
+
+void
+ngx_http_health_probe_lost(ngx_http_health_probe_t *probe,
+    health_status_t status, u_char *reason, size_t reason_len)
+{
+    if (probe->busy) {
+        ngx_http_health_probe_end(probe, NGX_ERROR, status, 0, NULL, 0,
+                                  reason, reason_len);
+        return;
+    }
+
+    ngx_http_health_probe_failed(probe, status, reason, reason_len);
 }
 
 
@@ -470,7 +581,7 @@ ngx_http_health_probe_release(ngx_http_health_probe_t *probe)
 }
 
 
-void
+static void
 ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
     health_status_t status, uint64_t response_us, u_char *data, size_t len,
     u_char *reason, size_t reason_len)
@@ -559,7 +670,7 @@ ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
 }
 
 
-void
+static void
 ngx_http_health_probe_failed(ngx_http_health_probe_t *probe,
     health_status_t status, u_char *reason, size_t reason_len)
 {
@@ -723,9 +834,7 @@ ngx_http_health_probe_collect(ngx_http_health_report_t *rep, void *data)
     pp = probes->elts;
 
     for (i = 0; i < probes->nelts; i++) {
-        if (ngx_http_health_probe_read(pp[i], rep->request->pool, &res)
-            != NGX_OK)
-        {
+        if (ngx_http_health_probe_read(pp[i], rep->pool, &res) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -812,9 +921,7 @@ ngx_http_health_probe_prometheus(ngx_http_health_report_t *rep, void *data)
     pp = probes->elts;
 
     for (i = 0; i < probes->nelts; i++) {
-        if (ngx_http_health_probe_read(pp[i], rep->request->pool, &res)
-            != NGX_OK)
-        {
+        if (ngx_http_health_probe_read(pp[i], rep->pool, &res) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -823,7 +930,7 @@ ngx_http_health_probe_prometheus(ngx_http_health_report_t *rep, void *data)
             continue;
         }
 
-        name = ngx_http_health_prom_escape(rep->request->pool, &pp[i]->name);
+        name = ngx_http_health_prom_escape(rep->pool, &pp[i]->name);
         if (name == NULL) {
             return NGX_ERROR;
         }

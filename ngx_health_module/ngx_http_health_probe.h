@@ -9,6 +9,12 @@
  * expiry); only the owner talks to the dependency.  The owner writes the
  * result to the probe's block in shared memory and every worker serves it,
  * so the status handler only copies memory and never waits on a dependency.
+ *
+ * This file owns a round's lifecycle: it starts a round (busy, the round's
+ * deadline, the byte count) and only it ends one, when the backend reports
+ * the end through ngx_http_health_probe_end() or the deadline passes.  A
+ * backend's error path can then not leave a probe busy: the deadline,
+ * armed whenever busy is set, is cancelled only by the end of the round.
  */
 
 #ifndef _NGX_HTTP_HEALTH_PROBE_H_INCLUDED_
@@ -74,7 +80,13 @@ typedef struct {
 } ngx_http_health_probe_result_t;
 
 
+/* a round has begun: talk to the dependency */
 typedef void (*ngx_http_health_probe_run_pt)(ngx_http_health_probe_t *probe);
+/* the round's deadline has passed: write what the round was waiting for
+ * (after "timed out after N ms "), then drop the connection */
+typedef u_char *(*ngx_http_health_probe_abort_pt)(
+    ngx_http_health_probe_t *probe, u_char *buf, u_char *last);
+/* this worker no longer probes: drop the connection and what it kept */
 typedef void (*ngx_http_health_probe_stop_pt)(ngx_http_health_probe_t *probe);
 typedef ngx_int_t (*ngx_http_health_probe_json_pt)(
     ngx_http_health_probe_t *probe, ngx_http_health_probe_result_t *res,
@@ -90,12 +102,14 @@ struct ngx_http_health_probe_s {
     ngx_flag_t                     required;
     size_t                         data_size;
 
-    ngx_http_health_probe_run_pt   run;          /* owner, not busy */
-    ngx_http_health_probe_stop_pt  stop;         /* drop the connection */
+    ngx_http_health_probe_run_pt   run;
+    ngx_http_health_probe_abort_pt abort;
+    ngx_http_health_probe_stop_pt  stop;
     ngx_http_health_probe_json_pt  json;         /* the check's fields */
     void                          *ctx;
 
-    ngx_uint_t                     busy;         /* a probe under way */
+    /* probe.c's alone: the backends read them, never write them */
+    ngx_uint_t                     busy;         /* a round under way */
     ngx_uint_t                     owner;        /* this worker owns it */
     ngx_uint_t                     failing;      /* in a row */
     ngx_msec_t                     next_connect;
@@ -108,6 +122,7 @@ struct ngx_http_health_probe_s {
     ngx_shm_zone_t                *shm_zone;
     ngx_http_health_probe_sh_t    *sh;
     ngx_event_t                    tick;
+    ngx_event_t                    deadline;     /* of the round */
     ngx_log_t                     *log;
 };
 
@@ -130,13 +145,23 @@ char *ngx_http_health_probe_init_conf(ngx_conf_t *cf,
 void ngx_http_health_probe_init_process(ngx_cycle_t *cycle);
 void ngx_http_health_probe_exit_process(ngx_cycle_t *cycle);
 
-/* the owner records a result; reason may be NULL */
-void ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
+/*
+ * The round's end, reported once by the backend: rc is NGX_OK when the
+ * dependency answered (its answer may still be "unhealthy") and NGX_ERROR
+ * when it could not be reached, which backs the next round off.  The
+ * backend has already dropped the connection on an error.  A second end,
+ * or one with no round under way, is a bug: logged at "alert", ignored.
+ */
+void ngx_http_health_probe_end(ngx_http_health_probe_t *probe, ngx_int_t rc,
     health_status_t status, uint64_t response_us, u_char *data, size_t len,
     u_char *reason, size_t reason_len);
 
-/* the owner failed to reach the dependency: record it, back off */
-void ngx_http_health_probe_failed(ngx_http_health_probe_t *probe,
+/*
+ * A connection kept between rounds was closed for what the dependency did
+ * (a reply nobody asked for, a flood): recorded and backed off as a failed
+ * round; it ends the round if one is under way.
+ */
+void ngx_http_health_probe_lost(ngx_http_health_probe_t *probe,
     health_status_t status, u_char *reason, size_t reason_len);
 
 

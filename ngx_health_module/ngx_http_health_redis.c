@@ -54,6 +54,10 @@ typedef int     ngx_http_health_redis_elements_t;
 #define NGX_HTTP_HEALTH_REDIS_MEM_WARN   80.0       /* % */
 #define NGX_HTTP_HEALTH_REDIS_MEM_CRIT   95.0
 
+/* ngx_http_health_redis_fail()'s flags */
+#define NGX_HTTP_HEALTH_REDIS_FREE       0x01    /* the context is ours */
+#define NGX_HTTP_HEALTH_REDIS_LOST       0x02    /* maybe between rounds */
+
 
 typedef struct {
     uint64_t                     used_memory;
@@ -77,7 +81,6 @@ typedef struct {
 
     redisAsyncContext           *ac;
     ngx_connection_t            *c;
-    ngx_event_t                  timeout;
     uint64_t                     started;
     uint64_t                     ping_us;
     ngx_http_health_redis_info_t info;
@@ -91,6 +94,8 @@ typedef struct {
 
 
 static void ngx_http_health_redis_run(ngx_http_health_probe_t *probe);
+static u_char *ngx_http_health_redis_abort(ngx_http_health_probe_t *probe,
+    u_char *buf, u_char *last);
 static void ngx_http_health_redis_stop(ngx_http_health_probe_t *probe);
 static ngx_int_t ngx_http_health_redis_json(ngx_http_health_probe_t *probe,
     ngx_http_health_probe_result_t *res, json_t *obj);
@@ -121,9 +126,8 @@ static ngx_int_t ngx_http_health_redis_send_json(
 static void ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
     ngx_http_health_report_t *rep, json_t *ts);
 static json_t *ngx_http_health_redis_now(void);
-static void ngx_http_health_redis_timeout(ngx_event_t *ev);
 static void ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
-    health_status_t status, ngx_uint_t free_ac, const char *fmt, ...);
+    health_status_t status, ngx_uint_t flags, const char *fmt, ...);
 static void ngx_http_health_redis_close(ngx_http_health_redis_ctx_t *ctx);
 static void ngx_http_health_redis_json_cleanup(void *data);
 
@@ -332,15 +336,13 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     probe->required = required;
     probe->data_size = NGX_HTTP_HEALTH_REDIS_DATA_SIZE;
     probe->run = ngx_http_health_redis_run;
+    probe->abort = ngx_http_health_redis_abort;
     probe->stop = ngx_http_health_redis_stop;
     probe->json = ngx_http_health_redis_json;
     probe->ctx = ctx;
 
     ctx->probe = probe;
     ctx->hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_health_module);
-    ctx->timeout.handler = ngx_http_health_redis_timeout;
-    ctx->timeout.data = probe;
-    ctx->timeout.cancelable = 1;
 
     return NGX_CONF_OK;
 
@@ -360,11 +362,6 @@ ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
 {
     ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
 
-    probe->busy = 1;
-    probe->input = 0;
-    ctx->timeout.log = probe->log;
-    ngx_add_timer(&ctx->timeout, probe->timeout);
-
     if (ctx->ac == NULL && ngx_http_health_redis_connect(ctx) != NGX_OK) {
         return;
     }
@@ -383,17 +380,28 @@ ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
 }
 
 
+static u_char *
+ngx_http_health_redis_abort(ngx_http_health_probe_t *probe, u_char *buf,
+    u_char *last)
+{
+    u_char  *p;
+
+    p = ngx_slprintf(buf, last, "waiting for %V", &probe->target);
+
+    /* not inside a hiredis callback: the context goes now, and its
+     * callbacks see a context that is no longer ours */
+    ngx_http_health_redis_close(probe->ctx);
+
+    return p;
+}
+
+
 static void
 ngx_http_health_redis_stop(ngx_http_health_probe_t *probe)
 {
     ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
 
-    if (ctx->timeout.timer_set) {
-        ngx_del_timer(&ctx->timeout);
-    }
-
     ngx_http_health_redis_close(ctx);
-    probe->busy = 0;
 
     if (ctx->last) {
         json_decref(ctx->last);
@@ -523,8 +531,11 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
 
     ctx->ac = NULL;
 
+    /* a reply nobody asked for may come between rounds */
     if (ctx->probe->busy || ctx->unasked) {
-        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
+        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY,
+                                   ctx->unasked ? NGX_HTTP_HEALTH_REDIS_LOST
+                                                : 0,
                                    "connection to %V lost: %s",
                                    &ctx->probe->target,
                                    ctx->unasked
@@ -738,10 +749,6 @@ ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx)
     probe = ctx->probe;
     info = &ctx->info;
 
-    if (ctx->timeout.timer_set) {
-        ngx_del_timer(&ctx->timeout);
-    }
-
     status = HEALTH_HEALTHY;
     p = reason;
     pl = reason + sizeof(reason);
@@ -794,11 +801,8 @@ ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx)
                      "\"keyspace_misses\":%uL,\"hit_rate_pct\":%.2f}",
                      info->evicted_keys, info->hits, info->misses, hit);
 
-    probe->busy = 0;
-    probe->failing = 0;
-
-    ngx_http_health_probe_set(probe, status, ctx->ping_us, data, d - data,
-                              reason, p - reason);
+    ngx_http_health_probe_end(probe, NGX_OK, status, ctx->ping_us, data,
+                              d - data, reason, p - reason);
 
     if (ctx->publish) {
         ngx_http_health_redis_publish(ctx);
@@ -1005,7 +1009,7 @@ ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
     }
 
     ngx_str_set(&key, "");
-    key.data = ngx_pnalloc(rep->request->pool,
+    key.data = ngx_pnalloc(rep->pool,
                            ctx->prefix.len + sizeof(":system:alerts"));
     if (key.data == NULL) {
         return;
@@ -1017,7 +1021,7 @@ ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
     ch = rep->checks.elts;
 
     for (i = 0; i < rep->checks.nelts; i++) {
-        name = ngx_pnalloc(rep->request->pool, ch[i].name.len + 1);
+        name = ngx_pnalloc(rep->pool, ch[i].name.len + 1);
         if (name == NULL) {
             return;
         }
@@ -1077,24 +1081,15 @@ ngx_http_health_redis_now(void)
 }
 
 
-static void
-ngx_http_health_redis_timeout(ngx_event_t *ev)
-{
-    ngx_http_health_probe_t  *probe = ev->data;
-
-    ngx_http_health_redis_fail(probe->ctx, HEALTH_UNHEALTHY, 1,
-                               "timed out after %Mms waiting for %V",
-                               probe->timeout, &probe->target);
-}
-
-
 /*
- * free_ac: the context is ours to free; otherwise hiredis is freeing it
- * (a NULL reply, a failed connect) and ctx->ac has been cleared already.
+ * The round's end on an error.  NGX_HTTP_HEALTH_REDIS_FREE: the context is
+ * ours to free; otherwise hiredis is freeing it (a NULL reply, a failed
+ * connect) and ctx->ac has been cleared already.
+ * NGX_HTTP_HEALTH_REDIS_LOST: the failure may come between rounds.
  */
 static void
 ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
-    health_status_t status, ngx_uint_t free_ac, const char *fmt, ...)
+    health_status_t status, ngx_uint_t flags, const char *fmt, ...)
 {
     u_char   reason[NGX_HTTP_HEALTH_PROBE_REASON_LEN], *p;
     va_list  args;
@@ -1103,17 +1098,17 @@ ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
     p = ngx_vslprintf(reason, reason + sizeof(reason), fmt, args);
     va_end(args);
 
-    if (ctx->timeout.timer_set) {
-        ngx_del_timer(&ctx->timeout);
-    }
-
-    if (free_ac) {
+    if (flags & NGX_HTTP_HEALTH_REDIS_FREE) {
         ngx_http_health_redis_close(ctx);
     }
 
-    ctx->probe->busy = 0;
+    if (flags & NGX_HTTP_HEALTH_REDIS_LOST) {
+        ngx_http_health_probe_lost(ctx->probe, status, reason, p - reason);
 
-    ngx_http_health_probe_failed(ctx->probe, status, reason, p - reason);
+    } else {
+        ngx_http_health_probe_end(ctx->probe, NGX_ERROR, status, 0, NULL, 0,
+                                  reason, p - reason);
+    }
 }
 
 
@@ -1264,9 +1259,14 @@ ngx_http_health_redis_event(ngx_event_t *ev)
         return;
     }
 
-    /* hiredis would buffer a 2 GB bulk string whole: cut it off here */
+    /*
+     * hiredis would buffer a 2 GB bulk string whole: cut it off here; the
+     * replies to publishing, between rounds, count towards the last round
+     */
     if (ngx_http_health_probe_input_after(ctx->probe, fd) != NGX_OK) {
-        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
+        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY,
+                                   NGX_HTTP_HEALTH_REDIS_FREE
+                                   |NGX_HTTP_HEALTH_REDIS_LOST,
                                    "%V sent more than %uz bytes in one "
                                    "round, connection closed",
                                    &ctx->probe->target,

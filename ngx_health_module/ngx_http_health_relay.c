@@ -101,7 +101,20 @@ ngx_http_health_relay_open(ngx_http_health_relay_t *r, ngx_socket_t fd)
         return NGX_ERROR;
     }
 
-    ngx_http_health_relay_pump(r);
+    /*
+     * Nothing is moved here but by the events: a server that has already
+     * sent more than the round's cap would otherwise have the owner's
+     * overflow handler close the library's connection inside the owner's
+     * own call to open the relay, and the owner go on with it.
+     */
+    if (ngx_http_health_relay_watch(r->server->read, NGX_READ_EVENT, 1)
+        != NGX_OK
+        || ngx_http_health_relay_watch(r->local->read, NGX_READ_EVENT, 1)
+           != NGX_OK)
+    {
+        ngx_http_health_relay_close(r);
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }

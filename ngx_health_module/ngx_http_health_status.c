@@ -55,10 +55,12 @@ static ngx_int_t ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
     uint64_t requests);
 static json_t *ngx_http_health_zone_json(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_stats_t *st, ngx_http_health_window_t *w);
-static ngx_int_t ngx_http_health_render_json(ngx_http_health_report_t *rep);
-static ngx_int_t ngx_http_health_render_prometheus(
+static ngx_int_t ngx_http_health_render_json(ngx_http_request_t *r,
+    ngx_http_health_report_t *rep);
+static ngx_int_t ngx_http_health_render_prometheus(ngx_http_request_t *r,
     ngx_http_health_report_t *rep, ngx_http_health_prom_zone_t *pz);
-static ngx_int_t ngx_http_health_render_lb(ngx_http_health_report_t *rep);
+static ngx_int_t ngx_http_health_render_lb(ngx_http_request_t *r,
+    ngx_http_health_report_t *rep);
 static ngx_int_t ngx_http_health_send(ngx_http_request_t *r,
     ngx_uint_t status, char *type, ngx_chain_t *out, off_t length);
 static void ngx_http_health_json_cleanup(void *data);
@@ -196,7 +198,8 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rep->request = r;
+    rep->pool = r->pool;
+    rep->log = r->connection->log;
     rep->hmcf = hmcf;
     rep->format = hlcf->format;
 
@@ -241,7 +244,7 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
     if (rep->format == NGX_HTTP_HEALTH_LB
         && ngx_http_health_verdict_get(hmcf, &rep->status) == NGX_OK)
     {
-        return ngx_http_health_render_lb(rep);
+        return ngx_http_health_render_lb(r, rep);
     }
 
     since = hmcf->sh ? ngx_http_health_verdict_clock(hmcf) : 0;
@@ -279,13 +282,13 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
     switch (rep->format) {
 
     case NGX_HTTP_HEALTH_JSON:
-        return ngx_http_health_render_json(rep);
+        return ngx_http_health_render_json(r, rep);
 
     case NGX_HTTP_HEALTH_PROMETHEUS:
-        return ngx_http_health_render_prometheus(rep, pz);
+        return ngx_http_health_render_prometheus(r, rep, pz);
 
     default: /* NGX_HTTP_HEALTH_LB */
-        return ngx_http_health_render_lb(rep);
+        return ngx_http_health_render_lb(r, rep);
     }
 }
 
@@ -332,20 +335,16 @@ ngx_http_health_report_collect(ngx_pool_t *pool,
     ngx_http_health_main_conf_t *hmcf, ngx_http_health_format_e format)
 {
     ngx_uint_t                   i;
-    ngx_http_request_t          *r;
     ngx_http_health_report_t    *rep;
     ngx_http_health_reporter_t  *reporter;
 
-    /* the report's parts only use the request for its pool */
-    r = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
     rep = ngx_pcalloc(pool, sizeof(ngx_http_health_report_t));
-    if (r == NULL || rep == NULL) {
+    if (rep == NULL) {
         return NULL;
     }
 
-    r->pool = pool;
-
-    rep->request = r;
+    rep->pool = pool;
+    rep->log = pool->log;
     rep->hmcf = hmcf;
     rep->format = format;
 
@@ -374,7 +373,7 @@ ngx_http_health_report_init(ngx_http_health_report_t *rep)
 {
     ngx_pool_cleanup_t  *cln;
 
-    if (ngx_array_init(&rep->checks, rep->request->pool, 8,
+    if (ngx_array_init(&rep->checks, rep->pool, 8,
                        sizeof(ngx_http_health_check_t))
         != NGX_OK)
     {
@@ -388,7 +387,7 @@ ngx_http_health_report_init(ngx_http_health_report_t *rep)
     }
 
     /* the cleanup first, so that the tree is freed whatever happens next */
-    cln = ngx_pool_cleanup_add(rep->request->pool, 0);
+    cln = ngx_pool_cleanup_add(rep->pool, 0);
     if (cln == NULL) {
         return NGX_ERROR;
     }
@@ -445,7 +444,7 @@ ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(rep->request->pool, name->len + 1);
+    p = ngx_pnalloc(rep->pool, name->len + 1);
     if (p == NULL) {
         json_decref(obj);
         return NGX_ERROR;
@@ -535,7 +534,7 @@ ngx_http_health_collect_zones(ngx_http_health_report_t *rep,
         return NGX_OK;
     }
 
-    st = ngx_palloc(rep->request->pool, sizeof(ngx_http_health_stats_t));
+    st = ngx_palloc(rep->pool, sizeof(ngx_http_health_stats_t));
     if (st == NULL) {
         return NGX_ERROR;
     }
@@ -613,7 +612,7 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
         metric = ngx_http_health_metric_name(rule[i]->metric);
 
         name.len = sizeof("zone::") - 1 + zone->name.len + ngx_strlen(metric);
-        name.data = ngx_pnalloc(rep->request->pool, name.len);
+        name.data = ngx_pnalloc(rep->pool, name.len);
         if (name.data == NULL) {
             return NGX_ERROR;
         }
@@ -734,7 +733,8 @@ failed:
 
 
 static ngx_int_t
-ngx_http_health_render_json(ngx_http_health_report_t *rep)
+ngx_http_health_render_json(ngx_http_request_t *r,
+    ngx_http_health_report_t *rep)
 {
     u_char                       ts[NGX_HTTP_HEALTH_ISO8601_LEN + 1];
     size_t                       size;
@@ -742,10 +742,8 @@ ngx_http_health_render_json(ngx_http_health_report_t *rep)
     ngx_buf_t                   *b;
     ngx_chain_t                 *out;
     ngx_time_t                  *tp;
-    ngx_http_request_t          *r;
     ngx_http_health_main_conf_t *hmcf;
 
-    r = rep->request;
     hmcf = rep->hmcf;
     root = rep->root;
 
@@ -813,7 +811,8 @@ ngx_http_health_render_json(ngx_http_health_report_t *rep)
 
 
 static ngx_int_t
-ngx_http_health_render_lb(ngx_http_health_report_t *rep)
+ngx_http_health_render_lb(ngx_http_request_t *r,
+    ngx_http_health_report_t *rep)
 {
     ngx_str_t  word;
 
@@ -824,15 +823,15 @@ ngx_http_health_render_lb(ngx_http_health_report_t *rep)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_health_send(rep->request,
+    return ngx_http_health_send(r,
                                 health_status_http_code(rep->status),
                                 "text/plain", rep->out, rep->length);
 }
 
 
 static ngx_int_t
-ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
-    ngx_http_health_prom_zone_t *pz)
+ngx_http_health_render_prometheus(ngx_http_request_t *r,
+    ngx_http_health_report_t *rep, ngx_http_health_prom_zone_t *pz)
 {
     u_char                       *service, *check, **zname, sum[32];
     ngx_uint_t                    i, z, k;
@@ -843,7 +842,7 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
     ngx_http_health_main_conf_t  *hmcf;
 
     hmcf = rep->hmcf;
-    pool = rep->request->pool;
+    pool = rep->pool;
     zone = hmcf->zones.elts;
 
     service = ngx_http_health_prom_escape(pool, &hmcf->service);
@@ -956,7 +955,7 @@ ngx_http_health_render_prometheus(ngx_http_health_report_t *rep,
         }
     }
 
-    return ngx_http_health_send(rep->request, NGX_HTTP_OK,
+    return ngx_http_health_send(r, NGX_HTTP_OK,
                                 "text/plain; version=0.0.4; charset=utf-8",
                                 rep->out, rep->length);
 }
@@ -1052,7 +1051,7 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
     for ( ;; ) {
 
         if (b == NULL) {
-            b = ngx_create_temp_buf(rep->request->pool, want);
+            b = ngx_create_temp_buf(rep->pool, want);
             if (b == NULL) {
                 va_end(args);
                 return NGX_ERROR;
@@ -1073,9 +1072,7 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
 
         if ((size_t) (b->end - b->last) >= NGX_HTTP_HEALTH_PRINTF_MAX) {
             va_end(args);
-            ngx_log_error(NGX_LOG_ERR, rep->request->connection
-                          ? rep->request->connection->log
-                          : ngx_cycle->log, 0,
+            ngx_log_error(NGX_LOG_ERR, rep->log, 0,
                           "health: a line of the status answer is over "
                           "%uz bytes", (size_t) NGX_HTTP_HEALTH_PRINTF_MAX);
             return NGX_ERROR;
@@ -1089,7 +1086,7 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
 
     /* a fresh buffer is linked only once it holds the line, never empty */
     if (cl == NULL) {
-        cl = ngx_alloc_chain_link(rep->request->pool);
+        cl = ngx_alloc_chain_link(rep->pool);
         if (cl == NULL) {
             return NGX_ERROR;
         }

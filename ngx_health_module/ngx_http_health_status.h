@@ -40,8 +40,14 @@ typedef struct {
 } ngx_http_health_check_t;
 
 
+/*
+ * A report is built for a status request or, with no request at all, for
+ * publishing and for the verdict's timer: its parts allocate from pool and
+ * log to log, whoever asked.
+ */
 typedef struct {
-    ngx_http_request_t          *request;
+    ngx_pool_t                  *pool;
+    ngx_log_t                   *log;
     ngx_http_health_main_conf_t *hmcf;
     ngx_http_health_format_e     format;
 

@@ -2337,7 +2337,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
         return NGX_OK;
     }
 
-    st = ngx_palloc(rep->request->pool, sizeof(ngx_http_health_stats_t));
+    st = ngx_palloc(rep->pool, sizeof(ngx_http_health_stats_t));
     if (st == NULL) {
         return NGX_ERROR;
     }
@@ -2479,7 +2479,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
         }
 
         name.len = sizeof("upstream:") - 1 + hu[u].name.len;
-        name.data = ngx_pnalloc(rep->request->pool, name.len);
+        name.data = ngx_pnalloc(rep->pool, name.len);
         if (name.data == NULL) {
             json_decref(check);
             return NGX_ERROR;
@@ -2544,7 +2544,7 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
         return NGX_OK;
     }
 
-    st = ngx_palloc(rep->request->pool, sizeof(ngx_http_health_stats_t));
+    st = ngx_palloc(rep->pool, sizeof(ngx_http_health_stats_t));
     if (st == NULL) {
         return NGX_ERROR;
     }
@@ -2565,7 +2565,7 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
 #endif
 
     /* label values, escaped once: group names first, then every peer's */
-    names = ngx_palloc(rep->request->pool,
+    names = ngx_palloc(rep->pool,
                        (humcf->upstreams.nelts + hmcf->npeers)
                        * sizeof(u_char *));
     if (names == NULL) {
@@ -2573,14 +2573,14 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
     }
 
     for (u = 0; u < humcf->upstreams.nelts; u++) {
-        names[u] = ngx_http_health_prom_escape(rep->request->pool,
+        names[u] = ngx_http_health_prom_escape(rep->pool,
                                                &hu[u].name);
         if (names[u] == NULL) {
             return NGX_ERROR;
         }
 
         for (i = 0; i < hu[u].npeers; i++) {
-            pn = ngx_http_health_prom_escape(rep->request->pool,
+            pn = ngx_http_health_prom_escape(rep->pool,
                                              &hu[u].peers[i].name);
             if (pn == NULL) {
                 return NGX_ERROR;

@@ -120,6 +120,12 @@ wait_reason('slow', 'unhealthy', qr/timed out after 400ms/);
 # connection is closed instead and the check says why
 wait_reason('unasked', 'unhealthy', qr/it sent a reply no command waited for/);
 
+# issue 12: probe.c ends every round, whichever path the backend took
+# (an error reply, a protocol error, a reset, the cap, the deadline, a
+# reply nobody asked for): every check goes on ending rounds, and a round
+# ended twice would be an [alert] in error.log
+$watch->rounds_go_on(2, sort keys %srv);
+
 # a few more rounds of all of them, the streamer among them
 my $rounds0 = $srv{huge}->connections;
 ok(wait_until(sub { status_ok(); $srv{huge}->connections >= $rounds0 + 3 },

@@ -168,6 +168,12 @@ wait_reason('reset', 'unhealthy', qr/connection to .* lost/);
 wait_reason('slow', 'unhealthy', qr/timed out after 500ms/);
 wait_reason('startup_garbage', 'unhealthy', qr/cannot connect to/);
 
+# issue 12: probe.c ends every round, whichever path the backend took
+# (an error reply, a protocol error, a reset, the cap, the deadline, a
+# reply nobody asked for): every check goes on ending rounds, and a round
+# ended twice would be an [alert] in error.log
+$watch->rounds_go_on(2, sort keys %srv);
+
 my $rounds0 = $srv{huge}->connections;
 ok(wait_until(sub { $bwatch->doc; $srv{huge}->connections >= $rounds0 + 3 },
               timeout => 60, step => 0.2),

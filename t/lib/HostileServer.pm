@@ -270,6 +270,26 @@ sub wait_reason {
     return $c;
 }
 
+# Every named check ends n more rounds: its checked_at moves n times.  A
+# check that an error path left busy would never end a round again.
+sub rounds_go_on {
+    my ($self, $n, @names) = @_;
+    my (%moved, %last);
+    my $ok = HealthTest::wait_until(sub {
+        my $doc = $self->doc or return 0;
+        for my $name (@names) {
+            my $at = $doc->{checks}{$name}{checked_at} // next;
+            $moved{$name}++ if defined $last{$name} && $at ne $last{$name};
+            $last{$name} = $at;
+        }
+        !grep { ($moved{$_} // 0) < $n } @names;
+    }, timeout => 60, step => 0.05);
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::ok($ok, "every check ended $n more rounds ("
+                   . join(', ', map { "$_ " . ($moved{$_} // 0) } sort @names)
+                   . ')');
+}
+
 # The closing checks of every hostile suite: the worker that met the
 # hostile servers is still the same one and its memory stayed bounded,
 # every status answer was valid, plain requests are served, and error.log
