@@ -243,4 +243,24 @@ ngx_http_health_upstream_sh(ngx_http_health_main_conf_t *hmcf, ngx_uint_t u)
 }
 
 
+/* ngx_http_health_upstream_resolve.c */
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+ngx_uint_t ngx_http_health_resolve_count(
+    ngx_http_upstream_rr_peers_t *peers);
+ngx_int_t ngx_http_health_resolve_track(ngx_conf_t *cf,
+    ngx_http_health_upstream_t *hu, ngx_uint_t nstatic);
+ngx_int_t ngx_http_health_resolve_init(ngx_cycle_t *cycle,
+    ngx_http_health_upstream_main_conf_t *humcf,
+    ngx_http_health_upstream_t *hu);
+void ngx_http_health_resolve_sync(ngx_http_health_upstream_t *hu,
+    ngx_log_t *log);
+void ngx_http_health_resolve_forget(ngx_http_health_upstream_t *hu,
+    ngx_uint_t k);
+const char *ngx_http_health_resolve_state(
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, time_t now);
+#endif
+
+
 #endif /* _NGX_HTTP_HEALTH_UPSTREAM_INT_H_INCLUDED_ */
