@@ -263,4 +263,12 @@ const char *ngx_http_health_resolve_state(
 #endif
 
 
+/* ngx_http_health_upstream_check.c */
+
+void ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle);
+void ngx_http_health_check_timer(ngx_event_t *ev);
+
+extern const char  *ngx_http_health_check_reasons[];
+
+
 #endif /* _NGX_HTTP_HEALTH_UPSTREAM_INT_H_INCLUDED_ */
