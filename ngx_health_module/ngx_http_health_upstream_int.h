@@ -271,4 +271,12 @@ void ngx_http_health_check_timer(ngx_event_t *ev);
 extern const char  *ngx_http_health_check_reasons[];
 
 
+/* ngx_http_health_upstream_report.c */
+
+ngx_int_t ngx_http_health_upstream_collect(
+    ngx_http_health_report_t *rep, void *data);
+ngx_int_t ngx_http_health_upstream_prometheus(
+    ngx_http_health_report_t *rep, void *data);
+
+
 #endif /* _NGX_HTTP_HEALTH_UPSTREAM_INT_H_INCLUDED_ */
