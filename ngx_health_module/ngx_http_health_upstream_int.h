@@ -279,4 +279,12 @@ ngx_int_t ngx_http_health_upstream_prometheus(
     ngx_http_health_report_t *rep, void *data);
 
 
+/* ngx_http_health_upstream_balancer.c */
+
+ngx_int_t ngx_http_health_upstream_map(ngx_cycle_t *cycle,
+    ngx_http_health_upstream_t *hu);
+ngx_int_t ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+
+
 #endif /* _NGX_HTTP_HEALTH_UPSTREAM_INT_H_INCLUDED_ */
