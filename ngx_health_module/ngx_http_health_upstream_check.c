@@ -18,8 +18,6 @@
 #include "ngx_http_health_upstream_int.h"
 
 
-static ngx_int_t ngx_http_health_check_lease(ngx_http_health_upstream_t *hu,
-    ngx_http_health_peer_sh_t *psh);
 static void ngx_http_health_check_write(ngx_event_t *wev);
 static void ngx_http_health_check_read(ngx_event_t *rev);
 static void ngx_http_health_check_done(ngx_http_health_peer_t *peer,
@@ -36,15 +34,10 @@ const char  *ngx_http_health_check_reasons[] = {
 };
 
 
-#define ngx_http_health_upstream_lease_id(hu)                                 \
-    ((hu)->generation << 32 | (uint32_t) ngx_pid)
-
-
 /* leases this worker holds are free at once for the others */
 void
 ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle)
 {
-    uint64_t                               owner;
     ngx_uint_t                             u, j;
     ngx_http_health_peer_sh_t             *psh;
     ngx_http_health_upstream_t            *hu;
@@ -61,11 +54,7 @@ ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle)
     for (u = 0; u < humcf->upstreams.nelts; u++) {
         for (j = 0; j < hu[u].npeers; j++) {
             psh = ngx_http_health_peer_sh(humcf->hmcf, hu[u].first + j);
-            owner = ngx_http_health_upstream_lease_id(&hu[u]);
-
-            (void) __atomic_compare_exchange_n(&psh->owner, &owner, 0, 0,
-                                               __ATOMIC_ACQ_REL,
-                                               __ATOMIC_RELAXED);
+            ngx_http_health_lease_release(&psh->lease, hu[u].generation);
         }
     }
 }
@@ -113,7 +102,15 @@ ngx_http_health_check_timer(ngx_event_t *ev)
 
     psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + peer->index);
 
-    if (!ngx_http_health_check_lease(hu, psh)) {
+    /*
+     * One worker checks a peer at a time.  The lease outlives two
+     * intervals and a timeout; the workers of a new configuration (a newer
+     * generation) take it from the old ones at once.
+     */
+    if (ngx_http_health_lease_take(&psh->lease, hu->generation,
+                                   2 * hu->conf->interval + hu->conf->timeout)
+        == NGX_HTTP_HEALTH_LEASE_NO)
+    {
         return;
     }
 
@@ -164,49 +161,6 @@ ngx_http_health_check_timer(ngx_event_t *ev)
     if (rc == NGX_OK) {
         ngx_http_health_check_write(c->write);
     }
-}
-
-
-/*
- * One worker probes a peer at a time.  The holder renews the lease at each
- * check; a lease that was not renewed for two intervals and a timeout,
- * whose holder has exited, or that a worker of an older configuration
- * holds, is taken over.  Owner and generation are one word, so that one
- * exchange decides between two workers.
- */
-static ngx_int_t
-ngx_http_health_check_lease(ngx_http_health_upstream_t *hu,
-    ngx_http_health_peer_sh_t *psh)
-{
-    uint64_t  owner, mine, now, lease;
-
-    now = ngx_http_health_monotonic_usec() / 1000;
-    lease = 2 * hu->conf->interval + hu->conf->timeout;
-
-    mine = ngx_http_health_upstream_lease_id(hu);
-    owner = ngx_http_health_load(&psh->owner);
-
-    if (owner != mine) {
-
-        if (owner != 0
-            && (owner >> 32) >= hu->generation
-            && ngx_http_health_load(&psh->expires) > now
-            && (kill((ngx_pid_t) (owner & 0xffffffff), 0) == 0
-                || ngx_errno != NGX_ESRCH))
-        {
-            return 0;
-        }
-
-        if (!__atomic_compare_exchange_n(&psh->owner, &owner, mine, 0,
-                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-        {
-            return 0;
-        }
-    }
-
-    __atomic_store_n(&psh->expires, now + lease, __ATOMIC_RELEASE);
-
-    return 1;
 }
 
 

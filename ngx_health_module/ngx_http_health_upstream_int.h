@@ -24,6 +24,7 @@
 #include "ngx_http_health_shm.h"
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_upstream.h"
+#include "ngx_http_health_util.h"
 
 
 #define NGX_HTTP_HEALTH_NO_PEER        ((ngx_uint_t) -1)
@@ -56,8 +57,7 @@ typedef enum {
 
 /* in shared memory, one per peer; written by the lease holder */
 typedef struct {
-    uint64_t                     owner;          /* generation << 32 | pid */
-    uint64_t                     expires;        /* monotonic msec */
+    ngx_http_health_lease_t      lease;          /* of the checks */
     uint64_t                     checks;
     uint64_t                     check_fails;
     uint64_t                     fails;          /* passive, all workers */
