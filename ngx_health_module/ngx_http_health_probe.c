@@ -522,41 +522,25 @@ ngx_http_health_probe_lost(ngx_http_health_probe_t *probe,
 static ngx_uint_t
 ngx_http_health_probe_lease(ngx_http_health_probe_t *probe)
 {
-    ngx_pid_t                    pid;
-    ngx_msec_t                   ttl;
-    ngx_atomic_uint_t            owner, expires;
-    ngx_http_health_probe_sh_t  *sh;
+    ngx_uint_t  rc;
 
-    sh = probe->sh;
-    ttl = 2 * probe->interval + probe->timeout;
+    /* the probes' segment is per configuration: one generation */
+    rc = ngx_http_health_lease_take(&probe->sh->lease, 0,
+                                    2 * probe->interval + probe->timeout);
 
-    owner = sh->owner;
+    if (rc == NGX_HTTP_HEALTH_LEASE_NO) {
+        return 0;
+    }
 
-    if (owner == (ngx_atomic_uint_t) ngx_pid) {
-        sh->expires = ngx_current_msec + ttl;
+    if (rc == NGX_HTTP_HEALTH_LEASE_KEPT) {
         return 1;
     }
-
-    expires = sh->expires;
-    pid = (ngx_pid_t) owner;
-
-    if (owner != 0
-        && (ngx_msec_int_t) (expires - ngx_current_msec) > 0
-        && !(kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH))
-    {
-        return 0;
-    }
-
-    if (!ngx_atomic_cmp_set(&sh->owner, owner, ngx_pid)) {
-        return 0;
-    }
-
-    sh->expires = ngx_current_msec + ttl;
 
     if (!probe->owner) {
         ngx_log_error(NGX_LOG_INFO, probe->log, 0,
                       "health: this worker probes \"%V\"%s", &probe->name,
-                      owner ? " (took over the lease)" : "");
+                      rc == NGX_HTTP_HEALTH_LEASE_TAKEN
+                      ? " (took over the lease)" : "");
     }
 
     probe->owner = 1;
@@ -573,9 +557,7 @@ ngx_http_health_probe_release(ngx_http_health_probe_t *probe)
         return;
     }
 
-    if (ngx_atomic_cmp_set(&probe->sh->owner, ngx_pid, 0)) {
-        probe->sh->expires = 0;
-    }
+    ngx_http_health_lease_release(&probe->sh->lease, 0);
 
     probe->owner = 0;
 }

@@ -29,6 +29,7 @@
 
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_status.h"
+#include "ngx_http_health_util.h"
 
 
 #define NGX_HTTP_HEALTH_PROBE_REASON_LEN  512
@@ -46,8 +47,7 @@ typedef struct ngx_http_health_probe_s  ngx_http_health_probe_t;
 
 /* lives in shared memory, followed by data_size bytes of data */
 typedef struct {
-    ngx_atomic_t                 owner;          /* pid or 0 */
-    ngx_atomic_t                 expires;        /* ngx_current_msec */
+    ngx_http_health_lease_t      lease;          /* of the probe */
 
     /* under the zone's mutex */
     ngx_uint_t                   checked;        /* a result is there */

@@ -11,7 +11,12 @@
 #include <jansson.h>
 
 #include "health_text.h"
+#include "ngx_http_health_shm.h"
 #include "ngx_http_health_util.h"
+
+
+#define ngx_http_health_lease_id(generation)                                 \
+    ((generation) << 32 | (uint32_t) ngx_pid)
 
 
 u_char *
@@ -124,4 +129,59 @@ ngx_http_health_iso8601(u_char *buf, time_t sec, ngx_uint_t msec)
                        tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                        tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
                        msec % 1000);
+}
+
+
+ngx_uint_t
+ngx_http_health_lease_take(ngx_http_health_lease_t *lease,
+    uint64_t generation, ngx_msec_t ttl)
+{
+    uint64_t  owner, mine, now;
+
+    now = ngx_http_health_monotonic_usec() / 1000;
+
+    mine = ngx_http_health_lease_id(generation);
+    owner = ngx_http_health_load(&lease->owner);
+
+    if (owner == mine) {
+        __atomic_store_n(&lease->expires, now + ttl, __ATOMIC_RELEASE);
+        return NGX_HTTP_HEALTH_LEASE_KEPT;
+    }
+
+    if (owner != 0
+        && (owner >> 32) >= generation
+        && ngx_http_health_load(&lease->expires) > now
+        && (kill((ngx_pid_t) (owner & 0xffffffff), 0) == 0
+            || ngx_errno != NGX_ESRCH))
+    {
+        return NGX_HTTP_HEALTH_LEASE_NO;
+    }
+
+    if (!__atomic_compare_exchange_n(&lease->owner, &owner, mine, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    {
+        return NGX_HTTP_HEALTH_LEASE_NO;
+    }
+
+    __atomic_store_n(&lease->expires, now + ttl, __ATOMIC_RELEASE);
+
+    return owner ? NGX_HTTP_HEALTH_LEASE_TAKEN : NGX_HTTP_HEALTH_LEASE_FREE;
+}
+
+
+/*
+ * Free at once for the others, if this worker holds it; expires is left
+ * alone: a free lease is free whatever it says, and a store after the
+ * exchange could shorten the lease of the worker that took it meanwhile.
+ */
+void
+ngx_http_health_lease_release(ngx_http_health_lease_t *lease,
+    uint64_t generation)
+{
+    uint64_t  mine;
+
+    mine = ngx_http_health_lease_id(generation);
+
+    (void) __atomic_compare_exchange_n(&lease->owner, &mine, 0, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }

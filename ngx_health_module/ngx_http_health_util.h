@@ -51,4 +51,30 @@ ngx_int_t ngx_http_health_json_set_text(json_t *obj, const char *key,
 u_char *ngx_http_health_iso8601(u_char *buf, time_t sec, ngx_uint_t msec);
 
 
+/*
+ * A lease in shared memory: one worker at a time does a job (probes a
+ * dependency, checks an upstream peer).  The holder renews it at each
+ * round; a lease that was not renewed within its ttl, whose holder has
+ * exited, or that a worker of an older generation holds, is taken over.
+ * Owner and generation are one word, so that one exchange decides between
+ * two workers.
+ */
+typedef struct {
+    uint64_t                     owner;          /* generation << 32 | pid */
+    uint64_t                     expires;        /* monotonic msec */
+} ngx_http_health_lease_t;
+
+
+#define NGX_HTTP_HEALTH_LEASE_NO      0          /* another worker's */
+#define NGX_HTTP_HEALTH_LEASE_KEPT    1          /* ours, renewed */
+#define NGX_HTTP_HEALTH_LEASE_FREE    2          /* was free, ours now */
+#define NGX_HTTP_HEALTH_LEASE_TAKEN   3          /* taken over, ours now */
+
+
+ngx_uint_t ngx_http_health_lease_take(ngx_http_health_lease_t *lease,
+    uint64_t generation, ngx_msec_t ttl);
+void ngx_http_health_lease_release(ngx_http_health_lease_t *lease,
+    uint64_t generation);
+
+
 #endif /* _NGX_HTTP_HEALTH_UTIL_H_INCLUDED_ */

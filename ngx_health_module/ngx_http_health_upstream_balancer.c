@@ -1,0 +1,668 @@
+/*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * nginx-health: upstream peers, the balancer wrapper.
+ *
+ * The group's per-request peer init is wrapped the way the keepalive module
+ * wraps it, after every balancer directive has had its say: our get calls
+ * the original one and, when the chosen peer failed its active checks,
+ * gives it back and asks again (the balancer marks what it chose as tried,
+ * so the loop ends); our free counts the attempt before passing it on.
+ * The chosen peer is found from its sockaddr pointer through a small hash
+ * built per worker from the live peer list, so no name is compared.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_health_log.h"
+#include "ngx_http_health_upstream_int.h"
+
+
+#define NGX_HTTP_HEALTH_FAIL_OPEN_LOG  10          /* seconds between lines */
+
+
+/* per request, in front of the balancer's own data */
+typedef struct {
+    ngx_http_health_upstream_t  *upstream;
+    ngx_http_request_t          *request;
+    void                        *data;
+    ngx_event_get_peer_pt        original_get_peer;
+    ngx_event_free_peer_pt       original_free_peer;
+#if (NGX_HTTP_SSL)
+    ngx_event_set_peer_session_pt   original_set_session;
+    ngx_event_save_peer_session_pt  original_save_session;
+#endif
+    ngx_event_notify_peer_pt     original_notify;
+    ngx_http_upstream_rr_peer_data_t  *rrp;      /* NULL: not found */
+    ngx_uint_t                   index;
+    uint64_t                     start;          /* usec */
+    unsigned                     skipped:1;      /* a peer, once */
+    unsigned                     fail_open:1;    /* for this request */
+} ngx_http_health_upstream_peer_data_t;
+
+
+/* what choosing and giving back a skipped peer changes in nginx's own */
+typedef struct {
+    ngx_http_upstream_rr_peer_t *rr;
+    ngx_uint_t                   fails;
+    time_t                       checked;
+} ngx_http_health_rr_snap_t;
+
+
+#define NGX_HTTP_HEALTH_SNAPS  32
+
+
+static ngx_http_upstream_rr_peer_data_t *
+    ngx_http_health_upstream_wrapped_rrp(ngx_http_upstream_t *u,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
+static void ngx_http_health_upstream_notify_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t type);
+static ngx_uint_t ngx_http_health_upstream_snap(
+    ngx_http_health_upstream_t *hu, ngx_http_health_rr_snap_t *snap);
+static void ngx_http_health_upstream_skip(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp, ngx_http_health_rr_snap_t *snap,
+    ngx_uint_t nsnap, ngx_uint_t i);
+static void ngx_http_health_upstream_close(ngx_connection_t *c);
+static ngx_uint_t ngx_http_health_upstream_fail_open(
+    ngx_peer_connection_t *pc, ngx_http_health_upstream_peer_data_t *hp);
+
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_health_upstream_set_session(
+    ngx_peer_connection_t *pc, void *data);
+static void ngx_http_health_upstream_save_session(ngx_peer_connection_t *pc,
+    void *data);
+#endif
+
+
+/*
+ * The live peer list (copied into the upstream's zone, if it has one, by
+ * now) is walked in the order of configuration time; a group whose peers
+ * differ is left untracked rather than counted in the wrong slots.
+ */
+ngx_int_t
+ngx_http_health_upstream_map(ngx_cycle_t *cycle,
+    ngx_http_health_upstream_t *hu)
+{
+    ngx_uint_t                     k, size, h, nstatic;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *list;
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    nstatic = hu->nstatic;
+#else
+    nstatic = hu->npeers;
+#endif
+
+    size = 4;
+    while (size < 2 * hu->npeers) {
+        size *= 2;
+    }
+
+    hu->map = ngx_pcalloc(cycle->pool,
+                          size * sizeof(ngx_http_health_peer_map_t));
+    if (hu->map == NULL) {
+        return NGX_ERROR;
+    }
+
+    hu->map_mask = size - 1;
+
+    k = 0;
+
+    for (list = hu->uscf->peer.data; list; list = list->next) {
+        for (peer = list->peer; peer; peer = peer->next) {
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+            /* a resolved peer (kept over a reload): its slot is found later */
+            if (peer->host) {
+                continue;
+            }
+#endif
+
+            if (k == nstatic
+                || peer->name.len != hu->peers[k].name.len
+                || ngx_strncmp(peer->name.data, hu->peers[k].name.data,
+                               peer->name.len) != 0)
+            {
+                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                              "health: peers of upstream \"%V\" changed "
+                              "since configuration, not tracked", &hu->name);
+                return NGX_OK;
+            }
+
+            hu->peers[k].rr = peer;
+
+            h = ((uintptr_t) peer->sockaddr >> 3) & hu->map_mask;
+
+            while (hu->map[h].key) {
+                h = (h + 1) & hu->map_mask;
+            }
+
+            hu->map[h].key = peer->sockaddr;
+            hu->map[h].index = k;
+
+            k++;
+        }
+    }
+
+    hu->tracked = (k == nstatic);
+
+    return NGX_OK;
+}
+
+
+static ngx_inline ngx_uint_t
+ngx_http_health_upstream_lookup(ngx_http_health_upstream_t *hu, void *key)
+{
+    ngx_uint_t  h;
+
+    h = ((uintptr_t) key >> 3) & hu->map_mask;
+
+    while (hu->map[h].key) {
+        if (hu->map[h].key == key) {
+            return hu->map[h].index;
+        }
+
+        h = (h + 1) & hu->map_mask;
+    }
+
+    return NGX_HTTP_HEALTH_NO_PEER;
+}
+
+
+/*
+ * A hash balancer below keepalive (on by default for every upstream block
+ * since nginx 1.29) allocates its own peer data, so the round-robin part
+ * cannot be handed to it beforehand.  keepalive's peer data starts with
+ * {conf, upstream, data} in every nginx this module builds against (1.22
+ * to 1.30); the data behind it is taken only when the second pointer is
+ * this request's upstream and the data's round-robin part is this group's,
+ * otherwise the request simply has no per-request fail-open.
+ */
+static ngx_http_upstream_rr_peer_data_t *
+ngx_http_health_upstream_wrapped_rrp(ngx_http_upstream_t *u,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    void                              **kp;
+    ngx_http_upstream_rr_peer_data_t   *rrp;
+
+    kp = u->peer.data;
+
+    if (kp == NULL || kp[1] != (void *) u || kp[2] == NULL) {
+        return NULL;
+    }
+
+    rrp = kp[2];
+
+    return rrp->peers == us->peer.data ? rrp : NULL;
+}
+
+
+ngx_int_t
+ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_upstream_t                   *u;
+    ngx_http_health_upstream_t            *hu;
+    ngx_http_health_upstream_srv_conf_t   *hucf;
+    ngx_http_health_upstream_peer_data_t  *hp;
+
+    ngx_http_upstream_rr_peer_data_t      *rrp;
+
+    hucf = ngx_http_conf_upstream_srv_conf(us,
+                                           ngx_http_health_upstream_module);
+    hu = hucf->upstream;
+    u = r->upstream;
+    rrp = NULL;
+
+    if (hu->tracked && u->peer.data == NULL) {
+        /*
+         * The round-robin init takes the data it finds here, so the
+         * tried peers of this request stay within reach below any
+         * wrapper (keepalive); the hash balancers bring their own, which
+         * starts with the round-robin part.
+         */
+        rrp = ngx_pcalloc(r->pool, sizeof(ngx_http_upstream_rr_peer_data_t));
+        if (rrp == NULL) {
+            return NGX_ERROR;
+        }
+
+        u->peer.data = rrp;
+    }
+
+    if (hu->original_init_peer(r, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!hu->tracked) {
+        return NGX_OK;
+    }
+
+    if (rrp == NULL || rrp->peers != us->peer.data) {
+        rrp = u->peer.data;
+
+        if (rrp->peers != us->peer.data) {
+            rrp = ngx_http_health_upstream_wrapped_rrp(u, us);
+        }
+    }
+
+    hp = ngx_palloc(r->pool, sizeof(ngx_http_health_upstream_peer_data_t));
+    if (hp == NULL) {
+        return NGX_ERROR;
+    }
+
+    hp->upstream = hu;
+    hp->rrp = rrp;
+    hp->skipped = 0;
+    hp->fail_open = 0;
+    hp->request = r;
+    hp->data = u->peer.data;
+    hp->original_get_peer = u->peer.get;
+    hp->original_free_peer = u->peer.free;
+    hp->original_notify = u->peer.notify;
+    hp->index = NGX_HTTP_HEALTH_NO_PEER;
+
+    u->peer.data = hp;
+    u->peer.get = ngx_http_health_upstream_get_peer;
+    u->peer.free = ngx_http_health_upstream_free_peer;
+
+    if (u->peer.notify) {
+        u->peer.notify = ngx_http_health_upstream_notify_peer;
+    }
+
+#if (NGX_HTTP_SSL)
+    hp->original_set_session = u->peer.set_session;
+    hp->original_save_session = u->peer.save_session;
+
+    if (u->peer.set_session) {
+        u->peer.set_session = ngx_http_health_upstream_set_session;
+    }
+
+    if (u->peer.save_session) {
+        u->peer.save_session = ngx_http_health_upstream_save_session;
+    }
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_health_upstream_peer_data_t  *hp = data;
+
+    uint64_t                        ndown, logged;
+    ngx_int_t                       rc;
+    ngx_uint_t                      i, n, nsnap;
+    ngx_http_health_upstream_t     *hu;
+    ngx_http_health_main_conf_t    *hmcf;
+    ngx_http_health_rr_snap_t       snap[NGX_HTTP_HEALTH_SNAPS];
+    ngx_http_health_upstream_sh_t  *ush;
+
+    hu = hp->upstream;
+    hmcf = hu->hmcf;
+    hp->index = NGX_HTTP_HEALTH_NO_PEER;
+
+    ush = ngx_http_health_upstream_sh(hmcf, hu->index);
+
+    /*
+     * Without health_check (also after a reload that removed it from a
+     * group whose segment was kept) check results are ignored.
+     */
+    ndown = (hu->conf && !hp->fail_open)
+            ? ngx_http_health_load(&ush->ndown) : 0;
+
+    if (ndown && ndown >= hu->nchecked) {
+        /* every peer failed its checks: better try them than refuse all */
+        logged = ngx_http_health_load(&ush->fail_open_logged);
+
+        if ((uint64_t) ngx_time() >= logged + NGX_HTTP_HEALTH_FAIL_OPEN_LOG
+            && __atomic_compare_exchange_n(&ush->fail_open_logged, &logged,
+                                           (uint64_t) ngx_time(), 0,
+                                           __ATOMIC_RELAXED,
+                                           __ATOMIC_RELAXED))
+        {
+            ngx_log_error(NGX_LOG_ERR, pc->log, 0,
+                          "health: every peer of upstream \"%V\" failed its "
+                          "health checks, using them all (fail-open)",
+                          &hu->name);
+        }
+
+        ndown = 0;
+    }
+
+    nsnap = ndown ? ngx_http_health_upstream_snap(hu, snap) : 0;
+
+    for (n = 0; /* void */ ; n++) {
+
+        rc = hp->original_get_peer(pc, hp->data);
+
+        if (rc == NGX_BUSY && hp->skipped
+            && ngx_http_health_upstream_fail_open(pc, hp))
+        {
+            /* the peers left are exhausted: this request takes any */
+            ndown = 0;
+            continue;
+        }
+
+        if (rc != NGX_OK && rc != NGX_DONE) {
+            return rc;
+        }
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+        /*
+         * The peer chosen is referenced, so alive; a sockaddr of a peer
+         * removed since the last sync may be reused by a new one, so the
+         * map is rebuilt first whenever the peers changed.
+         */
+        if (hu->nresolve
+            && hu->config != *((ngx_http_upstream_rr_peers_t *)
+                               hu->uscf->peer.data)->config)
+        {
+            ngx_http_health_resolve_sync(hu, pc->log);
+        }
+#endif
+
+        i = ngx_http_health_upstream_lookup(hu, pc->sockaddr);
+
+        if (ndown == 0 || i == NGX_HTTP_HEALTH_NO_PEER || n >= hu->npeers
+            || !ngx_http_health_load(
+                   &ngx_http_health_peer_sh(hmcf, hu->first + i)->down))
+        {
+            break;
+        }
+
+        ngx_http_health_upstream_skip(pc, hp, snap, nsnap, i);
+        hp->skipped = 1;
+    }
+
+    hp->index = i;
+    hp->start = ngx_http_health_monotonic_usec();
+
+    return rc;
+}
+
+
+/*
+ * What nginx's round-robin get changes in a peer it picks (checked) and
+ * what its free does with state 0 (fails reset when accessed < checked),
+ * taken before the balancer runs for the peers that may be skipped.
+ */
+static ngx_uint_t
+ngx_http_health_upstream_snap(ngx_http_health_upstream_t *hu,
+    ngx_http_health_rr_snap_t *snap)
+{
+    ngx_uint_t                    k, n;
+    ngx_http_upstream_rr_peer_t  *rr;
+
+    n = 0;
+
+    for (k = 0; k < hu->npeers && n < NGX_HTTP_HEALTH_SNAPS; k++) {
+        rr = hu->peers[k].rr;
+
+        if (rr == NULL
+            || !ngx_http_health_load(
+                   &ngx_http_health_peer_sh(hu->hmcf, hu->first + k)->down))
+        {
+            continue;
+        }
+
+        snap[n].rr = rr;
+        snap[n].fails = rr->fails;
+        snap[n].checked = rr->checked;
+        n++;
+    }
+
+    return n;
+}
+
+
+/*
+ * Out of rotation: give the peer back as if it had never been chosen.
+ * The balancer keeps it marked tried, so asking again moves on; the try it
+ * took is given back, and what choosing it changed in the peer's passive
+ * state (checked, and fails through the free) is put back.  A kept-alive
+ * connection to it is closed the way the keepalive module closes one.
+ */
+static void
+ngx_http_health_upstream_skip(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp, ngx_http_health_rr_snap_t *snap,
+    ngx_uint_t nsnap, ngx_uint_t i)
+{
+    ngx_uint_t                     k, tries;
+    ngx_http_upstream_rr_peer_t   *rr;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    if (pc->connection) {
+        ngx_http_health_upstream_close(pc->connection);
+        pc->connection = NULL;
+    }
+
+    pc->cached = 0;
+    tries = pc->tries;
+
+    hp->original_free_peer(pc, hp->data, 0);
+
+    pc->tries = tries;
+
+    rr = hp->upstream->peers[i].rr;
+    peers = hp->upstream->uscf->peer.data;
+
+    for (k = 0; k < nsnap; k++) {
+        if (snap[k].rr != rr) {
+            continue;
+        }
+
+        ngx_http_upstream_rr_peers_rlock(peers);
+        ngx_http_upstream_rr_peer_lock(peers, rr);
+
+        rr->fails = snap[k].fails;
+        rr->checked = snap[k].checked;
+
+        ngx_http_upstream_rr_peer_unlock(peers, rr);
+        ngx_http_upstream_rr_peers_unlock(peers);
+
+        break;
+    }
+}
+
+
+static void
+ngx_http_health_upstream_close(ngx_connection_t *c)
+{
+#if (NGX_HTTP_SSL)
+
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+        c->ssl->no_send_shutdown = 1;
+
+        if (ngx_ssl_shutdown(c) == NGX_AGAIN) {
+            c->ssl->handler = ngx_http_health_upstream_close;
+            return;
+        }
+    }
+
+#endif
+
+    if (c->pool) {
+        ngx_destroy_pool(c->pool);
+        c->pool = NULL;
+    }
+
+    ngx_close_connection(c);
+}
+
+
+/*
+ * Fail-open for one request: every peer left after skipping the ones that
+ * failed their checks has been tried, so the skipped ones become the
+ * candidates (the request would have gone to them without the module).
+ * Their tried marks are cleared in the list the balancer is on, or, when
+ * it moved on to backups that hold none of them, on the primary list with
+ * everything else marked tried.
+ */
+static ngx_uint_t
+ngx_http_health_upstream_fail_open(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp)
+{
+    uintptr_t                          m;
+    ngx_uint_t                         i, k, n, cleared, pass;
+    ngx_http_upstream_rr_peer_t       *rr;
+    ngx_http_health_upstream_t        *hu;
+    ngx_http_upstream_rr_peers_t      *peers, *primary;
+    ngx_http_upstream_rr_peer_data_t  *rrp;
+
+    rrp = hp->rrp;
+    hu = hp->upstream;
+
+    if (rrp == NULL || hp->fail_open) {
+        return 0;
+    }
+
+    primary = hu->uscf->peer.data;
+    cleared = 0;
+
+    for (pass = 0; pass < 2 && cleared == 0; pass++) {
+
+        peers = pass ? primary : rrp->peers;
+
+        if (pass && rrp->peers == primary) {
+            break;
+        }
+
+        ngx_http_upstream_rr_peers_rlock(primary);
+
+        for (rr = peers->peer, i = 0; rr; rr = rr->next, i++) {
+            n = i / (8 * sizeof(uintptr_t));
+            m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
+
+            k = ngx_http_health_upstream_lookup(hu, rr->sockaddr);
+
+            if (k != NGX_HTTP_HEALTH_NO_PEER
+                && ngx_http_health_load(
+                       &ngx_http_health_peer_sh(hu->hmcf, hu->first + k)
+                           ->down))
+            {
+                rrp->tried[n] &= ~m;
+                cleared++;
+
+            } else if (pass) {
+                rrp->tried[n] |= m;
+            }
+        }
+
+        ngx_http_upstream_rr_peers_unlock(primary);
+
+        if (cleared && pass) {
+            rrp->peers = primary;
+        }
+    }
+
+    if (cleared == 0) {
+        return 0;
+    }
+
+    hp->fail_open = 1;
+
+    ngx_log_error(NGX_LOG_ERR, pc->log, 0,
+                  "health: no peer of upstream \"%V\" that passes its "
+                  "health checks is left for this request, trying the "
+                  "ones that failed them (fail-open)", &hu->name);
+
+    return 1;
+}
+
+
+/*
+ * Every attempt ends here once: the hot path of the passive statistics.
+ * The status is the upstream's own (0 when it never sent one).
+ */
+static void
+ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_health_upstream_peer_data_t  *hp = data;
+
+    uint64_t                      us;
+    ngx_uint_t                    g, status;
+    ngx_http_upstream_t          *u;
+    ngx_http_health_main_conf_t  *hmcf;
+    ngx_http_health_peer_sh_t    *psh;
+
+    if (hp->index != NGX_HTTP_HEALTH_NO_PEER) {
+        hmcf = hp->upstream->hmcf;
+        g = hmcf->zones.nelts + hp->upstream->first + hp->index;
+
+        us = ngx_http_health_monotonic_usec() - hp->start;
+
+        u = hp->request->upstream;
+        status = (u && u->state) ? u->state->status : 0;
+
+        if (status == 0 && (state & NGX_PEER_FAILED)) {
+            /*
+             * Refused, reset or timed out before a status line: no
+             * response time and no class to count it in.
+             */
+            psh = ngx_http_health_peer_sh(hmcf, hp->upstream->first
+                                                + hp->index);
+            ngx_http_health_add(&psh->fails, 1);
+            ngx_http_health_add(&psh->failed, 1);
+
+            hp->index = NGX_HTTP_HEALTH_NO_PEER;
+            hp->original_free_peer(pc, hp->data, state);
+            return;
+        }
+
+        (void) ngx_http_health_count(hmcf, g, status, us);
+
+        if (state & NGX_PEER_FAILED) {
+            ngx_http_health_add(
+                &ngx_http_health_peer_sh(hmcf, hp->upstream->first
+                                               + hp->index)->fails, 1);
+        }
+
+        hp->index = NGX_HTTP_HEALTH_NO_PEER;
+    }
+
+    hp->original_free_peer(pc, hp->data, state);
+}
+
+
+static void
+ngx_http_health_upstream_notify_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t type)
+{
+    ngx_http_health_upstream_peer_data_t  *hp = data;
+
+    hp->original_notify(pc, hp->data, type);
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_health_upstream_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_health_upstream_peer_data_t  *hp = data;
+
+    return hp->original_set_session(pc, hp->data);
+}
+
+
+static void
+ngx_http_health_upstream_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_health_upstream_peer_data_t  *hp = data;
+
+    hp->original_save_session(pc, hp->data);
+}
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * nginx-health: upstream peers, the active checks.
+ *
+ * Active checks run in every worker's event loop; for each peer only the
+ * worker holding the lease in shared memory (its pid and an expiry it
+ * renews at each check) probes it.  A lease whose owner is gone, or that
+ * was not renewed, is taken over.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_health_upstream_int.h"
+
+
+static void ngx_http_health_check_write(ngx_event_t *wev);
+static void ngx_http_health_check_read(ngx_event_t *rev);
+static void ngx_http_health_check_done(ngx_http_health_peer_t *peer,
+    ngx_http_health_check_result_e result, ngx_uint_t code);
+
+
+const char  *ngx_http_health_check_reasons[] = {
+    "passed",
+    "connect failed",
+    "timed out",
+    "closed before a status line",
+    "invalid status line",
+    "status not accepted"
+};
+
+
+/* leases this worker holds are free at once for the others */
+void
+ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                             u, j;
+    ngx_http_health_peer_sh_t             *psh;
+    ngx_http_health_upstream_t            *hu;
+    ngx_http_health_upstream_main_conf_t  *humcf;
+
+    humcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                             ngx_http_health_upstream_module);
+    if (humcf == NULL || humcf->hmcf == NULL || humcf->hmcf->sh == NULL) {
+        return;
+    }
+
+    hu = humcf->upstreams.elts;
+
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        for (j = 0; j < hu[u].npeers; j++) {
+            psh = ngx_http_health_peer_sh(humcf->hmcf, hu[u].first + j);
+            ngx_http_health_lease_release(&psh->lease, hu[u].generation);
+        }
+    }
+}
+
+
+void
+ngx_http_health_check_timer(ngx_event_t *ev)
+{
+    ngx_http_health_peer_t *peer = ev->data;
+
+    ngx_int_t                     rc;
+    ngx_connection_t             *c;
+    ngx_http_health_peer_sh_t    *psh;
+    ngx_http_health_upstream_t   *hu;
+
+    hu = peer->upstream;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_health_upstream_exit_process((ngx_cycle_t *) ngx_cycle);
+        return;
+    }
+
+    ngx_add_timer(ev, hu->conf->interval);
+
+    if (peer->pc.connection) {
+        /* the previous check is still running (its own timeout ends it) */
+        return;
+    }
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    /* a slot is checked while its address is among the group's peers */
+    if (peer->slot) {
+        if (hu->config != *((ngx_http_upstream_rr_peers_t *)
+                            hu->uscf->peer.data)->config)
+        {
+            ngx_http_health_resolve_sync(hu, ev->log);
+        }
+
+        if (!peer->live) {
+            ngx_http_health_resolve_forget(hu, peer->index);
+            return;
+        }
+    }
+#endif
+
+    psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + peer->index);
+
+    /*
+     * One worker checks a peer at a time.  The lease outlives two
+     * intervals and a timeout; the workers of a new configuration (a newer
+     * generation) take it from the old ones at once.
+     */
+    if (ngx_http_health_lease_take(&psh->lease, hu->generation,
+                                   2 * hu->conf->interval + hu->conf->timeout)
+        == NGX_HTTP_HEALTH_LEASE_NO)
+    {
+        return;
+    }
+
+    ngx_memzero(&peer->pc, sizeof(ngx_peer_connection_t));
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    if (peer->slot) {
+        peer->pc.sockaddr = &peer->slot->sockaddr.sockaddr;
+        peer->pc.socklen = peer->slot->socklen;
+
+    } else
+#endif
+    {
+        peer->pc.sockaddr = peer->rr->sockaddr;
+        peer->pc.socklen = peer->rr->socklen;
+    }
+
+    peer->pc.name = &peer->name;
+    peer->pc.get = ngx_event_get_peer;
+    peer->pc.log = ev->log;
+    peer->pc.log_error = NGX_ERROR_INFO;
+    peer->sent = 0;
+    peer->received = 0;
+    peer->deadline = ngx_current_msec + hu->conf->timeout;
+
+    rc = ngx_event_connect_peer(&peer->pc);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        if (peer->pc.connection) {
+            ngx_close_connection(peer->pc.connection);
+            peer->pc.connection = NULL;
+        }
+
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+        return;
+    }
+
+    c = peer->pc.connection;
+    c->data = peer;
+    c->log = ev->log;
+    c->read->handler = ngx_http_health_check_read;
+    c->write->handler = ngx_http_health_check_write;
+    c->read->log = ev->log;
+    c->write->log = ev->log;
+
+    ngx_add_timer(c->write, hu->conf->timeout);
+
+    if (rc == NGX_OK) {
+        ngx_http_health_check_write(c->write);
+    }
+}
+
+
+static void
+ngx_http_health_check_write(ngx_event_t *wev)
+{
+    ssize_t                      n;
+    ngx_connection_t            *c;
+    ngx_http_health_peer_t      *peer;
+    ngx_http_health_upstream_t  *hu;
+
+    c = wev->data;
+    peer = c->data;
+    hu = peer->upstream;
+
+    if (wev->timedout) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TIMEOUT, 0);
+        return;
+    }
+
+    while (peer->sent < hu->request.len) {
+        n = c->send(c, hu->request.data + peer->sent,
+                    hu->request.len - peer->sent);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+                ngx_http_health_check_done(peer,
+                                           NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+            return;
+        }
+
+        peer->sent += n;
+    }
+
+    if (wev->timer_set) {
+        ngx_del_timer(wev);
+    }
+
+    wev->handler = ngx_http_health_check_write;
+
+    if (!c->read->timer_set) {
+        ngx_add_timer(c->read, (ngx_msec_int_t) (peer->deadline
+                                                 - ngx_current_msec) > 0
+                               ? peer->deadline - ngx_current_msec : 1);
+    }
+
+    if (c->read->ready) {
+        ngx_http_health_check_read(c->read);
+    }
+}
+
+
+/* only the status line matters: "HTTP/1.1 200 OK" */
+static void
+ngx_http_health_check_read(ngx_event_t *rev)
+{
+    u_char                      *p;
+    ssize_t                      n;
+    ngx_uint_t                   code, i;
+    ngx_connection_t            *c;
+    ngx_http_health_peer_t      *peer;
+    ngx_http_health_upstream_t  *hu;
+
+    c = rev->data;
+    peer = c->data;
+    hu = peer->upstream;
+
+    if (rev->timedout) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TIMEOUT, 0);
+        return;
+    }
+
+    if (peer->sent < hu->request.len) {
+        /* a read event before the request went out: wait for the write */
+        if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+        }
+
+        return;
+    }
+
+    /*
+     * The whole status line, as nginx would need it to proxy the answer: a
+     * line that does not end within the buffer is invalid, however it
+     * starts, and nothing more is read.
+     */
+    while (ngx_strlchr(peer->buf, peer->buf + peer->received, LF) == NULL) {
+
+        if (peer->received == sizeof(peer->buf)) {
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_INVALID, 0);
+            return;
+        }
+
+        n = c->recv(c, peer->buf + peer->received,
+                    sizeof(peer->buf) - peer->received);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+                ngx_http_health_check_done(peer,
+                                           NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CLOSED, 0);
+            return;
+        }
+
+        peer->received += n;
+    }
+
+    if (peer->received < 13) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_INVALID, 0);
+        return;
+    }
+
+    p = peer->buf;
+
+    if (ngx_strncmp(p, "HTTP/1.", 7) != 0 || p[8] != ' '
+        || p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9'
+        || p[11] < '0' || p[11] > '9'
+        || (p[12] != ' ' && p[12] != CR && p[12] != LF))
+    {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_INVALID, 0);
+        return;
+    }
+
+    code = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+
+    for (i = 0; i < hu->conf->nranges; i++) {
+        if (code >= hu->conf->ranges[i].lo && code <= hu->conf->ranges[i].hi) {
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_OK, code);
+            return;
+        }
+    }
+
+    ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_STATUS, code);
+}
+
+
+static void
+ngx_http_health_check_done(ngx_http_health_peer_t *peer,
+    ngx_http_health_check_result_e result, ngx_uint_t code)
+{
+    uint32_t                        down;
+    ngx_http_health_peer_sh_t      *psh;
+    ngx_http_health_upstream_t     *hu;
+    ngx_http_health_upstream_sh_t  *ush;
+
+    if (peer->pc.connection) {
+        ngx_close_connection(peer->pc.connection);
+        peer->pc.connection = NULL;
+    }
+
+    hu = peer->upstream;
+    psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + peer->index);
+    ush = ngx_http_health_upstream_sh(hu->hmcf, hu->index);
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    /*
+     * The address left during the check: its result would count a peer
+     * that is gone toward fail-open.  (Should it leave in the instant
+     * after this, the next tick of any worker's timer forgets it.)
+     */
+    if (peer->slot) {
+        if (hu->config != *((ngx_http_upstream_rr_peers_t *)
+                            hu->uscf->peer.data)->config)
+        {
+            ngx_http_health_resolve_sync(hu, ngx_cycle->log);
+        }
+
+        if (!peer->live) {
+            ngx_http_health_resolve_forget(hu, peer->index);
+            return;
+        }
+    }
+#endif
+
+    ngx_http_health_add(&psh->checks, 1);
+    __atomic_store_n(&psh->last_code, (uint32_t) code, __ATOMIC_RELAXED);
+    __atomic_store_n(&psh->last_result, (uint32_t) result, __ATOMIC_RELAXED);
+
+    if (result == NGX_HTTP_HEALTH_CHECK_OK) {
+        __atomic_store_n(&psh->last_passed, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&psh->consecutive_fails, 0, __ATOMIC_RELAXED);
+        ngx_http_health_add(&psh->consecutive_passes, 1);
+
+        /*
+         * The exchange makes one worker the one that changes the state,
+         * should a lease have changed hands during a check.
+         */
+        down = 1;
+
+        if (psh->consecutive_passes >= hu->conf->passes
+            && __atomic_compare_exchange_n(&psh->down, &down, 0, 0,
+                                           __ATOMIC_ACQ_REL,
+                                           __ATOMIC_RELAXED))
+        {
+            __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
+
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "health: peer %V of upstream \"%V\" passed %ui "
+                          "checks, back in rotation",
+                          &peer->name, &hu->name, hu->conf->passes);
+        }
+
+        return;
+    }
+
+    ngx_http_health_add(&psh->check_fails, 1);
+    __atomic_store_n(&psh->last_passed, 2, __ATOMIC_RELAXED);
+    __atomic_store_n(&psh->consecutive_passes, 0, __ATOMIC_RELAXED);
+    ngx_http_health_add(&psh->consecutive_fails, 1);
+
+    down = 0;
+
+    if (psh->consecutive_fails >= hu->conf->fails
+        && __atomic_compare_exchange_n(&psh->down, &down, 1, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    {
+        ngx_http_health_add(&ush->ndown, 1);
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "health: peer %V of upstream \"%V\" failed %ui "
+                      "checks (last: %s, status %ui), out of rotation",
+                      &peer->name, &hu->name, hu->conf->fails,
+                      ngx_http_health_check_reasons[result], code);
+    }
+}

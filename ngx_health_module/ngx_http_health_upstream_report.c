@@ -1,0 +1,523 @@
+/*
+ * Copyright (C) 2026 nginx-health authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * nginx-health: upstream peers in the status: the groups' checks, their
+ * peers in the JSON and their Prometheus metrics.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "health_histogram.h"
+#include "health_status.h"
+#include "ngx_http_health_upstream_int.h"
+
+
+static const char *ngx_http_health_peer_state(ngx_http_health_upstream_t *hu,
+    ngx_uint_t i, ngx_http_health_peer_sh_t *psh, time_t now);
+static json_t *ngx_http_health_peer_json(ngx_http_health_upstream_t *hu,
+    ngx_uint_t i, ngx_http_health_peer_sh_t *psh, const char *state,
+    ngx_http_health_stats_t *st);
+
+
+/* the state of a peer for the report: ours first, then nginx's own */
+static const char *
+ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, time_t now)
+{
+    ngx_http_upstream_rr_peer_t  *rr;
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    if (hu->peers[i].slot) {
+        return ngx_http_health_resolve_state(hu, i, psh, now);
+    }
+#endif
+
+    rr = hu->tracked ? hu->peers[i].rr : NULL;
+
+#ifdef NGX_HTTP_UPSTREAM_DRAINING
+    /* "drain": only sticky requests, deliberately; not a failure */
+    if (rr && (rr->down & NGX_HTTP_UPSTREAM_DRAINING)) {
+        return "draining";
+    }
+#endif
+
+    if (rr ? rr->down : hu->peers[i].down) {
+        return "down";
+    }
+
+    if (hu->conf && ngx_http_health_load(&psh->down)) {
+        return "unhealthy";
+    }
+
+    if (rr && rr->max_fails && rr->fails >= rr->max_fails
+        && now - rr->checked <= rr->fail_timeout)
+    {
+        return "unavailable";
+    }
+
+    return "up";
+}
+
+
+static json_t *
+ngx_http_health_peer_json(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, const char *state,
+    ngx_http_health_stats_t *st)
+{
+    json_t  *p, *o;
+
+    p = json_object();
+    if (p == NULL) {
+        return NULL;
+    }
+
+    json_object_set_new(p, "server",
+                        json_stringn((char *) hu->peers[i].name.data,
+                                     hu->peers[i].name.len));
+    json_object_set_new(p, "state", json_string(state));
+    json_object_set_new(p, "backup", json_boolean(hu->peers[i].backup));
+    json_object_set_new(p, "requests", json_integer(
+        st->requests + ngx_http_health_load(&psh->failed)));
+    json_object_set_new(p, "fails",
+                        json_integer(ngx_http_health_load(&psh->fails)));
+    json_object_set_new(p, "failed_attempts",
+                        json_integer(ngx_http_health_load(&psh->failed)));
+
+    o = json_object();
+    json_object_set_new(o, "1xx", json_integer(st->classes[0]));
+    json_object_set_new(o, "2xx", json_integer(st->classes[1]));
+    json_object_set_new(o, "3xx", json_integer(st->classes[2]));
+    json_object_set_new(o, "4xx", json_integer(st->classes[3]));
+    json_object_set_new(o, "5xx", json_integer(st->classes[4]));
+    json_object_set_new(p, "responses", o);
+
+    o = json_object();
+    json_object_set_new(o, "p50", ngx_http_health_json_number(
+        health_hist_quantile(st->w_hist, st->w_requests, 0.5,
+                             st->w_max_us) / 1000));
+    json_object_set_new(o, "p95", ngx_http_health_json_number(
+        health_hist_quantile(st->w_hist, st->w_requests, 0.95,
+                             st->w_max_us) / 1000));
+    json_object_set_new(o, "p99", ngx_http_health_json_number(
+        health_hist_quantile(st->w_hist, st->w_requests, 0.99,
+                             st->w_max_us) / 1000));
+    json_object_set_new(p, "latency_ms", o);
+
+    if (hu->conf) {
+        o = json_object();
+        json_object_set_new(o, "checks",
+                            json_integer(ngx_http_health_load(&psh->checks)));
+        json_object_set_new(o, "fails", json_integer(
+            ngx_http_health_load(&psh->check_fails)));
+        json_object_set_new(o, "consecutive_fails", json_integer(
+            ngx_http_health_load(&psh->consecutive_fails)));
+        json_object_set_new(o, "consecutive_passes", json_integer(
+            ngx_http_health_load(&psh->consecutive_passes)));
+
+        switch (ngx_http_health_load(&psh->last_passed)) {
+        case 0:
+            json_object_set_new(o, "last_passed", json_null());
+            break;
+        case 1:
+            json_object_set_new(o, "last_passed", json_true());
+            break;
+        default:
+            json_object_set_new(o, "last_passed", json_false());
+            json_object_set_new(o, "last_error", json_string(
+                ngx_http_health_check_reasons[
+                    ngx_min(ngx_http_health_load(&psh->last_result),
+                            NGX_HTTP_HEALTH_CHECK_STATUS)]));
+        }
+
+        if (ngx_http_health_load(&psh->last_code)) {
+            json_object_set_new(o, "last_status", json_integer(
+                ngx_http_health_load(&psh->last_code)));
+        }
+
+        json_object_set_new(p, "health_checks", o);
+    }
+
+    return p;
+}
+
+ngx_int_t
+ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
+{
+    ngx_http_health_upstream_main_conf_t  *humcf = data;
+
+    time_t                          now;
+    json_t                         *ups, *obj, *peers, *p, *check;
+    uint64_t                        ndown;
+    ngx_str_t                       name;
+    ngx_uint_t                      u, i, up, down, total, draining;
+    const char                     *state;
+    health_status_t                 status;
+    ngx_http_health_stats_t        *st;
+    ngx_http_health_peer_sh_t      *psh;
+    ngx_http_health_upstream_t     *hu;
+    ngx_http_health_main_conf_t    *hmcf;
+    ngx_http_health_upstream_sh_t  *ush;
+
+    hmcf = humcf->hmcf;
+
+    if (hmcf->sh == NULL) {
+        return NGX_OK;
+    }
+
+    st = ngx_palloc(rep->pool, sizeof(ngx_http_health_stats_t));
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    ups = rep->root ? ngx_http_health_report_upstreams(rep) : NULL;
+    now = ngx_time();
+    hu = humcf->upstreams.elts;
+
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        ush = ngx_http_health_upstream_sh(hmcf, u);
+        ndown = hu[u].conf ? ngx_http_health_load(&ush->ndown) : 0;
+
+        obj = NULL;
+        peers = NULL;
+
+        if (ups) {
+            obj = json_object();
+            peers = json_array();
+
+            if (obj == NULL || peers == NULL) {
+                json_decref(obj);
+                json_decref(peers);
+                return NGX_ERROR;
+            }
+
+            json_object_set_new(obj, "peers", peers);
+        }
+
+        up = 0;
+        down = 0;
+        total = 0;
+        draining = 0;
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+        if (hu[u].nresolve
+            && hu[u].config != *((ngx_http_upstream_rr_peers_t *)
+                                 hu[u].uscf->peer.data)->config)
+        {
+            /* Redis publishing reports without a connection */
+            ngx_http_health_resolve_sync(&hu[u], ngx_cycle->log);
+        }
+#endif
+
+        for (i = 0; i < hu[u].npeers; i++) {
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+            /* a slot is listed while its address is one of the peers */
+            if (hu[u].peers[i].slot && !hu[u].peers[i].live) {
+                continue;
+            }
+#endif
+
+            psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
+            state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+
+            total++;
+
+            if (state[0] == 'u' && state[1] == 'p') {
+                up++;
+
+            } else if (state[0] == 'd' && state[1] == 'r') {
+                /* "drain": leaves on purpose, still counted as a peer */
+                draining++;
+
+            } else if (state[0] == 'd') {
+                /* taken out on purpose: neither a failure nor degraded */
+                down++;
+            }
+
+            if (peers == NULL) {
+                continue;
+            }
+
+            ngx_http_health_shm_read(hmcf, hmcf->zones.nelts + hu[u].first + i,
+                                     st, 1);
+
+            p = ngx_http_health_peer_json(&hu[u], i, psh, state, st);
+
+            if (p == NULL || json_array_append_new(peers, p) != 0) {
+                json_decref(obj);
+                return NGX_ERROR;
+            }
+        }
+
+        /* a peer marked down or draining leaves on purpose */
+        status = (up && up == total - down - draining) ? HEALTH_HEALTHY
+                 : up ? HEALTH_DEGRADED : HEALTH_UNHEALTHY;
+
+        /*
+         * Like a dependency with required=off: a group whose peers all
+         * fail must not make every instance answer 503 at once.
+         */
+        if (status == HEALTH_UNHEALTHY
+            && (hu[u].conf == NULL || !hu[u].conf->required))
+        {
+            status = HEALTH_DEGRADED;
+        }
+
+        check = NULL;
+
+        if (rep->checks_json) {
+            check = json_object();
+            if (check == NULL) {
+                json_decref(obj);
+                return NGX_ERROR;
+            }
+
+            json_object_set_new(check, "healthy_peers", json_integer(up));
+            json_object_set_new(check, "total_peers",
+                                json_integer(total - down));
+
+            if (down) {
+                json_object_set_new(check, "down_peers", json_integer(down));
+            }
+            json_object_set_new(check, "required",
+                                json_boolean(hu[u].conf
+                                             && hu[u].conf->required));
+
+            if (ndown && ndown >= hu[u].nchecked) {
+                json_object_set_new(check, "fail_open", json_true());
+                json_object_set_new(check, "reason", json_string(
+                    "every peer failed its health checks: fail-open, "
+                    "all peers stay in rotation"));
+            }
+        }
+
+        if (obj) {
+            json_object_set_new(obj, "fail_open",
+                                json_boolean(ndown
+                                             && ndown >= hu[u].nchecked));
+
+            if (json_object_setn_new(ups, (char *) hu[u].name.data,
+                                     hu[u].name.len, obj)
+                != 0)
+            {
+                json_decref(check);
+                return NGX_ERROR;
+            }
+        }
+
+        name.len = sizeof("upstream:") - 1 + hu[u].name.len;
+        name.data = ngx_pnalloc(rep->pool, name.len);
+        if (name.data == NULL) {
+            json_decref(check);
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(name.data, "upstream:%V", &hu[u].name);
+
+        if (ngx_http_health_report_add_check(rep, &name, status, check)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
+    void *data)
+{
+    ngx_http_health_upstream_main_conf_t  *humcf = data;
+
+    u_char                        sum[32], *un, *pn, **names;
+    time_t                        now;
+    uint64_t                      cum, failed;
+    ngx_uint_t                    u, i, k, f;
+    const char                   *state;
+    ngx_http_health_stats_t      *st;
+    ngx_http_health_peer_sh_t    *psh;
+    ngx_http_health_upstream_t   *hu;
+    ngx_http_health_main_conf_t  *hmcf;
+
+    static const char  *families[] = {
+        "# HELP nginx_health_upstream_peer_up Whether a peer is in rotation "
+        "(1) or not (0); absent for a peer marked down in the "
+        "configuration.\n"
+        "# TYPE nginx_health_upstream_peer_up gauge\n",
+        "# HELP nginx_health_upstream_peer_state The state of a peer (up, "
+        "down, unhealthy, unavailable): 1 for the one it is in.\n"
+        "# TYPE nginx_health_upstream_peer_state gauge\n",
+        "# HELP nginx_health_upstream_peer_requests_total Requests sent to "
+        "a peer (every attempt).\n"
+        "# TYPE nginx_health_upstream_peer_requests_total counter\n",
+        "# HELP nginx_health_upstream_peer_failed_attempts_total Attempts "
+        "that failed before a response (refused, reset, timed out).\n"
+        "# TYPE nginx_health_upstream_peer_failed_attempts_total counter\n",
+        "# HELP nginx_health_upstream_peer_responses_total Responses of a "
+        "peer by status class.\n"
+        "# TYPE nginx_health_upstream_peer_responses_total counter\n",
+        "# HELP nginx_health_upstream_peer_response_duration_seconds Time "
+        "from choosing a peer to the end of its response (attempts with a "
+        "response).\n"
+        "# TYPE nginx_health_upstream_peer_response_duration_seconds "
+        "histogram\n"
+    };
+
+    hmcf = humcf->hmcf;
+
+    if (hmcf->sh == NULL || humcf->upstreams.nelts == 0) {
+        return NGX_OK;
+    }
+
+    st = ngx_palloc(rep->pool, sizeof(ngx_http_health_stats_t));
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    now = ngx_time();
+    hu = humcf->upstreams.elts;
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    /* the same peers in every family of this scrape */
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        if (hu[u].nresolve
+            && hu[u].config != *((ngx_http_upstream_rr_peers_t *)
+                                 hu[u].uscf->peer.data)->config)
+        {
+            ngx_http_health_resolve_sync(&hu[u], ngx_cycle->log);
+        }
+    }
+#endif
+
+    /* label values, escaped once: group names first, then every peer's */
+    names = ngx_palloc(rep->pool,
+                       (humcf->upstreams.nelts + hmcf->npeers)
+                       * sizeof(u_char *));
+    if (names == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (u = 0; u < humcf->upstreams.nelts; u++) {
+        names[u] = ngx_http_health_prom_escape(rep->pool,
+                                               &hu[u].name);
+        if (names[u] == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < hu[u].npeers; i++) {
+            pn = ngx_http_health_prom_escape(rep->pool,
+                                             &hu[u].peers[i].name);
+            if (pn == NULL) {
+                return NGX_ERROR;
+            }
+
+            names[humcf->upstreams.nelts + hu[u].first + i] = pn;
+        }
+    }
+
+#define emit(...)                                                             \
+    if (ngx_http_health_printf(rep, __VA_ARGS__) != NGX_OK) {                 \
+        return NGX_ERROR;                                                     \
+    }
+
+    /* one family at a time, as the exposition format wants them grouped */
+    for (f = 0; f < 6; f++) {
+        emit("%s", families[f]);
+
+        for (u = 0; u < humcf->upstreams.nelts; u++) {
+            un = names[u];
+
+            for (i = 0; i < hu[u].npeers; i++) {
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+                /* a slot is listed while its address is one of the peers */
+                if (hu[u].peers[i].slot && !hu[u].peers[i].live) {
+                    continue;
+                }
+#endif
+
+                pn = names[humcf->upstreams.nelts + hu[u].first + i];
+                psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
+
+                if (f <= 1) {
+                    state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+
+                    if (f == 0 && state[0] != 'd') {
+                        emit("nginx_health_upstream_peer_up{upstream=\"%s\","
+                             "peer=\"%s\"} %d\n", un, pn,
+                             state[0] == 'u' && state[1] == 'p');
+
+                    } else if (f == 1) {
+                        emit("nginx_health_upstream_peer_state{upstream="
+                             "\"%s\",peer=\"%s\",state=\"%s\"} 1\n",
+                             un, pn, state);
+                    }
+
+                    continue;
+                }
+
+                failed = ngx_http_health_load(&psh->failed);
+
+                if (f == 3) {
+                    emit("nginx_health_upstream_peer_failed_attempts_total"
+                         "{upstream=\"%s\",peer=\"%s\"} %uL\n",
+                         un, pn, failed);
+                    continue;
+                }
+
+                ngx_http_health_shm_read(hmcf,
+                                         hmcf->zones.nelts + hu[u].first + i,
+                                         st, 1);
+
+                if (f == 2) {
+                    emit("nginx_health_upstream_peer_requests_total"
+                         "{upstream=\"%s\",peer=\"%s\"} %uL\n",
+                         un, pn, st->requests + failed);
+                    continue;
+                }
+
+                if (f == 4) {
+                    for (k = 1; k <= 5; k++) {
+                        emit("nginx_health_upstream_peer_responses_total"
+                             "{upstream=\"%s\",peer=\"%s\",code=\"%uixx\"} "
+                             "%uL\n", un, pn, k, st->classes[k - 1]);
+                    }
+
+                    continue;
+                }
+
+                cum = 0;
+
+                for (k = 0; k < hmcf->nbounds; k++) {
+                    cum += st->buckets[k];
+                    emit("nginx_health_upstream_peer_response_duration_"
+                         "seconds_bucket{upstream=\"%s\",peer=\"%s\","
+                         "le=\"%V\"} %uL\n", un, pn,
+                         &hmcf->bound_labels[k], cum);
+                }
+
+                (void) health_hist_format_seconds(st->time_us, (char *) sum,
+                                                  sizeof(sum));
+
+                emit("nginx_health_upstream_peer_response_duration_seconds_"
+                     "bucket{upstream=\"%s\",peer=\"%s\",le=\"+Inf\"} %uL\n"
+                     "nginx_health_upstream_peer_response_duration_seconds_"
+                     "sum{upstream=\"%s\",peer=\"%s\"} %s\n"
+                     "nginx_health_upstream_peer_response_duration_seconds_"
+                     "count{upstream=\"%s\",peer=\"%s\"} %uL\n",
+                     un, pn, st->requests, un, pn, sum, un, pn,
+                     st->requests);
+            }
+        }
+    }
+
+#undef emit
+
+    return NGX_OK;
+}
