@@ -23,16 +23,8 @@ mkdir -p "$out/logs"
 port=$(bench_free_port)
 
 {
-    echo "load_module $MODULE;"
-    [ "$(id -u)" = 0 ] && echo 'user root;'
+    bench_nginx_head "$MODULE" 2 "$out"
     cat <<EOC
-worker_processes 2;
-pid $out/nginx.pid;
-error_log $out/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
     server {
         listen 127.0.0.1:$port;
         location /health { health_status; }

@@ -34,16 +34,8 @@ run() {
     mkdir -p "$dir/logs"
     port=$(bench_free_port)
     {
-        echo "load_module $module;"
-        [ "$(id -u)" = 0 ] && echo 'user root;'
+        bench_nginx_head "$module" "$workers" "$dir"
         cat <<EOC
-worker_processes $workers;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
     server {
         listen 127.0.0.1:$port;
         location /health { health_zone off; health_status; }

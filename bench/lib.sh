@@ -10,6 +10,24 @@ bench_free_port() {
                 LocalPort => $p, Listen => 1) or next; print $p; exit }'
 }
 
+# bench_nginx_head MODULE WORKERS DIR: the main context of a benchmark's
+# nginx.conf (MODULE empty: stock nginx), up to the http block's opening
+# and its common lines; the caller writes the servers and closes it
+bench_nginx_head() {
+    local module=$1 workers=$2 dir=$3
+    [ -n "$module" ] && echo "load_module $module;"
+    [ "$(id -u)" = 0 ] && echo 'user root;'
+    cat <<EOC
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+EOC
+}
+
 # bench_require TOOL...: stop with a clear message if one is missing
 bench_require() {
     local tool
