@@ -156,7 +156,7 @@ ngx_http_health_create_main_conf(ngx_conf_t *cf)
      *     hmcf->service = { 0, NULL };
      *     hmcf->nbounds = 0;
      *     hmcf->sh = NULL;
-     *     hmcf->shard = NULL;
+     *     hmcf->ring = NULL;
      */
 
     hmcf->window = NGX_CONF_UNSET;
@@ -296,6 +296,7 @@ static void
 ngx_http_health_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_health_probe_exit_process(cycle);
+    ngx_http_health_shm_exit_process(cycle);
 }
 
 

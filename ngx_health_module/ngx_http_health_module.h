@@ -51,21 +51,26 @@ typedef struct {
     ngx_array_t                  reporters;  /* ngx_http_health_reporter_t */
     ngx_array_t                  probes;    /* ngx_http_health_probe_t * */
 
-    /* the layout of the shared segment, fixed at configuration time */
-    ngx_uint_t                   nshards;
-    size_t                       zone_size;
-    size_t                       shard_size;
+    /* the segment's layout (ngx_http_health_shm.c), fixed at configuration */
+    ngx_uint_t                   nrings;
+    ngx_uint_t                   capacity;       /* blocks */
+    size_t                       block_size;
     size_t                       data_size;
     uint64_t                     layout;
 
-    /* upstream peers: blocks after the zones' in each shard, then state */
+    /* upstream peers: blocks after the zones', then their check state */
     ngx_uint_t                   npeers;
+    ngx_array_t                  peer_keys;      /* ngx_str_t, by peer */
     size_t                       upstream_size;
     uint64_t                     upstream_hash;
 
     ngx_shm_zone_t              *shm_zone;
+    ngx_slab_pool_t             *shpool;         /* its mutex folds */
     ngx_http_health_shctx_t     *sh;
-    u_char                      *shard;          /* this process' shard */
+    uint32_t                    *place;          /* block -> its place */
+    u_char                      *blocks;         /* the first block */
+    void                        *rings;
+    void                        *ring;           /* this process' or NULL */
 
     uint64_t                     generation;     /* see the verdict */
     ngx_uint_t                   status_served;  /* health_status is used */

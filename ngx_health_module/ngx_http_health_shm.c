@@ -4,12 +4,20 @@
  *
  * nginx-health: the shared memory segment, its layout and reloads.
  *
- * The segment's name carries a hash of its layout (zones, window, bounds,
- * shards).  nginx hands init_zone the old segment only when a zone of the
- * same name and size existed, so a compatible reload keeps the counters in
- * place, old and new workers adding to the same memory, and a changed
- * layout gets a fresh segment while the old workers finish with the old
- * one: nothing is ever re-initialised under a live writer.
+ * The segment's name carries a hash of its shape: the window, the bounds,
+ * the number of rings (from the workers), the number of blocks it has room
+ * for and the upstream groups' state.  The zones are not part of it: a
+ * reload that adds or removes zones keeps the segment when it has room,
+ * and every block is found again by its name, so the counters of what
+ * stays carry on where they were, old and new workers counting into the
+ * same memory.  Room is made with an eighth more blocks than configured;
+ * a block no longer configured is kept (its old workers may still count)
+ * until a new segment is made.
+ *
+ * A new segment (other shape, no room, other upstreams) takes every block
+ * that keeps its name from the old one, with a notice; what the old
+ * workers count after that stays in the old segment.  A changed window
+ * restarts the windows, changed bounds restart the totals.
  */
 
 #include <ngx_config.h>
@@ -20,71 +28,160 @@
 #include "ngx_http_health_shm.h"
 
 
-/* "nhelth02": since 02, started and the slots' epochs are monotonic */
-#define NGX_HTTP_HEALTH_MAGIC  0x6e68656c74683032ULL
+/* "nhelth03": since 03, blocks by name, rings of records */
+#define NGX_HTTP_HEALTH_MAGIC  0x6e68656c74683033ULL
+
+#define NGX_HTTP_HEALTH_FOLD_PERIOD  1000        /* ms */
+
+
+typedef struct {
+    ngx_str_t                    key;
+    uint64_t                     hash;
+} ngx_http_health_key_t;
 
 
 static ngx_int_t ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_int_t ngx_http_health_keys(ngx_conf_t *cf,
+    ngx_http_health_main_conf_t *hmcf);
 static ngx_http_health_main_conf_t *ngx_http_health_old_zone(
-    ngx_shm_zone_t *shm_zone);
+    ngx_cycle_t *cycle, ngx_http_health_main_conf_t *hmcf);
+static void ngx_http_health_place(ngx_http_health_main_conf_t *hmcf);
+static ngx_uint_t ngx_http_health_inherit(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_main_conf_t *ohmcf);
+static ngx_int_t ngx_http_health_find(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_key_t *k);
+static void ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_ring_t *ring);
+static void ngx_http_health_fold_one(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_rec_t *rec);
+static void ngx_http_health_expire(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_slot_t *slots, ngx_uint_t k, uint64_t epoch);
+static void ngx_http_health_fold_timer(ngx_event_t *ev);
 static uint64_t ngx_http_health_hash(uint64_t h, const void *p, size_t len);
+
+
+static ngx_event_t  ngx_http_health_fold_ev;
+
+
+#define ngx_http_health_dir(hmcf)                                             \
+    ((ngx_http_health_dirent_t *) ((u_char *) (hmcf)->sh                      \
+                    + ngx_align(sizeof(ngx_http_health_shctx_t),              \
+                                NGX_HTTP_HEALTH_CACHE_LINE)))
+
+#define ngx_http_health_block(hmcf, place)                                    \
+    ((hmcf)->blocks + (size_t) (place) * (hmcf)->block_size)
+
+#define ngx_http_health_slots(hmcf, b)                                        \
+    ((ngx_http_health_slot_t *) ((b)                                          \
+                    + ngx_align(sizeof(ngx_http_health_totals_t),             \
+                                NGX_HTTP_HEALTH_CACHE_LINE)))
+
+#define ngx_http_health_ring_at(hmcf, i)                                      \
+    ((ngx_http_health_ring_t *) (hmcf)->rings + (i))
 
 
 char *
 ngx_http_health_shm_add(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf)
 {
-    size_t                   size;
-    uint64_t                 h, v;
-    ngx_str_t                name;
-    ngx_uint_t               i;
-    ngx_core_conf_t         *ccf;
-    ngx_http_health_zone_t  *zone;
+    size_t                        size, dir;
+    uint64_t                      h, v;
+    ngx_str_t                     name;
+    ngx_uint_t                    i, n, need, missing, free;
+    ngx_core_conf_t              *ccf;
+    ngx_http_health_key_t        *k;
+    ngx_http_health_dirent_t     *de;
+    ngx_http_health_main_conf_t  *ohmcf;
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
                                            ngx_core_module);
 
-    /*
-     * worker_processes is usually known by now; if it comes after the http
-     * block the workers share shards (index modulo nshards), which stays
-     * exact because every add is atomic
-     */
-    hmcf->nshards = ccf->worker_processes > 0 ? ccf->worker_processes : 1;
-
-    if (hmcf->nshards > NGX_HTTP_HEALTH_MAX_SHARDS) {
-        hmcf->nshards = NGX_HTTP_HEALTH_MAX_SHARDS;
+    if (ngx_http_health_keys(cf, hmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
-    hmcf->zone_size = ngx_align(sizeof(ngx_http_health_counters_t),
-                                NGX_HTTP_HEALTH_CACHE_LINE)
-                      + hmcf->nslots * sizeof(ngx_http_health_slot_t);
-    hmcf->shard_size = hmcf->zone_size * (hmcf->zones.nelts + hmcf->npeers);
+    /*
+     * A ring for each worker, and as many again for the old workers that
+     * finish their requests during a reload; a process that finds none
+     * free counts under the mutex.  worker_processes may come after the
+     * http block: then one ring is planned and every process finds one.
+     */
+    n = ccf->worker_processes > 0 ? (ngx_uint_t) ccf->worker_processes : 1;
+    hmcf->nrings = 2 * n + 2;
+
+    need = hmcf->zones.nelts + hmcf->npeers;
+    hmcf->capacity = ngx_align(need + need / 8 + 16, 64);
+
+    hmcf->block_size = ngx_align(ngx_align(sizeof(ngx_http_health_totals_t),
+                                           NGX_HTTP_HEALTH_CACHE_LINE)
+                                 + (hmcf->nslots + 1)
+                                   * sizeof(ngx_http_health_slot_t),
+                                 NGX_HTTP_HEALTH_CACHE_LINE);
+
+    /* the previous segment, if it has the same shape and room, is kept */
+    ohmcf = ngx_http_health_old_zone((ngx_cycle_t *) ngx_cycle, hmcf);
+
+    if (ohmcf != NULL
+        && ohmcf->nrings == hmcf->nrings
+        && ohmcf->block_size == hmcf->block_size
+        && ohmcf->slot_width == hmcf->slot_width
+        && ohmcf->nbounds == hmcf->nbounds
+        && ngx_memcmp(ohmcf->bounds, hmcf->bounds,
+                      hmcf->nbounds * sizeof(uint64_t)) == 0
+        && ohmcf->upstream_hash == hmcf->upstream_hash
+        && ohmcf->upstream_size == hmcf->upstream_size
+        && ohmcf->capacity >= need)
+    {
+        de = ngx_http_health_dir(ohmcf);
+        k = (ngx_http_health_key_t *) hmcf->place;   /* still the keys */
+
+        free = 0;
+        for (i = 0; i < ohmcf->capacity; i++) {
+            free += (de[i].len == 0);
+        }
+
+        missing = 0;
+        for (i = 0; i < need; i++) {
+            missing += (ngx_http_health_find(ohmcf, &k[i]) == NGX_ERROR);
+        }
+
+        if (missing <= free) {
+            hmcf->capacity = ohmcf->capacity;
+
+        } else if (hmcf->capacity <= ohmcf->capacity) {
+            hmcf->capacity = ohmcf->capacity + 64;
+        }
+    }
+
+    dir = ngx_align(hmcf->capacity * sizeof(ngx_http_health_dirent_t),
+                    NGX_HTTP_HEALTH_CACHE_LINE);
+
     hmcf->data_size = ngx_align(sizeof(ngx_http_health_shctx_t),
                                 NGX_HTTP_HEALTH_CACHE_LINE)
-                      + hmcf->shard_size * hmcf->nshards
+                      + dir
+                      + hmcf->nrings * sizeof(ngx_http_health_ring_t)
+                      + hmcf->capacity * hmcf->block_size
                       + hmcf->upstream_size;
 
     h = 0xcbf29ce484222325ULL;
 
     v = NGX_HTTP_HEALTH_MAGIC;
     h = ngx_http_health_hash(h, &v, sizeof(v));
-    v = sizeof(ngx_http_health_counters_t) ^ sizeof(ngx_http_health_slot_t);
+    v = sizeof(ngx_http_health_totals_t) ^ sizeof(ngx_http_health_slot_t)
+        ^ sizeof(ngx_http_health_ring_t);
     h = ngx_http_health_hash(h, &v, sizeof(v));
     v = hmcf->window;
     h = ngx_http_health_hash(h, &v, sizeof(v));
     v = hmcf->nslots;
     h = ngx_http_health_hash(h, &v, sizeof(v));
-    v = hmcf->nshards;
+    v = hmcf->nrings;
+    h = ngx_http_health_hash(h, &v, sizeof(v));
+    v = hmcf->capacity;
     h = ngx_http_health_hash(h, &v, sizeof(v));
     v = hmcf->nbounds;
     h = ngx_http_health_hash(h, &v, sizeof(v));
     h = ngx_http_health_hash(h, hmcf->bounds,
                              hmcf->nbounds * sizeof(uint64_t));
-
-    zone = hmcf->zones.elts;
-    for (i = 0; i < hmcf->zones.nelts; i++) {
-        h = ngx_http_health_hash(h, zone[i].name.data, zone[i].name.len + 1);
-    }
 
     /* upstream groups, their peers and the size of their state */
     v = hmcf->upstream_hash;
@@ -117,19 +214,81 @@ ngx_http_health_shm_add(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf)
 }
 
 
+/*
+ * The blocks' names: "z:NAME" for a zone, "p:GROUP/N/PEER" for the N-th
+ * peer of an upstream group.  Until init_zone places them, hmcf->place
+ * holds these keys.
+ */
+static ngx_int_t
+ngx_http_health_keys(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf)
+{
+    u_char                  *p;
+    ngx_str_t               *pk;
+    ngx_uint_t               i, n;
+    ngx_http_health_key_t   *k;
+    ngx_http_health_zone_t  *zone;
+
+    n = hmcf->zones.nelts + hmcf->npeers;
+
+    k = ngx_pcalloc(cf->pool, (n + 1) * sizeof(ngx_http_health_key_t));
+    if (k == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone = hmcf->zones.elts;
+
+    for (i = 0; i < hmcf->zones.nelts; i++) {
+        p = ngx_pnalloc(cf->pool, zone[i].name.len + 2);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        k[i].key.data = p;
+        k[i].key.len = ngx_sprintf(p, "z:%V", &zone[i].name) - p;
+    }
+
+    pk = hmcf->peer_keys.elts;
+
+    for (i = 0; i < hmcf->npeers && i < hmcf->peer_keys.nelts; i++) {
+        k[hmcf->zones.nelts + i].key = pk[i];
+    }
+
+    for (i = 0; i < n; i++) {
+        k[i].hash = ngx_http_health_hash(0xcbf29ce484222325ULL,
+                                         k[i].key.data, k[i].key.len);
+
+        if (k[i].key.len > NGX_HTTP_HEALTH_KEY_LEN) {
+            /* a prefix, and the whole name's hash tells them apart */
+            k[i].key.len = NGX_HTTP_HEALTH_KEY_LEN;
+        }
+    }
+
+    hmcf->place = (uint32_t *) k;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_health_main_conf_t  *ohmcf = data;
 
+    size_t                        dir;
+    ngx_uint_t                    kept;
     ngx_slab_pool_t              *shpool;
     ngx_http_health_shctx_t      *sh;
     ngx_http_health_main_conf_t  *hmcf, *prev;
 
     hmcf = shm_zone->data;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    hmcf->shpool = shpool;
+
+    dir = ngx_align(hmcf->capacity * sizeof(ngx_http_health_dirent_t),
+                    NGX_HTTP_HEALTH_CACHE_LINE);
 
     if (ohmcf != NULL) {
-        /* same name, so same layout: carry on counting where it was */
+        /* same name, so same shape: carry on counting where it was */
 
         if (ohmcf->sh == NULL || ohmcf->sh->layout != hmcf->layout) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
@@ -145,61 +304,228 @@ ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         hmcf->generation = __atomic_add_fetch(&hmcf->sh->generation, 1,
                                               __ATOMIC_RELAXED);
 
-        hmcf->shard = (u_char *) hmcf->sh
-                      + ngx_align(sizeof(ngx_http_health_shctx_t),
-                                  NGX_HTTP_HEALTH_CACHE_LINE);
-        return NGX_OK;
+    } else {
+        sh = ngx_slab_calloc(shpool, hmcf->data_size);
+        if (sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        sh->magic = NGX_HTTP_HEALTH_MAGIC;
+        sh->layout = hmcf->layout;
+        sh->started = ngx_http_health_monotonic_sec();
+        sh->generation = 1;
+        sh->capacity = hmcf->capacity;
+
+        hmcf->sh = sh;
+        hmcf->generation = 1;
     }
 
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    hmcf->rings = (u_char *) hmcf->sh
+                  + ngx_align(sizeof(ngx_http_health_shctx_t),
+                              NGX_HTTP_HEALTH_CACHE_LINE)
+                  + dir;
+    hmcf->blocks = (u_char *) hmcf->rings
+                   + hmcf->nrings * sizeof(ngx_http_health_ring_t);
 
-    sh = ngx_slab_calloc(shpool, hmcf->data_size);
-    if (sh == NULL) {
+    ngx_shmtx_lock(&shpool->mutex);
+    ngx_http_health_place(hmcf);
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (hmcf->place == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "health: no room for the blocks in \"%V\"",
+                      &shm_zone->shm.name);
         return NGX_ERROR;
     }
 
-    sh->magic = NGX_HTTP_HEALTH_MAGIC;
-    sh->layout = hmcf->layout;
-    sh->started = ngx_http_health_monotonic_sec();
-    sh->generation = 1;
-
-    prev = ngx_http_health_old_zone(shm_zone);
-
-    if (prev != NULL) {
-        sh->started = prev->sh->started;
-
-        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
-                      "health: zones, window, buckets or worker count "
-                      "changed, counters start again from zero in \"%V\"",
-                      &shm_zone->shm.name);
+    if (ohmcf != NULL) {
+        return NGX_OK;
     }
 
-    hmcf->sh = sh;
-    hmcf->generation = 1;
-    hmcf->shard = (u_char *) sh + ngx_align(sizeof(ngx_http_health_shctx_t),
-                                            NGX_HTTP_HEALTH_CACHE_LINE);
+    prev = ngx_http_health_old_zone((ngx_cycle_t *) ngx_cycle, hmcf);
+
+    if (prev != NULL) {
+        hmcf->sh->started = prev->sh->started;
+
+        ngx_shmtx_lock(&prev->shpool->mutex);
+        kept = ngx_http_health_inherit(hmcf, prev);
+        ngx_shmtx_unlock(&prev->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "health: the window, the buckets, the worker count, "
+                      "the upstreams or the number of zones changed: a new "
+                      "shared zone \"%V\", %ui of %ui zones and peers carry "
+                      "their counters over%s%s; what old workers count "
+                      "from now on is not carried",
+                      &shm_zone->shm.name, kept,
+                      hmcf->zones.nelts + hmcf->npeers,
+                      prev->slot_width != hmcf->slot_width
+                      || prev->nslots != hmcf->nslots
+                      ? ", the window restarts" : "",
+                      prev->nbounds != hmcf->nbounds
+                      || ngx_memcmp(prev->bounds, hmcf->bounds,
+                                    hmcf->nbounds * sizeof(uint64_t))
+                      ? ", the totals restart (other buckets)" : "");
+    }
 
     return NGX_OK;
 }
 
 
 /*
- * During a reload init_zone runs while ngx_cycle is still the old cycle:
- * a segment of ours under another name there means the layout changed.
+ * Every configured block to its place: the entry of its name, or a free
+ * one (cleared).  Under the mutex.  hmcf->place holds the keys on entry
+ * and the places on return (NULL when there is no room).
+ */
+static void
+ngx_http_health_place(ngx_http_health_main_conf_t *hmcf)
+{
+    uint32_t                  *place;
+    ngx_int_t                  at;
+    ngx_uint_t                 i, j, n;
+    ngx_http_health_key_t     *k;
+    ngx_http_health_dirent_t  *de;
+
+    k = (ngx_http_health_key_t *) hmcf->place;
+    n = hmcf->zones.nelts + hmcf->npeers;
+    de = ngx_http_health_dir(hmcf);
+
+    place = ngx_alloc((n + 1) * sizeof(uint32_t), ngx_cycle->log);
+    if (place == NULL) {
+        hmcf->place = NULL;
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        at = ngx_http_health_find(hmcf, &k[i]);
+
+        if (at == NGX_ERROR) {
+            for (j = 0; j < hmcf->capacity; j++) {
+                if (de[j].len == 0) {
+                    break;
+                }
+            }
+
+            if (j == hmcf->capacity) {
+                ngx_free(place);
+                hmcf->place = NULL;
+                return;
+            }
+
+            ngx_memzero(ngx_http_health_block(hmcf, j), hmcf->block_size);
+
+            de[j].hash = k[i].hash;
+            ngx_memcpy(de[j].key, k[i].key.data, k[i].key.len);
+            de[j].len = k[i].key.len;
+
+            at = j;
+        }
+
+        place[i] = (uint32_t) at;
+    }
+
+    /* into the keys' memory, the configuration's: it goes with it */
+    ngx_memcpy(k, place, n * sizeof(uint32_t));
+    ngx_free(place);
+
+    hmcf->place = (uint32_t *) k;
+}
+
+
+static ngx_int_t
+ngx_http_health_find(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_key_t *k)
+{
+    ngx_uint_t                 i;
+    ngx_http_health_dirent_t  *de;
+
+    de = ngx_http_health_dir(hmcf);
+
+    for (i = 0; i < hmcf->capacity; i++) {
+        if (de[i].hash == k->hash && de[i].len == k->key.len
+            && ngx_memcmp(de[i].key, k->key.data, k->key.len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* a new segment takes what keeps its name from the old one; prev locked */
+static ngx_uint_t
+ngx_http_health_inherit(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_main_conf_t *prev)
+{
+    u_char                    *b, *ob;
+    ngx_uint_t                 i, r, j, n, kept, window, totals;
+    ngx_http_health_key_t      k;
+    ngx_http_health_dirent_t  *de;
+
+    /* the old workers' pending records first */
+    for (r = 0; r < prev->nrings; r++) {
+        ngx_http_health_fold(prev, ngx_http_health_ring_at(prev, r));
+    }
+
+    window = prev->slot_width == hmcf->slot_width
+             && prev->nslots == hmcf->nslots;
+    totals = prev->nbounds == hmcf->nbounds
+             && ngx_memcmp(prev->bounds, hmcf->bounds,
+                           hmcf->nbounds * sizeof(uint64_t)) == 0;
+
+    de = ngx_http_health_dir(hmcf);
+    n = hmcf->zones.nelts + hmcf->npeers;
+    kept = 0;
+
+    for (i = 0; i < n; i++) {
+        j = hmcf->place[i];
+
+        k.key.data = de[j].key;
+        k.key.len = de[j].len;
+        k.hash = de[j].hash;
+
+        if (ngx_http_health_find(prev, &k) == NGX_ERROR) {
+            continue;
+        }
+
+        ob = ngx_http_health_block(prev, ngx_http_health_find(prev, &k));
+        b = ngx_http_health_block(hmcf, j);
+
+        if (totals) {
+            ngx_memcpy(b, ob, sizeof(ngx_http_health_totals_t));
+        }
+
+        if (window) {
+            ngx_memcpy(ngx_http_health_slots(hmcf, b),
+                       ngx_http_health_slots(prev, ob),
+                       (hmcf->nslots + 1) * sizeof(ngx_http_health_slot_t));
+        }
+
+        kept++;
+    }
+
+    return kept;
+}
+
+
+/*
+ * A segment of ours in the running cycle: the previous configuration's.
+ * During a reload ngx_cycle is still the old cycle.
  */
 static ngx_http_health_main_conf_t *
-ngx_http_health_old_zone(ngx_shm_zone_t *shm_zone)
+ngx_http_health_old_zone(ngx_cycle_t *cycle, ngx_http_health_main_conf_t *hmcf)
 {
     ngx_uint_t                    i;
     ngx_list_part_t              *part;
     ngx_shm_zone_t               *zone;
     ngx_http_health_main_conf_t  *ohmcf;
 
-    if (ngx_cycle == NULL) {
+    if (cycle == NULL || cycle->shared_memory.part.elts == NULL) {
         return NULL;
     }
 
-    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    part = &cycle->shared_memory.part;
     zone = part->elts;
 
     for (i = 0; /* void */ ; i++) {
@@ -220,16 +546,27 @@ ngx_http_health_old_zone(ngx_shm_zone_t *shm_zone)
 
         ohmcf = zone[i].data;
 
-        if (ohmcf->sh != NULL && ohmcf->sh->magic == NGX_HTTP_HEALTH_MAGIC) {
+        if (ohmcf != hmcf && ohmcf->sh != NULL && ohmcf->sh != hmcf->sh
+            && ohmcf->sh->magic == NGX_HTTP_HEALTH_MAGIC
+            && ohmcf->shpool != NULL)
+        {
             return ohmcf;
         }
     }
 }
 
 
+/*
+ * A ring for this process, if it counts: a free one, or one whose owner
+ * is gone (its records are folded first), else none (it counts under
+ * the mutex).
+ */
 void
 ngx_http_health_shm_init_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                    r;
+    ngx_pid_t                     owner;
+    ngx_http_health_ring_t       *ring;
     ngx_http_health_main_conf_t  *hmcf;
 
     hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_health_module);
@@ -238,23 +575,322 @@ ngx_http_health_shm_init_process(ngx_cycle_t *cycle)
         return;
     }
 
-    hmcf->shard = (u_char *) hmcf->sh
-                  + ngx_align(sizeof(ngx_http_health_shctx_t),
-                              NGX_HTTP_HEALTH_CACHE_LINE)
-                  + (ngx_worker % hmcf->nshards) * hmcf->shard_size;
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
+
+    ngx_shmtx_lock(&hmcf->shpool->mutex);
+
+    for (r = 0; r < hmcf->nrings; r++) {
+        ring = ngx_http_health_ring_at(hmcf, r);
+        owner = ring->owner;
+
+        if (owner != 0 && owner != ngx_pid
+            && (kill(owner, 0) == 0 || ngx_errno != NGX_ESRCH))
+        {
+            continue;
+        }
+
+        ngx_http_health_fold(hmcf, ring);
+
+        ring->owner = ngx_pid;
+        ring->generation = hmcf->generation;
+        hmcf->ring = ring;
+        break;
+    }
+
+    ngx_shmtx_unlock(&hmcf->shpool->mutex);
+
+    if (hmcf->ring == NULL) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "health: every counting ring is taken (reloads "
+                      "overlap), this process counts under the mutex");
+        return;
+    }
+
+    ngx_http_health_fold_ev.handler = ngx_http_health_fold_timer;
+    ngx_http_health_fold_ev.data = hmcf;
+    ngx_http_health_fold_ev.log = cycle->log;
+    ngx_http_health_fold_ev.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_health_fold_ev, NGX_HTTP_HEALTH_FOLD_PERIOD);
 }
 
 
 void
-ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf, ngx_uint_t zone,
-    ngx_http_health_stats_t *st, ngx_uint_t totals)
+ngx_http_health_shm_exit_process(ngx_cycle_t *cycle)
 {
-    time_t                       now;
-    u_char                      *base;
-    uint64_t                     epoch, e, max;
-    ngx_uint_t                   s, k, i, nb;
-    ngx_http_health_slot_t      *slot;
-    ngx_http_health_counters_t  *c;
+    ngx_http_health_ring_t       *ring;
+    ngx_http_health_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_health_module);
+
+    if (hmcf == NULL || hmcf->ring == NULL) {
+        return;
+    }
+
+    ring = hmcf->ring;
+    hmcf->ring = NULL;
+
+    ngx_shmtx_lock(&hmcf->shpool->mutex);
+    ngx_http_health_fold(hmcf, ring);
+    ring->owner = 0;
+    ngx_shmtx_unlock(&hmcf->shpool->mutex);
+}
+
+
+static void
+ngx_http_health_fold_timer(ngx_event_t *ev)
+{
+    ngx_http_health_ring_t       *ring;
+    ngx_http_health_main_conf_t  *hmcf;
+
+    hmcf = ev->data;
+    ring = hmcf->ring;
+
+    if (ring == NULL) {
+        return;
+    }
+
+    if (__atomic_load_n(&ring->head, __ATOMIC_RELAXED)
+        != __atomic_load_n(&ring->folded, __ATOMIC_RELAXED))
+    {
+        ngx_shmtx_lock(&hmcf->shpool->mutex);
+        ngx_http_health_fold(hmcf, ring);
+        ngx_shmtx_unlock(&hmcf->shpool->mutex);
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_HEALTH_FOLD_PERIOD);
+}
+
+
+/*
+ * The hot path: one record into this process' ring.  No lock unless the
+ * ring is full (the readers held the mutex for as long as it took to
+ * write RING / 2 records) or this process has no ring.
+ */
+void
+ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
+    ngx_uint_t status, uint64_t us, uint64_t now_us, uint64_t bytes_in,
+    uint64_t bytes_out)
+{
+    uint64_t                 head, pending;
+    ngx_http_health_rec_t   *rec, one;
+    ngx_http_health_ring_t  *ring;
+
+    ring = hmcf->ring;
+
+    if (ring == NULL) {
+        one.word = ngx_http_health_rec_word(hmcf->place[block], status,
+                                            now_us / 1000000);
+        one.us = us;
+        one.bytes_in = bytes_in;
+        one.bytes_out = bytes_out;
+
+        ngx_shmtx_lock(&hmcf->shpool->mutex);
+        ngx_http_health_fold_one(hmcf, &one);
+        ngx_shmtx_unlock(&hmcf->shpool->mutex);
+        return;
+    }
+
+    head = ring->head;
+    pending = head - __atomic_load_n(&ring->folded, __ATOMIC_ACQUIRE);
+
+    if (pending >= NGX_HTTP_HEALTH_RING) {
+        ngx_shmtx_lock(&hmcf->shpool->mutex);
+        ngx_http_health_fold(hmcf, ring);
+        ngx_shmtx_unlock(&hmcf->shpool->mutex);
+        pending = 0;
+    }
+
+    rec = &ring->rec[head % NGX_HTTP_HEALTH_RING];
+
+    rec->word = ngx_http_health_rec_word(hmcf->place[block], status,
+                                         now_us / 1000000);
+    rec->us = us;
+    rec->bytes_in = bytes_in;
+    rec->bytes_out = bytes_out;
+
+    __atomic_store_n(&ring->head, head + 1, __ATOMIC_RELEASE);
+
+    if (pending + 1 >= NGX_HTTP_HEALTH_RING / 2
+        && ngx_shmtx_trylock(&hmcf->shpool->mutex))
+    {
+        ngx_http_health_fold(hmcf, ring);
+        ngx_shmtx_unlock(&hmcf->shpool->mutex);
+    }
+}
+
+
+/* under the mutex */
+static void
+ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_ring_t *ring)
+{
+    uint64_t  head, i;
+
+    head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
+    i = ring->folded;
+
+    if (head - i > NGX_HTTP_HEALTH_RING) {
+        /* never by construction; a torn ring is not folded twice */
+        i = head - NGX_HTTP_HEALTH_RING;
+    }
+
+    for ( /* void */ ; i != head; i++) {
+        ngx_http_health_fold_one(hmcf,
+                                 &ring->rec[i % NGX_HTTP_HEALTH_RING]);
+    }
+
+    __atomic_store_n(&ring->folded, head, __ATOMIC_RELEASE);
+}
+
+
+/* under the mutex */
+static void
+ngx_http_health_fold_one(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_rec_t *rec)
+{
+    u_char                    *b;
+    uint32_t                   us32;
+    uint64_t                   place, epoch, us;
+    unsigned                   index;
+    ngx_uint_t                 status, i;
+    ngx_http_health_slot_t    *slots, *slot, *sum;
+    ngx_http_health_totals_t  *t;
+
+    place = rec->word >> 42;
+
+    if (place >= hmcf->capacity) {
+        return;
+    }
+
+    status = (rec->word >> 32) & 0x3ff;
+    epoch = (rec->word & 0xffffffff) / hmcf->slot_width;
+    us = rec->us;
+
+    b = ngx_http_health_block(hmcf, place);
+    t = (ngx_http_health_totals_t *) b;
+
+    index = health_hist_index(us);
+
+    t->requests++;
+    t->bytes_in += rec->bytes_in;
+    t->bytes_out += rec->bytes_out;
+    t->time_us += us;
+    t->buckets[health_hist_bound_lookup(hmcf->bound_of, hmcf->bounds,
+                                        hmcf->nbounds, index, us)]++;
+
+    if (status >= 100 && status < 600) {
+        t->classes[status / 100 - 1]++;
+
+        for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
+            if (t->code[i] == status) {
+                t->code_count[i]++;
+                break;
+            }
+
+            if (t->code[i] == 0) {
+                t->code[i] = (uint16_t) status;
+                t->code_count[i] = 1;
+                break;
+            }
+        }
+
+        if (i == NGX_HTTP_HEALTH_BLOCK_CODES) {
+            t->codes_other++;
+        }
+    }
+
+    slots = ngx_http_health_slots(hmcf, b);
+    i = epoch % hmcf->nslots;
+    slot = &slots[i];
+    sum = &slots[hmcf->nslots];
+
+    if (slot->epoch != epoch) {
+        if (slot->requests && slot->epoch > epoch) {
+            /* older than the window: its slot is a newer one's */
+            return;
+        }
+
+        ngx_http_health_expire(hmcf, slots, i, epoch);
+    }
+
+    us32 = us > 0xffffffff ? 0xffffffff : (uint32_t) us;
+
+    slot->requests++;
+    slot->hist[index]++;
+    sum->requests++;
+    sum->hist[index]++;
+
+    if (status >= 500 && status < 600) {
+        slot->errors++;
+        sum->errors++;
+    }
+
+    if (us32 > slot->max_us) {
+        slot->max_us = us32;
+    }
+}
+
+
+/* slot k leaves the sum and starts again for epoch; under the mutex */
+static void
+ngx_http_health_expire(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_slot_t *slots, ngx_uint_t k, uint64_t epoch)
+{
+    ngx_uint_t               i;
+    ngx_http_health_slot_t  *slot, *sum;
+
+    slot = &slots[k];
+    sum = &slots[hmcf->nslots];
+
+    if (slot->requests) {
+        sum->requests -= slot->requests;
+        sum->errors -= slot->errors;
+
+        for (i = 0; i < HEALTH_HIST_BUCKETS; i++) {
+            sum->hist[i] -= slot->hist[i];
+        }
+
+        ngx_memzero(slot, sizeof(ngx_http_health_slot_t));
+    }
+
+    slot->epoch = (uint32_t) epoch;
+}
+
+
+void
+ngx_http_health_shm_sync(ngx_http_health_main_conf_t *hmcf)
+{
+    ngx_uint_t  r;
+
+    if (hmcf->sh == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&hmcf->shpool->mutex);
+
+    for (r = 0; r < hmcf->nrings; r++) {
+        ngx_http_health_fold(hmcf, ngx_http_health_ring_at(hmcf, r));
+    }
+
+    ngx_shmtx_unlock(&hmcf->shpool->mutex);
+}
+
+
+void
+ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf,
+    ngx_uint_t block, ngx_http_health_stats_t *st, ngx_uint_t totals)
+{
+    u_char                    *b;
+    time_t                     now;
+    uint64_t                   epoch;
+    ngx_uint_t                 k, i, nb;
+    ngx_http_health_slot_t    *slots, *sum;
+    ngx_http_health_totals_t  *t;
 
     ngx_memzero(st, sizeof(ngx_http_health_stats_t));
 
@@ -262,63 +898,53 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf, ngx_uint_t zone,
     epoch = now / hmcf->slot_width;
     nb = hmcf->nbounds + 1;
 
-    base = (u_char *) hmcf->sh + ngx_align(sizeof(ngx_http_health_shctx_t),
-                                           NGX_HTTP_HEALTH_CACHE_LINE);
+    b = ngx_http_health_block(hmcf, hmcf->place[block]);
+    t = (ngx_http_health_totals_t *) b;
+    slots = ngx_http_health_slots(hmcf, b);
+    sum = &slots[hmcf->nslots];
 
-    for (s = 0; s < hmcf->nshards; s++) {
-        c = ngx_http_health_zone_counters(hmcf, base + s * hmcf->shard_size,
-                                          zone);
+    ngx_shmtx_lock(&hmcf->shpool->mutex);
 
-        for (i = 0; i < nb; i++) {
-            st->buckets[i] += ngx_http_health_load(&c->buckets[i]);
+    /* slots that left the window leave the sum */
+    for (k = 0; k < hmcf->nslots; k++) {
+        if (slots[k].requests
+            && (slots[k].epoch + hmcf->nslots <= epoch
+                || slots[k].epoch > epoch))
+        {
+            ngx_http_health_expire(hmcf, slots, k, 0);
         }
 
-        /* lb needs the window only */
-        if (totals) {
-            st->bytes_in += ngx_http_health_load(&c->bytes_in);
-            st->bytes_out += ngx_http_health_load(&c->bytes_out);
-            st->time_us += ngx_http_health_load(&c->time_us);
-
-            for (i = 0; i < NGX_HTTP_HEALTH_CODES; i++) {
-                st->codes[i] += ngx_http_health_load(&c->codes[i]);
-            }
-        }
-
-        slot = ngx_http_health_zone_slots(hmcf, base + s * hmcf->shard_size,
-                                          zone);
-
-        for (k = 0; k < hmcf->nslots; k++) {
-            e = ngx_http_health_load(&slot[k].epoch);
-
-            /* a slot of the current epoch or of the nslots - 1 before it */
-            if (e > epoch || e + hmcf->nslots <= epoch) {
-                continue;
-            }
-
-            st->w_errors += ngx_http_health_load(&slot[k].errors);
-
-            max = ngx_http_health_load(&slot[k].max_us);
-            if (max > st->w_max_us) {
-                st->w_max_us = max;
-            }
-
-            for (i = 0; i < HEALTH_HIST_BUCKETS; i++) {
-                st->w_hist[i] += ngx_http_health_load(&slot[k].hist[i]);
-            }
+        if (slots[k].max_us > st->w_max_us) {
+            st->w_max_us = slots[k].max_us;
         }
     }
 
-    for (i = 0; i < nb; i++) {
-        st->requests += st->buckets[i];
-    }
-
-    for (i = 0; i < NGX_HTTP_HEALTH_CODES; i++) {
-        st->classes[i / 100] += st->codes[i];
-    }
+    st->w_requests = sum->requests;
+    st->w_errors = sum->errors;
 
     for (i = 0; i < HEALTH_HIST_BUCKETS; i++) {
-        st->w_requests += st->w_hist[i];
+        st->w_hist[i] = sum->hist[i];
     }
+
+    st->requests = t->requests;
+
+    for (i = 0; i < nb; i++) {
+        st->buckets[i] = t->buckets[i];
+    }
+
+    ngx_memcpy(st->classes, t->classes, sizeof(st->classes));
+
+    if (totals) {
+        st->bytes_in = t->bytes_in;
+        st->bytes_out = t->bytes_out;
+        st->time_us = t->time_us;
+
+        for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES && t->code[i]; i++) {
+            st->codes[t->code[i] - 100] = t->code_count[i];
+        }
+    }
+
+    ngx_shmtx_unlock(&hmcf->shpool->mutex);
 
     /* the full slots before this one, and this one so far */
     st->w_seconds = (hmcf->nslots - 1) * hmcf->slot_width
@@ -327,6 +953,13 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf, ngx_uint_t zone,
     if (st->w_seconds > now - hmcf->sh->started + 1) {
         st->w_seconds = now - hmcf->sh->started + 1;
     }
+}
+
+
+u_char *
+ngx_http_health_shm_upstream(ngx_http_health_main_conf_t *hmcf)
+{
+    return hmcf->blocks + hmcf->capacity * hmcf->block_size;
 }
 
 

@@ -2,13 +2,27 @@
  * Copyright (C) 2026 nginx-health authors
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * nginx-health: the shared memory segment.
+ * nginx-health: the shared memory segment, the one owner of its layout.
  *
- * One segment holds every counter.  It is cut into one shard per worker
- * process; a shard holds a block per zone, each made of the counters since
- * the zone was created and a ring of window slots.  Writers add atomically
- * to their own shard (an old and a new worker with the same index share one
- * during a reload); readers sum all shards.
+ *   header     the segment's shape and the lb verdict (one cache line)
+ *   directory  one entry per block: the name it is kept by across reloads
+ *   rings      one per counting process: the records of its last requests
+ *   blocks     one per zone and upstream peer: totals and the window
+ *   upstream   the check state of the upstream groups (upstream.c's)
+ *
+ * Memory does not multiply by workers: a block exists once, shared by
+ * every worker, and a worker owns only a ring of 32-byte records.  The
+ * hot path writes one record into its own ring (no lock, no allocation,
+ * no search; a cache line written by this process only) and the records
+ * are folded into the blocks under the segment's mutex: when half the ring
+ * is pending, once a second by a timer, at exit, and by every reader before
+ * it reads.  A reader reads a block under the same mutex, so what it gets
+ * is one consistent snapshot of it (requests are the sum of the classes),
+ * and exact: every record a finished request wrote is folded first.
+ *
+ * Blocks are found by name when a reload keeps the segment, so a zone or a
+ * peer that exists before and after it keeps its counters, and the old
+ * workers still finishing requests count into the same blocks.
  */
 
 #ifndef _NGX_HTTP_HEALTH_SHM_H_INCLUDED_
@@ -25,6 +39,15 @@
 #define NGX_HTTP_HEALTH_CODES        500         /* 100 .. 599 */
 #define NGX_HTTP_HEALTH_CACHE_LINE   64
 
+/* the distinct exact status codes a block keeps (the classes are exact) */
+#define NGX_HTTP_HEALTH_BLOCK_CODES  24
+
+/* records in a process' ring; folded when half of them are pending */
+#define NGX_HTTP_HEALTH_RING         2048
+
+/* a block's name in the directory: longer ones keep a prefix and a hash */
+#define NGX_HTTP_HEALTH_KEY_LEN      112
+
 
 /* relaxed atomics: each counter is exact; a snapshot is not a transaction */
 #define ngx_http_health_add(p, v)  __atomic_fetch_add(p, v, __ATOMIC_RELAXED)
@@ -39,13 +62,13 @@ struct ngx_http_health_shctx_s {
 
     /*
      * The verdict lb answers with (ngx_http_health_verdict.c).  These
-     * words live in the header's cache line, before the shards, so they
-     * move no counter: the header is aligned to a whole line anyway.
+     * words live in the header's cache line, apart from every counter.
      */
     uint64_t                     generation;     /* of the configuration */
     uint64_t                     verdict;
     uint64_t                     verdict_next;   /* usec */
     uint64_t                     verdict_asked;  /* usec */
+    uint64_t                     capacity;       /* blocks */
 };
 
 
@@ -82,30 +105,78 @@ ngx_http_health_monotonic_usec(void)
 }
 
 
-/* one window slot: the requests of slot_width seconds (the sum of hist) */
+/*
+ * One request, as the hot path writes it: the block's place in the
+ * segment (22 bits), the status (10 bits, 0 when above 1023) and the
+ * monotonic second it ended in (32 bits); its time and bytes.
+ */
 typedef struct {
-    uint64_t                     epoch;          /* time / slot_width */
+    uint64_t                     word;
+    uint64_t                     us;
+    uint64_t                     bytes_in;
+    uint64_t                     bytes_out;
+} ngx_http_health_rec_t;
+
+#define ngx_http_health_rec_word(place, status, sec)                          \
+    (((uint64_t) (place) << 42)                                               \
+     | ((uint64_t) ((status) < 1024 ? (status) : 0) << 32)                    \
+     | ((sec) & 0xffffffff))
+
+
+/*
+ * A process' ring.  head is written by its owner only, on a line of its
+ * own; folded is written under the segment's mutex by whoever folds.
+ */
+typedef struct {
+    ngx_pid_t                    owner;          /* 0: free */
+    uint32_t                     pad0;
+    uint64_t                     generation;
+    uint64_t                     folded;
+    u_char                       pad1[NGX_HTTP_HEALTH_CACHE_LINE - 24];
+    uint64_t                     head;
+    u_char                       pad2[NGX_HTTP_HEALTH_CACHE_LINE - 8];
+    ngx_http_health_rec_t        rec[NGX_HTTP_HEALTH_RING];
+} ngx_http_health_ring_t;
+
+
+/* a directory entry: the name a block is found by across reloads */
+typedef struct {
+    uint64_t                     hash;
+    uint32_t                     len;            /* 0: a free block */
+    uint32_t                     pad;
+    u_char                       key[NGX_HTTP_HEALTH_KEY_LEN];
+} ngx_http_health_dirent_t;
+
+
+/*
+ * A window slot: the requests of slot_width seconds.  A block has nslots
+ * of them in a ring and one more after them, the sum of those in use, so
+ * that a reader does not add them up.
+ */
+typedef struct {
+    uint32_t                     epoch;          /* second / slot_width */
+    uint32_t                     requests;
     uint32_t                     errors;         /* 5xx */
     uint32_t                     max_us;
-    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 16];
     uint32_t                     hist[HEALTH_HIST_BUCKETS];
 } ngx_http_health_slot_t;
 
 
-/*
- * Since the zone was created.  Requests are the sum of the buckets and the
- * classes the sums of the codes: every add left out of the hot path counts.
- */
+/* a block's totals, since the zone or the peer was first configured */
 typedef struct {
+    uint64_t                     requests;
     uint64_t                     bytes_in;
     uint64_t                     bytes_out;
     uint64_t                     time_us;
+    uint64_t                     classes[5];
+    uint64_t                     codes_other;    /* past BLOCK_CODES */
     uint64_t                     buckets[HEALTH_HIST_MAX_BOUNDS + 1];
-    uint64_t                     codes[NGX_HTTP_HEALTH_CODES];
-} ngx_http_health_counters_t;
+    uint64_t                     code_count[NGX_HTTP_HEALTH_BLOCK_CODES];
+    uint16_t                     code[NGX_HTTP_HEALTH_BLOCK_CODES];
+} ngx_http_health_totals_t;
 
 
-/* what a reader gets for a zone, summed over the shards */
+/* what a reader gets for a zone or a peer */
 typedef struct {
     uint64_t                     requests;
     uint64_t                     bytes_in;
@@ -123,20 +194,30 @@ typedef struct {
 } ngx_http_health_stats_t;
 
 
-#define ngx_http_health_zone_counters(hmcf, shard, z)                         \
-    ((ngx_http_health_counters_t *) ((shard) + (z) * (hmcf)->zone_size))
-
-#define ngx_http_health_zone_slots(hmcf, shard, z)                            \
-    ((ngx_http_health_slot_t *) ((shard) + (z) * (hmcf)->zone_size            \
-                        + ngx_align(sizeof(ngx_http_health_counters_t),       \
-                                    NGX_HTTP_HEALTH_CACHE_LINE)))
-
+/*
+ * Count one response of block (a zone, or an upstream peer: their blocks
+ * are laid out alike): the one writer of a block's counters, for the log
+ * phase and the balancer alike.  us is its time, now_us the monotonic
+ * time it ended at.
+ */
+void ngx_http_health_count(ngx_http_health_main_conf_t *hmcf,
+    ngx_uint_t block, ngx_uint_t status, uint64_t us, uint64_t now_us,
+    uint64_t bytes_in, uint64_t bytes_out);
 
 char *ngx_http_health_shm_add(ngx_conf_t *cf,
     ngx_http_health_main_conf_t *hmcf);
 void ngx_http_health_shm_init_process(ngx_cycle_t *cycle);
+void ngx_http_health_shm_exit_process(ngx_cycle_t *cycle);
+
+/* fold every process' pending records: a reader's first step */
+void ngx_http_health_shm_sync(ngx_http_health_main_conf_t *hmcf);
+
+/* block: a zone's index, or zones.nelts + an upstream peer's */
 void ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf,
-    ngx_uint_t zone, ngx_http_health_stats_t *st, ngx_uint_t totals);
+    ngx_uint_t block, ngx_http_health_stats_t *st, ngx_uint_t totals);
+
+/* the upstream groups' region of the segment */
+u_char *ngx_http_health_shm_upstream(ngx_http_health_main_conf_t *hmcf);
 
 
 #endif /* _NGX_HTTP_HEALTH_SHM_H_INCLUDED_ */

@@ -373,6 +373,9 @@ ngx_http_health_report_init(ngx_http_health_report_t *rep)
 {
     ngx_pool_cleanup_t  *cln;
 
+    /* every record a finished request wrote, into the blocks first */
+    ngx_http_health_shm_sync(rep->hmcf);
+
     if (ngx_array_init(&rep->checks, rep->pool, 8,
                        sizeof(ngx_http_health_check_t))
         != NGX_OK)

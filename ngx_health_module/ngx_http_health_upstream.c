@@ -10,8 +10,9 @@
  * upstream module has initialised the group (round-robin peers, also under
  * least_conn, hash and keepalive), so each peer gets a fixed slot at
  * configuration time: a block laid out like a zone's in every worker's
- * shard (passive statistics, lock-free), and a state record after the
- * shards (active check results, the check lease, passive failures).
+ * segment (passive statistics, ngx_http_health_shm.c's), and a state
+ * record in the upstream region (active check results, the check lease,
+ * passive failures).
  *
  * The balancer wrapper is in ngx_http_health_upstream_balancer.c, the
  * active checks in ngx_http_health_upstream_check.c, the report in
@@ -400,7 +401,8 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
     ngx_http_health_main_conf_t *hmcf)
 {
     uint64_t                               h, gh;
-    ngx_uint_t                             i, j, k;
+    ngx_str_t                             *key;
+    ngx_uint_t                             i, j, k, n;
     ngx_http_health_upstream_t            *hu;
     ngx_http_health_reporter_t             reporter;
     ngx_http_upstream_srv_conf_t         **uscfp;
@@ -427,9 +429,46 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
 
     hu = humcf->upstreams.elts;
 
+    if (ngx_array_init(&hmcf->peer_keys, cf->pool, 16, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     for (i = 0; i < humcf->upstreams.nelts; i++) {
         hu[i].index = i;
         hu[i].first = hmcf->npeers;
+
+        /*
+         * The peers' blocks are kept by these names across reloads: the
+         * group, the peer's name and how many peers of that name come
+         * before it, so that a peer added or removed moves no other.
+         */
+        for (j = 0; j < hu[i].npeers; j++) {
+            key = ngx_array_push(&hmcf->peer_keys);
+            if (key == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            key->data = ngx_pnalloc(cf->pool, sizeof("p:/#") - 1
+                                    + hu[i].name.len + NGX_INT_T_LEN
+                                    + hu[i].peers[j].name.len);
+            if (key->data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            n = 0;
+            for (k = 0; k < j; k++) {
+                n += (hu[i].peers[k].name.len == hu[i].peers[j].name.len
+                      && ngx_strncmp(hu[i].peers[k].name.data,
+                                     hu[i].peers[j].name.data,
+                                     hu[i].peers[j].name.len) == 0);
+            }
+
+            key->len = ngx_sprintf(key->data, "p:%V/%V#%ui", &hu[i].name,
+                                   &hu[i].peers[j].name, n)
+                       - key->data;
+        }
 
         /* the array has stopped growing: pointers into it are stable */
         hucf = ngx_http_conf_upstream_srv_conf(hu[i].uscf,
@@ -803,7 +842,7 @@ ngx_http_health_upstream_init_process(ngx_cycle_t *cycle)
 
     hmcf = humcf->hmcf;
 
-    if (hmcf->sh == NULL || hmcf->shard == NULL) {
+    if (hmcf->sh == NULL) {
         return NGX_OK;
     }
 

@@ -591,7 +591,7 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_health_upstream_peer_data_t  *hp = data;
 
-    uint64_t                      us;
+    uint64_t                      us, now;
     ngx_uint_t                    g, status;
     ngx_http_upstream_t          *u;
     ngx_http_health_main_conf_t  *hmcf;
@@ -601,7 +601,8 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
         hmcf = hp->upstream->hmcf;
         g = hmcf->zones.nelts + hp->upstream->first + hp->index;
 
-        us = ngx_http_health_monotonic_usec() - hp->start;
+        now = ngx_http_health_monotonic_usec();
+        us = now - hp->start;
 
         u = hp->request->upstream;
         status = (u && u->state) ? u->state->status : 0;
@@ -621,7 +622,7 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
             return;
         }
 
-        (void) ngx_http_health_count(hmcf, g, status, us);
+        ngx_http_health_count(hmcf, g, status, us, now, 0, 0);
 
         if (state & NGX_PEER_FAILED) {
             ngx_http_health_add(

@@ -223,9 +223,7 @@ ngx_http_health_peer_sh(ngx_http_health_main_conf_t *hmcf, ngx_uint_t g)
 {
     u_char  *p;
 
-    p = (u_char *) hmcf->sh + ngx_align(sizeof(ngx_http_health_shctx_t),
-                                        NGX_HTTP_HEALTH_CACHE_LINE)
-        + hmcf->shard_size * hmcf->nshards;
+    p = ngx_http_health_shm_upstream(hmcf);
 
     return (ngx_http_health_peer_sh_t *) p + g;
 }

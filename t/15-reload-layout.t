@@ -2,10 +2,14 @@
 # Copyright (C) 2026 nginx-health authors
 # SPDX-License-Identifier: BSD-2-Clause
 
-# Reloads: a compatible configuration (same zones, window, buckets and
-# workers) keeps the segment and the counters; an incompatible one gets a
-# fresh segment, says so in error.log, and counts from zero.  The segment
-# is sized from the configuration: many zones, no "no memory".
+# Reloads: a compatible configuration (same window, buckets, workers and
+# room for its zones) keeps the segment and the counters; an incompatible
+# one gets a fresh segment and says so in error.log.  Since issue 12 a zone
+# that exists before and after a reload keeps its counters whatever else
+# changed: a new window restarts the windows only, new buckets restart the
+# totals, a new zone changes nothing for the others (behaviour changed on
+# purpose: they used to count from zero).  The segment is sized from the
+# configuration: many zones, no "no memory".
 
 use strict;
 use warnings;
@@ -57,28 +61,33 @@ $ng->get('/a') for 1 .. 5;
 is($ng->wait_counted('a', 30)->{zones}{a}{requests}, 30,
    'and keep counting after it');
 
-unlike(slurp($ng->error_log), qr/counters start again/,
+unlike(slurp($ng->error_log), qr/a new shared zone/,
        'no layout notice for a compatible reload');
 
-# a new window is a new layout
+# a new window is a new layout: the totals stay, the window restarts
 sleep 1;
 $ng->reload(conf => conf(service => 'two', extra => 'health_window 30s;'));
 $doc = $ng->get_json('/health');
-is($doc->{zones}{a}{requests}, 0, 'a new window starts from zero');
+is($doc->{zones}{a}{requests}, 30, 'a new window keeps the totals');
+is($doc->{zones}{a}{window}{requests}, 0, 'and starts the window from zero');
 is($doc->{zones}{a}{window}{seconds}, 30, 'with the new window');
 cmp_ok($doc->{uptime_s}, '>=', 1, 'uptime is not reset by a new layout');
 like(slurp($ng->error_log),
-     qr/\[notice\].*health: zones, window, buckets or worker count changed, counters start again from zero/,
+     qr/\[notice\].*health: .*a new shared zone "health_\w+", 3 of 3 zones and peers carry their counters over, the window restarts/,
      'the rebuild is logged');
 
-# so is a new zone, and new buckets
+# a new zone keeps the segment and every other zone's counters
 $ng->get('/a') for 1 .. 3;
+$ng->wait_counted('a', 33);
 $ng->reload(conf => conf(service => 'two', extra => 'health_window 30s;',
                          zones => 3));
 $doc = $ng->get_json('/health');
-is($doc->{zones}{a}{requests}, 0, 'a new zone starts from zero');
+is($doc->{zones}{a}{requests}, 33, 'a new zone: the others keep counting');
+is($doc->{zones}{a}{window}{requests}, 3, 'their windows too');
 ok(exists $doc->{zones}{z3}, 'the new zone is there');
+is($doc->{zones}{z3}{requests}, 0, 'from zero');
 
+# new buckets restart the totals
 $ng->get('/a') for 1 .. 4;
 $ng->reload(conf => conf(service => 'two',
                          extra => 'health_window 30s; health_buckets 1ms 1s;',
@@ -86,8 +95,12 @@ $ng->reload(conf => conf(service => 'two',
 my $text = $ng->get('/health?format=prometheus')->{content};
 like($text, qr/nginx_health_request_duration_seconds_bucket\{zone="a",le="0.001"\} 0/,
      'new buckets, from zero');
-my $count = () = slurp($ng->error_log) =~ /counters start again/g;
-is($count, 3, 'each of the three rebuilds logged once');
+like($text, qr/nginx_health_requests_total\{zone="a"\} 0\n/,
+     'the totals with them');
+my $count = () = slurp($ng->error_log) =~ /a new shared zone/g;
+is($count, 2, 'each of the two rebuilds logged once');
+like(slurp($ng->error_log), qr/the totals restart \(other buckets\)/,
+     'the restart of the totals is said');
 
 # many zones in one segment sized from the configuration
 $ng->reload(conf => conf(service => 'many', zones => 500));

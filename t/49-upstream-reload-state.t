@@ -4,9 +4,10 @@
 
 # Check state and check leases across reloads:
 #
-# - a reload that rebuilds the shared segment for a reason of its own (an
-#   unrelated health_zone added) keeps the verdicts of unchanged groups: a
-#   dead peer stays out of rotation at once and gets no request;
+# - a reload that rebuilds the shared segment for a reason of its own (a
+#   changed health_window; an added health_zone used to, issue 12 keeps the
+#   segment for that) keeps the verdicts of unchanged groups: a dead peer
+#   stays out of rotation at once and gets no request;
 # - the workers of a new configuration take the check leases at once, even
 #   while an old worker is still finishing a request (it used to hold them
 #   for up to 2 x interval + timeout).
@@ -64,9 +65,9 @@ sub peers { $ng->get_json('/health')->{upstreams}{app}{peers} }
 ok(wait_until(sub { peers()->[1]{state} eq 'unhealthy' }, timeout => 15),
    'b2 unhealthy');
 
-$ng->reload(conf => conf('health_zone other;', '1s'));
-like(slurp($ng->error_log) // '', qr/counters start again from zero/,
-     'an unrelated health_zone rebuilt the segment');
+$ng->reload(conf => conf('health_zone other; health_window 30s;', '1s'));
+like(slurp($ng->error_log) // '', qr/a new shared zone/,
+     'an unrelated health_window rebuilt the segment');
 my $p = peers();
 is($p->[1]{state}, 'unhealthy', 'b2 still unhealthy right after the reload');
 cmp_ok($p->[1]{health_checks}{checks}, '>=', 3, 'its check history kept');
