@@ -53,8 +53,8 @@ static ngx_int_t ngx_http_health_find(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_key_t *k);
 static void ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_ring_t *ring);
-static void ngx_http_health_fold_one(ngx_http_health_main_conf_t *hmcf,
-    ngx_http_health_rec_t *rec);
+static ngx_inline void ngx_http_health_fold_one(
+    ngx_http_health_main_conf_t *hmcf, ngx_http_health_rec_t *rec);
 static void ngx_http_health_expire(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_slot_t *slots, ngx_uint_t k, uint64_t epoch);
 static void ngx_http_health_fold_timer(ngx_event_t *ev);
@@ -667,60 +667,33 @@ ngx_http_health_fold_timer(ngx_event_t *ev)
 
 
 /*
- * The hot path: one record into this process' ring.  No lock unless the
- * ring is full (the readers held the mutex for as long as it took to
- * write RING / 2 records) or this process has no ring.
+ * The hot path's rare ways (ngx_http_health_count in the header): no ring
+ * (count under the mutex), a full ring (fold it, waiting for the mutex),
+ * half a ring pending (fold it if the mutex is free).
  */
 void
-ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
-    ngx_uint_t status, uint64_t us, uint64_t now_us, uint64_t bytes_in,
-    uint64_t bytes_out)
+ngx_http_health_count_locked(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_rec_t *rec)
 {
-    uint64_t                 head, pending;
-    ngx_http_health_rec_t   *rec, one;
-    ngx_http_health_ring_t  *ring;
+    ngx_shmtx_lock(&hmcf->shpool->mutex);
+    ngx_http_health_fold_one(hmcf, rec);
+    ngx_shmtx_unlock(&hmcf->shpool->mutex);
+}
 
-    ring = hmcf->ring;
 
-    if (ring == NULL) {
-        one.word = ngx_http_health_rec_word(hmcf->place[block], status,
-                                            now_us / 1000000);
-        one.us = us;
-        one.bytes_in = bytes_in;
-        one.bytes_out = bytes_out;
-
+void
+ngx_http_health_count_fold(ngx_http_health_main_conf_t *hmcf,
+    ngx_uint_t wait)
+{
+    if (wait) {
         ngx_shmtx_lock(&hmcf->shpool->mutex);
-        ngx_http_health_fold_one(hmcf, &one);
-        ngx_shmtx_unlock(&hmcf->shpool->mutex);
+
+    } else if (!ngx_shmtx_trylock(&hmcf->shpool->mutex)) {
         return;
     }
 
-    head = ring->head;
-    pending = head - __atomic_load_n(&ring->folded, __ATOMIC_ACQUIRE);
-
-    if (pending >= NGX_HTTP_HEALTH_RING) {
-        ngx_shmtx_lock(&hmcf->shpool->mutex);
-        ngx_http_health_fold(hmcf, ring);
-        ngx_shmtx_unlock(&hmcf->shpool->mutex);
-        pending = 0;
-    }
-
-    rec = &ring->rec[head % NGX_HTTP_HEALTH_RING];
-
-    rec->word = ngx_http_health_rec_word(hmcf->place[block], status,
-                                         now_us / 1000000);
-    rec->us = us;
-    rec->bytes_in = bytes_in;
-    rec->bytes_out = bytes_out;
-
-    __atomic_store_n(&ring->head, head + 1, __ATOMIC_RELEASE);
-
-    if (pending + 1 >= NGX_HTTP_HEALTH_RING / 2
-        && ngx_shmtx_trylock(&hmcf->shpool->mutex))
-    {
-        ngx_http_health_fold(hmcf, ring);
-        ngx_shmtx_unlock(&hmcf->shpool->mutex);
-    }
+    ngx_http_health_fold(hmcf, hmcf->ring);
+    ngx_shmtx_unlock(&hmcf->shpool->mutex);
 }
 
 
@@ -749,7 +722,7 @@ ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
 
 
 /* under the mutex */
-static void
+static ngx_inline void
 ngx_http_health_fold_one(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_rec_t *rec)
 {
@@ -783,9 +756,8 @@ ngx_http_health_fold_one(ngx_http_health_main_conf_t *hmcf,
     t->buckets[health_hist_bound_lookup(hmcf->bound_of, hmcf->bounds,
                                         hmcf->nbounds, index, us)]++;
 
+    /* the classes are the sums of the codes, read by the reader */
     if (status >= 100 && status < 600) {
-        t->classes[status / 100 - 1]++;
-
         for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
             if (t->code[i] == status) {
                 t->code_count[i]++;
@@ -800,7 +772,7 @@ ngx_http_health_fold_one(ngx_http_health_main_conf_t *hmcf,
         }
 
         if (i == NGX_HTTP_HEALTH_BLOCK_CODES) {
-            t->codes_other++;
+            t->codes_other[status / 100 - 1]++;
         }
     }
 
@@ -932,16 +904,20 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf,
         st->buckets[i] = t->buckets[i];
     }
 
-    ngx_memcpy(st->classes, t->classes, sizeof(st->classes));
+    ngx_memcpy(st->classes, t->codes_other, sizeof(st->classes));
+
+    for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES && t->code[i]; i++) {
+        st->classes[t->code[i] / 100 - 1] += t->code_count[i];
+
+        if (totals) {
+            st->codes[t->code[i] - 100] = t->code_count[i];
+        }
+    }
 
     if (totals) {
         st->bytes_in = t->bytes_in;
         st->bytes_out = t->bytes_out;
         st->time_us = t->time_us;
-
-        for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES && t->code[i]; i++) {
-            st->codes[t->code[i] - 100] = t->code_count[i];
-        }
     }
 
     ngx_shmtx_unlock(&hmcf->shpool->mutex);

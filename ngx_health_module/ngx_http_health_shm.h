@@ -168,8 +168,7 @@ typedef struct {
     uint64_t                     bytes_in;
     uint64_t                     bytes_out;
     uint64_t                     time_us;
-    uint64_t                     classes[5];
-    uint64_t                     codes_other;    /* past BLOCK_CODES */
+    uint64_t                     codes_other[5]; /* past BLOCK_CODES */
     uint64_t                     buckets[HEALTH_HIST_MAX_BOUNDS + 1];
     uint64_t                     code_count[NGX_HTTP_HEALTH_BLOCK_CODES];
     uint16_t                     code[NGX_HTTP_HEALTH_BLOCK_CODES];
@@ -194,15 +193,65 @@ typedef struct {
 } ngx_http_health_stats_t;
 
 
+void ngx_http_health_count_locked(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_rec_t *rec);
+void ngx_http_health_count_fold(ngx_http_health_main_conf_t *hmcf,
+    ngx_uint_t wait);
+
+
 /*
  * Count one response of block (a zone, or an upstream peer: their blocks
  * are laid out alike): the one writer of a block's counters, for the log
  * phase and the balancer alike.  us is its time, now_us the monotonic
- * time it ended at.
+ * time it ended at.  One record into this process' ring: no lock unless
+ * the ring is full (readers held the mutex for as long as it took to
+ * write RING / 2 records) or this process has none.
  */
-void ngx_http_health_count(ngx_http_health_main_conf_t *hmcf,
-    ngx_uint_t block, ngx_uint_t status, uint64_t us, uint64_t now_us,
-    uint64_t bytes_in, uint64_t bytes_out);
+static ngx_inline void
+ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
+    ngx_uint_t status, uint64_t us, uint64_t now_us, uint64_t bytes_in,
+    uint64_t bytes_out)
+{
+    uint64_t                 head, pending;
+    ngx_http_health_rec_t   *rec, one;
+    ngx_http_health_ring_t  *ring;
+
+    ring = (ngx_http_health_ring_t *) hmcf->ring;
+
+    if (ring == NULL) {
+        one.word = ngx_http_health_rec_word(hmcf->place[block], status,
+                                            now_us / 1000000);
+        one.us = us;
+        one.bytes_in = bytes_in;
+        one.bytes_out = bytes_out;
+
+        ngx_http_health_count_locked(hmcf, &one);
+        return;
+    }
+
+    head = ring->head;
+    pending = head - __atomic_load_n(&ring->folded, __ATOMIC_ACQUIRE);
+
+    if (pending >= NGX_HTTP_HEALTH_RING) {
+        ngx_http_health_count_fold(hmcf, 1);
+        pending = 0;
+    }
+
+    rec = &ring->rec[head % NGX_HTTP_HEALTH_RING];
+
+    rec->word = ngx_http_health_rec_word(hmcf->place[block], status,
+                                         now_us / 1000000);
+    rec->us = us;
+    rec->bytes_in = bytes_in;
+    rec->bytes_out = bytes_out;
+
+    __atomic_store_n(&ring->head, head + 1, __ATOMIC_RELEASE);
+
+    if (pending + 1 >= NGX_HTTP_HEALTH_RING / 2) {
+        ngx_http_health_count_fold(hmcf, 0);
+    }
+}
+
 
 char *ngx_http_health_shm_add(ngx_conf_t *cf,
     ngx_http_health_main_conf_t *hmcf);
