@@ -132,7 +132,8 @@ ngx_http_health_log_handler(ngx_http_request_t *r)
 
     status = r->err_status ? r->err_status : r->headers_out.status;
 
-    ngx_http_health_count(hmcf, hlcf->zone, status, us, now,
+    ngx_http_health_count(hmcf, hlcf->zone, status, us,
+                          (uint64_t) ngx_http_health_ts.tv_sec,
                           (uint64_t) r->request_length,
                           (uint64_t) r->connection->sent);
 

@@ -40,6 +40,22 @@ typedef struct {
 } ngx_http_health_key_t;
 
 
+/*
+ * What the fold found for the last record: the records of one process in
+ * one second are mostly of a few blocks and codes, so their addresses,
+ * slot and code are looked up again only when they change.
+ */
+typedef struct {
+    uint64_t                     place;
+    uint64_t                     sec;
+    ngx_uint_t                   status;
+    ngx_http_health_totals_t    *totals;
+    ngx_http_health_slot_t      *slots;
+    ngx_http_health_slot_t      *slot;          /* NULL: out of the window */
+    uint64_t                    *code;
+} ngx_http_health_fold_t;
+
+
 static ngx_int_t ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_health_keys(ngx_conf_t *cf,
@@ -54,7 +70,8 @@ static ngx_int_t ngx_http_health_find(ngx_http_health_main_conf_t *hmcf,
 static void ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_ring_t *ring);
 static ngx_inline void ngx_http_health_fold_one(
-    ngx_http_health_main_conf_t *hmcf, ngx_http_health_rec_t *rec);
+    ngx_http_health_main_conf_t *hmcf, ngx_http_health_rec_t *rec,
+    ngx_http_health_fold_t *f) __attribute__((always_inline));
 static void ngx_http_health_expire(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_slot_t *slots, ngx_uint_t k, uint64_t epoch);
 static void ngx_http_health_fold_timer(ngx_event_t *ev);
@@ -673,10 +690,22 @@ ngx_http_health_fold_timer(ngx_event_t *ev)
  */
 void
 ngx_http_health_count_locked(ngx_http_health_main_conf_t *hmcf,
-    ngx_http_health_rec_t *rec)
+    ngx_uint_t block, ngx_uint_t status, uint64_t us, uint64_t sec,
+    uint64_t bytes_in, uint64_t bytes_out)
 {
+    ngx_http_health_rec_t   rec;
+    ngx_http_health_fold_t  f;
+
+    rec.word = ngx_http_health_rec_word(hmcf->place[block], status, sec);
+    rec.us = us;
+    rec.bytes_in = bytes_in;
+    rec.bytes_out = bytes_out;
+
+    ngx_memzero(&f, sizeof(ngx_http_health_fold_t));
+    f.place = (uint64_t) -1;
+
     ngx_shmtx_lock(&hmcf->shpool->mutex);
-    ngx_http_health_fold_one(hmcf, rec);
+    ngx_http_health_fold_one(hmcf, &rec, &f);
     ngx_shmtx_unlock(&hmcf->shpool->mutex);
 }
 
@@ -702,19 +731,27 @@ static void
 ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_ring_t *ring)
 {
-    uint64_t  head, i;
+    uint64_t                head, i;
+    ngx_http_health_fold_t  f;
 
     head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
     i = ring->folded;
+
+    if (head == i) {
+        return;
+    }
 
     if (head - i > NGX_HTTP_HEALTH_RING) {
         /* never by construction; a torn ring is not folded twice */
         i = head - NGX_HTTP_HEALTH_RING;
     }
 
+    ngx_memzero(&f, sizeof(ngx_http_health_fold_t));
+    f.place = (uint64_t) -1;
+
     for ( /* void */ ; i != head; i++) {
-        ngx_http_health_fold_one(hmcf,
-                                 &ring->rec[i % NGX_HTTP_HEALTH_RING]);
+        ngx_http_health_fold_one(hmcf, &ring->rec[i % NGX_HTTP_HEALTH_RING],
+                                 &f);
     }
 
     __atomic_store_n(&ring->folded, head, __ATOMIC_RELEASE);
@@ -724,29 +761,37 @@ ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
 /* under the mutex */
 static ngx_inline void
 ngx_http_health_fold_one(ngx_http_health_main_conf_t *hmcf,
-    ngx_http_health_rec_t *rec)
+    ngx_http_health_rec_t *rec, ngx_http_health_fold_t *f)
 {
     u_char                    *b;
     uint32_t                   us32;
-    uint64_t                   place, epoch, us;
+    uint64_t                   place, sec, epoch, us;
     unsigned                   index;
     ngx_uint_t                 status, i;
-    ngx_http_health_slot_t    *slots, *slot, *sum;
+    ngx_http_health_slot_t    *slot, *sum;
     ngx_http_health_totals_t  *t;
 
     place = rec->word >> 42;
-
-    if (place >= hmcf->capacity) {
-        return;
-    }
-
     status = (rec->word >> 32) & 0x3ff;
-    epoch = (rec->word & 0xffffffff) / hmcf->slot_width;
+    sec = rec->word & 0xffffffff;
     us = rec->us;
 
-    b = ngx_http_health_block(hmcf, place);
-    t = (ngx_http_health_totals_t *) b;
+    if (place != f->place) {
+        if (place >= hmcf->capacity) {
+            return;
+        }
 
+        b = ngx_http_health_block(hmcf, place);
+
+        f->place = place;
+        f->totals = (ngx_http_health_totals_t *) b;
+        f->slots = ngx_http_health_slots(hmcf, b);
+        f->sec = (uint64_t) -1;
+        f->status = (ngx_uint_t) -1;
+        f->code = NULL;
+    }
+
+    t = f->totals;
     index = health_hist_index(us);
 
     t->requests++;
@@ -757,39 +802,58 @@ ngx_http_health_fold_one(ngx_http_health_main_conf_t *hmcf,
                                         hmcf->nbounds, index, us)]++;
 
     /* the classes are the sums of the codes, read by the reader */
-    if (status >= 100 && status < 600) {
-        for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
-            if (t->code[i] == status) {
-                t->code_count[i]++;
-                break;
+    if (status != f->status) {
+        f->status = status;
+        f->code = NULL;
+
+        if (status >= 100 && status < 600) {
+            for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
+                if (t->code[i] == status) {
+                    break;
+                }
+
+                if (t->code[i] == 0) {
+                    t->code[i] = (uint16_t) status;
+                    break;
+                }
             }
 
-            if (t->code[i] == 0) {
-                t->code[i] = (uint16_t) status;
-                t->code_count[i] = 1;
-                break;
-            }
-        }
-
-        if (i == NGX_HTTP_HEALTH_BLOCK_CODES) {
-            t->codes_other[status / 100 - 1]++;
+            f->code = (i < NGX_HTTP_HEALTH_BLOCK_CODES)
+                      ? &t->code_count[i] : &t->codes_other[status / 100 - 1];
         }
     }
 
-    slots = ngx_http_health_slots(hmcf, b);
-    i = epoch % hmcf->nslots;
-    slot = &slots[i];
-    sum = &slots[hmcf->nslots];
-
-    if (slot->epoch != epoch) {
-        if (slot->requests && slot->epoch > epoch) {
-            /* older than the window: its slot is a newer one's */
-            return;
-        }
-
-        ngx_http_health_expire(hmcf, slots, i, epoch);
+    if (f->code) {
+        (*f->code)++;
     }
 
+    if (sec != f->sec) {
+        f->sec = sec;
+
+        epoch = sec / hmcf->slot_width;
+        i = epoch % hmcf->nslots;
+        slot = &f->slots[i];
+
+        if (slot->epoch != epoch) {
+            if (slot->requests && slot->epoch > epoch) {
+                /* older than the window: its slot is a newer one's */
+                slot = NULL;
+
+            } else {
+                ngx_http_health_expire(hmcf, f->slots, i, epoch);
+            }
+        }
+
+        f->slot = slot;
+    }
+
+    slot = f->slot;
+
+    if (slot == NULL) {
+        return;
+    }
+
+    sum = &f->slots[hmcf->nslots];
     us32 = us > 0xffffffff ? 0xffffffff : (uint32_t) us;
 
     slot->requests++;

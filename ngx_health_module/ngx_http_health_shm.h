@@ -92,16 +92,20 @@ ngx_http_health_monotonic_sec(void)
 /*
  * The same clock in microseconds, the module's one clock for durations:
  * response times, probe rounds, leases and the verdict's age, comparable
- * across processes
+ * across processes.  Its timespec is not on the stack: the hot path calls
+ * it twice a request, and an address-taken local costs a stack canary
+ * each time; a process' event loop is one thread, and nothing of this
+ * module runs in nginx's thread pools.
  */
+static struct timespec  ngx_http_health_ts;
+
 static ngx_inline uint64_t
 ngx_http_health_monotonic_usec(void)
 {
-    struct timespec  ts;
+    (void) clock_gettime(CLOCK_MONOTONIC, &ngx_http_health_ts);
 
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (uint64_t) ngx_http_health_ts.tv_sec * 1000000
+           + ngx_http_health_ts.tv_nsec / 1000;
 }
 
 
@@ -194,7 +198,8 @@ typedef struct {
 
 
 void ngx_http_health_count_locked(ngx_http_health_main_conf_t *hmcf,
-    ngx_http_health_rec_t *rec);
+    ngx_uint_t block, ngx_uint_t status, uint64_t us, uint64_t sec,
+    uint64_t bytes_in, uint64_t bytes_out);
 void ngx_http_health_count_fold(ngx_http_health_main_conf_t *hmcf,
     ngx_uint_t wait);
 
@@ -202,30 +207,25 @@ void ngx_http_health_count_fold(ngx_http_health_main_conf_t *hmcf,
 /*
  * Count one response of block (a zone, or an upstream peer: their blocks
  * are laid out alike): the one writer of a block's counters, for the log
- * phase and the balancer alike.  us is its time, now_us the monotonic
- * time it ended at.  One record into this process' ring: no lock unless
- * the ring is full (readers held the mutex for as long as it took to
- * write RING / 2 records) or this process has none.
+ * phase and the balancer alike.  us is its time, sec the monotonic second
+ * it ended in.  One record into this process' ring: no lock unless the
+ * ring is full (readers held the mutex for as long as it took to write
+ * RING / 2 records) or this process has none.
  */
 static ngx_inline void
 ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
-    ngx_uint_t status, uint64_t us, uint64_t now_us, uint64_t bytes_in,
+    ngx_uint_t status, uint64_t us, uint64_t sec, uint64_t bytes_in,
     uint64_t bytes_out)
 {
     uint64_t                 head, pending;
-    ngx_http_health_rec_t   *rec, one;
+    ngx_http_health_rec_t   *rec;
     ngx_http_health_ring_t  *ring;
 
     ring = (ngx_http_health_ring_t *) hmcf->ring;
 
     if (ring == NULL) {
-        one.word = ngx_http_health_rec_word(hmcf->place[block], status,
-                                            now_us / 1000000);
-        one.us = us;
-        one.bytes_in = bytes_in;
-        one.bytes_out = bytes_out;
-
-        ngx_http_health_count_locked(hmcf, &one);
+        ngx_http_health_count_locked(hmcf, block, status, us, sec, bytes_in,
+                                     bytes_out);
         return;
     }
 
@@ -239,8 +239,7 @@ ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
 
     rec = &ring->rec[head % NGX_HTTP_HEALTH_RING];
 
-    rec->word = ngx_http_health_rec_word(hmcf->place[block], status,
-                                         now_us / 1000000);
+    rec->word = ngx_http_health_rec_word(hmcf->place[block], status, sec);
     rec->us = us;
     rec->bytes_in = bytes_in;
     rec->bytes_out = bytes_out;

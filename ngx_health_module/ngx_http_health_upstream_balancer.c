@@ -622,7 +622,7 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
             return;
         }
 
-        ngx_http_health_count(hmcf, g, status, us, now, 0, 0);
+        ngx_http_health_count(hmcf, g, status, us, now / 1000000, 0, 0);
 
         if (state & NGX_PEER_FAILED) {
             ngx_http_health_add(
