@@ -126,8 +126,9 @@ ngx_http_health_shm_add(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf)
     n = ccf->worker_processes > 0 ? (ngx_uint_t) ccf->worker_processes : 1;
     hmcf->nrings = 2 * n + 2;
 
+    /* room for an eighth more, so that adding zones keeps the segment */
     need = hmcf->zones.nelts + hmcf->npeers;
-    hmcf->capacity = ngx_align(need + need / 8 + 16, 64);
+    hmcf->capacity = need ? ngx_align(need + need / 8 + 16, 64) : 0;
 
     hmcf->block_size = ngx_align(ngx_align(sizeof(ngx_http_health_totals_t),
                                            NGX_HTTP_HEALTH_CACHE_LINE)
