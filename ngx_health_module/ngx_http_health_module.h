@@ -67,6 +67,7 @@ typedef struct {
     ngx_shm_zone_t              *shm_zone;
     ngx_slab_pool_t             *shpool;         /* its mutex folds */
     ngx_http_health_shctx_t     *sh;
+    void                        *keys;           /* blocks' names, conf */
     uint32_t                    *place;          /* block -> its place */
     u_char                      *blocks;         /* the first block */
     void                        *rings;

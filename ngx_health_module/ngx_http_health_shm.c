@@ -151,7 +151,7 @@ ngx_http_health_shm_add(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf)
         && ohmcf->capacity >= need)
     {
         de = ngx_http_health_dir(ohmcf);
-        k = (ngx_http_health_key_t *) hmcf->place;   /* still the keys */
+        k = hmcf->keys;
 
         free = 0;
         for (i = 0; i < ohmcf->capacity; i++) {
@@ -233,9 +233,8 @@ ngx_http_health_shm_add(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf)
 
 
 /*
- * The blocks' names: "z:NAME" for a zone, "p:GROUP/N/PEER" for the N-th
- * peer of an upstream group.  Until init_zone places them, hmcf->place
- * holds these keys.
+ * The blocks' names: "z:NAME" for a zone, "p:GROUP/PEER#N" for an upstream
+ * peer (N: how many peers of that name come before it in the group).
  */
 static ngx_int_t
 ngx_http_health_keys(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf)
@@ -281,7 +280,7 @@ ngx_http_health_keys(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf)
         }
     }
 
-    hmcf->place = (uint32_t *) k;
+    hmcf->keys = k;
 
     return NGX_OK;
 }
@@ -392,8 +391,8 @@ ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 /*
  * Every configured block to its place: the entry of its name, or a free
- * one (cleared).  Under the mutex.  hmcf->place holds the keys on entry
- * and the places on return (NULL when there is no room).
+ * one (cleared).  Under the mutex.  The places are written over the keys'
+ * memory, the configuration's; hmcf->place is NULL when there is no room.
  */
 static void
 ngx_http_health_place(ngx_http_health_main_conf_t *hmcf)
@@ -404,7 +403,7 @@ ngx_http_health_place(ngx_http_health_main_conf_t *hmcf)
     ngx_http_health_key_t     *k;
     ngx_http_health_dirent_t  *de;
 
-    k = (ngx_http_health_key_t *) hmcf->place;
+    k = hmcf->keys;
     n = hmcf->zones.nelts + hmcf->npeers;
     de = ngx_http_health_dir(hmcf);
 
@@ -442,10 +441,10 @@ ngx_http_health_place(ngx_http_health_main_conf_t *hmcf)
         place[i] = (uint32_t) at;
     }
 
-    /* into the keys' memory, the configuration's: it goes with it */
     ngx_memcpy(k, place, n * sizeof(uint32_t));
     ngx_free(place);
 
+    hmcf->keys = NULL;
     hmcf->place = (uint32_t *) k;
 }
 
