@@ -40,20 +40,6 @@ typedef struct {
 } ngx_http_health_key_t;
 
 
-/*
- * What the fold found for the last record: the records of one process in
- * one second are mostly of a few blocks and codes, so their addresses,
- * slot and code are looked up again only when they change.
- */
-typedef struct {
-    uint64_t                     place;
-    uint64_t                     sec;
-    ngx_uint_t                   status;
-    ngx_http_health_totals_t    *totals;
-    ngx_http_health_slot_t      *slots;
-    ngx_http_health_slot_t      *slot;          /* NULL: out of the window */
-    uint64_t                    *code;
-} ngx_http_health_fold_t;
 
 
 static ngx_int_t ngx_http_health_init_zone(ngx_shm_zone_t *shm_zone,
@@ -69,9 +55,9 @@ static ngx_int_t ngx_http_health_find(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_key_t *k);
 static void ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_ring_t *ring);
-static ngx_inline void ngx_http_health_fold_one(
-    ngx_http_health_main_conf_t *hmcf, ngx_http_health_rec_t *rec,
-    ngx_http_health_fold_t *f) __attribute__((always_inline));
+static void ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
+    uint64_t size);
 static void ngx_http_health_expire(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_slot_t *slots, ngx_uint_t k, uint64_t epoch);
 static void ngx_http_health_fold_timer(ngx_event_t *ev);
@@ -693,19 +679,15 @@ ngx_http_health_count_locked(ngx_http_health_main_conf_t *hmcf,
     ngx_uint_t block, ngx_uint_t status, uint64_t us, uint64_t sec,
     uint64_t bytes_in, uint64_t bytes_out)
 {
-    ngx_http_health_rec_t   rec;
-    ngx_http_health_fold_t  f;
+    ngx_http_health_rec_t  rec;
 
     rec.word = ngx_http_health_rec_word(hmcf->place[block], status, sec);
     rec.us = us;
     rec.bytes_in = bytes_in;
     rec.bytes_out = bytes_out;
 
-    ngx_memzero(&f, sizeof(ngx_http_health_fold_t));
-    f.place = (uint64_t) -1;
-
     ngx_shmtx_lock(&hmcf->shpool->mutex);
-    ngx_http_health_fold_one(hmcf, &rec, &f);
+    ngx_http_health_fold_records(hmcf, &rec, 0, 1, 1);
     ngx_shmtx_unlock(&hmcf->shpool->mutex);
 }
 
@@ -731,8 +713,7 @@ static void
 ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_ring_t *ring)
 {
-    uint64_t                head, i;
-    ngx_http_health_fold_t  f;
+    uint64_t  head, i;
 
     head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
     i = ring->folded;
@@ -746,128 +727,152 @@ ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
         i = head - NGX_HTTP_HEALTH_RING;
     }
 
-    ngx_memzero(&f, sizeof(ngx_http_health_fold_t));
-    f.place = (uint64_t) -1;
-
-    for ( /* void */ ; i != head; i++) {
-        ngx_http_health_fold_one(hmcf, &ring->rec[i % NGX_HTTP_HEALTH_RING],
-                                 &f);
-    }
+    ngx_http_health_fold_records(hmcf, ring->rec, i, head,
+                                 NGX_HTTP_HEALTH_RING);
 
     __atomic_store_n(&ring->folded, head, __ATOMIC_RELEASE);
 }
 
 
-/* under the mutex */
-static ngx_inline void
-ngx_http_health_fold_one(ngx_http_health_main_conf_t *hmcf,
-    ngx_http_health_rec_t *rec, ngx_http_health_fold_t *f)
+/*
+ * Records first .. last - 1 (modulo size) into their blocks, under the
+ * mutex.  The records of one process in one second are mostly of a few
+ * blocks and codes, so a block's addresses, its slot and its code are
+ * looked up again only when they change; everything the loop needs is in
+ * locals, which the stores into the blocks cannot alias.
+ */
+static void
+ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
+    uint64_t size)
 {
-    u_char                    *b;
+    u_char                    *blocks;
+    size_t                     block_size;
     uint32_t                   us32;
-    uint64_t                   place, sec, epoch, us;
-    unsigned                   index;
-    ngx_uint_t                 status, i;
-    ngx_http_health_slot_t    *slot, *sum;
+    uint64_t                   n, place, sec, epoch, us, cplace, csec;
+    uint64_t                   capacity, width, nslots, *code;
+    const uint64_t            *bounds;
+    const u_char              *bound_of;
+    unsigned                   index, nbounds;
+    ngx_uint_t                 status, cstatus, i;
+    ngx_http_health_rec_t     *rec;
+    ngx_http_health_slot_t    *slots, *slot, *sum;
     ngx_http_health_totals_t  *t;
 
-    place = rec->word >> 42;
-    status = (rec->word >> 32) & 0x3ff;
-    sec = rec->word & 0xffffffff;
-    us = rec->us;
+    blocks = hmcf->blocks;
+    block_size = hmcf->block_size;
+    capacity = hmcf->capacity;
+    width = hmcf->slot_width;
+    nslots = hmcf->nslots;
+    bounds = hmcf->bounds;
+    bound_of = hmcf->bound_of;
+    nbounds = hmcf->nbounds;
 
-    if (place != f->place) {
-        if (place >= hmcf->capacity) {
-            return;
-        }
+    cplace = (uint64_t) -1;
+    csec = (uint64_t) -1;
+    cstatus = (ngx_uint_t) -1;
+    t = NULL;
+    slots = NULL;
+    slot = NULL;
+    sum = NULL;
+    code = NULL;
 
-        b = ngx_http_health_block(hmcf, place);
+    for (n = first; n != last; n++) {
+        rec = &recs[n % size];
 
-        f->place = place;
-        f->totals = (ngx_http_health_totals_t *) b;
-        f->slots = ngx_http_health_slots(hmcf, b);
-        f->sec = (uint64_t) -1;
-        f->status = (ngx_uint_t) -1;
-        f->code = NULL;
-    }
+        place = rec->word >> 42;
+        status = (rec->word >> 32) & 0x3ff;
+        sec = rec->word & 0xffffffff;
+        us = rec->us;
 
-    t = f->totals;
-    index = health_hist_index(us);
-
-    t->requests++;
-    t->bytes_in += rec->bytes_in;
-    t->bytes_out += rec->bytes_out;
-    t->time_us += us;
-    t->buckets[health_hist_bound_lookup(hmcf->bound_of, hmcf->bounds,
-                                        hmcf->nbounds, index, us)]++;
-
-    /* the classes are the sums of the codes, read by the reader */
-    if (status != f->status) {
-        f->status = status;
-        f->code = NULL;
-
-        if (status >= 100 && status < 600) {
-            for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
-                if (t->code[i] == status) {
-                    break;
-                }
-
-                if (t->code[i] == 0) {
-                    t->code[i] = (uint16_t) status;
-                    break;
-                }
+        if (place != cplace) {
+            if (place >= capacity) {
+                continue;
             }
 
-            f->code = (i < NGX_HTTP_HEALTH_BLOCK_CODES)
-                      ? &t->code_count[i] : &t->codes_other[status / 100 - 1];
+            cplace = place;
+            t = (ngx_http_health_totals_t *) (blocks + place * block_size);
+            slots = (ngx_http_health_slot_t *) ((u_char *) t
+                        + ngx_align(sizeof(ngx_http_health_totals_t),
+                                    NGX_HTTP_HEALTH_CACHE_LINE));
+            sum = &slots[nslots];
+            csec = (uint64_t) -1;
+            cstatus = (ngx_uint_t) -1;
         }
-    }
 
-    if (f->code) {
-        (*f->code)++;
-    }
+        index = health_hist_index(us);
 
-    if (sec != f->sec) {
-        f->sec = sec;
+        t->requests++;
+        t->bytes_in += rec->bytes_in;
+        t->bytes_out += rec->bytes_out;
+        t->time_us += us;
+        t->buckets[health_hist_bound_lookup(bound_of, bounds, nbounds,
+                                            index, us)]++;
 
-        epoch = sec / hmcf->slot_width;
-        i = epoch % hmcf->nslots;
-        slot = &f->slots[i];
+        /* the classes are the sums of the codes, read by the reader */
+        if (status != cstatus) {
+            cstatus = status;
+            code = NULL;
 
-        if (slot->epoch != epoch) {
-            if (slot->requests && slot->epoch > epoch) {
-                /* older than the window: its slot is a newer one's */
-                slot = NULL;
+            if (status >= 100 && status < 600) {
+                for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
+                    if (t->code[i] == status) {
+                        break;
+                    }
 
-            } else {
-                ngx_http_health_expire(hmcf, f->slots, i, epoch);
+                    if (t->code[i] == 0) {
+                        t->code[i] = (uint16_t) status;
+                        break;
+                    }
+                }
+
+                code = (i < NGX_HTTP_HEALTH_BLOCK_CODES)
+                       ? &t->code_count[i]
+                       : &t->codes_other[status / 100 - 1];
             }
         }
 
-        f->slot = slot;
-    }
+        if (code) {
+            (*code)++;
+        }
 
-    slot = f->slot;
+        if (sec != csec) {
+            csec = sec;
 
-    if (slot == NULL) {
-        return;
-    }
+            epoch = sec / width;
+            i = epoch % nslots;
+            slot = &slots[i];
 
-    sum = &f->slots[hmcf->nslots];
-    us32 = us > 0xffffffff ? 0xffffffff : (uint32_t) us;
+            if (slot->epoch != epoch) {
+                if (slot->requests && slot->epoch > epoch) {
+                    /* older than the window: its slot is a newer one's */
+                    slot = NULL;
 
-    slot->requests++;
-    slot->hist[index]++;
-    sum->requests++;
-    sum->hist[index]++;
+                } else {
+                    ngx_http_health_expire(hmcf, slots, i, epoch);
+                }
+            }
+        }
 
-    if (status >= 500 && status < 600) {
-        slot->errors++;
-        sum->errors++;
-    }
+        if (slot == NULL) {
+            continue;
+        }
 
-    if (us32 > slot->max_us) {
-        slot->max_us = us32;
+        us32 = us > 0xffffffff ? 0xffffffff : (uint32_t) us;
+
+        slot->requests++;
+        slot->hist[index]++;
+        sum->requests++;
+        sum->hist[index]++;
+
+        if (status >= 500 && status < 600) {
+            slot->errors++;
+            sum->errors++;
+        }
+
+        if (us32 > slot->max_us) {
+            slot->max_us = us32;
+        }
     }
 }
 
