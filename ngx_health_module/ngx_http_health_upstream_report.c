@@ -269,7 +269,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
         check = NULL;
 
-        if (rep->checks_json) {
+        if (rep->root) {
             check = json_object();
             if (check == NULL) {
                 json_decref(obj);
