@@ -61,7 +61,8 @@ static ngx_int_t ngx_http_health_zone_json(ngx_http_health_report_t *rep,
     ngx_http_health_window_t *w);
 static ngx_int_t ngx_http_health_check_push(ngx_http_health_report_t *rep,
     ngx_str_t *name, health_status_t status);
-static ngx_int_t ngx_http_health_zones_parse(ngx_http_health_report_t *rep);
+static json_t *ngx_http_health_text_parse(ngx_http_health_report_t *rep,
+    ngx_http_health_text_t *text);
 static ngx_int_t ngx_http_health_prom_zones(ngx_http_health_report_t *rep,
     ngx_http_health_prom_zone_t *pz);
 static ngx_int_t ngx_http_health_render_json(ngx_http_request_t *r,
@@ -319,8 +320,17 @@ ngx_http_health_report_build(ngx_pool_t *pool,
 
     ngx_http_health_verdict_put(hmcf, rep->status, since);
 
-    if (ngx_http_health_zones_parse(rep) != NGX_OK) {
+    rep->zones_json = ngx_http_health_text_parse(rep, &rep->zones_text);
+    if (rep->zones_json == NULL) {
         return NULL;
+    }
+
+    if (rep->upstreams) {
+        rep->upstreams_json = ngx_http_health_text_parse(rep,
+                                                     &rep->upstreams_text);
+        if (rep->upstreams_json == NULL) {
+            return NULL;
+        }
     }
 
     return rep;
@@ -525,27 +535,6 @@ ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
     json_decref(obj);
 
     return NGX_OK;
-}
-
-
-json_t *
-ngx_http_health_report_upstreams(ngx_http_health_report_t *rep)
-{
-    if (rep->root == NULL) {
-        return NULL;
-    }
-
-    if (rep->upstreams_json == NULL) {
-        rep->upstreams_json = json_object();
-
-        if (json_object_set_new(rep->root, "upstreams", rep->upstreams_json)
-            != 0)
-        {
-            rep->upstreams_json = NULL;
-        }
-    }
-
-    return rep->upstreams_json;
 }
 
 
@@ -1088,26 +1077,29 @@ ngx_http_health_zone_json(ngx_http_health_report_t *rep,
 
 
 /*
- * Publishing hands the zones to jansson as a tree: parsed back from the
- * very text the status location serves, so that there is one writer.
+ * Publishing hands the zones and the upstreams to jansson as trees: parsed
+ * back from the very text the status location serves, so that there is
+ * one writer.
  */
-static ngx_int_t
-ngx_http_health_zones_parse(ngx_http_health_report_t *rep)
+static json_t *
+ngx_http_health_text_parse(ngx_http_health_report_t *rep,
+    ngx_http_health_text_t *text)
 {
     u_char              *buf, *p;
+    json_t              *obj;
     ngx_chain_t         *cl;
     json_error_t         err;
     ngx_pool_cleanup_t  *cln;
 
-    buf = ngx_pnalloc(rep->pool, rep->zones_text.length + 2);
+    buf = ngx_pnalloc(rep->pool, text->length + 2);
     if (buf == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     p = buf;
     *p++ = '{';
 
-    for (cl = rep->zones_text.out; cl; cl = cl->next) {
+    for (cl = text->out; cl; cl = cl->next) {
         p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
     }
 
@@ -1115,22 +1107,22 @@ ngx_http_health_zones_parse(ngx_http_health_report_t *rep)
 
     cln = ngx_pool_cleanup_add(rep->pool, 0);
     if (cln == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    rep->zones_json = json_loadb((char *) buf, p - buf, 0, &err);
+    obj = json_loadb((char *) buf, p - buf, 0, &err);
 
-    if (rep->zones_json == NULL) {
+    if (obj == NULL) {
         ngx_log_error(NGX_LOG_ALERT, rep->log, 0,
-                      "health: the zones' JSON does not parse: %s at %d",
+                      "health: the status JSON does not parse: %s at %d",
                       err.text, err.position);
-        return NGX_ERROR;
+        return NULL;
     }
 
     cln->handler = ngx_http_health_json_cleanup;
-    cln->data = rep->zones_json;
+    cln->data = obj;
 
-    return NGX_OK;
+    return obj;
 }
 
 
@@ -1151,9 +1143,10 @@ ngx_http_health_render_json(ngx_http_request_t *r,
     hmcf = rep->hmcf;
 
     /*
-     * The leading keys in the order of the design, then the checks and
-     * the zones as they were written, then what reporters added as trees
-     * ("upstreams"): one answer in a chain of buffers, never copied.
+     * The leading keys in the order of the design, then the checks, the
+     * zones and the upstreams as they were written, then whatever a
+     * reporter added to the root as a tree: one answer in a chain of
+     * buffers, never copied.
      */
 
     ngx_memzero(&text, sizeof(ngx_http_health_text_t));
@@ -1202,6 +1195,23 @@ ngx_http_health_render_json(ngx_http_request_t *r,
 
     *ll = rep->zones_text.out;
     ll = rep->zones_text.tail ? &rep->zones_text.tail->next : ll;
+
+    if (rep->upstreams) {
+        out = ngx_alloc_chain_link(r->pool);
+        b = ngx_create_temp_buf(r->pool, sizeof("},\"upstreams\":{") - 1);
+
+        if (out == NULL || b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->last = ngx_http_health_put(b->last, "},\"upstreams\":{");
+        out->buf = b;
+        *ll = out;
+        ll = &out->next;
+
+        *ll = rep->upstreams_text.out;
+        ll = rep->upstreams_text.tail ? &rep->upstreams_text.tail->next : ll;
+    }
 
     /* the trees: their size first, as json_dumpb() tells it */
 

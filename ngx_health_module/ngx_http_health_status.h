@@ -9,7 +9,8 @@
  * reporter registered at configuration time:
  *
  *   collect     adds checks with ngx_http_health_report_add_check() and,
- *               for JSON, objects under ngx_http_health_report_upstreams();
+ *               for JSON, the text of the upstreams' members into
+ *               upstreams_text;
  *   prometheus  appends its metric families with ngx_http_health_printf().
  */
 
@@ -74,12 +75,14 @@ typedef struct {
      * thousands of them, are written as text instead of a tree.
      */
     json_t                      *root;
-    json_t                      *upstreams_json;
     ngx_http_health_text_t       checks_text;
     ngx_http_health_text_t       zones_text;
+    ngx_http_health_text_t       upstreams_text;
+    ngx_uint_t                   upstreams;      /* "upstreams" is shown */
 
     /* for publishing only (ngx_http_health_report_build): parsed back */
     json_t                      *zones_json;
+    json_t                      *upstreams_json;
 
     ngx_http_health_text_t       text;           /* text formats */
 } ngx_http_health_report_t;
@@ -105,7 +108,6 @@ ngx_int_t ngx_http_health_add_reporter(ngx_conf_t *cf,
 /* obj (JSON only, may be NULL otherwise) is owned by the report from here */
 ngx_int_t ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
     ngx_str_t *name, health_status_t status, json_t *obj);
-json_t *ngx_http_health_report_upstreams(ngx_http_health_report_t *rep);
 ngx_int_t ngx_http_health_printf(ngx_http_health_report_t *rep,
     const char *fmt, ...);
 

@@ -18,9 +18,10 @@
 
 static const char *ngx_http_health_peer_state(ngx_http_health_upstream_t *hu,
     ngx_uint_t i, ngx_http_health_peer_sh_t *psh, time_t now);
-static json_t *ngx_http_health_peer_json(ngx_http_health_upstream_t *hu,
-    ngx_uint_t i, ngx_http_health_peer_sh_t *psh, const char *state,
-    ngx_http_health_stats_t *st);
+static ngx_int_t ngx_http_health_peer_json(ngx_http_health_report_t *rep,
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, const char *state,
+    ngx_http_health_stats_t *st, ngx_uint_t first);
 
 
 /* the state of a peer for the report: ours first, then nginx's own */
@@ -63,97 +64,143 @@ ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
 }
 
 
-static json_t *
-ngx_http_health_peer_json(ngx_http_health_upstream_t *hu, ngx_uint_t i,
-    ngx_http_health_peer_sh_t *psh, const char *state,
-    ngx_http_health_stats_t *st)
-{
-    json_t  *p, *o;
+#define ngx_http_health_put(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
 
-    p = json_object();
-    if (p == NULL) {
-        return NULL;
+
+/*
+ * A peer's object, written as text like a zone's (see the status): the
+ * keys and their order are those the jansson tree had.
+ */
+static ngx_int_t
+ngx_http_health_peer_json(ngx_http_health_report_t *rep,
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, const char *state,
+    ngx_http_health_stats_t *st, ngx_uint_t first)
+{
+    u_char                  *p;
+    uint64_t                 failed;
+    uint32_t                 code;
+    ngx_buf_t               *b;
+    ngx_str_t               *name;
+    const char              *reason;
+    ngx_http_health_text_t  *text;
+
+    name = &hu->peers[i].name;
+    text = &rep->upstreams_text;
+
+    b = ngx_http_health_text_room(rep->pool, text,
+                                  6 * name->len + 768 + 12 * NGX_INT64_LEN
+                                  + 3 * NGX_HTTP_HEALTH_NUMBER_LEN);
+    if (b == NULL) {
+        return NGX_ERROR;
     }
 
-    json_object_set_new(p, "server",
-                        json_stringn((char *) hu->peers[i].name.data,
-                                     hu->peers[i].name.len));
-    json_object_set_new(p, "state", json_string(state));
-    json_object_set_new(p, "backup", json_boolean(hu->peers[i].backup));
-    json_object_set_new(p, "requests", json_integer(
-        st->requests + ngx_http_health_load(&psh->failed)));
-    json_object_set_new(p, "fails",
-                        json_integer(ngx_http_health_load(&psh->fails)));
-    json_object_set_new(p, "failed_attempts",
-                        json_integer(ngx_http_health_load(&psh->failed)));
+    p = b->last;
 
-    o = json_object();
-    json_object_set_new(o, "1xx", json_integer(st->classes[0]));
-    json_object_set_new(o, "2xx", json_integer(st->classes[1]));
-    json_object_set_new(o, "3xx", json_integer(st->classes[2]));
-    json_object_set_new(o, "4xx", json_integer(st->classes[3]));
-    json_object_set_new(o, "5xx", json_integer(st->classes[4]));
-    json_object_set_new(p, "responses", o);
+    if (!first) {
+        *p++ = ',';
+    }
 
-    o = json_object();
-    json_object_set_new(o, "p50", ngx_http_health_json_number(
-        health_hist_quantile(st->w_hist, st->w_requests, 0.5,
-                             st->w_max_us) / 1000));
-    json_object_set_new(o, "p95", ngx_http_health_json_number(
-        health_hist_quantile(st->w_hist, st->w_requests, 0.95,
-                             st->w_max_us) / 1000));
-    json_object_set_new(o, "p99", ngx_http_health_json_number(
-        health_hist_quantile(st->w_hist, st->w_requests, 0.99,
-                             st->w_max_us) / 1000));
-    json_object_set_new(p, "latency_ms", o);
+    failed = ngx_http_health_load(&psh->failed);
+
+    p = ngx_http_health_put(p, "{\"server\":");
+    p = ngx_http_health_json_write_string(p, name->data, name->len);
+    p = ngx_http_health_put(p, ",\"state\":\"");
+    p = ngx_cpymem(p, state, ngx_strlen(state));
+    p = ngx_http_health_put(p, "\",\"backup\":");
+    p = hu->peers[i].backup ? ngx_http_health_put(p, "true")
+                            : ngx_http_health_put(p, "false");
+    p = ngx_http_health_put(p, ",\"requests\":");
+    p = ngx_http_health_write_uint(p, st->requests + failed);
+    p = ngx_http_health_put(p, ",\"fails\":");
+    p = ngx_http_health_write_uint(p, ngx_http_health_load(&psh->fails));
+    p = ngx_http_health_put(p, ",\"failed_attempts\":");
+    p = ngx_http_health_write_uint(p, failed);
+    p = ngx_http_health_put(p, ",\"responses\":{\"1xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[0]);
+    p = ngx_http_health_put(p, ",\"2xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[1]);
+    p = ngx_http_health_put(p, ",\"3xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[2]);
+    p = ngx_http_health_put(p, ",\"4xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[3]);
+    p = ngx_http_health_put(p, ",\"5xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[4]);
+    p = ngx_http_health_put(p, "},\"latency_ms\":{\"p50\":");
+    p = ngx_http_health_json_write_number(p,
+            health_hist_quantile(st->w_hist, st->w_requests, 0.5,
+                                 st->w_max_us) / 1000);
+    p = ngx_http_health_put(p, ",\"p95\":");
+    p = ngx_http_health_json_write_number(p,
+            health_hist_quantile(st->w_hist, st->w_requests, 0.95,
+                                 st->w_max_us) / 1000);
+    p = ngx_http_health_put(p, ",\"p99\":");
+    p = ngx_http_health_json_write_number(p,
+            health_hist_quantile(st->w_hist, st->w_requests, 0.99,
+                                 st->w_max_us) / 1000);
+    *p++ = '}';
 
     if (hu->conf) {
-        o = json_object();
-        json_object_set_new(o, "checks",
-                            json_integer(ngx_http_health_load(&psh->checks)));
-        json_object_set_new(o, "fails", json_integer(
-            ngx_http_health_load(&psh->check_fails)));
-        json_object_set_new(o, "consecutive_fails", json_integer(
-            ngx_http_health_load(&psh->consecutive_fails)));
-        json_object_set_new(o, "consecutive_passes", json_integer(
-            ngx_http_health_load(&psh->consecutive_passes)));
+        p = ngx_http_health_put(p, ",\"health_checks\":{\"checks\":");
+        p = ngx_http_health_write_uint(p, ngx_http_health_load(&psh->checks));
+        p = ngx_http_health_put(p, ",\"fails\":");
+        p = ngx_http_health_write_uint(p,
+                                 ngx_http_health_load(&psh->check_fails));
+        p = ngx_http_health_put(p, ",\"consecutive_fails\":");
+        p = ngx_http_health_write_uint(p,
+                           ngx_http_health_load(&psh->consecutive_fails));
+        p = ngx_http_health_put(p, ",\"consecutive_passes\":");
+        p = ngx_http_health_write_uint(p,
+                          ngx_http_health_load(&psh->consecutive_passes));
 
         switch (ngx_http_health_load(&psh->last_passed)) {
         case 0:
-            json_object_set_new(o, "last_passed", json_null());
+            p = ngx_http_health_put(p, ",\"last_passed\":null");
             break;
         case 1:
-            json_object_set_new(o, "last_passed", json_true());
+            p = ngx_http_health_put(p, ",\"last_passed\":true");
             break;
         default:
-            json_object_set_new(o, "last_passed", json_false());
-            json_object_set_new(o, "last_error", json_string(
-                ngx_http_health_check_reasons[
-                    ngx_min(ngx_http_health_load(&psh->last_result),
-                            NGX_HTTP_HEALTH_CHECK_STATUS)]));
+            reason = ngx_http_health_check_reasons[
+                         ngx_min(ngx_http_health_load(&psh->last_result),
+                                 NGX_HTTP_HEALTH_CHECK_STATUS)];
+            p = ngx_http_health_put(p, ",\"last_passed\":false,"
+                                       "\"last_error\":");
+            p = ngx_http_health_json_write_string(p, (u_char *) reason,
+                                                  ngx_strlen(reason));
         }
 
-        if (ngx_http_health_load(&psh->last_code)) {
-            json_object_set_new(o, "last_status", json_integer(
-                ngx_http_health_load(&psh->last_code)));
+        code = ngx_http_health_load(&psh->last_code);
+
+        if (code) {
+            p = ngx_http_health_put(p, ",\"last_status\":");
+            p = ngx_http_health_write_uint(p, code);
         }
 
-        json_object_set_new(p, "health_checks", o);
+        *p++ = '}';
     }
 
-    return p;
+    *p++ = '}';
+
+    ngx_http_health_text_advance(text, b, p);
+
+    return NGX_OK;
 }
+
 
 ngx_int_t
 ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 {
     ngx_http_health_upstream_main_conf_t  *humcf = data;
 
+    u_char                         *p;
     time_t                          now;
-    json_t                         *ups, *obj, *peers, *p, *check;
+    json_t                         *check;
     uint64_t                        ndown;
+    ngx_buf_t                      *b;
     ngx_str_t                       name;
-    ngx_uint_t                      u, i, up, down, total, draining;
+    ngx_uint_t                      u, i, up, down, total, draining, json;
+    ngx_http_health_text_t         *text;
     const char                     *state;
     health_status_t                 status;
     ngx_http_health_stats_t        *st;
@@ -173,7 +220,15 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
         return NGX_ERROR;
     }
 
-    ups = rep->root ? ngx_http_health_report_upstreams(rep) : NULL;
+    json = (rep->root != NULL);
+    text = &rep->upstreams_text;
+
+    if (json) {
+        /* "upstreams" is there, even empty, whenever there are groups */
+        rep->upstreams = 1;
+        text->chunk = ngx_max(hmcf->npeers * 512, 4096);
+    }
+
     now = ngx_time();
     hu = humcf->upstreams.elts;
 
@@ -181,20 +236,24 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
         ush = ngx_http_health_upstream_sh(hmcf, u);
         ndown = hu[u].conf ? ngx_http_health_load(&ush->ndown) : 0;
 
-        obj = NULL;
-        peers = NULL;
-
-        if (ups) {
-            obj = json_object();
-            peers = json_array();
-
-            if (obj == NULL || peers == NULL) {
-                json_decref(obj);
-                json_decref(peers);
+        if (json) {
+            b = ngx_http_health_text_room(rep->pool, text,
+                                          6 * hu[u].name.len + 16);
+            if (b == NULL) {
                 return NGX_ERROR;
             }
 
-            json_object_set_new(obj, "peers", peers);
+            p = b->last;
+
+            if (u) {
+                *p++ = ',';
+            }
+
+            p = ngx_http_health_json_write_string(p, hu[u].name.data,
+                                                  hu[u].name.len);
+            p = ngx_http_health_put(p, ":{\"peers\":[");
+
+            ngx_http_health_text_advance(text, b, p);
         }
 
         up = 0;
@@ -238,17 +297,17 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
                 down++;
             }
 
-            if (peers == NULL) {
+            if (!json) {
                 continue;
             }
 
             ngx_http_health_shm_read(hmcf, hmcf->zones.nelts + hu[u].first + i,
                                      st, 1);
 
-            p = ngx_http_health_peer_json(&hu[u], i, psh, state, st);
-
-            if (p == NULL || json_array_append_new(peers, p) != 0) {
-                json_decref(obj);
+            if (ngx_http_health_peer_json(rep, &hu[u], i, psh, state, st,
+                                          total == 1)
+                != NGX_OK)
+            {
                 return NGX_ERROR;
             }
         }
@@ -269,10 +328,9 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
         check = NULL;
 
-        if (rep->root) {
+        if (json) {
             check = json_object();
             if (check == NULL) {
-                json_decref(obj);
                 return NGX_ERROR;
             }
 
@@ -295,18 +353,19 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             }
         }
 
-        if (obj) {
-            json_object_set_new(obj, "fail_open",
-                                json_boolean(ndown
-                                             && ndown >= hu[u].nchecked));
-
-            if (json_object_setn_new(ups, (char *) hu[u].name.data,
-                                     hu[u].name.len, obj)
-                != 0)
-            {
+        if (json) {
+            b = ngx_http_health_text_room(rep->pool, text,
+                                          sizeof("],\"fail_open\":false}"));
+            if (b == NULL) {
                 json_decref(check);
                 return NGX_ERROR;
             }
+
+            p = (ndown && ndown >= hu[u].nchecked)
+                ? ngx_http_health_put(b->last, "],\"fail_open\":true}")
+                : ngx_http_health_put(b->last, "],\"fail_open\":false}");
+
+            ngx_http_health_text_advance(text, b, p);
         }
 
         name.len = sizeof("upstream:") - 1 + hu[u].name.len;
