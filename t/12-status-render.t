@@ -194,6 +194,62 @@ like($m->{content}, qr/
 $ng->stop;
 is_deeply([$ng->log_alerts], [], 'no alert in error.log');
 
+# upstream peers, written as text too: exact counts, keys in order, a name
+# that needs escaping
+my $be = HealthTest::Nginx->new(conf => <<'EOF4')->start;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / { return 200 "ok\n"; }
+        location /nf { return 404; }
+        location = /hc { return 200; }
+    }
+EOF4
+my $addr = '127.0.0.1:' . $be->port;
+my $dead = '127.0.0.1:' . free_port();
+
+my $up = HealthTest::Nginx->new(workers => 1, conf => <<"EOF5");
+    upstream "u\\"1" {
+        server $addr;
+        server 127.0.0.1:1 down;
+    }
+
+    upstream checked {
+        server $addr;
+        server $dead;
+        health_check uri=/hc interval=200ms timeout=1s fails=1 passes=1;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /p/ { proxy_pass "http://u\\"1/"; proxy_next_upstream off; }
+        location = /health { health_status; }
+    }
+EOF5
+$up->start;
+
+is($up->get('/p/x')->{status}, 200, 'through u"1: 200') for 1 .. 5;
+is($up->get('/p/nf')->{status}, 404, 'through u"1: 404') for 1 .. 2;
+
+my ($ur, $udoc) = $up->wait_doc(sub {
+    my $c = $_[0]{upstreams}{checked}{peers};
+    $c && ($c->[0]{health_checks}{last_passed} // 0)
+       && defined $c->[1]{health_checks}{last_passed} });
+
+my @u = @{ $udoc->{upstreams}{'u"1'}{peers} };
+is(scalar @u, 2, 'u"1: two peers, by a name that needed escaping');
+like($ur->{content},
+     qr/"u\\"1":\{"peers":\[\{"server":"\Q$addr\E","state":"up","backup":false,"requests":7,"fails":0,"failed_attempts":0,"responses":\{"1xx":0,"2xx":5,"3xx":0,"4xx":2,"5xx":0\},"latency_ms":\{"p50":[0-9.]+,"p95":[0-9.]+,"p99":[0-9.]+\}\},\{"server":"127.0.0.1:1","state":"down","backup":false,"requests":0,"fails":0,"failed_attempts":0,"responses":\{"1xx":0,"2xx":0,"3xx":0,"4xx":0,"5xx":0\},"latency_ms":\{"p50":0,"p95":0,"p99":0\}\}\],"fail_open":false\}/,
+     'u"1: its peers as text, exactly, keys in order');
+like($ur->{content},
+     qr/"checked":\{"peers":\[\{"server":"\Q$addr\E","state":"up",[^{}]*"responses":\{[^{}]*\},"latency_ms":\{[^{}]*\},"health_checks":\{"checks":\d+,"fails":0,"consecutive_fails":0,"consecutive_passes":\d+,"last_passed":true,"last_status":200\}\},\{"server":"\Q$dead\E",[^{}]*"responses":\{[^{}]*\},"latency_ms":\{[^{}]*\},"health_checks":\{"checks":\d+,"fails":\d+,"consecutive_fails":\d+,"consecutive_passes":0,"last_passed":false,"last_error":"connect failed"\}\}\],"fail_open":false\}/,
+     'checked: health_checks of a passing and of a refused peer');
+like($ur->{content}, qr/"upstream:u\\"1":\{"status":"healthy","healthy_peers":1,"total_peers":1,"down_peers":1,"required":false\}/,
+     'the upstream\'s check, with its escaped name');
+
+$up->stop;
+is_deeply([$up->log_alerts], [], 'no alert in error.log');
+$be->stop;
+
 # 1,000 zones: the answer parses and lists every zone with its exact count
 my $n = 1000;
 my $locs = join "\n", map {
