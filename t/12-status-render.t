@@ -250,6 +250,30 @@ $up->stop;
 is_deeply([$up->log_alerts], [], 'no alert in error.log');
 $be->stop;
 
+# A name that is not UTF-8 (a Latin-1 configuration file): jansson refused
+# it, which left "service" out and failed the whole answer with 500 for an
+# upstream; written as text, the bad byte becomes U+FFFD.
+my $l1 = HealthTest::Nginx->new(workers => 1, conf => <<"EOF6");
+    health_service "caf\xe9";
+
+    upstream "gr\xfcn" { server $addr; }
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / { proxy_pass http://gr\xfcn; }
+        location = /health { health_status; }
+    }
+EOF6
+$l1->start;
+my ($lr, $ldoc) = $l1->get_json('/health');
+is($lr->{status}, 200, 'Latin-1 names: the status answers 200');
+ok($ldoc, 'and parses');
+is($ldoc && $ldoc->{service}, "caf\xef\xbf\xbd", 'service: the byte is U+FFFD');
+ok($ldoc && $ldoc->{upstreams}{"gr\xef\xbf\xbdn"},
+   'the upstream is listed, the byte as U+FFFD');
+$l1->stop;
+is_deeply([$l1->log_alerts], [], 'no alert in error.log');
+
 # 1,000 zones: the answer parses and lists every zone with its exact count
 my $n = 1000;
 my $locs = join "\n", map {
