@@ -801,11 +801,14 @@ static ngx_int_t
 ngx_http_health_collect_zones(ngx_http_health_report_t *rep,
     ngx_http_health_prom_zone_t *pz)
 {
+    double                        pc[3];
     ngx_uint_t                    z, i;
     ngx_http_health_zone_t       *zone;
     ngx_http_health_stats_t      *st;
     ngx_http_health_window_t      w;
     ngx_http_health_main_conf_t  *hmcf;
+
+    static const double  q[] = { 0.5, 0.95, 0.99 };
 
     hmcf = rep->hmcf;
 
@@ -827,12 +830,12 @@ ngx_http_health_collect_zones(ngx_http_health_report_t *rep,
 
         w.error_rate = st->w_requests
                        ? 100.0 * st->w_errors / st->w_requests : 0;
-        w.p50 = health_hist_quantile(st->w_hist, st->w_requests, 0.5,
-                                     st->w_max_us) / 1000;
-        w.p95 = health_hist_quantile(st->w_hist, st->w_requests, 0.95,
-                                     st->w_max_us) / 1000;
-        w.p99 = health_hist_quantile(st->w_hist, st->w_requests, 0.99,
-                                     st->w_max_us) / 1000;
+        health_hist_quantiles(st->w_hist, st->w_requests, q, pc, 3,
+                              st->w_max_us);
+
+        w.p50 = pc[0] / 1000;
+        w.p95 = pc[1] / 1000;
+        w.p99 = pc[2] / 1000;
         w.max = (double) st->w_max_us / 1000;
 
         if (ngx_http_health_zone_checks(rep, &zone[z], &w, st->w_requests)
@@ -1291,7 +1294,8 @@ static ngx_int_t
 ngx_http_health_render_prometheus(ngx_http_request_t *r,
     ngx_http_health_report_t *rep, ngx_http_health_prom_zone_t *pz)
 {
-    u_char                       *service, *check;
+    u_char                       *service, *p;
+    ngx_buf_t                    *b;
     ngx_uint_t                    i;
     ngx_pool_t                   *pool;
     ngx_http_health_check_t      *ch;
@@ -1329,14 +1333,23 @@ ngx_http_health_render_prometheus(ngx_http_request_t *r,
              "# TYPE nginx_health_check_status gauge\n");
     }
 
+    rep->text.chunk = rep->checks.nelts * 96;
+
     for (i = 0; i < rep->checks.nelts; i++) {
-        check = ngx_http_health_prom_escape(pool, &ch[i].name);
-        if (check == NULL) {
+        b = ngx_http_health_text_room(pool, &rep->text,
+                                      3 * ch[i].name.len + 64);
+        if (b == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        emit("nginx_health_check_status{check=\"%s\"} %d\n",
-             check, (int) ch[i].status);
+        p = ngx_http_health_put(b->last,
+                                "nginx_health_check_status{check=\"");
+        p = ngx_http_health_prom_write(p, &ch[i].name);
+        p = ngx_http_health_put(p, "\"} ");
+        *p++ = (u_char) ('0' + ch[i].status);
+        *p++ = '\n';
+
+        ngx_http_health_text_advance(&rep->text, b, p);
     }
 
     if (pz != NULL && ngx_http_health_prom_zones(rep, pz) != NGX_OK) {
@@ -1536,8 +1549,7 @@ ngx_http_health_prom_zones(ngx_http_health_report_t *rep,
 u_char *
 ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
 {
-    u_char      *p, *q, *dst, *last;
-    size_t       n;
+    u_char  *dst;
 
     /* the worst case: every byte becomes the 3 bytes of U+FFFD */
     dst = ngx_pnalloc(pool, 3 * s->len + 1);
@@ -1545,7 +1557,19 @@ ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
         return NULL;
     }
 
-    p = dst;
+    *ngx_http_health_prom_write(dst, s) = '\0';
+
+    return dst;
+}
+
+
+/* the same, written at p (3 * s->len bytes at most), unterminated */
+u_char *
+ngx_http_health_prom_write(u_char *p, ngx_str_t *s)
+{
+    u_char  *q, *last;
+    size_t   n;
+
     q = s->data;
     last = s->data + s->len;
 
@@ -1587,9 +1611,7 @@ ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
         q += n;
     }
 
-    *p = '\0';
-
-    return dst;
+    return p;
 }
 
 

@@ -117,6 +117,7 @@ ngx_int_t ngx_http_health_printf(ngx_http_health_report_t *rep,
  * goes through it.
  */
 u_char *ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s);
+u_char *ngx_http_health_prom_write(u_char *p, ngx_str_t *s);
 
 /*
  * The JSON report as the status location builds it, outside any request

@@ -78,12 +78,15 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     ngx_http_health_stats_t *st, ngx_uint_t first)
 {
     u_char                  *p;
+    double                   pc[3];
     uint64_t                 failed;
     uint32_t                 code;
     ngx_buf_t               *b;
     ngx_str_t               *name;
     const char              *reason;
     ngx_http_health_text_t  *text;
+
+    static const double  q[] = { 0.5, 0.95, 0.99 };
 
     name = &hu->peers[i].name;
     text = &rep->upstreams_text;
@@ -126,18 +129,15 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     p = ngx_http_health_write_uint(p, st->classes[3]);
     p = ngx_http_health_put(p, ",\"5xx\":");
     p = ngx_http_health_write_uint(p, st->classes[4]);
+    health_hist_quantiles(st->w_hist, st->w_requests, q, pc, 3,
+                          st->w_max_us);
+
     p = ngx_http_health_put(p, "},\"latency_ms\":{\"p50\":");
-    p = ngx_http_health_json_write_number(p,
-            health_hist_quantile(st->w_hist, st->w_requests, 0.5,
-                                 st->w_max_us) / 1000);
+    p = ngx_http_health_json_write_number(p, pc[0] / 1000);
     p = ngx_http_health_put(p, ",\"p95\":");
-    p = ngx_http_health_json_write_number(p,
-            health_hist_quantile(st->w_hist, st->w_requests, 0.95,
-                                 st->w_max_us) / 1000);
+    p = ngx_http_health_json_write_number(p, pc[1] / 1000);
     p = ngx_http_health_put(p, ",\"p99\":");
-    p = ngx_http_health_json_write_number(p,
-            health_hist_quantile(st->w_hist, st->w_requests, 0.99,
-                                 st->w_max_us) / 1000);
+    p = ngx_http_health_json_write_number(p, pc[2] / 1000);
     *p++ = '}';
 
     if (hu->conf) {
