@@ -16,8 +16,22 @@
 #include "ngx_http_health_upstream_int.h"
 
 
+/* a peer's figures for a scrape, read once for all the families */
+typedef struct {
+    const char                  *state;      /* NULL: not listed */
+    uint64_t                     requests;   /* attempts with a response */
+    uint64_t                     failed;
+    uint64_t                     time_us;
+    uint64_t                     classes[5];
+    uint64_t                     buckets[HEALTH_HIST_MAX_BOUNDS + 1];
+} ngx_http_health_prom_peer_t;
+
+
 static const char *ngx_http_health_peer_state(ngx_http_health_upstream_t *hu,
     ngx_uint_t i, ngx_http_health_peer_sh_t *psh, time_t now);
+static u_char *ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf,
+    ngx_uint_t f, u_char *p, u_char *un, u_char *pn,
+    ngx_http_health_prom_peer_t *pr);
 static ngx_int_t ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     ngx_http_health_upstream_t *hu, ngx_uint_t i,
     ngx_http_health_peer_sh_t *psh, const char *state,
@@ -394,15 +408,18 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
 {
     ngx_http_health_upstream_main_conf_t  *humcf = data;
 
-    u_char                        sum[32], *un, *pn, **names;
-    time_t                        now;
-    uint64_t                      cum, failed;
-    ngx_uint_t                    u, i, k, f;
-    const char                   *state;
-    ngx_http_health_stats_t      *st;
-    ngx_http_health_peer_sh_t    *psh;
-    ngx_http_health_upstream_t   *hu;
-    ngx_http_health_main_conf_t  *hmcf;
+    u_char                        *p, *un, *pn, **names;
+    size_t                         line, label;
+    time_t                         now;
+    uint64_t                       cum;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     u, i, k, f, g, nu;
+    ngx_http_health_text_t        *text;
+    ngx_http_health_stats_t       *st;
+    ngx_http_health_peer_sh_t     *psh;
+    ngx_http_health_upstream_t    *hu;
+    ngx_http_health_prom_peer_t   *pp, *pr;
+    ngx_http_health_main_conf_t   *hmcf;
 
     static const char  *families[] = {
         "# HELP nginx_health_upstream_peer_up Whether a peer is in rotation "
@@ -480,103 +497,209 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
         }
     }
 
-#define emit(...)                                                             \
-    if (ngx_http_health_printf(rep, __VA_ARGS__) != NGX_OK) {                 \
-        return NGX_ERROR;                                                     \
+    /* every peer read once, so that its families agree with each other */
+
+    pp = ngx_palloc(rep->pool,
+                    ngx_max(hmcf->npeers, 1)
+                    * sizeof(ngx_http_health_prom_peer_t));
+    if (pp == NULL) {
+        return NGX_ERROR;
     }
 
-    /* one family at a time, as the exposition format wants them grouped */
-    for (f = 0; f < 6; f++) {
-        emit("%s", families[f]);
+    nu = humcf->upstreams.nelts;
 
-        for (u = 0; u < humcf->upstreams.nelts; u++) {
-            un = names[u];
-
-            for (i = 0; i < hu[u].npeers; i++) {
+    for (u = 0; u < nu; u++) {
+        for (i = 0; i < hu[u].npeers; i++) {
+            pr = &pp[hu[u].first + i];
+            pr->state = NULL;
 
 #if (NGX_HTTP_HEALTH_RESOLVE)
-                /* a slot is listed while its address is one of the peers */
-                if (hu[u].peers[i].slot && !hu[u].peers[i].live) {
-                    continue;
-                }
+            /* a slot is listed while its address is one of the peers */
+            if (hu[u].peers[i].slot && !hu[u].peers[i].live) {
+                continue;
+            }
 #endif
 
-                pn = names[humcf->upstreams.nelts + hu[u].first + i];
-                psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
+            psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
+            pr->state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+            pr->failed = ngx_http_health_load(&psh->failed);
 
-                if (f <= 1) {
-                    state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+            ngx_http_health_shm_read(hmcf,
+                                     hmcf->zones.nelts + hu[u].first + i,
+                                     st, 1);
 
-                    if (f == 0 && state[0] != 'd') {
-                        emit("nginx_health_upstream_peer_up{upstream=\"%s\","
-                             "peer=\"%s\"} %d\n", un, pn,
-                             state[0] == 'u' && state[1] == 'p');
+            pr->requests = st->requests;
+            pr->time_us = st->time_us;
+            ngx_memcpy(pr->classes, st->classes, sizeof(st->classes));
 
-                    } else if (f == 1) {
-                        emit("nginx_health_upstream_peer_state{upstream="
-                             "\"%s\",peer=\"%s\",state=\"%s\"} 1\n",
-                             un, pn, state);
-                    }
+            cum = 0;
 
-                    continue;
-                }
-
-                failed = ngx_http_health_load(&psh->failed);
-
-                if (f == 3) {
-                    emit("nginx_health_upstream_peer_failed_attempts_total"
-                         "{upstream=\"%s\",peer=\"%s\"} %uL\n",
-                         un, pn, failed);
-                    continue;
-                }
-
-                ngx_http_health_shm_read(hmcf,
-                                         hmcf->zones.nelts + hu[u].first + i,
-                                         st, 1);
-
-                if (f == 2) {
-                    emit("nginx_health_upstream_peer_requests_total"
-                         "{upstream=\"%s\",peer=\"%s\"} %uL\n",
-                         un, pn, st->requests + failed);
-                    continue;
-                }
-
-                if (f == 4) {
-                    for (k = 1; k <= 5; k++) {
-                        emit("nginx_health_upstream_peer_responses_total"
-                             "{upstream=\"%s\",peer=\"%s\",code=\"%uixx\"} "
-                             "%uL\n", un, pn, k, st->classes[k - 1]);
-                    }
-
-                    continue;
-                }
-
-                cum = 0;
-
-                for (k = 0; k < hmcf->nbounds; k++) {
-                    cum += st->buckets[k];
-                    emit("nginx_health_upstream_peer_response_duration_"
-                         "seconds_bucket{upstream=\"%s\",peer=\"%s\","
-                         "le=\"%V\"} %uL\n", un, pn,
-                         &hmcf->bound_labels[k], cum);
-                }
-
-                (void) health_hist_format_seconds(st->time_us, (char *) sum,
-                                                  sizeof(sum));
-
-                emit("nginx_health_upstream_peer_response_duration_seconds_"
-                     "bucket{upstream=\"%s\",peer=\"%s\",le=\"+Inf\"} %uL\n"
-                     "nginx_health_upstream_peer_response_duration_seconds_"
-                     "sum{upstream=\"%s\",peer=\"%s\"} %s\n"
-                     "nginx_health_upstream_peer_response_duration_seconds_"
-                     "count{upstream=\"%s\",peer=\"%s\"} %uL\n",
-                     un, pn, st->requests, un, pn, sum, un, pn,
-                     st->requests);
+            for (k = 0; k < hmcf->nbounds; k++) {
+                cum += st->buckets[k];
+                pr->buckets[k] = cum;
             }
         }
     }
 
-#undef emit
+    label = 0;
+
+    for (k = 0; k < hmcf->nbounds; k++) {
+        label = ngx_max(label, hmcf->bound_labels[k].len);
+    }
+
+    line = sizeof("nginx_health_upstream_peer_response_duration_seconds_"
+                  "bucket{upstream=\"\",peer=\"\",le=\"\"} \n")
+           + label + 32 + NGX_INT64_LEN;
+
+    text = &rep->text;
+    text->chunk = ngx_max(text->chunk,
+                          hmcf->npeers * (hmcf->nbounds + 16) * (line + 32));
+
+    /* one family at a time, as the exposition format wants them grouped */
+    for (f = 0; f < 6; f++) {
+        b = ngx_http_health_text_room(rep->pool, text,
+                                      ngx_strlen(families[f]));
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(b->last, families[f], ngx_strlen(families[f]));
+        ngx_http_health_text_advance(text, b, p);
+
+        for (u = 0; u < nu; u++) {
+            un = names[u];
+
+            for (i = 0; i < hu[u].npeers; i++) {
+                g = hu[u].first + i;
+                pr = &pp[g];
+
+                if (pr->state == NULL) {
+                    continue;
+                }
+
+                pn = names[nu + g];
+
+                b = ngx_http_health_text_room(rep->pool, text,
+                                              (hmcf->nbounds + 5)
+                                              * (line + ngx_strlen(un)
+                                                 + ngx_strlen(pn)));
+                if (b == NULL) {
+                    return NGX_ERROR;
+                }
+
+                p = ngx_http_health_prom_peer(hmcf, f, b->last, un, pn, pr);
+
+                ngx_http_health_text_advance(text, b, p);
+            }
+        }
+    }
 
     return NGX_OK;
 }
+
+
+/* the lines of one family for one peer; the room is the caller's */
+static u_char *
+ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
+    u_char *p, u_char *un, u_char *pn, ngx_http_health_prom_peer_t *pr)
+{
+    ngx_uint_t  k;
+
+    static const char  *names[] = {
+        "nginx_health_upstream_peer_up",
+        "nginx_health_upstream_peer_state",
+        "nginx_health_upstream_peer_requests_total",
+        "nginx_health_upstream_peer_failed_attempts_total",
+        "nginx_health_upstream_peer_responses_total",
+        "nginx_health_upstream_peer_response_duration_seconds_bucket"
+    };
+
+#define ngx_http_health_labels(p, name)                                       \
+    p = ngx_cpymem(p, name, ngx_strlen(name));                                \
+    p = ngx_http_health_put(p, "{upstream=\"");                               \
+    p = ngx_cpymem(p, un, ngx_strlen(un));                                    \
+    p = ngx_http_health_put(p, "\",peer=\"");                                 \
+    p = ngx_cpymem(p, pn, ngx_strlen(pn))
+
+    switch (f) {
+
+    case 0:
+        /* absent for a peer marked down in the configuration */
+        if (pr->state[0] == 'd') {
+            return p;
+        }
+
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        *p++ = (pr->state[0] == 'u' && pr->state[1] == 'p') ? '1' : '0';
+        break;
+
+    case 1:
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\",state=\"");
+        p = ngx_cpymem(p, pr->state, ngx_strlen(pr->state));
+        p = ngx_http_health_put(p, "\"} 1");
+        break;
+
+    case 2:
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        p = ngx_http_health_write_uint(p, pr->requests + pr->failed);
+        break;
+
+    case 3:
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        p = ngx_http_health_write_uint(p, pr->failed);
+        break;
+
+    case 4:
+        for (k = 0; k < 5; k++) {
+            ngx_http_health_labels(p, names[f]);
+            p = ngx_http_health_put(p, "\",code=\"");
+            *p++ = (u_char) ('1' + k);
+            p = ngx_http_health_put(p, "xx\"} ");
+            p = ngx_http_health_write_uint(p, pr->classes[k]);
+
+            if (k < 4) {
+                *p++ = '\n';
+            }
+        }
+
+        break;
+
+    default: /* 5 */
+        for (k = 0; k < hmcf->nbounds; k++) {
+            ngx_http_health_labels(p, names[f]);
+            p = ngx_http_health_put(p, "\",le=\"");
+            p = ngx_cpymem(p, hmcf->bound_labels[k].data,
+                           hmcf->bound_labels[k].len);
+            p = ngx_http_health_put(p, "\"} ");
+            p = ngx_http_health_write_uint(p, pr->buckets[k]);
+            *p++ = '\n';
+        }
+
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\",le=\"+Inf\"} ");
+        p = ngx_http_health_write_uint(p, pr->requests);
+        *p++ = '\n';
+
+        ngx_http_health_labels(p, "nginx_health_upstream_peer_response_"
+                                  "duration_seconds_sum");
+        p = ngx_http_health_put(p, "\"} ");
+        p += health_hist_format_seconds(pr->time_us, (char *) p, 32);
+        *p++ = '\n';
+
+        ngx_http_health_labels(p, "nginx_health_upstream_peer_response_"
+                                  "duration_seconds_count");
+        p = ngx_http_health_put(p, "\"} ");
+        p = ngx_http_health_write_uint(p, pr->requests);
+    }
+
+#undef ngx_http_health_labels
+
+    *p++ = '\n';
+
+    return p;
+}
+

@@ -246,6 +246,31 @@ like($ur->{content},
 like($ur->{content}, qr/"upstream:u\\"1":\{"status":"healthy","healthy_peers":1,"total_peers":1,"down_peers":1,"required":false\}/,
      'the upstream\'s check, with its escaped name');
 
+my $um = $up->get('/health?format=prometheus')->{content};
+my $lab = qq{upstream="u\\"1",peer="$addr"};
+my $lad = qq{upstream="u\\"1",peer="127.0.0.1:1"};
+for (["nginx_health_upstream_peer_up{$lab} 1", 'up'],
+     ["nginx_health_upstream_peer_state{$lab,state=\"up\"} 1", 'state up'],
+     ["nginx_health_upstream_peer_state{$lad,state=\"down\"} 1",
+      'down: state down'],
+     ["nginx_health_upstream_peer_requests_total{$lab} 7", 'requests 7'],
+     ["nginx_health_upstream_peer_failed_attempts_total{$lab} 0",
+      'no failed attempt'],
+     (map { ["nginx_health_upstream_peer_responses_total{$lab,code=\"${_}xx\"} "
+             . ({ 2 => 5, 4 => 2 }->{$_} // 0), "${_}xx"] } 1 .. 5),
+     ["nginx_health_upstream_peer_response_duration_seconds_bucket{$lab,le=\"+Inf\"} 7",
+      '+Inf 7'],
+     ["nginx_health_upstream_peer_response_duration_seconds_count{$lab} 7",
+      '_count 7'],
+     ["nginx_health_upstream_peer_response_duration_seconds_sum{$lad} 0",
+      'down: _sum 0'])
+{
+    my ($line, $what) = @$_;
+    like($um, qr/^\Q$line\E$/m, "u\"1 Prometheus: $what");
+}
+unlike($um, qr/^nginx_health_upstream_peer_up\{\Q$lad\E\}/m,
+       'no peer_up line for a peer marked down');
+
 $up->stop;
 is_deeply([$up->log_alerts], [], 'no alert in error.log');
 $be->stop;
