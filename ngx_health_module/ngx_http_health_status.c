@@ -612,7 +612,8 @@ ngx_http_health_json_write_number(u_char *p, double v)
             n = (int64_t) (v * 1000 + (v < 0 ? -0.5 : 0.5));
 
             if (n % 1000 == 0) {
-                return ngx_http_health_json_write_number(p, (double) (n / 1000));
+                return ngx_http_health_json_write_number(p,
+                                                         (double) (n / 1000));
             }
 
             a = (n < 0) ? - (uint64_t) n : (uint64_t) n;
