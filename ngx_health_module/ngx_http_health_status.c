@@ -14,6 +14,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <math.h>
 #include <jansson.h>
 
 #include "ngx_http_health_module.h"
@@ -27,6 +28,8 @@
 
 
 #define NGX_HTTP_HEALTH_JSON_FLAGS  (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+#define ngx_http_health_put(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
 
 /* the longest single piece of a text answer */
 #define NGX_HTTP_HEALTH_PRINTF_MAX  (16 * 1024 * 1024)
@@ -53,8 +56,15 @@ static ngx_int_t ngx_http_health_collect_zones(ngx_http_health_report_t *rep,
 static ngx_int_t ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
     ngx_http_health_zone_t *zone, ngx_http_health_window_t *w,
     uint64_t requests);
-static json_t *ngx_http_health_zone_json(ngx_http_health_main_conf_t *hmcf,
-    ngx_http_health_stats_t *st, ngx_http_health_window_t *w);
+static ngx_int_t ngx_http_health_zone_json(ngx_http_health_report_t *rep,
+    ngx_http_health_zone_t *zone, ngx_http_health_stats_t *st,
+    ngx_http_health_window_t *w);
+static ngx_int_t ngx_http_health_check_push(ngx_http_health_report_t *rep,
+    ngx_str_t *name, health_status_t status);
+static json_t *ngx_http_health_text_parse(ngx_http_health_report_t *rep,
+    ngx_http_health_text_t *text);
+static ngx_int_t ngx_http_health_prom_zones(ngx_http_health_report_t *rep,
+    ngx_http_health_prom_zone_t *pz);
 static ngx_int_t ngx_http_health_render_json(ngx_http_request_t *r,
     ngx_http_health_report_t *rep);
 static ngx_int_t ngx_http_health_render_prometheus(ngx_http_request_t *r,
@@ -210,8 +220,8 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
             ngx_str_set(&arg, bad_format);
             return ngx_http_health_printf(rep, "%V", &arg) == NGX_OK
                    ? ngx_http_health_send(r, NGX_HTTP_BAD_REQUEST,
-                                          "text/plain", rep->out,
-                                          rep->length)
+                                          "text/plain", rep->text.out,
+                                          rep->text.length)
                    : NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -229,8 +239,8 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
                                           &ngx_http_health_formats[
                                               hlcf->format]) == NGX_OK
                    ? ngx_http_health_send(r, NGX_HTTP_FORBIDDEN,
-                                          "text/plain", rep->out,
-                                          rep->length)
+                                          "text/plain", rep->text.out,
+                                          rep->text.length)
                    : NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -304,8 +314,23 @@ ngx_http_health_report_build(ngx_pool_t *pool,
 
     rep = ngx_http_health_report_collect(pool, hmcf, NGX_HTTP_HEALTH_JSON);
 
-    if (rep != NULL) {
-        ngx_http_health_verdict_put(hmcf, rep->status, since);
+    if (rep == NULL) {
+        return NULL;
+    }
+
+    ngx_http_health_verdict_put(hmcf, rep->status, since);
+
+    rep->zones_json = ngx_http_health_text_parse(rep, &rep->zones_text);
+    if (rep->zones_json == NULL) {
+        return NULL;
+    }
+
+    if (rep->upstreams) {
+        rep->upstreams_json = ngx_http_health_text_parse(rep,
+                                                     &rep->upstreams_text);
+        if (rep->upstreams_json == NULL) {
+            return NULL;
+        }
     }
 
     return rep;
@@ -371,7 +396,11 @@ ngx_http_health_report_collect(ngx_pool_t *pool,
 static ngx_int_t
 ngx_http_health_report_init(ngx_http_health_report_t *rep)
 {
-    ngx_pool_cleanup_t  *cln;
+    size_t                        nchecks;
+    ngx_uint_t                    z;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_health_zone_t       *zone;
+    ngx_http_health_main_conf_t  *hmcf;
 
     /* every record a finished request wrote, into the blocks first */
     ngx_http_health_shm_sync(rep->hmcf);
@@ -404,14 +433,20 @@ ngx_http_health_report_init(ngx_http_health_report_t *rep)
 
     cln->data = rep->root;
 
-    rep->checks_json = json_object();
-    rep->zones_json = json_object();
+    /*
+     * The text of the checks and of the zones goes into buffers sized for
+     * all of them at once: about 160 bytes a check, 512 a zone with traffic.
+     */
+    hmcf = rep->hmcf;
+    zone = hmcf->zones.elts;
+    nchecks = 16;
 
-    if (json_object_set_new(rep->root, "checks", rep->checks_json) != 0
-        || json_object_set_new(rep->root, "zones", rep->zones_json) != 0)
-    {
-        return NGX_ERROR;
+    for (z = 0; z < hmcf->zones.nelts; z++) {
+        nchecks += zone[z].rules.nelts;
     }
+
+    rep->checks_text.chunk = nchecks * 160;
+    rep->zones_text.chunk = ngx_max(hmcf->zones.nelts * 512, 4096);
 
     return NGX_OK;
 }
@@ -424,17 +459,14 @@ ngx_http_health_json_cleanup(void *data)
 }
 
 
-ngx_int_t
-ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
-    ngx_str_t *name, health_status_t status, json_t *obj)
+static ngx_int_t
+ngx_http_health_check_push(ngx_http_health_report_t *rep, ngx_str_t *name,
+    health_status_t status)
 {
-    u_char                   *p;
-    json_t                   *check_json;
     ngx_http_health_check_t  *check;
 
     check = ngx_array_push(&rep->checks);
     if (check == NULL) {
-        json_decref(obj);
         return NGX_ERROR;
     }
 
@@ -442,58 +474,70 @@ ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
     check->status = status;
     rep->status = health_status_worst(rep->status, status);
 
-    if (rep->checks_json == NULL) {
-        json_decref(obj);
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(rep->pool, name->len + 1);
-    if (p == NULL) {
-        json_decref(obj);
-        return NGX_ERROR;
-    }
-
-    *ngx_cpymem(p, name->data, name->len) = '\0';
-
-    /* "status" leads, as in every check object of the design */
-    check_json = json_object();
-
-    if (check_json == NULL
-        || json_object_set_new(check_json, "status",
-                               json_string(health_status_name(status)))
-           != 0
-        || (obj != NULL && json_object_update(check_json, obj) != 0)
-        || json_object_set_new(rep->checks_json, (char *) p, check_json)
-           != 0)
-    {
-        json_decref(obj);
-        return NGX_ERROR;
-    }
-
-    json_decref(obj);
-
     return NGX_OK;
 }
 
 
-json_t *
-ngx_http_health_report_upstreams(ngx_http_health_report_t *rep)
+ngx_int_t
+ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
+    ngx_str_t *name, health_status_t status, json_t *obj)
 {
+    u_char      *p;
+    size_t       n, size;
+    ngx_buf_t   *b;
+    const char  *word;
+
+    if (ngx_http_health_check_push(rep, name, status) != NGX_OK) {
+        json_decref(obj);
+        return NGX_ERROR;
+    }
+
     if (rep->root == NULL) {
-        return NULL;
+        json_decref(obj);
+        return NGX_OK;
     }
 
-    if (rep->upstreams_json == NULL) {
-        rep->upstreams_json = json_object();
+    /* "status" leads, as in every check object of the design */
 
-        if (json_object_set_new(rep->root, "upstreams", rep->upstreams_json)
-            != 0)
-        {
-            rep->upstreams_json = NULL;
-        }
+    n = (obj != NULL) ? json_dumpb(obj, NULL, 0, NGX_HTTP_HEALTH_JSON_FLAGS)
+                      : 0;
+    word = health_status_name(status);
+    size = 6 * name->len + ngx_strlen(word) + n
+           + sizeof(",\"\":{\"status\":\"\"}");
+
+    b = ngx_http_health_text_room(rep->pool, &rep->checks_text, size);
+    if (b == NULL) {
+        json_decref(obj);
+        return NGX_ERROR;
     }
 
-    return rep->upstreams_json;
+    p = b->last;
+
+    if (rep->checks_text.length) {
+        *p++ = ',';
+    }
+
+    p = ngx_http_health_json_write_string(p, name->data, name->len);
+    p = ngx_cpymem(p, ":{\"status\":\"", sizeof(":{\"status\":\"") - 1);
+    p = ngx_cpymem(p, word, ngx_strlen(word));
+    *p++ = '"';
+
+    /* the object's own members follow: its "{" becomes the comma */
+    if (n > 2
+        && json_dumpb(obj, (char *) p, n, NGX_HTTP_HEALTH_JSON_FLAGS) == n)
+    {
+        *p = ',';
+        p += n;
+
+    } else {
+        *p++ = '}';
+    }
+
+    ngx_http_health_text_advance(&rep->checks_text, b, p);
+
+    json_decref(obj);
+
+    return NGX_OK;
 }
 
 
@@ -520,16 +564,255 @@ ngx_http_health_json_number(double v)
 }
 
 
+u_char *
+ngx_http_health_write_uint(u_char *p, uint64_t v)
+{
+    u_char  *q, tmp[NGX_INT64_LEN];
+
+    q = tmp + NGX_INT64_LEN;
+
+    do {
+        *--q = (u_char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    return ngx_cpymem(p, q, tmp + NGX_INT64_LEN - q);
+}
+
+
+/*
+ * What json_dumpb() prints for ngx_http_health_json_number(v): an integer
+ * as such; a number of thousandths below 10^15 as its exact decimal, which
+ * is what "%.15g" gives for it; anything else the way jansson prints a
+ * real, "%.15g" with ".0" added to a bare integer and the exponent without
+ * its "+" and leading zeros.
+ */
+u_char *
+ngx_http_health_json_write_number(u_char *p, double v)
+{
+    int       len;
+    char      buf[NGX_HTTP_HEALTH_NUMBER_LEN], *e, *d;
+    int64_t   n;
+    uint64_t  a;
+
+    if (!isfinite(v)) {
+        return ngx_http_health_put(p, "null");
+    }
+
+    if (v > -9007199254740992.0 && v < 9007199254740992.0) {
+        n = (int64_t) v;
+
+        if ((double) n == v) {
+            if (n < 0) {
+                *p++ = '-';
+                return ngx_http_health_write_uint(p, - (uint64_t) n);
+            }
+
+            return ngx_http_health_write_uint(p, (uint64_t) n);
+        }
+
+        if (v < 9e12 && v > -9e12) {
+            n = (int64_t) (v * 1000 + (v < 0 ? -0.5 : 0.5));
+
+            if (n % 1000 == 0) {
+                return ngx_http_health_json_write_number(p,
+                                                         (double) (n / 1000));
+            }
+
+            a = (n < 0) ? - (uint64_t) n : (uint64_t) n;
+
+            if (a < 1000000000000000ULL) {
+                if (n < 0) {
+                    *p++ = '-';
+                }
+
+                p = ngx_http_health_write_uint(p, a / 1000);
+                a %= 1000;
+
+                *p++ = '.';
+                *p++ = (u_char) ('0' + a / 100);
+
+                if (a % 100) {
+                    *p++ = (u_char) ('0' + a / 10 % 10);
+
+                    if (a % 10) {
+                        *p++ = (u_char) ('0' + a % 10);
+                    }
+                }
+
+                return p;
+            }
+
+            v = (double) n / 1000;
+        }
+    }
+
+    len = snprintf(buf, sizeof(buf), "%.15g", v);
+
+    if (len <= 0 || len >= (int) sizeof(buf) - 3) {
+        return ngx_http_health_put(p, "null");
+    }
+
+    if (strchr(buf, '.') == NULL && strchr(buf, 'e') == NULL) {
+        buf[len++] = '.';
+        buf[len++] = '0';
+        buf[len] = '\0';
+    }
+
+    e = strchr(buf, 'e');
+
+    if (e != NULL) {
+        e++;
+        p = ngx_cpymem(p, buf, e - buf);
+
+        if (*e == '-') {
+            *p++ = *e;
+        }
+
+        if (*e == '-' || *e == '+') {
+            e++;
+        }
+
+        for (d = e; *d == '0' && d[1] != '\0'; d++) { /* void */ }
+
+        return ngx_cpymem(p, d, buf + len - d);
+    }
+
+    return ngx_cpymem(p, buf, len);
+}
+
+
+/* as jansson escapes a string, except that bad UTF-8 is not dropped */
+u_char *
+ngx_http_health_json_write_string(u_char *p, u_char *s, size_t len)
+{
+    u_char  *last;
+    size_t   n;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    last = s + len;
+    *p++ = '"';
+
+    while (s < last) {
+
+        if (*s >= 0x80) {
+            n = health_text_char_len((char *) s, last - s);
+
+            if (n == 0) {
+                p = ngx_http_health_put(p, "\xef\xbf\xbd");
+                s++;
+                continue;
+            }
+
+            p = ngx_cpymem(p, s, n);
+            s += n;
+            continue;
+        }
+
+        switch (*s) {
+
+        case '"':
+        case '\\':
+            *p++ = '\\';
+            *p++ = *s;
+            break;
+
+        case '\b':
+            p = ngx_http_health_put(p, "\\b");
+            break;
+
+        case '\f':
+            p = ngx_http_health_put(p, "\\f");
+            break;
+
+        case '\n':
+            p = ngx_http_health_put(p, "\\n");
+            break;
+
+        case '\r':
+            p = ngx_http_health_put(p, "\\r");
+            break;
+
+        case '\t':
+            p = ngx_http_health_put(p, "\\t");
+            break;
+
+        default:
+            if (*s < 0x20) {
+                p = ngx_http_health_put(p, "\\u00");
+                *p++ = hex[*s >> 4];
+                *p++ = hex[*s & 0xf];
+
+            } else {
+                *p++ = *s;
+            }
+        }
+
+        s++;
+    }
+
+    *p++ = '"';
+
+    return p;
+}
+
+
+ngx_buf_t *
+ngx_http_health_text_room(ngx_pool_t *pool, ngx_http_health_text_t *text,
+    size_t size)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (text->tail != NULL
+        && (size_t) (text->tail->buf->end - text->tail->buf->last) >= size)
+    {
+        return text->tail->buf;
+    }
+
+    /*
+     * The caller writes into it at once: a buffer is never left empty in
+     * the chain, which the output filters would refuse.
+     */
+    b = ngx_create_temp_buf(pool, ngx_max(size, ngx_max(text->chunk, 4096)));
+    if (b == NULL) {
+        return NULL;
+    }
+
+    cl = ngx_alloc_chain_link(pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    if (text->tail) {
+        text->tail->next = cl;
+
+    } else {
+        text->out = cl;
+    }
+
+    text->tail = cl;
+
+    return b;
+}
+
+
 static ngx_int_t
 ngx_http_health_collect_zones(ngx_http_health_report_t *rep,
     ngx_http_health_prom_zone_t *pz)
 {
-    json_t                       *obj;
+    double                        pc[3];
     ngx_uint_t                    z, i;
     ngx_http_health_zone_t       *zone;
     ngx_http_health_stats_t      *st;
     ngx_http_health_window_t      w;
     ngx_http_health_main_conf_t  *hmcf;
+
+    static const double  q[] = { 0.5, 0.95, 0.99 };
 
     hmcf = rep->hmcf;
 
@@ -551,12 +834,12 @@ ngx_http_health_collect_zones(ngx_http_health_report_t *rep,
 
         w.error_rate = st->w_requests
                        ? 100.0 * st->w_errors / st->w_requests : 0;
-        w.p50 = health_hist_quantile(st->w_hist, st->w_requests, 0.5,
-                                     st->w_max_us) / 1000;
-        w.p95 = health_hist_quantile(st->w_hist, st->w_requests, 0.95,
-                                     st->w_max_us) / 1000;
-        w.p99 = health_hist_quantile(st->w_hist, st->w_requests, 0.99,
-                                     st->w_max_us) / 1000;
+        health_hist_quantiles(st->w_hist, st->w_requests, q, pc, 3,
+                              st->w_max_us);
+
+        w.p50 = pc[0] / 1000;
+        w.p95 = pc[1] / 1000;
+        w.p99 = pc[2] / 1000;
         w.max = (double) st->w_max_us / 1000;
 
         if (ngx_http_health_zone_checks(rep, &zone[z], &w, st->w_requests)
@@ -565,16 +848,10 @@ ngx_http_health_collect_zones(ngx_http_health_report_t *rep,
             return NGX_ERROR;
         }
 
-        if (rep->zones_json) {
-            obj = ngx_http_health_zone_json(hmcf, st, &w);
-
-            if (obj == NULL
-                || json_object_set_new(rep->zones_json,
-                                       (char *) zone[z].name.data, obj)
-                   != 0)
-            {
-                return NGX_ERROR;
-            }
+        if (rep->root
+            && ngx_http_health_zone_json(rep, &zone[z], st, &w) != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
         if (pz) {
@@ -600,11 +877,12 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
     ngx_http_health_zone_t *zone, ngx_http_health_window_t *w,
     uint64_t requests)
 {
-    double                    value;
-    json_t                   *obj;
+    u_char                   *p;
+    size_t                    size;
     ngx_str_t                 name;
+    ngx_buf_t                *b;
     ngx_uint_t                i;
-    const char               *metric;
+    const char               *metric, *word;
     health_status_t           status;
     ngx_http_health_rule_t  **rule;
 
@@ -623,115 +901,235 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
         ngx_sprintf(name.data, "zone:%V:%s", &zone->name, metric);
 
         status = ngx_http_health_rule_eval(rule[i], w, requests);
-        obj = NULL;
 
-        if (rep->checks_json) {
-            value = ngx_http_health_rule_value(rule[i], w);
-
-            obj = json_object();
-            if (obj == NULL) {
-                return NGX_ERROR;
-            }
-
-            json_object_set_new(obj, "value",
-                                ngx_http_health_json_number(value));
-
-            if (rule[i]->metric == NGX_HTTP_HEALTH_ERROR_RATE) {
-                json_object_set_new(obj, "unit", json_string("%"));
-
-            } else {
-                json_object_set_new(obj, "unit", json_string("ms"));
-            }
-
-            json_object_set_new(obj, "warning",
-                       ngx_http_health_json_number(rule[i]->threshold.warning));
-            json_object_set_new(obj, "critical",
-                      ngx_http_health_json_number(rule[i]->threshold.critical));
-
-            if (rule[i]->metric == NGX_HTTP_HEALTH_ERROR_RATE) {
-                json_object_set_new(obj, "window_s",
-                                    json_integer(rep->hmcf->window));
-            }
-        }
-
-        if (ngx_http_health_report_add_check(rep, &name, status, obj)
-            != NGX_OK)
-        {
+        if (ngx_http_health_check_push(rep, &name, status) != NGX_OK) {
             return NGX_ERROR;
         }
+
+        if (rep->root == NULL) {
+            continue;
+        }
+
+        /* the name is ASCII: a zone name is [A-Za-z0-9_.-] */
+
+        word = health_status_name(status);
+        size = name.len + ngx_strlen(word) + 3 * NGX_HTTP_HEALTH_NUMBER_LEN
+               + NGX_INT64_LEN
+               + sizeof(",\"\":{\"status\":\"\",\"value\":,\"unit\":\"ms\","
+                        "\"warning\":,\"critical\":,\"window_s\":}");
+
+        b = ngx_http_health_text_room(rep->pool, &rep->checks_text, size);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = b->last;
+
+        if (rep->checks_text.length) {
+            *p++ = ',';
+        }
+
+        *p++ = '"';
+        p = ngx_cpymem(p, name.data, name.len);
+        p = ngx_cpymem(p, "\":{\"status\":\"",
+                       sizeof("\":{\"status\":\"") - 1);
+        p = ngx_cpymem(p, word, ngx_strlen(word));
+        p = ngx_cpymem(p, "\",\"value\":", sizeof("\",\"value\":") - 1);
+        p = ngx_http_health_json_write_number(p,
+                                   ngx_http_health_rule_value(rule[i], w));
+
+        if (rule[i]->metric == NGX_HTTP_HEALTH_ERROR_RATE) {
+            p = ngx_cpymem(p, ",\"unit\":\"%\"", sizeof(",\"unit\":\"%\"") - 1);
+
+        } else {
+            p = ngx_cpymem(p, ",\"unit\":\"ms\"",
+                           sizeof(",\"unit\":\"ms\"") - 1);
+        }
+
+        p = ngx_cpymem(p, ",\"warning\":", sizeof(",\"warning\":") - 1);
+        p = ngx_http_health_json_write_number(p, rule[i]->threshold.warning);
+        p = ngx_cpymem(p, ",\"critical\":", sizeof(",\"critical\":") - 1);
+        p = ngx_http_health_json_write_number(p, rule[i]->threshold.critical);
+
+        if (rule[i]->metric == NGX_HTTP_HEALTH_ERROR_RATE) {
+            p = ngx_cpymem(p, ",\"window_s\":", sizeof(",\"window_s\":") - 1);
+            p = ngx_http_health_write_uint(p, rep->hmcf->window);
+        }
+
+        *p++ = '}';
+
+        ngx_http_health_text_advance(&rep->checks_text, b, p);
     }
 
     return NGX_OK;
 }
 
 
-static json_t *
-ngx_http_health_zone_json(ngx_http_health_main_conf_t *hmcf,
-    ngx_http_health_stats_t *st, ngx_http_health_window_t *w)
+/*
+ * A zone's object, written as text: at 1,000 zones a tree of some thirty
+ * jansson nodes each, dumped twice, cost ten times the reading of the
+ * counters.  The keys and their order are those of the design.
+ */
+static ngx_int_t
+ngx_http_health_zone_json(ngx_http_health_report_t *rep,
+    ngx_http_health_zone_t *zone, ngx_http_health_stats_t *st,
+    ngx_http_health_window_t *w)
 {
-    char        code[4];
-    json_t     *zone, *responses, *codes, *latency, *window;
-    ngx_uint_t  i;
+    u_char                  *p;
+    ngx_buf_t               *b;
+    ngx_uint_t               i, k;
+    ngx_http_health_text_t  *text;
 
-    zone = json_object();
-    responses = json_object();
-    codes = json_object();
-    latency = json_object();
-    window = json_object();
+    /* the largest code entry: ,"599":N */
+    enum { code_len = sizeof(",\"599\":") - 1 + NGX_INT64_LEN };
 
-    if (zone == NULL || responses == NULL || codes == NULL || latency == NULL
-        || window == NULL)
-    {
-        goto failed;
+    text = &rep->zones_text;
+
+    b = ngx_http_health_text_room(rep->pool, text,
+                                  zone->name.len + 256 + 8 * NGX_INT64_LEN);
+    if (b == NULL) {
+        return NGX_ERROR;
     }
 
-    json_object_set_new(zone, "requests", json_integer(st->requests));
+    p = b->last;
 
-    json_object_set_new(responses, "1xx", json_integer(st->classes[0]));
-    json_object_set_new(responses, "2xx", json_integer(st->classes[1]));
-    json_object_set_new(responses, "3xx", json_integer(st->classes[2]));
-    json_object_set_new(responses, "4xx", json_integer(st->classes[3]));
-    json_object_set_new(responses, "5xx", json_integer(st->classes[4]));
+    if (text->length) {
+        *p++ = ',';
+    }
+
+    /* the name is validated ASCII, [A-Za-z0-9_.-]: nothing to escape */
+    *p++ = '"';
+    p = ngx_cpymem(p, zone->name.data, zone->name.len);
+    p = ngx_http_health_put(p, "\":{\"requests\":");
+    p = ngx_http_health_write_uint(p, st->requests);
+    p = ngx_http_health_put(p, ",\"responses\":{\"1xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[0]);
+    p = ngx_http_health_put(p, ",\"2xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[1]);
+    p = ngx_http_health_put(p, ",\"3xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[2]);
+    p = ngx_http_health_put(p, ",\"4xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[3]);
+    p = ngx_http_health_put(p, ",\"5xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[4]);
+    p = ngx_http_health_put(p, ",\"codes\":{");
+
+    k = 0;
 
     for (i = 0; i < NGX_HTTP_HEALTH_CODES; i++) {
-        if (st->codes[i]) {
-            ngx_sprintf((u_char *) code, "%03ui%Z", i + 100);
-            json_object_set_new(codes, code, json_integer(st->codes[i]));
+        if (st->codes[i] == 0) {
+            continue;
         }
+
+        if ((size_t) (b->end - p) < code_len) {
+            ngx_http_health_text_advance(text, b, p);
+
+            b = ngx_http_health_text_room(rep->pool, text, 64 * code_len);
+            if (b == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = b->last;
+        }
+
+        if (k++) {
+            *p++ = ',';
+        }
+
+        *p++ = '"';
+        p = ngx_http_health_write_uint(p, i + 100);
+        *p++ = '"';
+        *p++ = ':';
+        p = ngx_http_health_write_uint(p, st->codes[i]);
     }
 
-    json_object_set_new(responses, "codes", codes);
-    json_object_set_new(zone, "responses", responses);
+    ngx_http_health_text_advance(text, b, p);
 
-    json_object_set_new(zone, "bytes_in", json_integer(st->bytes_in));
-    json_object_set_new(zone, "bytes_out", json_integer(st->bytes_out));
+    b = ngx_http_health_text_room(rep->pool, text,
+                                  256 + 3 * NGX_INT64_LEN
+                                  + 6 * NGX_HTTP_HEALTH_NUMBER_LEN);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
 
-    json_object_set_new(latency, "p50", ngx_http_health_json_number(w->p50));
-    json_object_set_new(latency, "p95", ngx_http_health_json_number(w->p95));
-    json_object_set_new(latency, "p99", ngx_http_health_json_number(w->p99));
-    json_object_set_new(latency, "max", ngx_http_health_json_number(w->max));
-    json_object_set_new(zone, "latency_ms", latency);
+    p = b->last;
 
-    json_object_set_new(window, "seconds", json_integer(hmcf->window));
-    json_object_set_new(window, "requests", json_integer(st->w_requests));
-    json_object_set_new(window, "rps",
-                        ngx_http_health_json_number(
-                            (double) st->w_requests / st->w_seconds));
-    json_object_set_new(window, "error_rate_pct",
-                        ngx_http_health_json_number(w->error_rate));
-    json_object_set_new(zone, "window", window);
+    p = ngx_http_health_put(p, "}},\"bytes_in\":");
+    p = ngx_http_health_write_uint(p, st->bytes_in);
+    p = ngx_http_health_put(p, ",\"bytes_out\":");
+    p = ngx_http_health_write_uint(p, st->bytes_out);
+    p = ngx_http_health_put(p, ",\"latency_ms\":{\"p50\":");
+    p = ngx_http_health_json_write_number(p, w->p50);
+    p = ngx_http_health_put(p, ",\"p95\":");
+    p = ngx_http_health_json_write_number(p, w->p95);
+    p = ngx_http_health_put(p, ",\"p99\":");
+    p = ngx_http_health_json_write_number(p, w->p99);
+    p = ngx_http_health_put(p, ",\"max\":");
+    p = ngx_http_health_json_write_number(p, w->max);
+    p = ngx_http_health_put(p, "},\"window\":{\"seconds\":");
+    p = ngx_http_health_write_uint(p, rep->hmcf->window);
+    p = ngx_http_health_put(p, ",\"requests\":");
+    p = ngx_http_health_write_uint(p, st->w_requests);
+    p = ngx_http_health_put(p, ",\"rps\":");
+    p = ngx_http_health_json_write_number(p,
+                                 (double) st->w_requests / st->w_seconds);
+    p = ngx_http_health_put(p, ",\"error_rate_pct\":");
+    p = ngx_http_health_json_write_number(p, w->error_rate);
+    p = ngx_http_health_put(p, "}}");
 
-    return zone;
+    ngx_http_health_text_advance(text, b, p);
 
-failed:
+    return NGX_OK;
+}
 
-    json_decref(zone);
-    json_decref(responses);
-    json_decref(codes);
-    json_decref(latency);
-    json_decref(window);
 
-    return NULL;
+/*
+ * Publishing hands the zones and the upstreams to jansson as trees: parsed
+ * back from the very text the status location serves, so that there is
+ * one writer.
+ */
+static json_t *
+ngx_http_health_text_parse(ngx_http_health_report_t *rep,
+    ngx_http_health_text_t *text)
+{
+    u_char              *buf, *p;
+    json_t              *obj;
+    ngx_chain_t         *cl;
+    json_error_t         err;
+    ngx_pool_cleanup_t  *cln;
+
+    buf = ngx_pnalloc(rep->pool, text->length + 2);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    p = buf;
+    *p++ = '{';
+
+    for (cl = text->out; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    *p++ = '}';
+
+    cln = ngx_pool_cleanup_add(rep->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    obj = json_loadb((char *) buf, p - buf, 0, &err);
+
+    if (obj == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, rep->log, 0,
+                      "health: the status JSON does not parse: %s at %d",
+                      err.text, err.position);
+        return NULL;
+    }
+
+    cln->handler = ngx_http_health_json_cleanup;
+    cln->data = obj;
+
+    return obj;
 }
 
 
@@ -739,77 +1137,141 @@ static ngx_int_t
 ngx_http_health_render_json(ngx_http_request_t *r,
     ngx_http_health_report_t *rep)
 {
-    u_char                       ts[NGX_HTTP_HEALTH_ISO8601_LEN + 1];
-    size_t                       size;
-    json_t                      *root, *status;
-    ngx_buf_t                   *b;
-    ngx_chain_t                 *out;
-    ngx_time_t                  *tp;
-    ngx_http_health_main_conf_t *hmcf;
+    u_char                       *p;
+    size_t                        size, n;
+    json_t                       *value;
+    ngx_buf_t                    *b;
+    const char                   *key, *word;
+    ngx_chain_t                  *out, **ll;
+    ngx_time_t                   *tp;
+    ngx_http_health_text_t        text;
+    ngx_http_health_main_conf_t  *hmcf;
 
     hmcf = rep->hmcf;
-    root = rep->root;
+
+    /*
+     * The leading keys in the order of the design, then the checks, the
+     * zones and the upstreams as they were written, then whatever a
+     * reporter added to the root as a tree: one answer in a chain of
+     * buffers, never copied.
+     */
+
+    ngx_memzero(&text, sizeof(ngx_http_health_text_t));
+    word = health_status_name(rep->status);
+
+    b = ngx_http_health_text_room(r->pool, &text, 6 * hmcf->service.len + 256
+                                                  + NGX_INT64_LEN);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     tp = ngx_timeofday();
-    *ngx_http_health_iso8601(ts, tp->sec, tp->msec) = '\0';
 
-    /* the leading keys in the order of the design, before checks and zones */
-    status = json_object();
-    if (status == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    p = ngx_http_health_put(b->last, "{\"status\":\"");
+    p = ngx_cpymem(p, word, ngx_strlen(word));
+    p = ngx_http_health_put(p, "\",\"service\":");
+    p = ngx_http_health_json_write_string(p, hmcf->service.data,
+                                          hmcf->service.len);
+    p = ngx_http_health_put(p, ",\"version\":\"" NGX_HTTP_HEALTH_VERSION
+                               "\",\"timestamp\":\"");
+    p = ngx_http_health_iso8601(p, tp->sec, tp->msec);
+    p = ngx_http_health_put(p, "\",\"uptime_s\":");
+    p = ngx_http_health_write_uint(p, hmcf->sh
+                                      ? ngx_http_health_monotonic_sec()
+                                        - hmcf->sh->started
+                                      : 0);
+    p = ngx_http_health_put(p, ",\"checks\":{");
 
-    json_object_set_new(status, "status",
-                        json_string(health_status_name(rep->status)));
-    json_object_set_new(status, "service",
-                        json_stringn((char *) hmcf->service.data,
-                                     hmcf->service.len));
-    json_object_set_new(status, "version",
-                        json_string(NGX_HTTP_HEALTH_VERSION));
-    json_object_set_new(status, "timestamp", json_string((char *) ts));
-    json_object_set_new(status, "uptime_s",
-                        json_integer(hmcf->sh
-                                     ? ngx_http_health_monotonic_sec()
-                                       - hmcf->sh->started
-                                     : 0));
+    ngx_http_health_text_advance(&text, b, p);
 
-    if (json_object_update(status, root) != 0) {
-        json_decref(status);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    size = json_dumpb(status, NULL, 0, NGX_HTTP_HEALTH_JSON_FLAGS);
-
-    if (size == 0) {
-        /* a load balancer sees 500: the operator must see why */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "health: the JSON status could not be rendered");
-        json_decref(status);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b = ngx_create_temp_buf(r->pool, size + 1);
-    if (b == NULL) {
-        json_decref(status);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last += json_dumpb(status, (char *) b->pos, size,
-                          NGX_HTTP_HEALTH_JSON_FLAGS);
-    *b->last++ = LF;
-
-    json_decref(status);
+    ll = &text.tail->next;
+    *ll = rep->checks_text.out;
+    ll = rep->checks_text.tail ? &rep->checks_text.tail->next : ll;
 
     out = ngx_alloc_chain_link(r->pool);
-    if (out == NULL) {
+    b = ngx_create_temp_buf(r->pool, sizeof("},\"zones\":{") - 1);
+
+    if (out == NULL || b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    b->last = ngx_http_health_put(b->last, "},\"zones\":{");
+    out->buf = b;
+    *ll = out;
+    ll = &out->next;
+
+    *ll = rep->zones_text.out;
+    ll = rep->zones_text.tail ? &rep->zones_text.tail->next : ll;
+
+    if (rep->upstreams) {
+        out = ngx_alloc_chain_link(r->pool);
+        b = ngx_create_temp_buf(r->pool, sizeof("},\"upstreams\":{") - 1);
+
+        if (out == NULL || b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->last = ngx_http_health_put(b->last, "},\"upstreams\":{");
+        out->buf = b;
+        *ll = out;
+        ll = &out->next;
+
+        *ll = rep->upstreams_text.out;
+        ll = rep->upstreams_text.tail ? &rep->upstreams_text.tail->next : ll;
+    }
+
+    /* the trees: their size first, as json_dumpb() tells it */
+
+    size = sizeof("}}\n");
+
+    json_object_foreach(rep->root, key, value) {
+        n = json_dumpb(value, NULL, 0, NGX_HTTP_HEALTH_JSON_FLAGS);
+
+        if (n == 0) {
+            /* a load balancer sees 500: the operator must see why */
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "health: the JSON status could not be rendered");
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        size += 6 * ngx_strlen(key) + 4 + n;
+    }
+
+    out = ngx_alloc_chain_link(r->pool);
+    b = ngx_create_temp_buf(r->pool, size);
+
+    if (out == NULL || b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->last;
+    *p++ = '}';
+
+    json_object_foreach(rep->root, key, value) {
+        *p++ = ',';
+        p = ngx_http_health_json_write_string(p, (u_char *) key,
+                                              ngx_strlen(key));
+        *p++ = ':';
+        p += json_dumpb(value, (char *) p, b->end - p,
+                        NGX_HTTP_HEALTH_JSON_FLAGS);
+    }
+
+    *p++ = '}';
+    *p++ = LF;
+    b->last = p;
 
     out->buf = b;
     out->next = NULL;
+    *ll = out;
+
+    size = 0;
+
+    for (out = text.out; out; out = out->next) {
+        size += out->buf->last - out->buf->pos;
+    }
 
     return ngx_http_health_send(r, health_status_http_code(rep->status),
-                                "application/json", out, b->last - b->pos);
+                                "application/json", text.out, size);
 }
 
 
@@ -828,7 +1290,7 @@ ngx_http_health_render_lb(ngx_http_request_t *r,
 
     return ngx_http_health_send(r,
                                 health_status_http_code(rep->status),
-                                "text/plain", rep->out, rep->length);
+                                "text/plain", rep->text.out, rep->text.length);
 }
 
 
@@ -836,17 +1298,16 @@ static ngx_int_t
 ngx_http_health_render_prometheus(ngx_http_request_t *r,
     ngx_http_health_report_t *rep, ngx_http_health_prom_zone_t *pz)
 {
-    u_char                       *service, *check, **zname, sum[32];
-    ngx_uint_t                    i, z, k;
+    u_char                       *service, *p;
+    ngx_buf_t                    *b;
+    ngx_uint_t                    i;
     ngx_pool_t                   *pool;
-    ngx_http_health_zone_t       *zone;
     ngx_http_health_check_t      *ch;
     ngx_http_health_reporter_t   *reporter;
     ngx_http_health_main_conf_t  *hmcf;
 
     hmcf = rep->hmcf;
     pool = rep->pool;
-    zone = hmcf->zones.elts;
 
     service = ngx_http_health_prom_escape(pool, &hmcf->service);
     if (service == NULL) {
@@ -876,74 +1337,27 @@ ngx_http_health_render_prometheus(ngx_http_request_t *r,
              "# TYPE nginx_health_check_status gauge\n");
     }
 
+    rep->text.chunk = rep->checks.nelts * 96;
+
     for (i = 0; i < rep->checks.nelts; i++) {
-        check = ngx_http_health_prom_escape(pool, &ch[i].name);
-        if (check == NULL) {
+        b = ngx_http_health_text_room(pool, &rep->text,
+                                      3 * ch[i].name.len + 64);
+        if (b == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        emit("nginx_health_check_status{check=\"%s\"} %d\n",
-             check, (int) ch[i].status);
+        p = ngx_http_health_put(b->last,
+                                "nginx_health_check_status{check=\"");
+        p = ngx_http_health_prom_write(p, &ch[i].name);
+        p = ngx_http_health_put(p, "\"} ");
+        *p++ = (u_char) ('0' + ch[i].status);
+        *p++ = '\n';
+
+        ngx_http_health_text_advance(&rep->text, b, p);
     }
 
-    if (pz != NULL) {
-        zname = ngx_palloc(pool, hmcf->zones.nelts * sizeof(u_char *));
-        if (zname == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        for (z = 0; z < hmcf->zones.nelts; z++) {
-            zname[z] = ngx_http_health_prom_escape(pool, &zone[z].name);
-            if (zname[z] == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-
-        emit("# HELP nginx_health_requests_total Requests of a zone.\n"
-             "# TYPE nginx_health_requests_total counter\n");
-
-        for (z = 0; z < hmcf->zones.nelts; z++) {
-            emit("nginx_health_requests_total{zone=\"%s\"} %uL\n",
-                 zname[z], pz[z].requests);
-        }
-
-        emit("# HELP nginx_health_responses_total Responses of a zone "
-             "by status class.\n"
-             "# TYPE nginx_health_responses_total counter\n");
-
-        for (z = 0; z < hmcf->zones.nelts; z++) {
-            for (k = 0; k < 5; k++) {
-                emit("nginx_health_responses_total{zone=\"%s\","
-                     "code=\"%uixx\"} %uL\n",
-                     zname[z], k + 1, pz[z].classes[k]);
-            }
-        }
-
-        emit("# HELP nginx_health_request_duration_seconds Request time "
-             "of a zone.\n"
-             "# TYPE nginx_health_request_duration_seconds histogram\n");
-
-        for (z = 0; z < hmcf->zones.nelts; z++) {
-            for (k = 0; k < hmcf->nbounds; k++) {
-                emit("nginx_health_request_duration_seconds_bucket"
-                     "{zone=\"%s\",le=\"%V\"} %uL\n",
-                     zname[z], &hmcf->bound_labels[k],
-                     pz[z].buckets[k]);
-            }
-
-            (void) health_hist_format_seconds(pz[z].time_us, (char *) sum,
-                                              sizeof(sum));
-
-            emit("nginx_health_request_duration_seconds_bucket"
-                 "{zone=\"%s\",le=\"+Inf\"} %uL\n"
-                 "nginx_health_request_duration_seconds_sum"
-                 "{zone=\"%s\"} %s\n"
-                 "nginx_health_request_duration_seconds_count"
-                 "{zone=\"%s\"} %uL\n",
-                 zname[z], pz[z].buckets[hmcf->nbounds],
-                 zname[z], sum,
-                 zname[z], pz[z].buckets[hmcf->nbounds]);
-        }
+    if (pz != NULL && ngx_http_health_prom_zones(rep, pz) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
 #undef emit
@@ -960,7 +1374,174 @@ ngx_http_health_render_prometheus(ngx_http_request_t *r,
 
     return ngx_http_health_send(r, NGX_HTTP_OK,
                                 "text/plain; version=0.0.4; charset=utf-8",
-                                rep->out, rep->length);
+                                rep->text.out, rep->text.length);
+}
+
+
+/*
+ * The zones' families, a line for every zone, written straight into the
+ * answer's buffers: no format string to parse, nothing to escape (a zone
+ * name is [A-Za-z0-9_.-]), room asked for once a line or once a zone.
+ */
+static ngx_int_t
+ngx_http_health_prom_zones(ngx_http_health_report_t *rep,
+    ngx_http_health_prom_zone_t *pz)
+{
+    u_char                       *p;
+    size_t                        line, label;
+    ngx_buf_t                    *b;
+    ngx_str_t                    *name;
+    ngx_uint_t                    z, k, n;
+    ngx_http_health_text_t       *text;
+    ngx_http_health_zone_t       *zone;
+    ngx_http_health_main_conf_t  *hmcf;
+
+    static u_char  requests[] =
+        "# HELP nginx_health_requests_total Requests of a zone.\n"
+        "# TYPE nginx_health_requests_total counter\n";
+    static u_char  responses[] =
+        "# HELP nginx_health_responses_total Responses of a zone "
+        "by status class.\n"
+        "# TYPE nginx_health_responses_total counter\n";
+    static u_char  duration[] =
+        "# HELP nginx_health_request_duration_seconds Request time "
+        "of a zone.\n"
+        "# TYPE nginx_health_request_duration_seconds histogram\n";
+
+    hmcf = rep->hmcf;
+    zone = hmcf->zones.elts;
+    text = &rep->text;
+    n = hmcf->nbounds;
+
+    label = 0;
+
+    for (k = 0; k < n; k++) {
+        label = ngx_max(label, hmcf->bound_labels[k].len);
+    }
+
+    /* the longest line of these families but for the zone's name */
+    line = sizeof("nginx_health_request_duration_seconds_bucket"
+                  "{zone=\"\",le=\"+Inf\"} \n") + label + 32 + NGX_INT64_LEN;
+
+    /* the whole of them in one buffer, as far as it goes */
+    text->chunk = hmcf->zones.nelts * (n + 9) * (line + 16);
+
+    b = ngx_http_health_text_room(rep->pool, text, sizeof(requests));
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, requests, sizeof(requests) - 1);
+    ngx_http_health_text_advance(text, b, p);
+
+    for (z = 0; z < hmcf->zones.nelts; z++) {
+        name = &zone[z].name;
+
+        b = ngx_http_health_text_room(rep->pool, text, line + name->len);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_http_health_put(b->last,
+                                "nginx_health_requests_total{zone=\"");
+        p = ngx_cpymem(p, name->data, name->len);
+        p = ngx_http_health_put(p, "\"} ");
+        p = ngx_http_health_write_uint(p, pz[z].requests);
+        *p++ = '\n';
+
+        ngx_http_health_text_advance(text, b, p);
+    }
+
+    b = ngx_http_health_text_room(rep->pool, text, sizeof(responses));
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, responses, sizeof(responses) - 1);
+    ngx_http_health_text_advance(text, b, p);
+
+    for (z = 0; z < hmcf->zones.nelts; z++) {
+        name = &zone[z].name;
+
+        b = ngx_http_health_text_room(rep->pool, text,
+                                      5 * (line + name->len));
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = b->last;
+
+        for (k = 0; k < 5; k++) {
+            p = ngx_http_health_put(p,
+                                    "nginx_health_responses_total{zone=\"");
+            p = ngx_cpymem(p, name->data, name->len);
+            p = ngx_http_health_put(p, "\",code=\"");
+            *p++ = (u_char) ('1' + k);
+            p = ngx_http_health_put(p, "xx\"} ");
+            p = ngx_http_health_write_uint(p, pz[z].classes[k]);
+            *p++ = '\n';
+        }
+
+        ngx_http_health_text_advance(text, b, p);
+    }
+
+    b = ngx_http_health_text_room(rep->pool, text, sizeof(duration));
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, duration, sizeof(duration) - 1);
+    ngx_http_health_text_advance(text, b, p);
+
+    for (z = 0; z < hmcf->zones.nelts; z++) {
+        name = &zone[z].name;
+
+        b = ngx_http_health_text_room(rep->pool, text,
+                                      (n + 3) * (line + name->len));
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = b->last;
+
+        for (k = 0; k <= n; k++) {
+            p = ngx_http_health_put(p,
+                        "nginx_health_request_duration_seconds_bucket"
+                        "{zone=\"");
+            p = ngx_cpymem(p, name->data, name->len);
+            p = ngx_http_health_put(p, "\",le=\"");
+
+            if (k < n) {
+                p = ngx_cpymem(p, hmcf->bound_labels[k].data,
+                               hmcf->bound_labels[k].len);
+
+            } else {
+                p = ngx_http_health_put(p, "+Inf");
+            }
+
+            p = ngx_http_health_put(p, "\"} ");
+            p = ngx_http_health_write_uint(p, pz[z].buckets[k]);
+            *p++ = '\n';
+        }
+
+        p = ngx_http_health_put(p, "nginx_health_request_duration_seconds_sum"
+                                   "{zone=\"");
+        p = ngx_cpymem(p, name->data, name->len);
+        p = ngx_http_health_put(p, "\"} ");
+        p += health_hist_format_seconds(pz[z].time_us, (char *) p, 32);
+        *p++ = '\n';
+
+        p = ngx_http_health_put(p, "nginx_health_request_duration_seconds_"
+                                   "count{zone=\"");
+        p = ngx_cpymem(p, name->data, name->len);
+        p = ngx_http_health_put(p, "\"} ");
+        p = ngx_http_health_write_uint(p, pz[z].buckets[n]);
+        *p++ = '\n';
+
+        ngx_http_health_text_advance(text, b, p);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -972,8 +1553,7 @@ ngx_http_health_render_prometheus(ngx_http_request_t *r,
 u_char *
 ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
 {
-    u_char      *p, *q, *dst, *last;
-    size_t       n;
+    u_char  *dst;
 
     /* the worst case: every byte becomes the 3 bytes of U+FFFD */
     dst = ngx_pnalloc(pool, 3 * s->len + 1);
@@ -981,7 +1561,19 @@ ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
         return NULL;
     }
 
-    p = dst;
+    *ngx_http_health_prom_write(dst, s) = '\0';
+
+    return dst;
+}
+
+
+/* the same, written at p (3 * s->len bytes at most), unterminated */
+u_char *
+ngx_http_health_prom_write(u_char *p, ngx_str_t *s)
+{
+    u_char  *q, *last;
+    size_t   n;
+
     q = s->data;
     last = s->data + s->len;
 
@@ -1023,9 +1615,7 @@ ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s)
         q += n;
     }
 
-    *p = '\0';
-
-    return dst;
+    return p;
 }
 
 
@@ -1047,7 +1637,7 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
     va_start(args, fmt);
 
     /* the room left in the last buffer first, then fresh ones */
-    cl = rep->tail;
+    cl = rep->text.tail;
     b = cl ? cl->buf : NULL;
     want = 16384;
 
@@ -1097,17 +1687,17 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
         cl->buf = b;
         cl->next = NULL;
 
-        if (rep->tail) {
-            rep->tail->next = cl;
+        if (rep->text.tail) {
+            rep->text.tail->next = cl;
 
         } else {
-            rep->out = cl;
+            rep->text.out = cl;
         }
 
-        rep->tail = cl;
+        rep->text.tail = cl;
     }
 
-    rep->length += p - b->last;
+    rep->text.length += p - b->last;
     b->last = p;
 
     return NGX_OK;

@@ -9,7 +9,8 @@
  * reporter registered at configuration time:
  *
  *   collect     adds checks with ngx_http_health_report_add_check() and,
- *               for JSON, objects under ngx_http_health_report_upstreams();
+ *               for JSON, the text of the upstreams' members into
+ *               upstreams_text;
  *   prometheus  appends its metric families with ngx_http_health_printf().
  */
 
@@ -41,6 +42,20 @@ typedef struct {
 
 
 /*
+ * Text written straight into pool buffers: a chain that grows by a buffer
+ * of at least "chunk" bytes when the room asked for is not left.  A piece
+ * asked for with ngx_http_health_text_room() is never split, the answer
+ * as a whole may be.
+ */
+typedef struct {
+    ngx_chain_t                 *out;
+    ngx_chain_t                 *tail;
+    off_t                        length;
+    size_t                       chunk;
+} ngx_http_health_text_t;
+
+
+/*
  * A report is built for a status request or, with no request at all, for
  * publishing and for the verdict's timer: its parts allocate from pool and
  * log to log, whoever asked.
@@ -54,14 +69,22 @@ typedef struct {
     health_status_t              status;         /* worst of the checks */
     ngx_array_t                  checks;     /* ngx_http_health_check_t */
 
-    json_t                      *root;           /* JSON only, else NULL */
-    json_t                      *checks_json;
+    /*
+     * JSON only, else NULL: the members that reporters add as objects
+     * ("upstreams"); the checks and the zones, one object per item and
+     * thousands of them, are written as text instead of a tree.
+     */
+    json_t                      *root;
+    ngx_http_health_text_t       checks_text;
+    ngx_http_health_text_t       zones_text;
+    ngx_http_health_text_t       upstreams_text;
+    ngx_uint_t                   upstreams;      /* "upstreams" is shown */
+
+    /* for publishing only (ngx_http_health_report_build): parsed back */
     json_t                      *zones_json;
     json_t                      *upstreams_json;
 
-    ngx_chain_t                 *out;            /* text formats */
-    ngx_chain_t                 *tail;
-    off_t                        length;
+    ngx_http_health_text_t       text;           /* text formats */
 } ngx_http_health_report_t;
 
 
@@ -85,7 +108,6 @@ ngx_int_t ngx_http_health_add_reporter(ngx_conf_t *cf,
 /* obj (JSON only, may be NULL otherwise) is owned by the report from here */
 ngx_int_t ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
     ngx_str_t *name, health_status_t status, json_t *obj);
-json_t *ngx_http_health_report_upstreams(ngx_http_health_report_t *rep);
 ngx_int_t ngx_http_health_printf(ngx_http_health_report_t *rep,
     const char *fmt, ...);
 
@@ -95,6 +117,7 @@ ngx_int_t ngx_http_health_printf(ngx_http_health_report_t *rep,
  * goes through it.
  */
 u_char *ngx_http_health_prom_escape(ngx_pool_t *pool, ngx_str_t *s);
+u_char *ngx_http_health_prom_write(u_char *p, ngx_str_t *s);
 
 /*
  * The JSON report as the status location builds it, outside any request
@@ -109,6 +132,25 @@ ngx_int_t ngx_http_health_report_status(ngx_pool_t *pool,
 
 /* a JSON number: an integer when it is one, else rounded to 3 decimals */
 json_t *ngx_http_health_json_number(double v);
+
+/*
+ * The same number as text, exactly as jansson prints that json_t with
+ * JSON_REAL_PRECISION(15); "null" when it is not finite.  At most
+ * NGX_HTTP_HEALTH_NUMBER_LEN bytes.
+ */
+#define NGX_HTTP_HEALTH_NUMBER_LEN  40
+u_char *ngx_http_health_json_write_number(u_char *p, double v);
+
+/* a JSON string, quoted; invalid UTF-8 becomes U+FFFD; 6 * len + 2 bytes */
+u_char *ngx_http_health_json_write_string(u_char *p, u_char *s, size_t len);
+
+u_char *ngx_http_health_write_uint(u_char *p, uint64_t v);
+ngx_buf_t *ngx_http_health_text_room(ngx_pool_t *pool,
+    ngx_http_health_text_t *text, size_t size);
+
+#define ngx_http_health_text_advance(text, b, p)                              \
+    (text)->length += (p) - (b)->last;                                        \
+    (b)->last = (p)
 
 
 #endif /* _NGX_HTTP_HEALTH_STATUS_H_INCLUDED_ */

@@ -16,11 +16,26 @@
 #include "ngx_http_health_upstream_int.h"
 
 
+/* a peer's figures for a scrape, read once for all the families */
+typedef struct {
+    const char                  *state;      /* NULL: not listed */
+    uint64_t                     requests;   /* attempts with a response */
+    uint64_t                     failed;
+    uint64_t                     time_us;
+    uint64_t                     classes[5];
+    uint64_t                     buckets[HEALTH_HIST_MAX_BOUNDS + 1];
+} ngx_http_health_prom_peer_t;
+
+
 static const char *ngx_http_health_peer_state(ngx_http_health_upstream_t *hu,
     ngx_uint_t i, ngx_http_health_peer_sh_t *psh, time_t now);
-static json_t *ngx_http_health_peer_json(ngx_http_health_upstream_t *hu,
-    ngx_uint_t i, ngx_http_health_peer_sh_t *psh, const char *state,
-    ngx_http_health_stats_t *st);
+static u_char *ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf,
+    ngx_uint_t f, u_char *p, u_char *un, u_char *pn,
+    ngx_http_health_prom_peer_t *pr);
+static ngx_int_t ngx_http_health_peer_json(ngx_http_health_report_t *rep,
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, const char *state,
+    ngx_http_health_stats_t *st, ngx_uint_t first);
 
 
 /* the state of a peer for the report: ours first, then nginx's own */
@@ -63,97 +78,143 @@ ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
 }
 
 
-static json_t *
-ngx_http_health_peer_json(ngx_http_health_upstream_t *hu, ngx_uint_t i,
-    ngx_http_health_peer_sh_t *psh, const char *state,
-    ngx_http_health_stats_t *st)
-{
-    json_t  *p, *o;
+#define ngx_http_health_put(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
 
-    p = json_object();
-    if (p == NULL) {
-        return NULL;
+
+/*
+ * A peer's object, written as text like a zone's (see the status): the
+ * keys and their order are those the jansson tree had.
+ */
+static ngx_int_t
+ngx_http_health_peer_json(ngx_http_health_report_t *rep,
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, const char *state,
+    ngx_http_health_stats_t *st, ngx_uint_t first)
+{
+    u_char                  *p;
+    double                   pc[3];
+    uint64_t                 failed;
+    uint32_t                 code;
+    ngx_buf_t               *b;
+    ngx_str_t               *name;
+    const char              *reason;
+    ngx_http_health_text_t  *text;
+
+    static const double  q[] = { 0.5, 0.95, 0.99 };
+
+    name = &hu->peers[i].name;
+    text = &rep->upstreams_text;
+
+    b = ngx_http_health_text_room(rep->pool, text,
+                                  6 * name->len + 768 + 12 * NGX_INT64_LEN
+                                  + 3 * NGX_HTTP_HEALTH_NUMBER_LEN);
+    if (b == NULL) {
+        return NGX_ERROR;
     }
 
-    json_object_set_new(p, "server",
-                        json_stringn((char *) hu->peers[i].name.data,
-                                     hu->peers[i].name.len));
-    json_object_set_new(p, "state", json_string(state));
-    json_object_set_new(p, "backup", json_boolean(hu->peers[i].backup));
-    json_object_set_new(p, "requests", json_integer(
-        st->requests + ngx_http_health_load(&psh->failed)));
-    json_object_set_new(p, "fails",
-                        json_integer(ngx_http_health_load(&psh->fails)));
-    json_object_set_new(p, "failed_attempts",
-                        json_integer(ngx_http_health_load(&psh->failed)));
+    p = b->last;
 
-    o = json_object();
-    json_object_set_new(o, "1xx", json_integer(st->classes[0]));
-    json_object_set_new(o, "2xx", json_integer(st->classes[1]));
-    json_object_set_new(o, "3xx", json_integer(st->classes[2]));
-    json_object_set_new(o, "4xx", json_integer(st->classes[3]));
-    json_object_set_new(o, "5xx", json_integer(st->classes[4]));
-    json_object_set_new(p, "responses", o);
+    if (!first) {
+        *p++ = ',';
+    }
 
-    o = json_object();
-    json_object_set_new(o, "p50", ngx_http_health_json_number(
-        health_hist_quantile(st->w_hist, st->w_requests, 0.5,
-                             st->w_max_us) / 1000));
-    json_object_set_new(o, "p95", ngx_http_health_json_number(
-        health_hist_quantile(st->w_hist, st->w_requests, 0.95,
-                             st->w_max_us) / 1000));
-    json_object_set_new(o, "p99", ngx_http_health_json_number(
-        health_hist_quantile(st->w_hist, st->w_requests, 0.99,
-                             st->w_max_us) / 1000));
-    json_object_set_new(p, "latency_ms", o);
+    failed = ngx_http_health_load(&psh->failed);
+
+    p = ngx_http_health_put(p, "{\"server\":");
+    p = ngx_http_health_json_write_string(p, name->data, name->len);
+    p = ngx_http_health_put(p, ",\"state\":\"");
+    p = ngx_cpymem(p, state, ngx_strlen(state));
+    p = ngx_http_health_put(p, "\",\"backup\":");
+    p = hu->peers[i].backup ? ngx_http_health_put(p, "true")
+                            : ngx_http_health_put(p, "false");
+    p = ngx_http_health_put(p, ",\"requests\":");
+    p = ngx_http_health_write_uint(p, st->requests + failed);
+    p = ngx_http_health_put(p, ",\"fails\":");
+    p = ngx_http_health_write_uint(p, ngx_http_health_load(&psh->fails));
+    p = ngx_http_health_put(p, ",\"failed_attempts\":");
+    p = ngx_http_health_write_uint(p, failed);
+    p = ngx_http_health_put(p, ",\"responses\":{\"1xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[0]);
+    p = ngx_http_health_put(p, ",\"2xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[1]);
+    p = ngx_http_health_put(p, ",\"3xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[2]);
+    p = ngx_http_health_put(p, ",\"4xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[3]);
+    p = ngx_http_health_put(p, ",\"5xx\":");
+    p = ngx_http_health_write_uint(p, st->classes[4]);
+    health_hist_quantiles(st->w_hist, st->w_requests, q, pc, 3,
+                          st->w_max_us);
+
+    p = ngx_http_health_put(p, "},\"latency_ms\":{\"p50\":");
+    p = ngx_http_health_json_write_number(p, pc[0] / 1000);
+    p = ngx_http_health_put(p, ",\"p95\":");
+    p = ngx_http_health_json_write_number(p, pc[1] / 1000);
+    p = ngx_http_health_put(p, ",\"p99\":");
+    p = ngx_http_health_json_write_number(p, pc[2] / 1000);
+    *p++ = '}';
 
     if (hu->conf) {
-        o = json_object();
-        json_object_set_new(o, "checks",
-                            json_integer(ngx_http_health_load(&psh->checks)));
-        json_object_set_new(o, "fails", json_integer(
-            ngx_http_health_load(&psh->check_fails)));
-        json_object_set_new(o, "consecutive_fails", json_integer(
-            ngx_http_health_load(&psh->consecutive_fails)));
-        json_object_set_new(o, "consecutive_passes", json_integer(
-            ngx_http_health_load(&psh->consecutive_passes)));
+        p = ngx_http_health_put(p, ",\"health_checks\":{\"checks\":");
+        p = ngx_http_health_write_uint(p, ngx_http_health_load(&psh->checks));
+        p = ngx_http_health_put(p, ",\"fails\":");
+        p = ngx_http_health_write_uint(p,
+                                 ngx_http_health_load(&psh->check_fails));
+        p = ngx_http_health_put(p, ",\"consecutive_fails\":");
+        p = ngx_http_health_write_uint(p,
+                           ngx_http_health_load(&psh->consecutive_fails));
+        p = ngx_http_health_put(p, ",\"consecutive_passes\":");
+        p = ngx_http_health_write_uint(p,
+                          ngx_http_health_load(&psh->consecutive_passes));
 
         switch (ngx_http_health_load(&psh->last_passed)) {
         case 0:
-            json_object_set_new(o, "last_passed", json_null());
+            p = ngx_http_health_put(p, ",\"last_passed\":null");
             break;
         case 1:
-            json_object_set_new(o, "last_passed", json_true());
+            p = ngx_http_health_put(p, ",\"last_passed\":true");
             break;
         default:
-            json_object_set_new(o, "last_passed", json_false());
-            json_object_set_new(o, "last_error", json_string(
-                ngx_http_health_check_reasons[
-                    ngx_min(ngx_http_health_load(&psh->last_result),
-                            NGX_HTTP_HEALTH_CHECK_STATUS)]));
+            reason = ngx_http_health_check_reasons[
+                         ngx_min(ngx_http_health_load(&psh->last_result),
+                                 NGX_HTTP_HEALTH_CHECK_STATUS)];
+            p = ngx_http_health_put(p, ",\"last_passed\":false,"
+                                       "\"last_error\":");
+            p = ngx_http_health_json_write_string(p, (u_char *) reason,
+                                                  ngx_strlen(reason));
         }
 
-        if (ngx_http_health_load(&psh->last_code)) {
-            json_object_set_new(o, "last_status", json_integer(
-                ngx_http_health_load(&psh->last_code)));
+        code = ngx_http_health_load(&psh->last_code);
+
+        if (code) {
+            p = ngx_http_health_put(p, ",\"last_status\":");
+            p = ngx_http_health_write_uint(p, code);
         }
 
-        json_object_set_new(p, "health_checks", o);
+        *p++ = '}';
     }
 
-    return p;
+    *p++ = '}';
+
+    ngx_http_health_text_advance(text, b, p);
+
+    return NGX_OK;
 }
+
 
 ngx_int_t
 ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 {
     ngx_http_health_upstream_main_conf_t  *humcf = data;
 
+    u_char                         *p;
     time_t                          now;
-    json_t                         *ups, *obj, *peers, *p, *check;
+    json_t                         *check;
     uint64_t                        ndown;
+    ngx_buf_t                      *b;
     ngx_str_t                       name;
-    ngx_uint_t                      u, i, up, down, total, draining;
+    ngx_uint_t                      u, i, up, down, total, draining, json;
+    ngx_http_health_text_t         *text;
     const char                     *state;
     health_status_t                 status;
     ngx_http_health_stats_t        *st;
@@ -173,7 +234,15 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
         return NGX_ERROR;
     }
 
-    ups = rep->root ? ngx_http_health_report_upstreams(rep) : NULL;
+    json = (rep->root != NULL);
+    text = &rep->upstreams_text;
+
+    if (json) {
+        /* "upstreams" is there, even empty, whenever there are groups */
+        rep->upstreams = 1;
+        text->chunk = ngx_max(hmcf->npeers * 512, 4096);
+    }
+
     now = ngx_time();
     hu = humcf->upstreams.elts;
 
@@ -181,20 +250,24 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
         ush = ngx_http_health_upstream_sh(hmcf, u);
         ndown = hu[u].conf ? ngx_http_health_load(&ush->ndown) : 0;
 
-        obj = NULL;
-        peers = NULL;
-
-        if (ups) {
-            obj = json_object();
-            peers = json_array();
-
-            if (obj == NULL || peers == NULL) {
-                json_decref(obj);
-                json_decref(peers);
+        if (json) {
+            b = ngx_http_health_text_room(rep->pool, text,
+                                          6 * hu[u].name.len + 16);
+            if (b == NULL) {
                 return NGX_ERROR;
             }
 
-            json_object_set_new(obj, "peers", peers);
+            p = b->last;
+
+            if (u) {
+                *p++ = ',';
+            }
+
+            p = ngx_http_health_json_write_string(p, hu[u].name.data,
+                                                  hu[u].name.len);
+            p = ngx_http_health_put(p, ":{\"peers\":[");
+
+            ngx_http_health_text_advance(text, b, p);
         }
 
         up = 0;
@@ -238,17 +311,17 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
                 down++;
             }
 
-            if (peers == NULL) {
+            if (!json) {
                 continue;
             }
 
             ngx_http_health_shm_read(hmcf, hmcf->zones.nelts + hu[u].first + i,
                                      st, 1);
 
-            p = ngx_http_health_peer_json(&hu[u], i, psh, state, st);
-
-            if (p == NULL || json_array_append_new(peers, p) != 0) {
-                json_decref(obj);
+            if (ngx_http_health_peer_json(rep, &hu[u], i, psh, state, st,
+                                          total == 1)
+                != NGX_OK)
+            {
                 return NGX_ERROR;
             }
         }
@@ -269,10 +342,9 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
         check = NULL;
 
-        if (rep->checks_json) {
+        if (json) {
             check = json_object();
             if (check == NULL) {
-                json_decref(obj);
                 return NGX_ERROR;
             }
 
@@ -295,18 +367,19 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             }
         }
 
-        if (obj) {
-            json_object_set_new(obj, "fail_open",
-                                json_boolean(ndown
-                                             && ndown >= hu[u].nchecked));
-
-            if (json_object_setn_new(ups, (char *) hu[u].name.data,
-                                     hu[u].name.len, obj)
-                != 0)
-            {
+        if (json) {
+            b = ngx_http_health_text_room(rep->pool, text,
+                                          sizeof("],\"fail_open\":false}"));
+            if (b == NULL) {
                 json_decref(check);
                 return NGX_ERROR;
             }
+
+            p = (ndown && ndown >= hu[u].nchecked)
+                ? ngx_http_health_put(b->last, "],\"fail_open\":true}")
+                : ngx_http_health_put(b->last, "],\"fail_open\":false}");
+
+            ngx_http_health_text_advance(text, b, p);
         }
 
         name.len = sizeof("upstream:") - 1 + hu[u].name.len;
@@ -335,15 +408,18 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
 {
     ngx_http_health_upstream_main_conf_t  *humcf = data;
 
-    u_char                        sum[32], *un, *pn, **names;
-    time_t                        now;
-    uint64_t                      cum, failed;
-    ngx_uint_t                    u, i, k, f;
-    const char                   *state;
-    ngx_http_health_stats_t      *st;
-    ngx_http_health_peer_sh_t    *psh;
-    ngx_http_health_upstream_t   *hu;
-    ngx_http_health_main_conf_t  *hmcf;
+    u_char                        *p, *un, *pn, **names;
+    size_t                         line, label;
+    time_t                         now;
+    uint64_t                       cum;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     u, i, k, f, g, nu;
+    ngx_http_health_text_t        *text;
+    ngx_http_health_stats_t       *st;
+    ngx_http_health_peer_sh_t     *psh;
+    ngx_http_health_upstream_t    *hu;
+    ngx_http_health_prom_peer_t   *pp, *pr;
+    ngx_http_health_main_conf_t   *hmcf;
 
     static const char  *families[] = {
         "# HELP nginx_health_upstream_peer_up Whether a peer is in rotation "
@@ -421,103 +497,209 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
         }
     }
 
-#define emit(...)                                                             \
-    if (ngx_http_health_printf(rep, __VA_ARGS__) != NGX_OK) {                 \
-        return NGX_ERROR;                                                     \
+    /* every peer read once, so that its families agree with each other */
+
+    pp = ngx_palloc(rep->pool,
+                    ngx_max(hmcf->npeers, 1)
+                    * sizeof(ngx_http_health_prom_peer_t));
+    if (pp == NULL) {
+        return NGX_ERROR;
     }
 
-    /* one family at a time, as the exposition format wants them grouped */
-    for (f = 0; f < 6; f++) {
-        emit("%s", families[f]);
+    nu = humcf->upstreams.nelts;
 
-        for (u = 0; u < humcf->upstreams.nelts; u++) {
-            un = names[u];
-
-            for (i = 0; i < hu[u].npeers; i++) {
+    for (u = 0; u < nu; u++) {
+        for (i = 0; i < hu[u].npeers; i++) {
+            pr = &pp[hu[u].first + i];
+            pr->state = NULL;
 
 #if (NGX_HTTP_HEALTH_RESOLVE)
-                /* a slot is listed while its address is one of the peers */
-                if (hu[u].peers[i].slot && !hu[u].peers[i].live) {
-                    continue;
-                }
+            /* a slot is listed while its address is one of the peers */
+            if (hu[u].peers[i].slot && !hu[u].peers[i].live) {
+                continue;
+            }
 #endif
 
-                pn = names[humcf->upstreams.nelts + hu[u].first + i];
-                psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
+            psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
+            pr->state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+            pr->failed = ngx_http_health_load(&psh->failed);
 
-                if (f <= 1) {
-                    state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+            ngx_http_health_shm_read(hmcf,
+                                     hmcf->zones.nelts + hu[u].first + i,
+                                     st, 1);
 
-                    if (f == 0 && state[0] != 'd') {
-                        emit("nginx_health_upstream_peer_up{upstream=\"%s\","
-                             "peer=\"%s\"} %d\n", un, pn,
-                             state[0] == 'u' && state[1] == 'p');
+            pr->requests = st->requests;
+            pr->time_us = st->time_us;
+            ngx_memcpy(pr->classes, st->classes, sizeof(st->classes));
 
-                    } else if (f == 1) {
-                        emit("nginx_health_upstream_peer_state{upstream="
-                             "\"%s\",peer=\"%s\",state=\"%s\"} 1\n",
-                             un, pn, state);
-                    }
+            cum = 0;
 
-                    continue;
-                }
-
-                failed = ngx_http_health_load(&psh->failed);
-
-                if (f == 3) {
-                    emit("nginx_health_upstream_peer_failed_attempts_total"
-                         "{upstream=\"%s\",peer=\"%s\"} %uL\n",
-                         un, pn, failed);
-                    continue;
-                }
-
-                ngx_http_health_shm_read(hmcf,
-                                         hmcf->zones.nelts + hu[u].first + i,
-                                         st, 1);
-
-                if (f == 2) {
-                    emit("nginx_health_upstream_peer_requests_total"
-                         "{upstream=\"%s\",peer=\"%s\"} %uL\n",
-                         un, pn, st->requests + failed);
-                    continue;
-                }
-
-                if (f == 4) {
-                    for (k = 1; k <= 5; k++) {
-                        emit("nginx_health_upstream_peer_responses_total"
-                             "{upstream=\"%s\",peer=\"%s\",code=\"%uixx\"} "
-                             "%uL\n", un, pn, k, st->classes[k - 1]);
-                    }
-
-                    continue;
-                }
-
-                cum = 0;
-
-                for (k = 0; k < hmcf->nbounds; k++) {
-                    cum += st->buckets[k];
-                    emit("nginx_health_upstream_peer_response_duration_"
-                         "seconds_bucket{upstream=\"%s\",peer=\"%s\","
-                         "le=\"%V\"} %uL\n", un, pn,
-                         &hmcf->bound_labels[k], cum);
-                }
-
-                (void) health_hist_format_seconds(st->time_us, (char *) sum,
-                                                  sizeof(sum));
-
-                emit("nginx_health_upstream_peer_response_duration_seconds_"
-                     "bucket{upstream=\"%s\",peer=\"%s\",le=\"+Inf\"} %uL\n"
-                     "nginx_health_upstream_peer_response_duration_seconds_"
-                     "sum{upstream=\"%s\",peer=\"%s\"} %s\n"
-                     "nginx_health_upstream_peer_response_duration_seconds_"
-                     "count{upstream=\"%s\",peer=\"%s\"} %uL\n",
-                     un, pn, st->requests, un, pn, sum, un, pn,
-                     st->requests);
+            for (k = 0; k < hmcf->nbounds; k++) {
+                cum += st->buckets[k];
+                pr->buckets[k] = cum;
             }
         }
     }
 
-#undef emit
+    label = 0;
+
+    for (k = 0; k < hmcf->nbounds; k++) {
+        label = ngx_max(label, hmcf->bound_labels[k].len);
+    }
+
+    line = sizeof("nginx_health_upstream_peer_response_duration_seconds_"
+                  "bucket{upstream=\"\",peer=\"\",le=\"\"} \n")
+           + label + 32 + NGX_INT64_LEN;
+
+    text = &rep->text;
+    text->chunk = ngx_max(text->chunk,
+                          hmcf->npeers * (hmcf->nbounds + 16) * (line + 32));
+
+    /* one family at a time, as the exposition format wants them grouped */
+    for (f = 0; f < 6; f++) {
+        b = ngx_http_health_text_room(rep->pool, text,
+                                      ngx_strlen(families[f]));
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(b->last, families[f], ngx_strlen(families[f]));
+        ngx_http_health_text_advance(text, b, p);
+
+        for (u = 0; u < nu; u++) {
+            un = names[u];
+
+            for (i = 0; i < hu[u].npeers; i++) {
+                g = hu[u].first + i;
+                pr = &pp[g];
+
+                if (pr->state == NULL) {
+                    continue;
+                }
+
+                pn = names[nu + g];
+
+                b = ngx_http_health_text_room(rep->pool, text,
+                                              (hmcf->nbounds + 5)
+                                              * (line + ngx_strlen(un)
+                                                 + ngx_strlen(pn)));
+                if (b == NULL) {
+                    return NGX_ERROR;
+                }
+
+                p = ngx_http_health_prom_peer(hmcf, f, b->last, un, pn, pr);
+
+                ngx_http_health_text_advance(text, b, p);
+            }
+        }
+    }
 
     return NGX_OK;
 }
+
+
+/* the lines of one family for one peer; the room is the caller's */
+static u_char *
+ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
+    u_char *p, u_char *un, u_char *pn, ngx_http_health_prom_peer_t *pr)
+{
+    ngx_uint_t  k;
+
+    static const char  *names[] = {
+        "nginx_health_upstream_peer_up",
+        "nginx_health_upstream_peer_state",
+        "nginx_health_upstream_peer_requests_total",
+        "nginx_health_upstream_peer_failed_attempts_total",
+        "nginx_health_upstream_peer_responses_total",
+        "nginx_health_upstream_peer_response_duration_seconds_bucket"
+    };
+
+#define ngx_http_health_labels(p, name)                                       \
+    p = ngx_cpymem(p, name, ngx_strlen(name));                                \
+    p = ngx_http_health_put(p, "{upstream=\"");                               \
+    p = ngx_cpymem(p, un, ngx_strlen(un));                                    \
+    p = ngx_http_health_put(p, "\",peer=\"");                                 \
+    p = ngx_cpymem(p, pn, ngx_strlen(pn))
+
+    switch (f) {
+
+    case 0:
+        /* absent for a peer marked down in the configuration */
+        if (pr->state[0] == 'd') {
+            return p;
+        }
+
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        *p++ = (pr->state[0] == 'u' && pr->state[1] == 'p') ? '1' : '0';
+        break;
+
+    case 1:
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\",state=\"");
+        p = ngx_cpymem(p, pr->state, ngx_strlen(pr->state));
+        p = ngx_http_health_put(p, "\"} 1");
+        break;
+
+    case 2:
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        p = ngx_http_health_write_uint(p, pr->requests + pr->failed);
+        break;
+
+    case 3:
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        p = ngx_http_health_write_uint(p, pr->failed);
+        break;
+
+    case 4:
+        for (k = 0; k < 5; k++) {
+            ngx_http_health_labels(p, names[f]);
+            p = ngx_http_health_put(p, "\",code=\"");
+            *p++ = (u_char) ('1' + k);
+            p = ngx_http_health_put(p, "xx\"} ");
+            p = ngx_http_health_write_uint(p, pr->classes[k]);
+
+            if (k < 4) {
+                *p++ = '\n';
+            }
+        }
+
+        break;
+
+    default: /* 5 */
+        for (k = 0; k < hmcf->nbounds; k++) {
+            ngx_http_health_labels(p, names[f]);
+            p = ngx_http_health_put(p, "\",le=\"");
+            p = ngx_cpymem(p, hmcf->bound_labels[k].data,
+                           hmcf->bound_labels[k].len);
+            p = ngx_http_health_put(p, "\"} ");
+            p = ngx_http_health_write_uint(p, pr->buckets[k]);
+            *p++ = '\n';
+        }
+
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\",le=\"+Inf\"} ");
+        p = ngx_http_health_write_uint(p, pr->requests);
+        *p++ = '\n';
+
+        ngx_http_health_labels(p, "nginx_health_upstream_peer_response_"
+                                  "duration_seconds_sum");
+        p = ngx_http_health_put(p, "\"} ");
+        p += health_hist_format_seconds(pr->time_us, (char *) p, 32);
+        *p++ = '\n';
+
+        ngx_http_health_labels(p, "nginx_health_upstream_peer_response_"
+                                  "duration_seconds_count");
+        p = ngx_http_health_put(p, "\"} ");
+        p = ngx_http_health_write_uint(p, pr->requests);
+    }
+
+#undef ngx_http_health_labels
+
+    *p++ = '\n';
+
+    return p;
+}
+

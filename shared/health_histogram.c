@@ -6,6 +6,7 @@
  */
 
 #include <stdio.h>
+#include <string.h>
 
 #include "health_histogram.h"
 
@@ -50,17 +51,11 @@ health_hist_bound_table(const uint64_t *bounds, unsigned n,
 }
 
 
-double
-health_hist_quantile(const uint64_t *counts, uint64_t total, double q,
-    uint64_t max)
+/* nearest rank: the smallest value with at least q of them at or below */
+static uint64_t
+health_hist_rank(uint64_t total, double q)
 {
-    double    v;
-    uint64_t  rank, seen;
-    unsigned  i;
-
-    if (total == 0) {
-        return 0;
-    }
+    uint64_t  rank;
 
     if (q <= 0) {
         q = 1.0 / (double) total;
@@ -70,17 +65,45 @@ health_hist_quantile(const uint64_t *counts, uint64_t total, double q,
         q = 1;
     }
 
-    /* nearest rank: the smallest value with at least q of them at or below */
     rank = (uint64_t) (q * (double) total);
 
     if ((double) rank < q * (double) total) {
         rank++;
     }
 
-    if (rank == 0) {
-        rank = 1;
+    return rank ? rank : 1;
+}
+
+
+/* the answer for bucket i: the middle of the integers it holds */
+static double
+health_hist_value(unsigned i, uint64_t max)
+{
+    double  v;
+
+    if (i >= HEALTH_HIST_BUCKETS - 1) {
+        return (double) max;
     }
 
+    v = ((double) health_hist_lower(i) + (double) (health_hist_upper(i) - 1))
+        / 2;
+
+    return v > (double) max ? (double) max : v;
+}
+
+
+double
+health_hist_quantile(const uint64_t *counts, uint64_t total, double q,
+    uint64_t max)
+{
+    uint64_t  rank, seen;
+    unsigned  i;
+
+    if (total == 0) {
+        return 0;
+    }
+
+    rank = health_hist_rank(total, q);
     seen = 0;
 
     for (i = 0; i < HEALTH_HIST_BUCKETS; i++) {
@@ -91,15 +114,49 @@ health_hist_quantile(const uint64_t *counts, uint64_t total, double q,
         }
     }
 
-    if (i >= HEALTH_HIST_BUCKETS - 1) {
-        return (double) max;
+    return health_hist_value(i, max);
+}
+
+
+void
+health_hist_quantiles(const uint64_t *counts, uint64_t total,
+    const double *q, double *out, unsigned n, uint64_t max)
+{
+    uint64_t  rank[HEALTH_HIST_MAX_QUANTILES], seen;
+    unsigned  i, k;
+
+    if (n > HEALTH_HIST_MAX_QUANTILES) {
+        n = HEALTH_HIST_MAX_QUANTILES;
     }
 
-    /* the middle of the integers the bucket holds */
-    v = ((double) health_hist_lower(i) + (double) (health_hist_upper(i) - 1))
-        / 2;
+    if (total == 0) {
+        for (k = 0; k < n; k++) {
+            out[k] = 0;
+        }
 
-    return v > (double) max ? (double) max : v;
+        return;
+    }
+
+    for (k = 0; k < n; k++) {
+        rank[k] = health_hist_rank(total, q[k]);
+    }
+
+    /* q ascending: one walk of the buckets answers them all in turn */
+    seen = 0;
+    k = 0;
+
+    for (i = 0; i < HEALTH_HIST_BUCKETS && k < n; i++) {
+        seen += counts[i];
+
+        while (k < n && seen >= rank[k]) {
+            out[k++] = health_hist_value(i, max);
+        }
+    }
+
+    /* ranks past the counts (total above their sum): as the walk ends */
+    while (k < n) {
+        out[k++] = health_hist_value(HEALTH_HIST_BUCKETS, max);
+    }
 }
 
 
@@ -158,29 +215,43 @@ health_hist_bounds_validate(const uint64_t *bounds, size_t n, size_t *bad,
 int
 health_hist_format_seconds(uint64_t us, char *buf, size_t len)
 {
-    int       n;
-    char      frac[8];
+    char      tmp[28], *p, *end;
+    uint64_t  s;
     unsigned  f, digits;
+
+    /* digits by hand: a scrape formats one of these per zone and peer */
+
+    end = tmp + sizeof(tmp);
+    p = end;
 
     f = (unsigned) (us % 1000000);
 
-    if (f == 0) {
-        n = snprintf(buf, len, "%llu", (unsigned long long) (us / 1000000));
-
-    } else {
-        snprintf(frac, sizeof(frac), "%06u", f);
-
-        for (digits = 6; frac[digits - 1] == '0'; digits--) {
-            /* void */
+    if (f) {
+        for (digits = 6; f % 10 == 0; digits--) {
+            f /= 10;
         }
 
-        n = snprintf(buf, len, "%llu.%.*s",
-                     (unsigned long long) (us / 1000000), (int) digits, frac);
+        while (digits--) {
+            *--p = (char) ('0' + f % 10);
+            f /= 10;
+        }
+
+        *--p = '.';
     }
 
-    if (n < 0 || (size_t) n >= len) {
+    s = us / 1000000;
+
+    do {
+        *--p = (char) ('0' + s % 10);
+        s /= 10;
+    } while (s);
+
+    if ((size_t) (end - p) >= len) {
         return -1;
     }
 
-    return n;
+    memcpy(buf, p, (size_t) (end - p));
+    buf[end - p] = '\0';
+
+    return (int) (end - p);
 }

@@ -141,6 +141,16 @@ double health_hist_quantile(const uint64_t *counts, uint64_t total,
     double q, uint64_t max);
 
 /*
+ * The same for n quantiles at once (q ascending, at most
+ * HEALTH_HIST_MAX_QUANTILES), in one walk of the counts: out[k] is exactly
+ * health_hist_quantile(counts, total, q[k], max).
+ */
+#define HEALTH_HIST_MAX_QUANTILES  8
+
+void health_hist_quantiles(const uint64_t *counts, uint64_t total,
+    const double *q, double *out, unsigned n, uint64_t max);
+
+/*
  * Check Prometheus bounds: 1..HEALTH_HIST_MAX_BOUNDS values, each above 0
  * and strictly above the one before.  0 if usable; otherwise -1, the index
  * of the offending bound in *bad and a message in err.

@@ -296,7 +296,7 @@ static void
 check_quantiles(const char *name, uint64_t *sample, size_t n)
 {
     char      msg[128];
-    double    q[] = { 0.5, 0.95, 0.99, 1.0 }, got, want, err;
+    double    q[] = { 0.5, 0.95, 0.99, 1.0 }, got, want, err, all[4];
     size_t    i;
     uint64_t  counts[HEALTH_HIST_BUCKETS], max = 0;
     unsigned  k;
@@ -318,6 +318,22 @@ check_quantiles(const char *name, uint64_t *sample, size_t n)
                  q[k], got, want, err * 100);
         OK(err <= HEALTH_HIST_REL_ERROR + 1e-12, msg);
     }
+
+    /* one walk for them all answers what one walk each does */
+    health_hist_quantiles(counts, n, q, all, 4, max);
+
+    for (k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
+        snprintf(msg, sizeof(msg), "%s: q%.2f in one walk %.1f", name, q[k],
+                 all[k]);
+        OK(all[k] == health_hist_quantile(counts, n, q[k], max), msg);
+    }
+
+    /* counts that fall short of total (a racy read): max, like the walk */
+    health_hist_quantiles(counts, n + 1000000, q, all, 4, max);
+    snprintf(msg, sizeof(msg), "%s: short counts in one walk", name);
+    OK(all[3] == health_hist_quantile(counts, n + 1000000, 1.0, max)
+       && all[0] == health_hist_quantile(counts, n + 1000000, 0.5, max),
+       msg);
 }
 
 
@@ -480,6 +496,41 @@ test_histogram(void)
        "the largest value fits 32 bytes");
     OK(health_hist_format_seconds(1000000, buf, 1) == -1,
        "a short buffer is reported");
+    OK(health_hist_format_seconds(UINT64_MAX, buf, sizeof(buf)) == 21
+       && strcmp(buf, "18446744073709.551615") == 0,
+       "the largest value, exactly");
+    OK(health_hist_format_seconds(1000000, buf, 2) == 1
+       && strcmp(buf, "1") == 0, "a buffer just long enough");
+
+    {
+        int       same = 1, n;
+        char      ref[32];
+        uint64_t  us;
+
+        /* the digits by hand are what printf gives */
+        for (us = 0; us < 50000000; us += 1 + us / 1000) {
+            n = snprintf(ref, sizeof(ref), "%llu",
+                         (unsigned long long) (us / 1000000));
+
+            if (us % 1000000) {
+                snprintf(ref + n, sizeof(ref) - n, ".%06u",
+                         (unsigned) (us % 1000000));
+
+                for (n = (int) strlen(ref); ref[n - 1] == '0'; n--) {
+                    ref[n - 1] = '\0';
+                }
+            }
+
+            if (health_hist_format_seconds(us, buf, sizeof(buf))
+                    != (int) strlen(ref)
+                || strcmp(buf, ref) != 0)
+            {
+                same = 0;
+            }
+        }
+
+        OK(same, "seconds as printf writes them, 0 to 50 s");
+    }
 }
 
 
