@@ -72,3 +72,62 @@ bench_callgrind_ir() {
     sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' \
         "$cg" | head -1
 }
+
+# bench_vts_module: prints the path of nginx-module-vts built as a dynamic
+# module for the comparisons, or "skipped: <reason>" (and returns 1) when it
+# cannot be had; a benchmark then goes on with its own figures only.
+#
+# The source is the public tarball BENCH_VTS_SRC (default: the project's
+# anchors, ../shared/anchors/nginx-module-vts.tar.gz next to the repo).  It
+# is built the way the Makefile builds our module: a copy of the nginx
+# sources of the distribution's nginx-dev (NGX_SRC), configured with the
+# package's own flags (conf_flags) and the same dpkg-buildflags, then
+# "make modules".  The result is cached under bench/out/vts/, keyed by the
+# tarball's checksum and nginx's version; a failed build is reported once
+# per key (its log stays in bench/out/vts/).
+bench_vts_module() {
+    local src=${BENCH_VTS_SRC:-$PWD/../shared/anchors/nginx-module-vts.tar.gz}
+    local ngx_src=${NGX_SRC:-/usr/share/nginx/src}
+    local dir=$PWD/bench/out/vts key bf cc ld mod
+
+    if [ ! -f "$src" ]; then
+        echo "skipped: no nginx-module-vts source at $src (set BENCH_VTS_SRC)"
+        return 1
+    fi
+    if [ ! -x "$ngx_src/configure" ]; then
+        echo "skipped: nginx sources not found in $ngx_src (nginx-dev)"
+        return 1
+    fi
+    key=$(sha256sum "$src" | cut -c1-16)-$("${NGINX:-/usr/sbin/nginx}" -v 2>&1 | sed 's/.*nginx\///')
+    mod=$dir/$key/ngx_http_vhost_traffic_status_module.so
+    if [ -f "$mod" ]; then echo "$mod"; return 0; fi
+    if [ -f "$dir/$key.failed" ]; then
+        echo "skipped: nginx-module-vts did not build (see $dir/$key.log)"
+        return 1
+    fi
+
+    bf='dpkg-buildflags --get'
+    cc="$(DEB_BUILD_MAINT_OPTIONS=hardening=+all $bf CFLAGS) -fPIC $(DEB_BUILD_MAINT_OPTIONS=hardening=+all $bf CPPFLAGS)"
+    ld="$(DEB_BUILD_MAINT_OPTIONS=hardening=+all $bf LDFLAGS) -fPIC"
+    rm -rf "${dir:?}/$key"
+    mkdir -p "$dir/$key"
+    if (
+        set -e
+        cd "$dir/$key"
+        tar xzf "$src"
+        cp -a "$ngx_src" nginx
+        cd nginx
+        source ./conf_flags
+        ./configure "${NGX_CONF_FLAGS[@]}" --with-cc-opt="$cc" \
+            --with-ld-opt="$ld" --add-dynamic-module="$dir/$key/nginx-module-vts"
+        make -f objs/Makefile modules -j"$(nproc)"
+        cp objs/ngx_http_vhost_traffic_status_module.so "$mod"
+    ) > "$dir/$key.log" 2>&1 && [ -f "$mod" ]; then
+        rm -rf "$dir/$key/nginx"
+        echo "$mod"
+        return 0
+    fi
+    touch "$dir/$key.failed"
+    echo "skipped: nginx-module-vts did not build (see $dir/$key.log)"
+    return 1
+}
