@@ -131,3 +131,102 @@ bench_vts_module() {
     echo "skipped: nginx-module-vts did not build (see $dir/$key.log)"
     return 1
 }
+
+# bench_zone_servers MODULE-KIND PORT ZONES: ZONES server blocks on one port,
+# server_name zN.bench, each serving "return 200" and counted in a zone of
+# its own: for KIND "ours" a health_zone zN per server; for "vts" the server
+# itself (nginx-module-vts counts server zones per server_name).  The
+# server_name hash is sized for 10,000 names.
+bench_zone_servers() {
+    local kind=$1 port=$2 zones=$3 i zone=''
+    echo "    server_names_hash_max_size 65536;"
+    echo "    server_names_hash_bucket_size 128;"
+    for i in $(seq 1 "$zones"); do
+        [ "$kind" = ours ] && zone="health_zone z$i; "
+        echo "    server { listen 127.0.0.1:$port; server_name z$i.bench; ${zone}location / { return 200; } }"
+    done
+}
+
+# bench_zone_traffic PORT ZONES N: N requests to each zone's server (by Host
+# name, one keep-alive connection); every answer must be a 200
+bench_zone_traffic() {
+    perl -MIO::Socket::INET -e '
+        my ($port, $zones, $n) = @ARGV;
+        my $s;
+        for my $z (1 .. $zones) {
+            for (1 .. $n) {
+                $s ||= IO::Socket::INET->new("127.0.0.1:$port")
+                    or die "connect: $!\n";
+                print $s "GET / HTTP/1.1\r\nHost: z$z.bench\r\n\r\n";
+                my ($h, $len) = ("", 0);
+                while (defined(my $l = <$s>)) {
+                    $h .= $l;
+                    last if $l eq "\r\n";
+                }
+                die "z$z: $h\n" unless $h =~ m{^HTTP/1\.1 200 };
+                $len = $1 if $h =~ /^Content-Length: *(\d+)/mi;
+                read($s, my $b, $len) if $len;
+                undef $s if $h =~ /^Connection: *close/mi;
+            }
+        }' "$1" "$2" "$3"
+}
+
+# bench_wait_port PORT: until something listens there (10 s at most)
+bench_wait_port() {
+    local _
+    for _ in $(seq 1 100); do
+        if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+# bench_stop_nginx DIR: stop the nginx whose pid file is DIR/nginx.pid, wait
+# for it to exit, and fail if its error.log has an alert, crit or emerg
+bench_stop_nginx() {
+    local dir=$1 pid _
+    [ -s "$dir/nginx.pid" ] || return 0
+    pid=$(cat "$dir/nginx.pid")
+    kill -QUIT "$pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$dir/nginx.pid"
+    if grep -E '^[0-9/]+ [0-9:]+ \[(alert|crit|emerg)\]' "$dir/logs/error.log" >&2
+    then
+        echo "error.log of $dir has alerts" >&2
+        return 1
+    fi
+}
+
+# bench_fetch_interleaved ROUNDS LABEL=URL...: fetch each URL once per round,
+# in turn (A B A B ...), over one keep-alive connection per URL after three
+# warm-up fetches each; prints "LABEL median_ms p95_ms bytes" per URL.  An
+# answer other than 200 or 503 (a status may judge the instance unhealthy)
+# stops the benchmark.
+bench_fetch_interleaved() {
+    perl -MHTTP::Tiny -MTime::HiRes=time -e '
+        my ($rounds, @t) = @ARGV;
+        my (@label, %url, %ua, %ms, %len);
+        for (@t) {
+            my ($l, $u) = split /=/, $_, 2;
+            push @label, $l;
+            $url{$l} = $u;
+            $ua{$l} = HTTP::Tiny->new(keep_alive => 1, timeout => 120);
+            $ua{$l}->get($u) for 1 .. 3;
+        }
+        for (1 .. $rounds) {
+            for my $l (@label) {
+                my $t0 = time;
+                my $r = $ua{$l}->get($url{$l});
+                push @{$ms{$l}}, (time - $t0) * 1000;
+                die "$l: status $r->{status}\n"
+                    unless $r->{status} =~ /^(200|503)$/;
+                $len{$l} = length $r->{content};
+            }
+        }
+        for my $l (@label) {
+            my @s = sort { $a <=> $b } @{$ms{$l}};
+            printf "%s %.3f %.3f %d\n", $l, $s[$#s / 2], $s[int(0.95 * $#s)],
+                $len{$l};
+        }' "$@"
+}
