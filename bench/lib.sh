@@ -78,7 +78,8 @@ bench_callgrind_ir() {
 # cannot be had; a benchmark then goes on with its own figures only.
 #
 # The source is the public tarball BENCH_VTS_SRC (default: the project's
-# anchors, ../shared/anchors/nginx-module-vts.tar.gz next to the repo).  It
+# anchors, ../shared/anchors/nginx-module-vts.tar.gz next to the repo, or
+# next to the main checkout when run from a git worktree).  It
 # is built the way the Makefile builds our module: a copy of the nginx
 # sources of the distribution's nginx-dev (NGX_SRC), configured with the
 # package's own flags (conf_flags) and the same dpkg-buildflags, then
@@ -86,7 +87,15 @@ bench_callgrind_ir() {
 # tarball's checksum and nginx's version; a failed build is reported once
 # per key (its log stays in bench/out/vts/).
 bench_vts_module() {
-    local src=${BENCH_VTS_SRC:-$PWD/../shared/anchors/nginx-module-vts.tar.gz}
+    local src=${BENCH_VTS_SRC:-} common
+    if [ -z "$src" ]; then
+        # next to the repo; from a git worktree, next to its main checkout
+        src=$PWD/../shared/anchors/nginx-module-vts.tar.gz
+        common=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null) || common=
+        if [ ! -f "$src" ] && [ -n "$common" ]; then
+            src=$(dirname "$common")/../shared/anchors/nginx-module-vts.tar.gz
+        fi
+    fi
     local ngx_src=${NGX_SRC:-/usr/share/nginx/src}
     local dir=$PWD/bench/out/vts key bf cc ld mod
 
