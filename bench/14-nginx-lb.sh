@@ -2,11 +2,12 @@
 # Copyright (C) 2026 nginx-health authors
 # SPDX-License-Identifier: BSD-2-Clause
 # nginx benchmark (e): the lb answer's round trip does not grow with zones
-# or workers.  For 2 and 16 workers, with 1 zone and with 1,000 zones that
+# or workers.  For 2 and 64 workers (BENCH_LB_WORKERS: the first and the
+# last are compared), with 1 zone and with 1,000 zones that
 # all have traffic in their window, lb is fetched repeatedly over
 # keep-alive (median and p95 of the round trip on loopback), and so is the
 # JSON, whose cost does grow: it reads every zone of every shard.  The
-# ratios compare lb at 1,000 zones with lb at 1 zone, and 16 workers with
+# ratios compare lb at 1,000 zones with lb at 1 zone, and 64 workers with
 # 2.  BENCH_LB_BASE_MODULE=/path/to/module.so adds the same figures for
 # another build (the code before the verdict, say) in the same run.
 set -euo pipefail
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 FETCHES=${BENCH_LB_FETCHES:-300}
+WORKERS_LIST=${BENCH_LB_WORKERS:-2 64}
 JSON_FETCHES=${BENCH_LB_JSON_FETCHES:-30}
 MODULE=${HEALTH_MODULE:-$PWD/build/modules/ngx_http_health_module.so}
 BASE=${BENCH_LB_BASE_MODULE:-}
@@ -88,9 +90,11 @@ EOC
 }
 
 report() {
-    local label=$1 module=$2 w z lm lp jm jp
+    local label=$1 module=$2 w z lm lp jm jp lo hi
     declare -A lb json
-    for w in 2 16; do
+    set -- $WORKERS_LIST
+    lo=$1 hi=${!#}
+    for w in $WORKERS_LIST; do
         for z in 1 1000; do
             run "$module" "$w" "$z" > "$out/run.txt"
             read -r lm lp jm jp < "$out/run.txt"
@@ -100,18 +104,18 @@ report() {
                 "$label" "$w" "$z" "$lm" "$lp" "$jm" "$jp"
         done
     done
-    for w in 2 16; do
+    for w in $WORKERS_LIST; do
         printf "%-8s %2d workers: lb at 1,000 zones / 1 zone: %.2f; JSON: %.1f\n" \
             "$label" "$w" \
             "$(echo "${lb[$w,1000]} / ${lb[$w,1]}" | bc -l)" \
             "$(echo "${json[$w,1000]} / ${json[$w,1]}" | bc -l)"
     done
-    printf "%-8s 1,000 zones: lb at 16 workers / 2 workers: %.2f; JSON: %.1f\n" \
-        "$label" \
-        "$(echo "${lb[16,1000]} / ${lb[2,1000]}" | bc -l)" \
-        "$(echo "${json[16,1000]} / ${json[2,1000]}" | bc -l)"
-    printf "%-8s 1,000 zones, 16 workers: lb / JSON: %.3f\n" "$label" \
-        "$(echo "${lb[16,1000]} / ${json[16,1000]}" | bc -l)"
+    printf "%-8s 1,000 zones: lb at %d workers / %d workers: %.2f; JSON: %.1f\n" \
+        "$label" "$hi" "$lo" \
+        "$(echo "${lb[$hi,1000]} / ${lb[$lo,1000]}" | bc -l)" \
+        "$(echo "${json[$hi,1000]} / ${json[$lo,1000]}" | bc -l)"
+    printf "%-8s 1,000 zones, %d workers: lb / JSON: %.3f\n" "$label" "$hi" \
+        "$(echo "${lb[$hi,1000]} / ${json[$hi,1000]}" | bc -l)"
 }
 
 bench_require bc
