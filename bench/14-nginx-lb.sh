@@ -9,13 +9,16 @@
 # JSON, whose cost does grow: it reads every zone of every shard.  The
 # ratios compare lb at 1,000 zones with lb at 1 zone, and 64 workers with
 # 2.  BENCH_LB_BASE_MODULE=/path/to/module.so adds the same figures for
-# another build (the code before the verdict, say) in the same run.
+# another build (the code before the verdict, say) in the same run.  Each
+# configuration has BENCH_LB_SECONDS (90) to answer everything: a build
+# whose workers stop answering is reported as such, not waited for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 FETCHES=${BENCH_LB_FETCHES:-300}
 WORKERS_LIST=${BENCH_LB_WORKERS:-2 64}
+DEADLINE=${BENCH_LB_SECONDS:-90}
 JSON_FETCHES=${BENCH_LB_JSON_FETCHES:-30}
 MODULE=${HEALTH_MODULE:-$PWD/build/modules/ngx_http_health_module.so}
 BASE=${BENCH_LB_BASE_MODULE:-}
@@ -27,7 +30,7 @@ mkdir -p "$out"
 [ -f "$MODULE" ] || { echo "build the module first: make" >&2; exit 1; }
 
 pid_file=
-trap '[ -n "$pid_file" ] && kill -QUIT $(cat "$pid_file") 2>/dev/null || true' EXIT
+trap '[ -n "$pid_file" ] && bench_stop_nginx "$(dirname "$pid_file")" 2>/dev/null || true' EXIT
 
 # run MODULE WORKERS ZONES: prints "lb_median lb_p95 json_median json_p95"
 run() {
@@ -55,38 +58,47 @@ EOC
     for _ in $(seq 1 100); do [ -s "$pid_file" ] && break; sleep 0.1; done
 
     perl -MHTTP::Tiny -MTime::HiRes=time,sleep -e '
-        my ($port, $zones, $fetches, $json_fetches) = @ARGV;
-        my $ua = HTTP::Tiny->new(keep_alive => 1);
+        my ($port, $zones, $fetches, $json_fetches, $secs) = @ARGV;
+        my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => $secs);
         my $base = "http://127.0.0.1:$port";
-        for (1 .. 100) { last if $ua->get("$base/lb")->{status} == 200;
-                         sleep 0.1 }
-        for my $z (1 .. $zones) { $ua->get("$base/z$z") for 1 .. 3 }
         my @r;
-        for ([lb => $fetches], [health => $json_fetches]) {
-            my ($loc, $n) = @$_;
-            my @t;
-            $ua->get("$base/$loc") for 1 .. 5;    # warm up
-            for (1 .. $n) {
-                my $t0 = time;
-                my $r = $ua->get("$base/$loc");
-                push @t, (time - $t0) * 1000;
-                die "$loc: status $r->{status}\n" unless $r->{status} == 200;
+        my $ok = eval {
+            local $SIG{ALRM} = sub { die "deadline\n" };
+            alarm $secs;
+            for (1 .. 100) { last if $ua->get("$base/lb")->{status} == 200;
+                             sleep 0.1 }
+            for my $z (1 .. $zones) { $ua->get("$base/z$z") for 1 .. 3 }
+            for ([lb => $fetches], [health => $json_fetches]) {
+                my ($loc, $n) = @$_;
+                my @t;
+                $ua->get("$base/$loc") for 1 .. 5;    # warm up
+                for (1 .. $n) {
+                    my $t0 = time;
+                    my $r = $ua->get("$base/$loc");
+                    push @t, (time - $t0) * 1000;
+                    die "$loc: status $r->{status}\n"
+                        unless $r->{status} == 200;
+                }
+                @t = sort { $a <=> $b } @t;
+                push @r, $t[$#t / 2], $t[int(0.95 * $#t)];
             }
-            @t = sort { $a <=> $b } @t;
-            push @r, $t[$#t / 2], $t[int(0.95 * $#t)];
-        }
-        printf "%.3f %.3f %.3f %.3f\n", @r;
-    ' "$port" "$zones" "$FETCHES" "$JSON_FETCHES"
+            alarm 0;
+            1;
+        };
+        # a build whose workers stop answering: "-" where nothing was had
+        die $@ unless $ok || $@ eq "deadline\n";
+        printf "%s %s %s %s\n",
+            map { defined $r[$_] ? sprintf("%.3f", $r[$_]) : "-" } 0 .. 3;
+    ' "$port" "$zones" "$FETCHES" "$JSON_FETCHES" "$DEADLINE"
 
-    pid=$(cat "$pid_file")
-    kill -QUIT "$pid"
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    bench_stop_nginx "$dir" || exit 1
     pid_file=
-    if grep -E '^[0-9/]+ [0-9:]+ \[(alert|crit|emerg)\]' "$dir/logs/error.log" >&2
-    then
-        echo "error.log of $dir has alerts" >&2
-        exit 1
-    fi
+}
+
+# div A B [DIGITS]: A / B, or "n/a" when either was not measured
+div() {
+    if [ "$1" = - ] || [ "$2" = - ]; then echo n/a; return; fi
+    printf "%.${3:-2}f" "$(echo "$1 / $2" | bc -l)"
 }
 
 report() {
@@ -100,22 +112,24 @@ report() {
             read -r lm lp jm jp < "$out/run.txt"
             lb[$w,$z]=$lm
             json[$w,$z]=$jm
-            printf "%-8s %2d workers %4d zones: lb median %.3f ms (p95 %.3f), JSON median %.2f ms (p95 %.2f)\n" \
-                "$label" "$w" "$z" "$lm" "$lp" "$jm" "$jp"
+            if [ "$jp" = - ]; then
+                echo "$label $w workers $z zones: no answer within $DEADLINE s (lb median $lm ms, p95 $lp; JSON median $jm ms, p95 $jp)"
+            else
+                printf "%-8s %2d workers %4d zones: lb median %.3f ms (p95 %.3f), JSON median %.2f ms (p95 %.2f)\n" \
+                    "$label" "$w" "$z" "$lm" "$lp" "$jm" "$jp"
+            fi
         done
     done
     for w in $WORKERS_LIST; do
-        printf "%-8s %2d workers: lb at 1,000 zones / 1 zone: %.2f; JSON: %.1f\n" \
-            "$label" "$w" \
-            "$(echo "${lb[$w,1000]} / ${lb[$w,1]}" | bc -l)" \
-            "$(echo "${json[$w,1000]} / ${json[$w,1]}" | bc -l)"
+        printf "%-8s %2d workers: lb at 1,000 zones / 1 zone: %s; JSON: %s\n" \
+            "$label" "$w" "$(div "${lb[$w,1000]}" "${lb[$w,1]}")" \
+            "$(div "${json[$w,1000]}" "${json[$w,1]}")"
     done
-    printf "%-8s 1,000 zones: lb at %d workers / %d workers: %.2f; JSON: %.1f\n" \
-        "$label" "$hi" "$lo" \
-        "$(echo "${lb[$hi,1000]} / ${lb[$lo,1000]}" | bc -l)" \
-        "$(echo "${json[$hi,1000]} / ${json[$lo,1000]}" | bc -l)"
-    printf "%-8s 1,000 zones, %d workers: lb / JSON: %.3f\n" "$label" "$hi" \
-        "$(echo "${lb[$hi,1000]} / ${json[$hi,1000]}" | bc -l)"
+    printf "%-8s 1,000 zones: lb at %d workers / %d workers: %s; JSON: %s\n" \
+        "$label" "$hi" "$lo" "$(div "${lb[$hi,1000]}" "${lb[$lo,1000]}")" \
+        "$(div "${json[$hi,1000]}" "${json[$lo,1000]}")"
+    printf "%-8s 1,000 zones, %d workers: lb / JSON: %s\n" "$label" "$hi" \
+        "$(div "${lb[$hi,1000]}" "${json[$hi,1000]}" 4)"
 }
 
 bench_require bc

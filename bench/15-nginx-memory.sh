@@ -21,6 +21,9 @@
 # shared by every worker, of a size the user sets.  The smallest size of
 # the ladder 1m, 2m, 4m, ... at which its status still lists all 1,000
 # server zones after the same traffic is printed next to ours.
+#
+# The traffic (3 requests a zone) has a deadline (BENCH_MEM_TRAFFIC_SECONDS,
+# 60): a build whose workers stop answering is measured anyway, and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -30,6 +33,7 @@ UPSTREAMS=${BENCH_MEM_UPSTREAMS:-4}
 PEERS=${BENCH_MEM_PEERS:-25}
 WORKERS_LIST=${BENCH_MEM_WORKERS:-2 64}
 LIMIT_MB=${BENCH_MEM_LIMIT_MB:-64}
+TRAFFIC_SECS=${BENCH_MEM_TRAFFIC_SECONDS:-60}
 MODULE=${HEALTH_MODULE:-$PWD/build/modules/ngx_http_health_module.so}
 NGINX=${HEALTH_NGINX:-/usr/sbin/nginx}
 
@@ -116,7 +120,8 @@ run() {
         [ "$(pgrep -c -P "$master")" -ge "$workers" ] && break
         sleep 0.1
     done
-    bench_zone_traffic "$port" "$ZONES" 3
+    bench_zone_traffic "$port" "$ZONES" 3 "$TRAFFIC_SECS" 2> "$dir/traffic.txt" \
+        || { [ $? = 3 ] || { cat "$dir/traffic.txt" >&2; exit 1; }; }
     pids="$master $(pgrep -P "$master" | tr '\n' ' ')"
     # shellcheck disable=SC2086
     shm $pids
@@ -135,6 +140,9 @@ run() {
         perl -e 'printf "memory %d zones + %d peers, %2d workers: module shared memory %.1f MB mapped, %.1f MB resident (stock nginx: %.0f KB mapped)\n",
             @ARGV[0 .. 2], $ARGV[3] / 1048576, $ARGV[4] / 1024, $ARGV[5] / 1024' \
             "$ZONES" "$((UPSTREAMS * PEERS))" "$w" "${mapped[$w]}" "${pss[$w]}" "$sm"
+        if [ -s "$out/ours-$w/traffic.txt" ]; then
+            echo "memory $w workers: $(cat "$out/ours-$w/traffic.txt") (resident figure partial)"
+        fi
     done
     set -- $WORKERS_LIST
     lo=$1 hi=${!#}

@@ -156,28 +156,43 @@ bench_zone_servers() {
     done
 }
 
-# bench_zone_traffic PORT ZONES N: N requests to each zone's server (by Host
-# name, one keep-alive connection); every answer must be a 200
+# bench_zone_traffic PORT ZONES N [SECONDS]: N requests to each zone's
+# server (by Host name, one keep-alive connection); every answer must be a
+# 200.  With SECONDS, gives up at that deadline: says on stderr how many
+# requests were answered and returns 3 (a build whose workers stop
+# answering must not hold the benchmark forever).
 bench_zone_traffic() {
     perl -MIO::Socket::INET -e '
-        my ($port, $zones, $n) = @ARGV;
-        my $s;
-        for my $z (1 .. $zones) {
-            for (1 .. $n) {
-                $s ||= IO::Socket::INET->new("127.0.0.1:$port")
-                    or die "connect: $!\n";
-                print $s "GET / HTTP/1.1\r\nHost: z$z.bench\r\n\r\n";
-                my ($h, $len) = ("", 0);
-                while (defined(my $l = <$s>)) {
-                    $h .= $l;
-                    last if $l eq "\r\n";
+        my ($port, $zones, $n, $secs) = @ARGV;
+        my ($s, $done) = (undef, 0);
+        my $ok = eval {
+            local $SIG{ALRM} = sub { die "deadline\n" };
+            alarm $secs if $secs;
+            for my $z (1 .. $zones) {
+                for (1 .. $n) {
+                    $s ||= IO::Socket::INET->new("127.0.0.1:$port")
+                        or die "connect: $!\n";
+                    print $s "GET / HTTP/1.1\r\nHost: z$z.bench\r\n\r\n";
+                    my ($h, $len) = ("", 0);
+                    while (defined(my $l = <$s>)) {
+                        $h .= $l;
+                        last if $l eq "\r\n";
+                    }
+                    die "z$z: $h\n" unless $h =~ m{^HTTP/1\.1 200 };
+                    $len = $1 if $h =~ /^Content-Length: *(\d+)/mi;
+                    read($s, my $b, $len) if $len;
+                    undef $s if $h =~ /^Connection: *close/mi;
+                    $done++;
                 }
-                die "z$z: $h\n" unless $h =~ m{^HTTP/1\.1 200 };
-                $len = $1 if $h =~ /^Content-Length: *(\d+)/mi;
-                read($s, my $b, $len) if $len;
-                undef $s if $h =~ /^Connection: *close/mi;
             }
-        }' "$1" "$2" "$3"
+            alarm 0;
+            1;
+        };
+        exit 0 if $ok;
+        die $@ unless $@ eq "deadline\n";
+        printf STDERR "traffic: %d of %d requests answered in %d s\n",
+            $done, $zones * $n, $secs;
+        exit 3' "$1" "$2" "$3" "${4:-0}"
 }
 
 # bench_wait_port PORT: until something listens there (10 s at most)
@@ -194,13 +209,29 @@ bench_wait_port() {
 # bench_stop_nginx DIR: stop the nginx whose pid file is DIR/nginx.pid, wait
 # for it to exit, and fail if its error.log has an alert, crit or emerg
 bench_stop_nginx() {
-    local dir=$1 pid _
+    local dir=$1 pid _ killed=
     [ -s "$dir/nginx.pid" ] || return 0
     pid=$(cat "$dir/nginx.pid")
     kill -QUIT "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # workers too busy to finish gracefully: a fast shutdown, then KILL
+    # (this master and its own workers only)
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "nginx of $dir did not stop on QUIT in 15 s: TERM" >&2
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "nginx of $dir did not stop on TERM in 10 s: KILL" >&2
+        # shellcheck disable=SC2046
+        kill -KILL $(pgrep -P "$pid") "$pid" 2>/dev/null || true
+        killed=1
+    fi
     rm -f "$dir/nginx.pid"
-    if grep -E '^[0-9/]+ [0-9:]+ \[(alert|crit|emerg)\]' "$dir/logs/error.log" >&2
+    # the workers KILLed here are no finding of the nginx's own
+    if grep -E '^[0-9/]+ [0-9:]+ \[(alert|crit|emerg)\]' "$dir/logs/error.log" \
+        | { if [ -n "$killed" ]; then grep -v 'exited on signal 9$'; else cat; fi; } \
+        | grep . >&2
     then
         echo "error.log of $dir has alerts" >&2
         return 1
