@@ -23,7 +23,7 @@
 # server zones after the same traffic is printed next to ours.
 #
 # The traffic (3 requests a zone) has a deadline (BENCH_MEM_TRAFFIC_SECONDS,
-# 60): a build whose workers stop answering is measured anyway, and says so.
+# 30): a build whose workers stop answering is measured anyway, and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -33,7 +33,7 @@ UPSTREAMS=${BENCH_MEM_UPSTREAMS:-4}
 PEERS=${BENCH_MEM_PEERS:-25}
 WORKERS_LIST=${BENCH_MEM_WORKERS:-2 64}
 LIMIT_MB=${BENCH_MEM_LIMIT_MB:-64}
-TRAFFIC_SECS=${BENCH_MEM_TRAFFIC_SECONDS:-60}
+TRAFFIC_SECS=${BENCH_MEM_TRAFFIC_SECONDS:-30}
 MODULE=${HEALTH_MODULE:-$PWD/build/modules/ngx_http_health_module.so}
 NGINX=${HEALTH_NGINX:-/usr/sbin/nginx}
 
