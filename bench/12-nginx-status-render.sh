@@ -35,6 +35,7 @@ mkdir -p "$out"
 
 vts=$(bench_vts_module) || { echo "vts: $vts"; vts=; }
 
+# shellcheck disable=SC2154
 trap 'for d in "$out"/*/; do bench_stop_nginx "$d" 2>/dev/null || true; done' EXIT
 
 # start KIND ZONES: an nginx of KIND (ours|vts) with ZONES zones; prints its port

@@ -111,6 +111,7 @@ div() {
 report() {
     local label=$1 module=$2 w z lm lp jm jp lo hi
     declare -A lb json
+    # shellcheck disable=SC2086
     set -- $WORKERS_LIST
     lo=$1 hi=${!#}
     for w in $WORKERS_LIST; do

@@ -44,6 +44,7 @@ mkdir -p "$out"
 
 vts=$(bench_vts_module) || { echo "vts: $vts"; vts=; }
 
+# shellcheck disable=SC2154
 trap 'for d in "$out"/*/; do bench_stop_nginx "$d" 2>/dev/null || true; done' EXIT
 
 # conf KIND WORKERS DIR PORT: KIND is ours, stock or vts:SIZE
@@ -144,6 +145,7 @@ run() {
             echo "memory $w workers: $(cat "$out/ours-$w/traffic.txt") (resident figure partial)"
         fi
     done
+    # shellcheck disable=SC2086
     set -- $WORKERS_LIST
     lo=$1 hi=${!#}
     if [ "$lo" != "$hi" ]; then
