@@ -105,7 +105,7 @@ EOC
 # div A B [DIGITS]: A / B, or "n/a" when either was not measured
 div() {
     if [ "$1" = - ] || [ "$2" = - ]; then echo n/a; return; fi
-    printf "%.${3:-2}f" "$(echo "$1 / $2" | bc -l)"
+    awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { printf "%." d "f", a / b }'
 }
 
 report() {
@@ -140,7 +140,6 @@ report() {
         "$(div "${lb[$hi,1000]}" "${json[$hi,1000]}" 4)"
 }
 
-bench_require bc
 {
     report this "$MODULE"
     if [ -n "$BASE" ]; then

@@ -42,6 +42,7 @@ rm -rf "$out"
 mkdir -p "$out"
 [ -f "$MODULE" ] || { echo "build the module first: make" >&2; exit 1; }
 
+bench_require curl
 vts=$(bench_vts_module) || { echo "vts: $vts"; vts=; }
 
 # shellcheck disable=SC2154
