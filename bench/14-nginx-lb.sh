@@ -30,7 +30,10 @@ mkdir -p "$out"
 [ -f "$MODULE" ] || { echo "build the module first: make" >&2; exit 1; }
 
 pid_file=
-trap '[ -n "$pid_file" ] && bench_stop_nginx "$(dirname "$pid_file")" 2>/dev/null || true' EXIT
+# the runs happen in the pipeline's subshell, whose variables this shell
+# does not see: every nginx still running under out/ is stopped
+# shellcheck disable=SC2154
+trap 'for d in "$out"/*/; do bench_stop_nginx "$d" 2>/dev/null || true; done' EXIT
 
 # run MODULE WORKERS ZONES: prints "lb_median lb_p95 json_median json_p95"
 run() {
