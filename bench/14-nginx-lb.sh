@@ -64,7 +64,7 @@ EOC
         my ($port, $zones, $fetches, $json_fetches, $secs) = @ARGV;
         my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => $secs + 5);
         my $base = "http://127.0.0.1:$port";
-        my (@r, $expired);
+        my (@r, $expired, $stage);
         # HTTP::Tiny turns a die inside it into a 599 answer: the alarm
         # leaves a flag that every fetch checks
         sub get {
@@ -75,14 +75,20 @@ EOC
         my $ok = eval {
             local $SIG{ALRM} = sub { $expired = 1; die "deadline\n" };
             alarm $secs;
+            $stage = "waiting for the first lb answer";
             for (1 .. 100) { last if get("$base/lb")->{status} == 200;
                              sleep 0.1 }
-            for my $z (1 .. $zones) { get("$base/z$z") for 1 .. 3 }
+            for my $z (1 .. $zones) {
+                $stage = "traffic, zone $z of $zones";
+                get("$base/z$z") for 1 .. 3;
+            }
             for ([lb => $fetches], [health => $json_fetches]) {
                 my ($loc, $n) = @$_;
                 my @t;
+                $stage = "warming up $loc";
                 get("$base/$loc") for 1 .. 5;    # warm up
-                for (1 .. $n) {
+                for my $i (1 .. $n) {
+                    $stage = "$loc fetch $i of $n";
                     my $t0 = time;
                     my $r = get("$base/$loc");
                     push @t, (time - $t0) * 1000;
@@ -97,8 +103,9 @@ EOC
         };
         # a build whose workers stop answering: "-" where nothing was had
         die $@ unless $ok || $@ eq "deadline\n";
-        printf "%s %s %s %s\n",
-            map { defined $r[$_] ? sprintf("%.3f", $r[$_]) : "-" } 0 .. 3;
+        printf "%s %s %s %s %s\n",
+            (map { defined $r[$_] ? sprintf("%.3f", $r[$_]) : "-" } 0 .. 3),
+            $ok ? "" : "stopped at: $stage";
     ' "$port" "$zones" "$FETCHES" "$JSON_FETCHES" "$DEADLINE"
 
     bench_stop_nginx "$dir" || exit 1
@@ -112,7 +119,7 @@ div() {
 }
 
 report() {
-    local label=$1 module=$2 w z lm lp jm jp lo hi
+    local label=$1 module=$2 w z lm lp jm jp lo hi stage
     declare -A lb json
     # shellcheck disable=SC2086
     set -- $WORKERS_LIST
@@ -120,11 +127,11 @@ report() {
     for w in $WORKERS_LIST; do
         for z in 1 1000; do
             run "$module" "$w" "$z" > "$out/run.txt"
-            read -r lm lp jm jp < "$out/run.txt"
+            read -r lm lp jm jp stage < "$out/run.txt"
             lb[$w,$z]=$lm
             json[$w,$z]=$jm
             if [ "$jp" = - ]; then
-                echo "$label $w workers $z zones: no answer within $DEADLINE s (lb median $lm ms, p95 $lp; JSON median $jm ms, p95 $jp)"
+                echo "$label $w workers $z zones: not done within $DEADLINE s (lb median $lm ms, p95 $lp; JSON median $jm ms, p95 $jp; $stage)"
             else
                 printf "%-8s %2d workers %4d zones: lb median %.3f ms (p95 %.3f), JSON median %.2f ms (p95 %.2f)\n" \
                     "$label" "$w" "$z" "$lm" "$lp" "$jm" "$jp"
