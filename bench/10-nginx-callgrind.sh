@@ -12,12 +12,16 @@
 # installed): loading a module shifts glibc's heap, which moves malloc's
 # per-request cost by a few dozen instructions either way, so the
 # difference between "idle" and "module" is the cost of the counting itself.
+#
+# Each variant is measured BENCH_NGX_REPS (3) times, interleaved, and the
+# medians are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 N1=${BENCH_NGX_N1:-2000}
 N2=${BENCH_NGX_N2:-12000}
+REPS=${BENCH_NGX_REPS:-3}
 MODULE=${HEALTH_MODULE:-$PWD/build/modules/ngx_http_health_module.so}
 NGINX=${HEALTH_NGINX:-/usr/sbin/nginx}
 
@@ -65,20 +69,33 @@ measure() {     # $1: variant, $2: requests
     bench_callgrind_ir "$out" "$1" "$2" "$port"
 }
 
+# each variant REPS times, interleaved (stock, idle, module, stock, ...), so
+# that what drifts on a shared machine hits the three alike; the medians
+# are compared
+for v in stock idle module; do write_conf $v; done
+
 declare -A per
-for v in stock idle module; do
-    write_conf $v
-    a=$(measure $v "$N1")
-    b=$(measure $v "$N2")
-    per[$v]=$(( (b - a) / (N2 - N1) ))
-    printf '%-7s Ir(%d)=%d Ir(%d)=%d -> %d instructions/request\n' \
-        "$v" "$N1" "$a" "$N2" "$b" "${per[$v]}"
+for r in $(seq 1 "$REPS"); do
+    for v in stock idle module; do
+        a=$(measure $v "$N1")
+        b=$(measure $v "$N2")
+        per[$v,$r]=$(( (b - a) / (N2 - N1) ))
+        printf '%-7s run %d: Ir(%d)=%d Ir(%d)=%d -> %d instructions/request\n' \
+            "$v" "$r" "$N1" "$a" "$N2" "$b" "${per[$v,$r]}"
+    done
 done
 
-perl -e 'my ($s, $i, $m) = @ARGV;
-    printf "callgrind: stock %d, module counting %d instructions/request: " .
-        "ratio %.4f (%+.2f%%)\n", $s, $m, $m / $s, ($m / $s - 1) * 100;
-    printf "callgrind: module loaded but idle %d: counting itself costs " .
+median() {     # $1: variant
+    local r
+    for r in $(seq 1 "$REPS"); do echo "${per[$1,$r]}"; done \
+        | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+perl -e 'my ($n, $s, $i, $m) = @ARGV;
+    printf "callgrind (median of %d): stock %d, module counting %d instructions/request: " .
+        "ratio %.4f (%+.2f%%)\n", $n, $s, $m, $m / $s, ($m / $s - 1) * 100;
+    printf "callgrind (median of %d): module loaded but idle %d: counting itself costs " .
         "%d instructions/request (%+.2f%% of stock)\n",
-        $i, $m - $i, ($m - $i) / $s * 100' \
-    "${per[stock]}" "${per[idle]}" "${per[module]}" | tee "$out/result.txt"
+        $n, $i, $m - $i, ($m - $i) / $s * 100' \
+    "$REPS" "$(median stock)" "$(median idle)" "$(median module)" \
+    | tee "$out/result.txt"
