@@ -99,3 +99,23 @@ perl -e 'my ($n, $s, $i, $m) = @ARGV;
         $n, $i, $m - $i, ($m - $i) / $s * 100' \
     "$REPS" "$(median stock)" "$(median idle)" "$(median module)" \
     | tee "$out/result.txt"
+
+# The module's own functions per request: the instructions callgrind counts
+# in functions of the module's object, plus the clock_gettime calls it adds
+# (nginx calls it too, once an event loop turn: stock's count is taken
+# off), between the N1 and N2 runs of the last round.
+own_ir() {     # $1: callgrind output, $2: module object or "" for none
+    callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null \
+        | perl -ne 'BEGIN { $m = shift } if (/^\s*([\d,]+)\s.*(\[\Q$m\E\]|clock_gettime)/) {
+              next if !length $m && $2 ne "clock_gettime";
+              ($v = $1) =~ tr/,//d; $s += $v } END { print $s + 0, "\n" }' "$2"
+}
+oa=$(own_ir "$out/callgrind.module.$N1" "$MODULE")
+ob=$(own_ir "$out/callgrind.module.$N2" "$MODULE")
+sa=$(own_ir "$out/callgrind.stock.$N1" "")
+sb=$(own_ir "$out/callgrind.stock.$N2" "")
+perl -e 'my ($oa, $ob, $sa, $sb, $n1, $n2, $s) = @ARGV;
+    my $own = (($ob - $oa) - ($sb - $sa)) / ($n2 - $n1);
+    printf "callgrind: the module'"'"'s own functions %.0f instructions/request " .
+        "(%+.2f%% of stock %d)\n", $own, $own / $s * 100, $s' \
+    "$oa" "$ob" "$sa" "$sb" "$N1" "$N2" "$(median stock)" | tee -a "$out/result.txt"

@@ -17,6 +17,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 
+no warnings "portable";    # the addresses of a 64-bit map
+
 use HealthTest qw(:all);
 
 sub conf {
@@ -65,22 +67,30 @@ for my $w (2, 64) {
     $mb{$w} = segment_mb($ng);
     ok($mb{$w} > 0, sprintf('%d workers: the segment is %.1f MB', $w, $mb{$w}));
 
-    if ($w == 64) {
-        $ng->get("/z$_") for 1 .. 1000;
-        my $doc = $ng->wait_doc(sub {
-            my $sum = 0;
-            $sum += $_->{requests} for values %{ $_[0]{zones} };
-            $sum == 1000;
-        });
-        my @bad = grep { ($doc->{zones}{"z$_"}{requests} // -1) != 1 } 1 .. 1000;
-        is(scalar @bad, 0, '64 workers: each of the 1,000 zones counted 1 request');
+    if ($w == 2) {
+        $ng->stop;
+        next;
     }
+
+    cmp_ok($mb{64}, '<=', 64, 'at most 64 MB at 64 workers');
+    cmp_ok($mb{64} - $mb{2}, '<=', $mb{2} / 2,
+           sprintf('from 2 to 64 workers adds %.1f MB, at most half of %.1f MB',
+                   $mb{64} - $mb{2}, $mb{2}));
+
+    # exact at 64 workers; the old layout could stall them for minutes
+    my $end = time + 120;
+    for my $z (1 .. 1000) {
+        last if time > $end;
+        $ng->get("/z$z");
+    }
+    my $doc = $ng->wait_doc(sub {
+        my $sum = 0;
+        $sum += $_->{requests} for values %{ $_[0]{zones} };
+        $sum == 1000;
+    });
+    my @bad = grep { ($doc->{zones}{"z$_"}{requests} // -1) != 1 } 1 .. 1000;
+    is(scalar @bad, 0, '64 workers: each of the 1,000 zones counted 1 request');
     $ng->stop;
 }
-
-cmp_ok($mb{64}, '<=', 64, 'at most 64 MB at 64 workers');
-cmp_ok($mb{64} - $mb{2}, '<=', $mb{2} / 2,
-       sprintf('from 2 to 64 workers adds %.1f MB, at most half of %.1f MB',
-               $mb{64} - $mb{2}, $mb{2}));
 
 done_testing;
