@@ -922,18 +922,22 @@ ngx_http_health_shm_sync(ngx_http_health_main_conf_t *hmcf)
 }
 
 
+/*
+ * A block's figures, read under the mutex its records are folded under:
+ * one consistent snapshot.  Every field of st is set (nothing is cleared
+ * first: a status of 10,000 zones reads 10,000 of them).
+ */
 void
 ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf,
     ngx_uint_t block, ngx_http_health_stats_t *st, ngx_uint_t totals)
 {
     u_char                    *b;
     time_t                     now;
-    uint64_t                   epoch;
-    ngx_uint_t                 k, i, nb;
+    uint64_t                   epoch, count, max;
+    uint16_t                   code;
+    ngx_uint_t                 k, i, j, nb;
     ngx_http_health_slot_t    *slots, *sum;
     ngx_http_health_totals_t  *t;
-
-    ngx_memzero(st, sizeof(ngx_http_health_stats_t));
 
     now = ngx_http_health_monotonic_sec();
     epoch = now / hmcf->slot_width;
@@ -947,6 +951,8 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf,
     ngx_shmtx_lock(&hmcf->shpool->mutex);
 
     /* slots that left the window leave the sum */
+    max = 0;
+
     for (k = 0; k < hmcf->nslots; k++) {
         if (slots[k].requests
             && (slots[k].epoch + hmcf->nslots <= epoch
@@ -955,11 +961,12 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf,
             ngx_http_health_expire(hmcf, slots, k, 0);
         }
 
-        if (slots[k].max_us > st->w_max_us) {
-            st->w_max_us = slots[k].max_us;
+        if (slots[k].max_us > max) {
+            max = slots[k].max_us;
         }
     }
 
+    st->w_max_us = max;
     st->w_requests = sum->requests;
     st->w_errors = sum->errors;
 
@@ -975,19 +982,28 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf,
 
     ngx_memcpy(st->classes, t->codes_other, sizeof(st->classes));
 
+    /* the codes in ascending order, and the classes their sums */
+    st->ncodes = 0;
+
     for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES && t->code[i]; i++) {
-        st->classes[t->code[i] / 100 - 1] += t->code_count[i];
+        code = t->code[i];
+        count = t->code_count[i];
 
-        if (totals) {
-            st->codes[t->code[i] - 100] = t->code_count[i];
+        st->classes[code / 100 - 1] += count;
+
+        for (j = st->ncodes; j > 0 && st->code[j - 1] > code; j--) {
+            st->code[j] = st->code[j - 1];
+            st->code_count[j] = st->code_count[j - 1];
         }
+
+        st->code[j] = code;
+        st->code_count[j] = count;
+        st->ncodes++;
     }
 
-    if (totals) {
-        st->bytes_in = t->bytes_in;
-        st->bytes_out = t->bytes_out;
-        st->time_us = t->time_us;
-    }
+    st->bytes_in = totals ? t->bytes_in : 0;
+    st->bytes_out = totals ? t->bytes_out : 0;
+    st->time_us = totals ? t->time_us : 0;
 
     ngx_shmtx_unlock(&hmcf->shpool->mutex);
 

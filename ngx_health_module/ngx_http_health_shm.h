@@ -187,7 +187,11 @@ typedef struct {
     uint64_t                     time_us;
     uint64_t                     classes[5];
     uint64_t                     buckets[HEALTH_HIST_MAX_BOUNDS + 1];
-    uint64_t                     codes[NGX_HTTP_HEALTH_CODES];
+
+    /* the exact codes seen, in ascending order */
+    ngx_uint_t                   ncodes;
+    uint16_t                     code[NGX_HTTP_HEALTH_BLOCK_CODES];
+    uint64_t                     code_count[NGX_HTTP_HEALTH_BLOCK_CODES];
 
     time_t                       w_seconds;      /* covered so far */
     uint64_t                     w_requests;

@@ -1016,8 +1016,8 @@ ngx_http_health_zone_json(ngx_http_health_report_t *rep,
 
     k = 0;
 
-    for (i = 0; i < NGX_HTTP_HEALTH_CODES; i++) {
-        if (st->codes[i] == 0) {
+    for (i = 0; i < st->ncodes; i++) {
+        if (st->code_count[i] == 0) {
             continue;
         }
 
@@ -1037,10 +1037,10 @@ ngx_http_health_zone_json(ngx_http_health_report_t *rep,
         }
 
         *p++ = '"';
-        p = ngx_http_health_write_uint(p, i + 100);
+        p = ngx_http_health_write_uint(p, st->code[i]);
         *p++ = '"';
         *p++ = ':';
-        p = ngx_http_health_write_uint(p, st->codes[i]);
+        p = ngx_http_health_write_uint(p, st->code_count[i]);
     }
 
     ngx_http_health_text_advance(text, b, p);
