@@ -264,7 +264,10 @@ void ngx_http_health_shm_exit_process(ngx_cycle_t *cycle);
 /* fold every process' pending records: a reader's first step */
 void ngx_http_health_shm_sync(ngx_http_health_main_conf_t *hmcf);
 
-/* block: a zone's index, or zones.nelts + an upstream peer's */
+/* the block of the g-th upstream peer (of all groups): after the zones' */
+#define ngx_http_health_peer_block(hmcf, g)  ((hmcf)->zones.nelts + (g))
+
+/* block: a zone's index, or ngx_http_health_peer_block() of a peer */
 void ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf,
     ngx_uint_t block, ngx_http_health_stats_t *st, ngx_uint_t totals);
 

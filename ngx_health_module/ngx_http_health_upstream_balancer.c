@@ -599,7 +599,8 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
 
     if (hp->index != NGX_HTTP_HEALTH_NO_PEER) {
         hmcf = hp->upstream->hmcf;
-        g = hmcf->zones.nelts + hp->upstream->first + hp->index;
+        g = ngx_http_health_peer_block(hmcf,
+                                       hp->upstream->first + hp->index);
 
         now = ngx_http_health_monotonic_usec();
         us = now - hp->start;

@@ -315,8 +315,8 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
                 continue;
             }
 
-            ngx_http_health_shm_read(hmcf, hmcf->zones.nelts + hu[u].first + i,
-                                     st, 1);
+            ngx_http_health_shm_read(hmcf,
+                    ngx_http_health_peer_block(hmcf, hu[u].first + i), st, 1);
 
             if (ngx_http_health_peer_json(rep, &hu[u], i, psh, state, st,
                                           total == 1)
@@ -525,8 +525,7 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
             pr->failed = ngx_http_health_load(&psh->failed);
 
             ngx_http_health_shm_read(hmcf,
-                                     hmcf->zones.nelts + hu[u].first + i,
-                                     st, 1);
+                    ngx_http_health_peer_block(hmcf, hu[u].first + i), st, 1);
 
             pr->requests = st->requests;
             pr->time_us = st->time_us;
