@@ -970,9 +970,7 @@ ngx_http_health_shm_read(ngx_http_health_main_conf_t *hmcf,
     st->w_requests = sum->requests;
     st->w_errors = sum->errors;
 
-    for (i = 0; i < HEALTH_HIST_BUCKETS; i++) {
-        st->w_hist[i] = sum->hist[i];
-    }
+    ngx_memcpy(st->w_hist, sum->hist, sizeof(st->w_hist));
 
     st->requests = t->requests;
 

@@ -197,7 +197,7 @@ typedef struct {
     uint64_t                     w_requests;
     uint64_t                     w_errors;
     uint64_t                     w_max_us;
-    uint64_t                     w_hist[HEALTH_HIST_BUCKETS];
+    uint32_t                     w_hist[HEALTH_HIST_BUCKETS];
 } ngx_http_health_stats_t;
 
 

@@ -93,7 +93,7 @@ health_hist_value(unsigned i, uint64_t max)
 
 
 double
-health_hist_quantile(const uint64_t *counts, uint64_t total, double q,
+health_hist_quantile(const uint32_t *counts, uint64_t total, double q,
     uint64_t max)
 {
     uint64_t  rank, seen;
@@ -119,7 +119,7 @@ health_hist_quantile(const uint64_t *counts, uint64_t total, double q,
 
 
 void
-health_hist_quantiles(const uint64_t *counts, uint64_t total,
+health_hist_quantiles(const uint32_t *counts, uint64_t total,
     const double *q, double *out, unsigned n, uint64_t max)
 {
     uint64_t  rank[HEALTH_HIST_MAX_QUANTILES], seen;

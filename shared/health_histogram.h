@@ -135,9 +135,11 @@ uint64_t health_hist_upper(unsigned i);
 /*
  * The q-quantile (0 < q <= 1, nearest rank) of a histogram of
  * HEALTH_HIST_BUCKETS counts holding total values whose largest was max.
+ * The counts are a window's (32 bits each: 4 billion requests in one
+ * bucket of one window is 70 million a second for a minute).
  * The answer never exceeds max.  0 when total is 0.
  */
-double health_hist_quantile(const uint64_t *counts, uint64_t total,
+double health_hist_quantile(const uint32_t *counts, uint64_t total,
     double q, uint64_t max);
 
 /*
@@ -147,7 +149,7 @@ double health_hist_quantile(const uint64_t *counts, uint64_t total,
  */
 #define HEALTH_HIST_MAX_QUANTILES  8
 
-void health_hist_quantiles(const uint64_t *counts, uint64_t total,
+void health_hist_quantiles(const uint32_t *counts, uint64_t total,
     const double *q, double *out, unsigned n, uint64_t max);
 
 /*

@@ -298,7 +298,8 @@ check_quantiles(const char *name, uint64_t *sample, size_t n)
     char      msg[128];
     double    q[] = { 0.5, 0.95, 0.99, 1.0 }, got, want, err, all[4];
     size_t    i;
-    uint64_t  counts[HEALTH_HIST_BUCKETS], max = 0;
+    uint32_t  counts[HEALTH_HIST_BUCKETS];
+    uint64_t  max = 0;
     unsigned  k;
 
     memset(counts, 0, sizeof(counts));
@@ -351,7 +352,7 @@ test_histogram(void)
     uint64_t  dup[] = { 5000, 5000 };
     uint64_t  zero[] = { 0, 5000 };
     uint64_t  many[HEALTH_HIST_MAX_BOUNDS + 1];
-    uint64_t  counts[HEALTH_HIST_BUCKETS];
+    uint32_t  counts[HEALTH_HIST_BUCKETS];
 
     OK(HEALTH_HIST_BUCKETS == 384, "384 buckets up to 2^27 us");
 
