@@ -580,6 +580,23 @@ ngx_http_health_write_uint(u_char *p, uint64_t v)
 }
 
 
+u_char *
+ngx_http_health_json_write_classes(u_char *p, const uint64_t *classes)
+{
+    p = ngx_http_health_put(p, ",\"responses\":{\"1xx\":");
+    p = ngx_http_health_write_uint(p, classes[0]);
+    p = ngx_http_health_put(p, ",\"2xx\":");
+    p = ngx_http_health_write_uint(p, classes[1]);
+    p = ngx_http_health_put(p, ",\"3xx\":");
+    p = ngx_http_health_write_uint(p, classes[2]);
+    p = ngx_http_health_put(p, ",\"4xx\":");
+    p = ngx_http_health_write_uint(p, classes[3]);
+    p = ngx_http_health_put(p, ",\"5xx\":");
+
+    return ngx_http_health_write_uint(p, classes[4]);
+}
+
+
 /*
  * What json_dumpb() prints for ngx_http_health_json_number(v): an integer
  * as such; a number of thousandths below 10^15 as its exact decimal, which
@@ -1002,16 +1019,7 @@ ngx_http_health_zone_json(ngx_http_health_report_t *rep,
     p = ngx_cpymem(p, zone->name.data, zone->name.len);
     p = ngx_http_health_put(p, "\":{\"requests\":");
     p = ngx_http_health_write_uint(p, st->requests);
-    p = ngx_http_health_put(p, ",\"responses\":{\"1xx\":");
-    p = ngx_http_health_write_uint(p, st->classes[0]);
-    p = ngx_http_health_put(p, ",\"2xx\":");
-    p = ngx_http_health_write_uint(p, st->classes[1]);
-    p = ngx_http_health_put(p, ",\"3xx\":");
-    p = ngx_http_health_write_uint(p, st->classes[2]);
-    p = ngx_http_health_put(p, ",\"4xx\":");
-    p = ngx_http_health_write_uint(p, st->classes[3]);
-    p = ngx_http_health_put(p, ",\"5xx\":");
-    p = ngx_http_health_write_uint(p, st->classes[4]);
+    p = ngx_http_health_json_write_classes(p, st->classes);
     p = ngx_http_health_put(p, ",\"codes\":{");
 
     k = 0;

@@ -145,6 +145,13 @@ u_char *ngx_http_health_json_write_number(u_char *p, double v);
 u_char *ngx_http_health_json_write_string(u_char *p, u_char *s, size_t len);
 
 u_char *ngx_http_health_write_uint(u_char *p, uint64_t v);
+
+/*
+ * ,"responses":{"1xx":N,...,"5xx":N of a zone or a peer, the object left
+ * open; 64 + 5 * NGX_INT64_LEN bytes
+ */
+u_char *ngx_http_health_json_write_classes(u_char *p,
+    const uint64_t *classes);
 ngx_buf_t *ngx_http_health_text_room(ngx_pool_t *pool,
     ngx_http_health_text_t *text, size_t size);
 

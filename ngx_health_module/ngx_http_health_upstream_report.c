@@ -133,16 +133,7 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     p = ngx_http_health_write_uint(p, ngx_http_health_load(&psh->fails));
     p = ngx_http_health_put(p, ",\"failed_attempts\":");
     p = ngx_http_health_write_uint(p, failed);
-    p = ngx_http_health_put(p, ",\"responses\":{\"1xx\":");
-    p = ngx_http_health_write_uint(p, st->classes[0]);
-    p = ngx_http_health_put(p, ",\"2xx\":");
-    p = ngx_http_health_write_uint(p, st->classes[1]);
-    p = ngx_http_health_put(p, ",\"3xx\":");
-    p = ngx_http_health_write_uint(p, st->classes[2]);
-    p = ngx_http_health_put(p, ",\"4xx\":");
-    p = ngx_http_health_write_uint(p, st->classes[3]);
-    p = ngx_http_health_put(p, ",\"5xx\":");
-    p = ngx_http_health_write_uint(p, st->classes[4]);
+    p = ngx_http_health_json_write_classes(p, st->classes);
     health_hist_quantiles(st->w_hist, st->w_requests, q, pc, 3,
                           st->w_max_us);
 
