@@ -29,25 +29,17 @@ fi
 
 declare -A port
 start() {     # $1: stock|module
-    local dir=$out/$1 load='' zone='' user='' status=''
+    local dir=$out/$1 module='' zone='' status=''
     rm -rf "$dir"; mkdir -p "$dir/logs"
     port[$1]=$(bench_free_port)
     if [ "$1" = module ]; then
-        load="load_module $MODULE;"
+        module=$MODULE
         zone="health_zone bench;"
         status="location /health { health_zone off; health_status; }"
     fi
-    [ "$(id -u)" = 0 ] && user='user root;'
-    cat > "$dir/nginx.conf" <<EOC
-$load
-$user
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
+    {
+        bench_nginx_head "$module" 1 "$dir"
+        cat <<EOC
     $zone
     server {
         listen 127.0.0.1:${port[$1]};
@@ -56,6 +48,7 @@ http {
     }
 }
 EOC
+    } > "$dir/nginx.conf"
     # nginx on the first CPU, wrk on the second: less noise on small hosts
     $pin_nginx "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log"
 }
