@@ -337,6 +337,17 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
     rep->degraded = hlcf->degraded;
 
     rc = ngx_http_health_select_query(r, rep, hlcf);
+
+    if (rc == NGX_HTTP_NOT_FOUND) {
+        return ngx_http_health_send_text(r, NGX_HTTP_NOT_FOUND,
+                                         "no check matches" CRLF);
+    }
+
+    if (rc == NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_health_send_text(r, NGX_HTTP_BAD_REQUEST,
+                                         "check= is too long" CRLF);
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -411,7 +422,8 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
  * name.  So a query only picks among the checks the location serves; one
  * that names none of them is answered 404 like an unknown name, and the
  * names of the checks it does not serve are not told.  Nothing of the
- * query goes back to the client.
+ * query goes back to the client.  NGX_OK to go on, else the code to
+ * answer with (the caller writes its short text).
  */
 static ngx_int_t
 ngx_http_health_select_query(ngx_http_request_t *r,
@@ -454,17 +466,12 @@ ngx_http_health_select_query(ngx_http_request_t *r,
 
     rep->selected = 1;
 
-    if (rep->select[1]->nelts == 0) {
-        return ngx_http_health_send_text(r, NGX_HTTP_NOT_FOUND,
-                                         "no check matches" CRLF);
-    }
-
-    return NGX_OK;
+    /* nothing left that could name a check */
+    return rep->select[1]->nelts ? NGX_OK : NGX_HTTP_NOT_FOUND;
 
 too_long:
 
-    return ngx_http_health_send_text(r, NGX_HTTP_BAD_REQUEST,
-                                     "check= is too long" CRLF);
+    return NGX_HTTP_BAD_REQUEST;
 }
 
 
