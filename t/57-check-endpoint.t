@@ -366,6 +366,45 @@ is($ng->get('/h429?format=prometheus')->{status}, 200,
 $ng->stop;
 
 ##########################################################################
+# 4. a dependency with required=off: capped for the instance, its own
+# status when asked for by name (a real redis-server, then stopped)
+
+my $rd = HealthTest::Redis->start;
+$ng = HealthTest::Nginx->new(workers => 2,
+                             conf => <<"EOF");
+    health_rule error_rate zone=a warning=1 critical=5 min_requests=5;
+    health_redis 127.0.0.1:${\ $rd->port} name=cache interval=1s timeout=1s publish=off;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+$traffic
+        location /health { health_status; }
+        location /lb     { health_status lb; }
+    }
+EOF
+$ng->start;
+drive($ng, a => 10);
+ok(defined $ng->wait_check('cache', 'healthy'), 'cache: healthy');
+$r = $ng->get('/health?check=cache');
+is($r->{status}, 200, '?check=cache while Redis answers: 200');
+is_deeply([keys %{ json_of($r)->{checks} }], ['cache'], '... the cache alone');
+
+$rd->stop;
+ok(defined $ng->wait_check('cache', 'unhealthy'), 'Redis stopped: cache unhealthy');
+($r, $doc) = $ng->wait_doc(sub { $_[0]{zones}{a}{requests} == 10 });
+is($r->{status}, 200, 'the instance: required=off caps it, 200');
+is($doc->{status}, 'degraded', '... degraded');
+$r = $ng->get('/health?check=cache');
+is($r->{status}, 503, '?check=cache: its own status, 503');
+is(json_of($r)->{status}, 'unhealthy', '... unhealthy');
+$r = $ng->get('/lb?check=cache');
+is($r->{status}, 503, 'lb ?check=cache: 503');
+is($r->{content}, "unhealthy\n", '... unhealthy');
+$r = $ng->get('/health?check=zone:a:*');
+is($r->{status}, 200, '?check=zone:a:*: the cache leaves no trace, 200');
+is(json_of($r)->{status}, 'healthy', '... healthy');
+$ng->stop;
+
+##########################################################################
 # configuration errors state what is allowed
 
 for my $bad ('check=', 'check=a,,b', 'check=a,', 'check=a check=b',
