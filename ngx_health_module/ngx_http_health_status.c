@@ -132,7 +132,8 @@ ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 || s.len > NGX_HTTP_HEALTH_SELECT_MAX
                 || ngx_http_health_select_parse(cf->pool, &s, &hlcf->checks)
                    != NGX_OK
-                || hlcf->checks->nelts != ngx_http_health_count_char(&s, ',') + 1)
+                || hlcf->checks->nelts
+                   != ngx_http_health_count_char(&s, ',') + 1)
             {
                 /* in the configuration no item is dropped: each is kept */
                 goto invalid;
