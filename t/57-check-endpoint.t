@@ -349,8 +349,7 @@ is($ng->http('HEAD', '/h429')->{status}, 429, '... HEAD too');
 
 # lb: the first answer judges, the next ones come from the verdict
 my @codes = map { $ng->get('/lb429')->{status} } 1 .. 20;
-is_deeply(\@codes, [(429) x 20], 'lb degraded=429: 429, 20 times in a row '
-          . '(the verdict\'s fast path honours it)');
+is_deeply(\@codes, [(429) x 20], 'lb degraded=429: 429, 20 times in a row');
 is($ng->get('/lb429')->{content}, "degraded\n", '... degraded');
 is($ng->get('/lb')->{status}, 200, 'lb without degraded=: 200');
 
@@ -363,6 +362,43 @@ is($ng->get('/page429?format=json')->{status}, 429,
 is($ng->get('/h429?format=prometheus')->{status}, 200,
    '?format=prometheus on a degraded=429 location: 200');
 
+$ng->stop;
+
+##########################################################################
+# 3b. the verdict's fast path, by construction: every clock stands still
+# (as in t/19), so a verdict stays 0 ms old and lb answers from it; one
+# worker, so each request is counted before the next is read.  Errors
+# after the verdict do not show in plain lb, and do in a selection.
+
+$ng = HealthTest::Nginx->new(workers => 1, faketime => 'all', conf => <<"EOF");
+    health_rule error_rate zone=a warning=1 critical=5 min_requests=5;
+    health_rule error_rate zone=d warning=1 critical=50 min_requests=5;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+$traffic
+        location /lb429 { health_zone off; health_status lb degraded=429; }
+        location /lb    { health_zone off; health_status lb; }
+    }
+EOF
+$ng->set_clock('2026-01-01 00:00:00');
+$ng->start;
+drive($ng, a => 10, d => 18, derr => 2);
+$r = $ng->get('/lb429');
+is($r->{status}, 429, 'frozen clock: lb degraded=429 judges degraded, 429');
+drive($ng, derr => 30);
+$r = $ng->get('/lb429');
+is($r->{content}, "degraded\n",
+   '30 errors later, no time passed: the verdict answers, degraded');
+is($r->{status}, 429, '... with the degraded= code, 429');
+is($ng->get('/lb')->{status}, 200, '... and 200 where degraded= is not set');
+$r = $ng->get('/lb429?check=zone:d:*');
+is($r->{content}, "unhealthy\n",
+   'a selection judges for itself, never from the verdict: unhealthy');
+is($r->{status}, 503, '... 503');
+is($ng->get('/lb?check=zone:a:*')->{content}, "healthy\n",
+   'a selection of zone a: healthy');
+is($ng->get('/lb')->{content}, "degraded\n",
+   'and it did not put its verdict: plain lb still answers degraded');
 $ng->stop;
 
 ##########################################################################
