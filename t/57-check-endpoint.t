@@ -75,9 +75,14 @@ sub json_of { my $d = eval { JSON::PP->new->decode($_[0]{content}) }; $d }
 
 my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF");
 $rules
+    upstream app {
+        server 127.0.0.1:%%PORT_1%%;
+        server 127.0.0.1:%%PORT_1%% down;
+    }
     server {
         listen 127.0.0.1:%%PORT%%;
 $traffic
+        location /app/   { proxy_pass http://app; }
         location /health { health_status; }
         location /lb     { health_status lb; }
     }
@@ -173,6 +178,16 @@ is(scalar keys %{ json_of($r)->{checks} }, 4, '... the 4 error rates');
 $r = $ng->get('/health?check=zone%3Aa%3A%2A');
 is($r->{status}, 200, 'percent-encoded zone:a:* is zone:a:*');
 is(scalar keys %{ json_of($r)->{checks} }, 2, '... its 2 checks');
+
+# a reporter's check (an upstream group) obeys the same selection
+$r = $ng->get('/health?check=upstream:*');
+is($r->{status}, 200, '?check=upstream:*: 200');
+$doc = json_of($r);
+is_deeply([keys %{ $doc->{checks} }], ['upstream:app'], '... upstream:app alone');
+is($doc->{checks}{'upstream:app'}{healthy_peers}, 1, '... its own object');
+ok(!exists $doc->{upstreams}, '... no "upstreams" member');
+ok(exists json_of($ng->get('/health'))->{upstreams},
+   'the whole answer still has "upstreams"');
 
 $r = $ng->http('HEAD', '/health?check=zone:b:*');
 is($r->{status}, 503, 'HEAD ?check=zone:b:*: 503');
