@@ -118,8 +118,9 @@ ngx_int_t ngx_http_health_add_reporter(ngx_conf_t *cf,
 
 /*
  * obj (JSON only, may be NULL otherwise) is owned by the report from here.
- * NGX_DECLINED: the answer does not cover that check (check=), the caller
- * leaves it out of everything else it writes too.
+ * NGX_DECLINED: the answer does not cover that check (check=): it is not
+ * in the answer and must not touch rep->status; an answer for a selection
+ * shows its checks and nothing else a reporter writes.
  */
 ngx_int_t ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
     ngx_str_t *name, health_status_t status, json_t *obj);
