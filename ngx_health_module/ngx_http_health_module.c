@@ -57,7 +57,7 @@ static ngx_command_t  ngx_http_health_commands[] = {
       NULL },
 
     { ngx_string("health_status"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE123,
       ngx_http_health_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -244,6 +244,8 @@ ngx_http_health_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     hlcf->format = NGX_HTTP_HEALTH_JSON;
+     *     hlcf->checks = NULL;
+     *     hlcf->degraded = 0;
      *     hlcf->status = 0;
      */
 

@@ -81,6 +81,8 @@ typedef struct {
 typedef struct {
     ngx_uint_t                   zone;           /* index or ZONE_OFF */
     ngx_uint_t                   format;         /* of health_status */
+    ngx_array_t                 *checks;    /* check=, ngx_str_t, or NULL */
+    ngx_uint_t                   degraded;   /* degraded=, 0: 200 */
     unsigned                     status:1;
 } ngx_http_health_loc_conf_t;
 

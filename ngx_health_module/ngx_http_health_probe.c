@@ -808,6 +808,7 @@ ngx_http_health_probe_collect(ngx_http_health_report_t *rep, void *data)
     ngx_array_t *probes = data;
 
     json_t                          *obj;
+    ngx_int_t                        rc;
     ngx_uint_t                       i;
     health_status_t                  before, effect;
     ngx_http_health_probe_t        **pp;
@@ -867,14 +868,20 @@ ngx_http_health_probe_collect(ngx_http_health_report_t *rep, void *data)
                                  : health_status_cap(res.status,
                                                      HEALTH_DEGRADED);
 
-        if (ngx_http_health_report_add_check(rep, &pp[i]->name, res.status,
-                                             obj)
-            != NGX_OK)
-        {
+        rc = ngx_http_health_report_add_check(rep, &pp[i]->name, res.status,
+                                              obj);
+
+        if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
 
-        rep->status = health_status_worst(before, effect);
+        /*
+         * The cap is for the instance as a whole; an answer for chosen
+         * checks (check=) tells this dependency's own status.
+         */
+        if (rc == NGX_OK && !rep->selected) {
+            rep->status = health_status_worst(before, effect);
+        }
     }
 
     return NGX_OK;

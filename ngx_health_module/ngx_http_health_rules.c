@@ -359,12 +359,20 @@ ngx_http_health_rule_value(ngx_http_health_rule_t *rule,
 }
 
 
+/* a handful of requests is not enough to judge by, and none is nothing */
+ngx_uint_t
+ngx_http_health_rule_judged(ngx_http_health_rule_t *rule, uint64_t requests)
+{
+    return requests >= rule->min_requests && requests != 0;
+}
+
+
 health_status_t
 ngx_http_health_rule_eval(ngx_http_health_rule_t *rule,
     ngx_http_health_window_t *w, uint64_t requests)
 {
-    /* a handful of requests is not enough to judge by */
-    if (requests < rule->min_requests || requests == 0) {
+    /* healthy, never a failure: the check says it was not judged */
+    if (!ngx_http_health_rule_judged(rule, requests)) {
         return HEALTH_HEALTHY;
     }
 

@@ -56,6 +56,8 @@ char *ngx_http_health_rules_init(ngx_conf_t *cf,
 const char *ngx_http_health_metric_name(ngx_http_health_metric_e metric);
 double ngx_http_health_rule_value(ngx_http_health_rule_t *rule,
     ngx_http_health_window_t *w);
+ngx_uint_t ngx_http_health_rule_judged(ngx_http_health_rule_t *rule,
+    uint64_t requests);
 health_status_t ngx_http_health_rule_eval(ngx_http_health_rule_t *rule,
     ngx_http_health_window_t *w, uint64_t requests);
 

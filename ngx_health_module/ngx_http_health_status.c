@@ -25,6 +25,7 @@
 #include "health_text.h"
 #include "ngx_http_health_html.h"
 #include "ngx_http_health_verdict.h"
+#include "ngx_http_health_select.h"
 
 
 #define NGX_HTTP_HEALTH_JSON_FLAGS  (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -45,8 +46,16 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_health_status_handler(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_health_count_char(ngx_str_t *s, u_char c);
 static ngx_int_t ngx_http_health_parse_format(ngx_str_t *value,
     ngx_http_health_format_e *format);
+static ngx_int_t ngx_http_health_select_query(ngx_http_request_t *r,
+    ngx_http_health_report_t *rep, ngx_http_health_loc_conf_t *hlcf);
+static ngx_int_t ngx_http_health_send_text(ngx_http_request_t *r,
+    ngx_uint_t status, char *text);
+static ngx_int_t ngx_http_health_header(ngx_http_request_t *r, char *key,
+    char *value);
+static ngx_uint_t ngx_http_health_answer_code(ngx_http_health_report_t *rep);
 static ngx_http_health_report_t *ngx_http_health_report_collect(
     ngx_pool_t *pool, ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_format_e format);
@@ -99,7 +108,9 @@ ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_health_loc_conf_t *hlcf = conf;
 
-    ngx_str_t                    *value;
+    uint64_t                      code;
+    ngx_str_t                    *value, s;
+    ngx_uint_t                    i;
     ngx_http_health_format_e      format;
     ngx_http_core_loc_conf_t     *clcf;
     ngx_http_health_main_conf_t  *hmcf;
@@ -108,18 +119,60 @@ ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    value = cf->args->elts;
     format = NGX_HTTP_HEALTH_JSON;
 
-    if (cf->args->nelts == 2) {
-        value = cf->args->elts;
+    for (i = 1; i < cf->args->nelts; i++) {
 
-        if (ngx_http_health_parse_format(&value[1], &format) != NGX_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid value \"%V\" in \"%V\" directive, "
-                               "it must be \"json\", \"prometheus\", "
-                               "\"html\" or \"lb\"", &value[1], &cmd->name);
-            return NGX_CONF_ERROR;
+        if (ngx_strncmp(value[i].data, "check=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            if (hlcf->checks != NULL
+                || s.len > NGX_HTTP_HEALTH_SELECT_MAX
+                || ngx_http_health_select_parse(cf->pool, &s, &hlcf->checks)
+                   != NGX_OK
+                || hlcf->checks->nelts
+                   != ngx_http_health_count_char(&s, ',') + 1)
+            {
+                /* in the configuration no item is dropped: each is kept */
+                goto invalid;
+            }
+
+            continue;
         }
+
+        if (ngx_strncmp(value[i].data, "degraded=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            if (hlcf->degraded
+                || ngx_http_health_parse_uint(&s, 599, &code) != NGX_OK
+                || code < 200)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a status code "
+                                   "from 200 to 599", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            hlcf->degraded = (ngx_uint_t) code;
+            continue;
+        }
+
+        if (i == 1
+            && ngx_http_health_parse_format(&value[i], &format) == NGX_OK)
+        {
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be \"json\", \"prometheus\", "
+                           "\"html\" or \"lb\", then \"check=\" or "
+                           "\"degraded=\"", &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
     hlcf->status = 1;
@@ -132,6 +185,31 @@ ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_health_status_handler;
 
     return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, it "
+                       "must be a comma-separated list of check names or "
+                       "patterns with \"*\", printable ASCII, at most %d "
+                       "characters", &value[i], &cmd->name,
+                       NGX_HTTP_HEALTH_SELECT_MAX);
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_uint_t
+ngx_http_health_count_char(ngx_str_t *s, u_char c)
+{
+    ngx_uint_t  i, n;
+
+    n = 0;
+
+    for (i = 0; i < s->len; i++) {
+        n += (s->data[i] == c);
+    }
+
+    return n;
 }
 
 
@@ -192,7 +270,14 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
         "unknown format, use json, prometheus, html or lb" CRLF;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
+        /*
+         * nginx's own page, error_page honoured: only the headers are
+         * ours (the special response keeps headers_out.headers)
+         */
+        return (ngx_http_health_header(r, "Allow", "GET, HEAD") == NGX_OK
+                && ngx_http_health_header(r, "Cache-Control", "no-store")
+                   == NGX_OK)
+               ? NGX_HTTP_NOT_ALLOWED : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -250,8 +335,27 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
         return ngx_http_health_html_send(r);
     }
 
-    /* one load instead of every zone of every shard */
+    rep->degraded = hlcf->degraded;
+
+    rc = ngx_http_health_select_query(r, rep, hlcf);
+
+    if (rc == NGX_HTTP_NOT_FOUND) {
+        return ngx_http_health_send_text(r, NGX_HTTP_NOT_FOUND,
+                                         "no check matches" CRLF);
+    }
+
+    if (rc == NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_health_send_text(r, NGX_HTTP_BAD_REQUEST,
+                                         "check= is too long" CRLF);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* one load instead of every zone of every shard, for every check */
     if (rep->format == NGX_HTTP_HEALTH_LB
+        && !rep->selected
         && ngx_http_health_verdict_get(hmcf, &rep->status) == NGX_OK)
     {
         return ngx_http_health_render_lb(r, rep);
@@ -265,7 +369,9 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
 
     pz = NULL;
 
-    if (rep->format == NGX_HTTP_HEALTH_PROMETHEUS && hmcf->zones.nelts) {
+    if (rep->format == NGX_HTTP_HEALTH_PROMETHEUS && hmcf->zones.nelts
+        && !rep->selected)
+    {
         pz = ngx_palloc(r->pool, hmcf->zones.nelts
                                  * sizeof(ngx_http_health_prom_zone_t));
         if (pz == NULL) {
@@ -287,7 +393,16 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_health_verdict_put(hmcf, rep->status, since);
+    if (rep->selected) {
+        if (rep->checks.nelts == 0) {
+            return ngx_http_health_send_text(r, NGX_HTTP_NOT_FOUND,
+                                             "no check matches" CRLF);
+        }
+
+    } else {
+        /* the verdict is of every check, never of a selection */
+        ngx_http_health_verdict_put(hmcf, rep->status, since);
+    }
 
     switch (rep->format) {
 
@@ -300,6 +415,128 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
     default: /* NGX_HTTP_HEALTH_LB */
         return ngx_http_health_render_lb(r, rep);
     }
+}
+
+
+/*
+ * check= of the location and of the query: the answer covers what both
+ * name.  So a query only picks among the checks the location serves; one
+ * that names none of them is answered 404 like an unknown name, and the
+ * names of the checks it does not serve are not told.  Nothing of the
+ * query goes back to the client.  NGX_OK to go on, else the code to
+ * answer with (the caller writes its short text).
+ */
+static ngx_int_t
+ngx_http_health_select_query(ngx_http_request_t *r,
+    ngx_http_health_report_t *rep, ngx_http_health_loc_conf_t *hlcf)
+{
+    u_char     *dst;
+    ngx_str_t   arg, list;
+
+    rep->select[0] = hlcf->checks;
+    rep->selected = (hlcf->checks != NULL);
+
+    if (r->args.len == 0
+        || ngx_http_arg(r, (u_char *) "check", 5, &arg) != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    if (arg.len > 3 * NGX_HTTP_HEALTH_SELECT_MAX) {
+        goto too_long;
+    }
+
+    list.data = ngx_pnalloc(r->pool, arg.len);
+    if (list.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    dst = list.data;
+    ngx_unescape_uri(&dst, &arg.data, arg.len, 0);
+    list.len = dst - list.data;
+
+    if (list.len > NGX_HTTP_HEALTH_SELECT_MAX) {
+        goto too_long;
+    }
+
+    if (ngx_http_health_select_parse(r->pool, &list, &rep->select[1])
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rep->selected = 1;
+
+    /* nothing left that could name a check */
+    return rep->select[1]->nelts ? NGX_OK : NGX_HTTP_NOT_FOUND;
+
+too_long:
+
+    return NGX_HTTP_BAD_REQUEST;
+}
+
+
+static ngx_int_t
+ngx_http_health_send_text(ngx_http_request_t *r, ngx_uint_t status,
+    char *text)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *out;
+
+    out = ngx_alloc_chain_link(r->pool);
+    b = ngx_calloc_buf(r->pool);
+
+    if (out == NULL || b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = (u_char *) text;
+    b->last = b->pos + ngx_strlen(text);
+    b->memory = 1;
+
+    out->buf = b;
+    out->next = NULL;
+
+    return ngx_http_health_send(r, status, "text/plain", out,
+                                b->last - b->pos);
+}
+
+
+static ngx_int_t
+ngx_http_health_header(ngx_http_request_t *r, char *key, char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}
+
+
+/* degraded (and unknown, which counts as degraded) may ask for its own */
+static ngx_uint_t
+ngx_http_health_answer_code(ngx_http_health_report_t *rep)
+{
+    ngx_uint_t  code;
+
+    code = health_status_http_code(rep->status);
+
+    if (rep->degraded && rep->status != HEALTH_HEALTHY
+        && code == NGX_HTTP_OK)
+    {
+        return rep->degraded;
+    }
+
+    return code;
 }
 
 
@@ -465,6 +702,15 @@ ngx_http_health_check_push(ngx_http_health_report_t *rep, ngx_str_t *name,
 {
     ngx_http_health_check_t  *check;
 
+    /* the one place every check passes: what check= leaves out stops here */
+    if ((rep->select[0]
+         && !ngx_http_health_select_match(rep->select[0], name))
+        || (rep->select[1]
+            && !ngx_http_health_select_match(rep->select[1], name)))
+    {
+        return NGX_DECLINED;
+    }
+
     check = ngx_array_push(&rep->checks);
     if (check == NULL) {
         return NGX_ERROR;
@@ -472,6 +718,8 @@ ngx_http_health_check_push(ngx_http_health_report_t *rep, ngx_str_t *name,
 
     check->name = *name;
     check->status = status;
+    check->rule = 0;
+    check->judged = 1;
     rep->status = health_status_worst(rep->status, status);
 
     return NGX_OK;
@@ -484,12 +732,15 @@ ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
 {
     u_char      *p;
     size_t       n, size;
+    ngx_int_t    rc;
     ngx_buf_t   *b;
     const char  *word;
 
-    if (ngx_http_health_check_push(rep, name, status) != NGX_OK) {
+    rc = ngx_http_health_check_push(rep, name, status);
+
+    if (rc != NGX_OK) {
         json_decref(obj);
-        return NGX_ERROR;
+        return rc;
     }
 
     if (rep->root == NULL) {
@@ -865,7 +1116,8 @@ ngx_http_health_collect_zones(ngx_http_health_report_t *rep,
             return NGX_ERROR;
         }
 
-        if (rep->root
+        /* a selection of checks shows the checks alone */
+        if (rep->root && !rep->selected
             && ngx_http_health_zone_json(rep, &zone[z], st, &w) != NGX_OK)
         {
             return NGX_ERROR;
@@ -896,11 +1148,13 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
 {
     u_char                   *p;
     size_t                    size;
+    ngx_int_t                 rc;
     ngx_str_t                 name;
     ngx_buf_t                *b;
-    ngx_uint_t                i;
+    ngx_uint_t                i, judged;
     const char               *metric, *word;
     health_status_t           status;
+    ngx_http_health_check_t  *ch;
     ngx_http_health_rule_t  **rule;
 
     rule = zone->rules.elts;
@@ -918,10 +1172,21 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
         ngx_sprintf(name.data, "zone:%V:%s", &zone->name, metric);
 
         status = ngx_http_health_rule_eval(rule[i], w, requests);
+        judged = ngx_http_health_rule_judged(rule[i], requests);
 
-        if (ngx_http_health_check_push(rep, &name, status) != NGX_OK) {
+        rc = ngx_http_health_check_push(rep, &name, status);
+
+        if (rc == NGX_DECLINED) {
+            continue;
+        }
+
+        if (rc != NGX_OK) {
             return NGX_ERROR;
         }
+
+        ch = rep->checks.elts;
+        ch[rep->checks.nelts - 1].rule = 1;
+        ch[rep->checks.nelts - 1].judged = judged;
 
         if (rep->root == NULL) {
             continue;
@@ -931,9 +1196,10 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
 
         word = health_status_name(status);
         size = name.len + ngx_strlen(word) + 3 * NGX_HTTP_HEALTH_NUMBER_LEN
-               + NGX_INT64_LEN
+               + 3 * NGX_INT64_LEN
                + sizeof(",\"\":{\"status\":\"\",\"value\":,\"unit\":\"ms\","
-                        "\"warning\":,\"critical\":,\"window_s\":}");
+                        "\"warning\":,\"critical\":,\"window_s\":}")
+               + sizeof(",\"judged\":false,\"requests\":,\"min_requests\":");
 
         b = ngx_http_health_text_room(rep->pool, &rep->checks_text, size);
         if (b == NULL) {
@@ -971,6 +1237,14 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
         if (rule[i]->metric == NGX_HTTP_HEALTH_ERROR_RATE) {
             p = ngx_cpymem(p, ",\"window_s\":", sizeof(",\"window_s\":") - 1);
             p = ngx_http_health_write_uint(p, rep->hmcf->window);
+        }
+
+        /* only when it says something: a judged rule's object is as before */
+        if (!judged) {
+            p = ngx_http_health_put(p, ",\"judged\":false,\"requests\":");
+            p = ngx_http_health_write_uint(p, requests);
+            p = ngx_http_health_put(p, ",\"min_requests\":");
+            p = ngx_http_health_write_uint(p, rule[i]->min_requests);
         }
 
         *p++ = '}';
@@ -1183,18 +1457,41 @@ ngx_http_health_render_json(ngx_http_request_t *r,
     p = ngx_http_health_put(p, ",\"version\":\"" NGX_HTTP_HEALTH_VERSION
                                "\",\"timestamp\":\"");
     p = ngx_http_health_iso8601(p, tp->sec, tp->msec);
-    p = ngx_http_health_put(p, "\",\"uptime_s\":");
-    p = ngx_http_health_write_uint(p, hmcf->sh
-                                      ? ngx_http_health_monotonic_sec()
-                                        - hmcf->sh->started
-                                      : 0);
-    p = ngx_http_health_put(p, ",\"checks\":{");
+
+    if (rep->selected) {
+        p = ngx_http_health_put(p, "\",\"checks\":{");
+
+    } else {
+        p = ngx_http_health_put(p, "\",\"uptime_s\":");
+        p = ngx_http_health_write_uint(p, hmcf->sh
+                                          ? ngx_http_health_monotonic_sec()
+                                            - hmcf->sh->started
+                                          : 0);
+        p = ngx_http_health_put(p, ",\"checks\":{");
+    }
 
     ngx_http_health_text_advance(&text, b, p);
 
     ll = &text.tail->next;
     *ll = rep->checks_text.out;
     ll = rep->checks_text.tail ? &rep->checks_text.tail->next : ll;
+
+    /* a selection of checks: those checks and nothing else */
+    if (rep->selected) {
+        out = ngx_alloc_chain_link(r->pool);
+        b = ngx_create_temp_buf(r->pool, sizeof("}}\n") - 1);
+
+        if (out == NULL || b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->last = ngx_http_health_put(b->last, "}}\n");
+        out->buf = b;
+        out->next = NULL;
+        *ll = out;
+
+        goto send;
+    }
 
     out = ngx_alloc_chain_link(r->pool);
     b = ngx_create_temp_buf(r->pool, sizeof("},\"zones\":{") - 1);
@@ -1272,13 +1569,15 @@ ngx_http_health_render_json(ngx_http_request_t *r,
     out->next = NULL;
     *ll = out;
 
+send:
+
     size = 0;
 
     for (out = text.out; out; out = out->next) {
         size += out->buf->last - out->buf->pos;
     }
 
-    return ngx_http_health_send(r, health_status_http_code(rep->status),
+    return ngx_http_health_send(r, ngx_http_health_answer_code(rep),
                                 "application/json", text.out, size);
 }
 
@@ -1296,8 +1595,7 @@ ngx_http_health_render_lb(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_health_send(r,
-                                health_status_http_code(rep->status),
+    return ngx_http_health_send(r, ngx_http_health_answer_code(rep),
                                 "text/plain", rep->text.out, rep->text.length);
 }
 
@@ -1308,7 +1606,7 @@ ngx_http_health_render_prometheus(ngx_http_request_t *r,
 {
     u_char                       *service, *p;
     ngx_buf_t                    *b;
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, rules;
     ngx_pool_t                   *pool;
     ngx_http_health_check_t      *ch;
     ngx_http_health_reporter_t   *reporter;
@@ -1327,15 +1625,18 @@ ngx_http_health_render_prometheus(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;                                \
     }
 
-    emit("# HELP nginx_health_info nginx-health instance.\n"
-         "# TYPE nginx_health_info gauge\n"
-         "nginx_health_info{service=\"%s\",version=\"%s\"} 1\n",
-         service, NGX_HTTP_HEALTH_VERSION);
+    /* a selection of checks answers with their families alone */
+    if (!rep->selected) {
+        emit("# HELP nginx_health_info nginx-health instance.\n"
+             "# TYPE nginx_health_info gauge\n"
+             "nginx_health_info{service=\"%s\",version=\"%s\"} 1\n",
+             service, NGX_HTTP_HEALTH_VERSION);
 
-    emit("# HELP nginx_health_status Overall status: 0 healthy, "
-         "1 degraded, 2 unhealthy, 3 unknown.\n"
-         "# TYPE nginx_health_status gauge\n"
-         "nginx_health_status %d\n", (int) rep->status);
+        emit("# HELP nginx_health_status Overall status: 0 healthy, "
+             "1 degraded, 2 unhealthy, 3 unknown.\n"
+             "# TYPE nginx_health_status gauge\n"
+             "nginx_health_status %d\n", (int) rep->status);
+    }
 
     ch = rep->checks.elts;
 
@@ -1345,7 +1646,8 @@ ngx_http_health_render_prometheus(ngx_http_request_t *r,
              "# TYPE nginx_health_check_status gauge\n");
     }
 
-    rep->text.chunk = rep->checks.nelts * 96;
+    rep->text.chunk = rep->checks.nelts * 192;
+    rules = 0;
 
     for (i = 0; i < rep->checks.nelts; i++) {
         b = ngx_http_health_text_room(pool, &rep->text,
@@ -1362,6 +1664,40 @@ ngx_http_health_render_prometheus(ngx_http_request_t *r,
         *p++ = '\n';
 
         ngx_http_health_text_advance(&rep->text, b, p);
+
+        rules += ch[i].rule;
+    }
+
+    if (rules) {
+        emit("# HELP nginx_health_check_judged Whether a zone's rule had "
+             "its min_requests in the window (1) or too few requests to "
+             "be judged (0, reported healthy).\n"
+             "# TYPE nginx_health_check_judged gauge\n");
+    }
+
+    for (i = 0; rules && i < rep->checks.nelts; i++) {
+        if (!ch[i].rule) {
+            continue;
+        }
+
+        b = ngx_http_health_text_room(pool, &rep->text,
+                                      3 * ch[i].name.len + 64);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_http_health_put(b->last,
+                                "nginx_health_check_judged{check=\"");
+        p = ngx_http_health_prom_write(p, &ch[i].name);
+        p = ngx_http_health_put(p, "\"} ");
+        *p++ = (u_char) ('0' + ch[i].judged);
+        *p++ = '\n';
+
+        ngx_http_health_text_advance(&rep->text, b, p);
+    }
+
+    if (rep->selected) {
+        goto send;
     }
 
     if (pz != NULL && ngx_http_health_prom_zones(rep, pz) != NGX_OK) {
@@ -1379,6 +1715,8 @@ ngx_http_health_render_prometheus(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+
+send:
 
     return ngx_http_health_send(r, NGX_HTTP_OK,
                                 "text/plain; version=0.0.4; charset=utf-8",
@@ -1716,18 +2054,12 @@ static ngx_int_t
 ngx_http_health_send(ngx_http_request_t *r, ngx_uint_t status, char *type,
     ngx_chain_t *out, off_t length)
 {
-    ngx_int_t          rc;
-    ngx_chain_t       *cl;
-    ngx_table_elt_t   *h;
+    ngx_int_t     rc;
+    ngx_chain_t  *cl;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_health_header(r, "Cache-Control", "no-store") != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
 
     r->headers_out.status = status;
     r->headers_out.content_type.len = ngx_strlen(type);

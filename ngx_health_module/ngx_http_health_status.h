@@ -38,6 +38,8 @@ typedef enum {
 typedef struct {
     ngx_str_t                    name;
     health_status_t              status;
+    unsigned                     rule:1;     /* a zone's rule */
+    unsigned                     judged:1;   /* had min_requests */
 } ngx_http_health_check_t;
 
 
@@ -68,6 +70,15 @@ typedef struct {
 
     health_status_t              status;         /* worst of the checks */
     ngx_array_t                  checks;     /* ngx_http_health_check_t */
+
+    /*
+     * check= of the location and of the query (NULL: every check): the
+     * answer covers the checks both name, with their own status, and
+     * nothing else.  degraded is the code a degraded answer goes with.
+     */
+    ngx_array_t                 *select[2];
+    ngx_uint_t                   selected;       /* select[] is set */
+    ngx_uint_t                   degraded;
 
     /*
      * JSON only, else NULL: the members that reporters add as objects
@@ -105,7 +116,12 @@ char *ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_health_add_reporter(ngx_conf_t *cf,
     ngx_http_health_reporter_t *reporter);
 
-/* obj (JSON only, may be NULL otherwise) is owned by the report from here */
+/*
+ * obj (JSON only, may be NULL otherwise) is owned by the report from here.
+ * NGX_DECLINED: the answer does not cover that check (check=): it is not
+ * in the answer and must not touch rep->status; an answer for a selection
+ * shows its checks and nothing else a reporter writes.
+ */
 ngx_int_t ngx_http_health_report_add_check(ngx_http_health_report_t *rep,
     ngx_str_t *name, health_status_t status, json_t *obj);
 ngx_int_t ngx_http_health_printf(ngx_http_health_report_t *rep,

@@ -382,8 +382,9 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
         ngx_sprintf(name.data, "upstream:%V", &hu[u].name);
 
+        /* NGX_DECLINED: not among the checks asked for, nothing to add */
         if (ngx_http_health_report_add_check(rep, &name, status, check)
-            != NGX_OK)
+            == NGX_ERROR)
         {
             return NGX_ERROR;
         }

@@ -121,8 +121,8 @@ like($r->{content},
      qr/"zone:a:error_rate":\{"status":"unhealthy","value":13.043,"unit":"%","warning":0.5,"critical":2.25,"window_s":60\}/,
      'zone:a:error_rate, exactly');
 like($r->{content},
-     qr/"zone:b:error_rate":\{"status":"healthy","value":0,"unit":"%","warning":0.5,"critical":2.25,"window_s":60\}/,
-     'zone:b:error_rate, exactly');
+     qr/"zone:b:error_rate":\{"status":"healthy","value":0,"unit":"%","warning":0.5,"critical":2.25,"window_s":60,"judged":false,"requests":5,"min_requests":20\}/,
+     'zone:b:error_rate, exactly: 5 requests of the 20 it needs, not judged');
 like($r->{content},
      qr/"zone:a:latency_p95":\{"status":"\w+","value":[0-9.]+,"unit":"ms","warning":1.5,"critical":500\}/,
      'zone:a:latency_p95: thresholds in ms');

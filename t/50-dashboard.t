@@ -134,6 +134,10 @@ my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF");
         location /api/      { health_zone api; proxy_pass http://app; }
         location /checkout/ { health_zone checkout; proxy_pass http://app/fail/; }
 
+        # 3 requests, one a 502: below min_requests (20), not judged
+        location = /sparse/ok  { health_zone sparse; return 200; }
+        location = /sparse/bad { health_zone sparse; return 502; }
+
         location = /health    { health_status; }
         location = /dashboard { health_status html; }
         location = /paced {
@@ -154,6 +158,11 @@ my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF");
         location = /full {
             default_type application/json;
             if (\$arg_format = json) { return 503 '$full_conf'; }
+            health_status html;
+        }
+        location = /warn {
+            default_type application/json;
+            if (\$arg_format = json) { return 429 '$full_conf'; }
             health_status html;
         }
         location = /evil {
@@ -219,9 +228,12 @@ like($ng->get('/dashboard?format=xml')->{content},
 # JSON answers 503 and the page must still read it)
 $ng->get('/api/x') for 1 .. 60;
 $ng->get('/checkout/x') for 1 .. 25;
+$ng->get('/sparse/ok') for 1 .. 2;
+$ng->get('/sparse/bad');
 
 my ($jr, $doc) = $ng->wait_doc(sub {
-    $_[0]{zones}{api}{requests} == 60 && $_[0]{zones}{checkout}{requests} == 25 });
+    $_[0]{zones}{api}{requests} == 60 && $_[0]{zones}{checkout}{requests} == 25
+      && $_[0]{zones}{sparse}{requests} == 3 });
 is($jr->{status}, 503, 'the instance is unhealthy: the JSON answers 503');
 my $has_upstreams = ref $doc eq 'HASH' && ref $doc->{upstreams} eq 'HASH';
 
@@ -257,6 +269,19 @@ ok(index($dom, 'zone:checkout:error_rate') < index($dom, 'zone:api:error_rate'),
    'checks worst first');
 like($dom, qr/<path class="rps" d="M/, 'a chart from the page\'s own samples');
 
+# too little traffic: 3 requests, one a 502, shows 33.3% but not under a
+# green "healthy": a grey badge that says it was not judged
+ok($dom =~ m{<h3>sparse</h3><span class="pill s-notjudged"[^>]*><span aria-hidden="true">[^<]*</span>not judged \(3 of 20 requests\)</span>},
+   'zone sparse: a grey "not judged (3 of 20 requests)" badge')
+    or diag(($dom =~ m{(<h3>sparse</h3>.{0,300})}s)[0] // 'no zone sparse');
+ok($dom !~ m{<h3>sparse</h3><span class="pill s-healthy"},
+   'zone sparse: not the green healthy badge');
+like($dom, qr/<article class="card s-notjudged" aria-label="zone sparse">/,
+     'zone sparse: its card greyed');
+ok($dom =~ m{<code>zone:sparse:error_rate</code></div><div role="cell"><span class="pill s-notjudged"[^>]*><span aria-hidden="true">[^<]*</span>not judged \(3 of 20 requests\)</span>},
+   'check zone:sparse:error_rate: the same grey badge')
+    or diag(($dom =~ m{(zone:sparse:error_rate</code>.{0,300})}s)[0] // 'no check');
+
 ok($has_upstreams, 'the status JSON has upstreams');
 # ok(), not like(): a failure need not print the whole page
 ok($dom =~ /<h3>app<\/h3>/, 'upstream app by name')
@@ -287,6 +312,14 @@ $dom = chromium('--virtual-time-budget=3000', '--dump-dom',
 like($dom, qr/<div id="error" class="error" role="alert">/,
      '404: the error message is shown');
 like($dom, qr/HTTP 404/, '404: with the HTTP status');
+
+# a location that answers degraded with its own code (degraded=429): the
+# page reads the document, no error
+$dom = chromium('--virtual-time-budget=3000', '--dump-dom',
+                $ng->url('/warn'));
+like($dom, qr/class="banner s-degraded"/, '429: the degraded banner');
+like($dom, qr/<div id="error" class="error" role="alert" hidden="">/,
+     '429: no error message');
 
 # text from the JSON is text, never markup; absent sections stay hidden
 $dom = chromium('--virtual-time-budget=3000', '--dump-dom',

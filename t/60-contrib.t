@@ -42,6 +42,7 @@ my %DESIGN = (
     nginx_health_upstream_peer_responses_total               => 'counter',
     nginx_health_upstream_peer_response_duration_seconds     => 'histogram',
     nginx_health_check_status                                => 'gauge',
+    nginx_health_check_judged                                => 'gauge',
     nginx_health_status                                      => 'gauge',
     nginx_health_info                                        => 'gauge',
 );
@@ -274,6 +275,11 @@ EOF
         is($type{$f}, $DESIGN{$f}, "$f is a $DESIGN{$f}")
             if $live{$f} && $DESIGN{$f};
     }
+    # issue 13: a rule with too few requests says it did not judge
+    ok($live{nginx_health_check_judged},
+       'live output has nginx_health_check_judged');
+    is($type{nginx_health_check_judged}, 'gauge',
+       'nginx_health_check_judged is a gauge');
     my @extra = grep { !$DESIGN{$_} } sort keys %live;
     diag "live names not in the design: @extra" if @extra;
 
