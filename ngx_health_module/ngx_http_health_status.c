@@ -25,6 +25,7 @@
 #include "health_text.h"
 #include "ngx_http_health_html.h"
 #include "ngx_http_health_verdict.h"
+#include "ngx_http_health_hold.h"
 
 
 #define NGX_HTTP_HEALTH_JSON_FLAGS  (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -401,6 +402,9 @@ ngx_http_health_report_init(ngx_http_health_report_t *rep)
     ngx_pool_cleanup_t           *cln;
     ngx_http_health_zone_t       *zone;
     ngx_http_health_main_conf_t  *hmcf;
+
+    /* for held checks: no judgement of older reads applies after this */
+    rep->clock = ngx_http_health_monotonic_usec();
 
     /* every record a finished request wrote, into the blocks first */
     ngx_http_health_shm_sync(rep->hmcf);
@@ -899,8 +903,10 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
     ngx_str_t                 name;
     ngx_buf_t                *b;
     ngx_uint_t                i;
+    ngx_int_t                 held;
     const char               *metric, *word;
     health_status_t           status;
+    ngx_http_health_held_t    hs;
     ngx_http_health_rule_t  **rule;
 
     rule = zone->rules.elts;
@@ -919,6 +925,12 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
 
         status = ngx_http_health_rule_eval(rule[i], w, requests);
 
+        held = ngx_http_health_hold_eval(rep, &name, status, &rule[i]->hold,
+                                         &hs);
+        if (held == NGX_OK) {
+            status = hs.status;
+        }
+
         if (ngx_http_health_check_push(rep, &name, status) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -931,7 +943,7 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
 
         word = health_status_name(status);
         size = name.len + ngx_strlen(word) + 3 * NGX_HTTP_HEALTH_NUMBER_LEN
-               + NGX_INT64_LEN
+               + NGX_INT64_LEN + NGX_HTTP_HEALTH_HOLD_TEXT_LEN
                + sizeof(",\"\":{\"status\":\"\",\"value\":,\"unit\":\"ms\","
                         "\"warning\":,\"critical\":,\"window_s\":}");
 
@@ -971,6 +983,10 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
         if (rule[i]->metric == NGX_HTTP_HEALTH_ERROR_RATE) {
             p = ngx_cpymem(p, ",\"window_s\":", sizeof(",\"window_s\":") - 1);
             p = ngx_http_health_write_uint(p, rep->hmcf->window);
+        }
+
+        if (held == NGX_OK) {
+            p = ngx_http_health_hold_write(p, &hs);
         }
 
         *p++ = '}';
