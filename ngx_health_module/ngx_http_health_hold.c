@@ -284,10 +284,10 @@ ngx_http_health_hold_eval(ngx_http_health_report_t *rep, ngx_str_t *name,
     if (node == NULL) {
         if (full) {
             ngx_log_error(NGX_LOG_WARN, rep->log, 0,
-                          "no room for the hold of check \"%V\": more "
-                          "than %d checks are held, or its name is longer "
-                          "than %d; it is judged without its hold", name,
-                          NGX_HTTP_HEALTH_HOLD_MAX,
+                          "health: no room for the hold of check \"%V\": "
+                          "more than %d checks are held, or its name is "
+                          "longer than %d; it is judged without its hold",
+                          name, NGX_HTTP_HEALTH_HOLD_MAX,
                           NGX_HTTP_HEALTH_HOLD_NAME_LEN - 1);
         }
 
@@ -296,7 +296,8 @@ ngx_http_health_hold_eval(ngx_http_health_report_t *rep, ngx_str_t *name,
 
     if (move.moved) {
         ngx_log_error(NGX_LOG_NOTICE, rep->log, 0,
-                      "held check \"%V\" went from %s to %s after %uLms",
+                      "health: held check \"%V\" went from %s to %s "
+                      "after %uLms",
                       name, health_status_name(move.from),
                       health_status_name(held->status), move.after_ms);
     }

@@ -30,7 +30,7 @@
 #define NGX_HTTP_HEALTH_HOLD_MAX       4096
 
 /* a check name that long or longer is judged without its hold */
-#define NGX_HTTP_HEALTH_HOLD_NAME_LEN  128
+#define NGX_HTTP_HEALTH_HOLD_NAME_LEN  96
 
 /* ,"since":"...","held_s":N,"pending":{"status":"...","until":"..."} */
 #define NGX_HTTP_HEALTH_HOLD_TEXT_LEN  192
