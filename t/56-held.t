@@ -79,6 +79,8 @@ my $ng = HealthTest::Nginx->new(workers => 2, faketime => 'all',
                 min_requests=10 for=30s;
     health_rule error_rate zone=raw  warning=10% critical=50%
                 min_requests=10;
+    health_rule error_rate zone=rfl  warning=10% critical=50%
+                min_requests=10 recover=20s;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -91,6 +93,8 @@ my $ng = HealthTest::Nginx->new(workers => 2, faketime => 'all',
         location /lvl/fail  { health_zone lvl;  return 500; }
         location /raw/ok    { health_zone raw;  return 200; }
         location /raw/fail  { health_zone raw;  return 500; }
+        location /rfl/ok    { health_zone rfl;  return 200; }
+        location /rfl/fail  { health_zone rfl;  return 500; }
 
         location /health { health_status; }
         location /lb     { health_status lb; }
@@ -125,7 +129,7 @@ sub send_zone {
 at('00:00');
 $ng->start;
 
-send_zone($_, 10, 0) for qw(api flip lvl raw);
+send_zone($_, 10, 0) for qw(api flip lvl raw rfl);
 my ($r, $doc) = counted();
 my $c = $doc->{checks}{'zone:api:error_rate'};
 is($c->{status}, 'healthy', 'api: healthy to begin with');
@@ -136,10 +140,14 @@ ok(!exists $doc->{checks}{'zone:raw:error_rate'}{since},
    'a check without a hold has no "since"');
 
 # 10 errors in 20 requests: 50%, unhealthy at once without a hold
-send_zone($_, 0, 10) for qw(api flip lvl raw);
+send_zone($_, 0, 10) for qw(api flip lvl raw rfl);
 ($r, $doc) = counted();
 is($doc->{checks}{'zone:raw:error_rate'}{status}, 'unhealthy',
    'raw: 50% is unhealthy at once');
+$c = $doc->{checks}{'zone:rfl:error_rate'};
+is($c->{status}, 'unhealthy', 'rfl: without for=, unhealthy at once');
+is($c->{since}, "${T}00:00.000Z", 'rfl: since now');
+ok(!exists $c->{pending}, 'rfl: nothing pending');
 $c = $doc->{checks}{'zone:api:error_rate'};
 is($c->{value}, 50, 'api: the value is the raw 50%');
 is($c->{status}, 'healthy', 'api: still healthy, for=30s has not passed');
@@ -156,6 +164,8 @@ at('00:10');
 send_zone('flip', 180, 0);
 # lvl: 10 errors in 40, 25%: degraded, still worse than healthy
 send_zone('lvl', 20, 0);
+# rfl: 5%, healthy pending for recover=20s
+send_zone('rfl', 180, 0);
 ($r, $doc) = counted();
 $c = $doc->{checks}{'zone:flip:error_rate'};
 is($c->{value}, 5, 'flip: 5% now');
@@ -166,11 +176,20 @@ $c = $doc->{checks}{'zone:lvl:error_rate'};
 is($c->{status}, 'healthy', 'lvl: healthy at 25%');
 is_deeply($c->{pending}, { status => 'degraded', until => "${T}00:30.000Z" },
           'lvl: degraded pending, timed from when it first got worse');
+$c = $doc->{checks}{'zone:rfl:error_rate'};
+is($c->{status}, 'unhealthy', 'rfl: 5% but still unhealthy');
+is_deeply($c->{pending}, { status => 'healthy', until => "${T}00:30.000Z" },
+          'rfl: healthy pending until recover= has passed');
 
 at('00:20');
 # lvl: 40 errors in 70, 57%: unhealthy again
 send_zone('lvl', 0, 30);
+# rfl: 310 errors in 510, 61%: unhealthy again before recover= passed
+send_zone('rfl', 0, 300);
 ($r, $doc) = counted();
+$c = $doc->{checks}{'zone:rfl:error_rate'};
+is($c->{status}, 'unhealthy', 'rfl: unhealthy again');
+ok(!exists $c->{pending}, 'rfl: the recovery that did not hold is cleared');
 is_deeply($doc->{checks}{'zone:lvl:error_rate'}{pending},
           { status => 'unhealthy', until => "${T}00:50.000Z" },
           'lvl: unhealthy pending, timed from when it came back');
@@ -195,6 +214,8 @@ is_deeply($c->{pending}, { status => 'unhealthy', until => "${T}00:50.000Z" },
           'lvl: unhealthy still pending');
 is($doc->{checks}{'zone:flip:error_rate'}{status}, 'healthy',
    'flip: still healthy');
+is($doc->{checks}{'zone:rfl:error_rate'}{since}, "${T}00:00.000Z",
+   'rfl: still unhealthy since 00:00, it never recovered');
 like($ng->get('/health?format=prometheus')->{content},
      qr/^nginx_health_check_status\{check="zone:api:error_rate"\} 2$/m,
      'prometheus: api is 2 (unhealthy)');
@@ -240,7 +261,8 @@ $ng->stop;
 
 my $log = slurp($ng->error_log);
 my @moves = $log =~ /held check "([^"]+)" went from (\w+) to (\w+)/g;
-is_deeply(\@moves, [qw(zone:api:error_rate healthy unhealthy
+is_deeply(\@moves, [qw(zone:rfl:error_rate healthy unhealthy
+                       zone:api:error_rate healthy unhealthy
                        zone:lvl:error_rate healthy degraded
                        zone:lvl:error_rate degraded unhealthy
                        zone:api:error_rate unhealthy healthy)],
