@@ -485,4 +485,36 @@ is(scalar(grep { ($_->{check} // '') eq 'target' } @alerts), 0,
 
 $ng4->stop;
 
+##########################################################################
+# a bounded table: 4,100 zones under one held rule, room for 4,096
+
+{
+    my $n = 4100;
+    my $zones = join "\n", map {
+        "        location = /z$_ { health_zone z$_; return 200; }"
+    } 1 .. $n;
+    my $ng5 = HealthTest::Nginx->new(conf => <<"EOF");
+    health_rule error_rate warning=10% critical=50% for=30s;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+$zones
+        location = /health { health_zone off; health_status; }
+    }
+EOF
+    $ng5->start;
+    my ($r5, $doc5) = $ng5->get_json('/health');
+    ($r5, $doc5) = $ng5->get_json('/health');
+    my @checks = values %{ $doc5->{checks} };
+    is(scalar @checks, $n, "$n checks");
+    is(scalar(grep { exists $_->{since} } @checks), 4096,
+       '4,096 of them held');
+    is(scalar(grep { !exists $_->{since} } @checks), $n - 4096,
+       'the others judged without their hold');
+    my @full = (slurp($ng5->error_log) // '')
+        =~ /\[warn\].*health: no room for the hold of check/g;
+    is(scalar @full, 1, 'error.log says so once');
+    $ng5->stop;
+}
+
 done_testing;
