@@ -486,6 +486,49 @@ is(scalar(grep { ($_->{check} // '') eq 'target' } @alerts), 0,
 $ng4->stop;
 
 ##########################################################################
+# a judgement older than the last one applied is not applied: what a
+# worker whose reads began before another's would do, made certain here by
+# moving the frozen clock back
+
+{
+    my $ng6 = HealthTest::Nginx->new(faketime => 'all', conf => <<'EOF');
+    health_window 10m;
+    health_rule error_rate warning=10% critical=50% min_requests=10 for=30s;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /ok     { health_zone o; return 200; }
+        location /fail   { health_zone o; return 500; }
+        location /health { health_zone off; health_status; }
+    }
+EOF
+    $ng6->set_clock('2026-01-01 00:00:00');
+    $ng6->start;
+    $ng6->get('/fail') for 1 .. 10;
+    $ng6->wait_counted('o', 10);
+    $ng6->set_clock('2026-01-01 00:00:31');
+    my ($r6, $doc6) = $ng6->get_json('/health');
+    my $c6 = $doc6->{checks}{'zone:o:error_rate'};
+    is("$c6->{status} $c6->{since}", "unhealthy ${T}00:31.000Z",
+       'order: unhealthy since 00:31');
+
+    # healthy now (10 errors in 200); judged at 00:09, before 00:31
+    $ng6->set_clock('2026-01-01 00:00:09');
+    $ng6->get('/ok') for 1 .. 190;
+    ($r6, $doc6) = $ng6->wait_counted('o', 200);
+    $c6 = $doc6->{checks}{'zone:o:error_rate'};
+    is("$c6->{status} $c6->{since}", "unhealthy ${T}00:31.000Z",
+       'order: a judgement from before 00:31 changes nothing');
+
+    $ng6->set_clock('2026-01-01 00:00:32');
+    ($r6, $doc6) = $ng6->get_json('/health');
+    $c6 = $doc6->{checks}{'zone:o:error_rate'};
+    is("$c6->{status} $c6->{since}", "healthy ${T}00:32.000Z",
+       'order: the next one does (no recover=: at once)');
+    $ng6->stop;
+}
+
+##########################################################################
 # a bounded table: 4,100 zones under one held rule, room for 4,096
 
 {
