@@ -486,6 +486,49 @@ is(scalar(grep { ($_->{check} // '') eq 'target' } @alerts), 0,
 $ng4->stop;
 
 ##########################################################################
+# a reload that changes the hold keeps the state: the pending change is
+# timed from when it began, by the new duration
+
+{
+    my $conf = sub { <<"EOF" };
+    health_window 10m;
+    health_rule error_rate warning=10% critical=50% min_requests=10
+                for=$_[0];
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /fail   { health_zone r; return 500; }
+        location /health { health_zone off; health_status; }
+    }
+EOF
+    my $ng7 = HealthTest::Nginx->new(workers => 2, faketime => 'all',
+                                     conf => $conf->('30s'));
+    $ng7->set_clock('2026-01-01 00:00:00');
+    $ng7->start;
+    $ng7->get('/fail') for 1 .. 10;
+    my $d7 = $ng7->wait_counted('r', 10);
+    is_deeply($d7->{checks}{'zone:r:error_rate'}{pending},
+              { status => 'unhealthy', until => "${T}00:30.000Z" },
+              'reload: pending until 00:30 with for=30s');
+    $ng7->set_clock('2026-01-01 00:00:10');
+    $ng7->reload(conf => $conf->('60s'));
+    $d7 = $ng7->get_json('/health');
+    my $c7 = $d7->{checks}{'zone:r:error_rate'};
+    is_deeply($c7->{pending}, { status => 'unhealthy',
+                                until => "${T}01:00.000Z" },
+              'reload to for=60s: pending until 01:00, timed from 00:00');
+    is("$c7->{status} $c7->{since}", "healthy ${T}00:00.000Z",
+       'reload to for=60s: healthy since 00:00');
+    $ng7->set_clock('2026-01-01 00:00:59');
+    is($ng7->get_json('/health')->{checks}{'zone:r:error_rate'}{status},
+       'healthy', 'reload to for=60s: healthy at 00:59');
+    $ng7->set_clock('2026-01-01 00:01:00');
+    is($ng7->get_json('/health')->{checks}{'zone:r:error_rate'}{status},
+       'unhealthy', 'reload to for=60s: unhealthy at 01:00');
+    $ng7->stop;
+}
+
+##########################################################################
 # a judgement older than the last one applied is not applied: what a
 # worker whose reads began before another's would do, made certain here by
 # moving the frozen clock back
