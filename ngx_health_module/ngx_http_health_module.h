@@ -74,6 +74,7 @@ typedef struct {
     void                        *ring;           /* this process' or NULL */
 
     uint64_t                     generation;     /* see the verdict */
+    ngx_shm_zone_t              *hold_zone;      /* held checks, or NULL */
     ngx_uint_t                   status_served;  /* health_status is used */
 } ngx_http_health_main_conf_t;
 

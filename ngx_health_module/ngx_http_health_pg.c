@@ -141,10 +141,12 @@ ngx_http_health_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_uint_t                 i, report;
     ngx_flag_t                 required;
     ngx_msec_t                 interval, timeout;
+    ngx_http_health_hold_t     hold;
     ngx_http_health_probe_t   *probe;
     ngx_http_health_pg_ctx_t  *ctx;
 
     value = cf->args->elts;
+    ngx_memzero(&hold, sizeof(ngx_http_health_hold_t));
 
     ngx_str_set(&name, "database");
     interval = 10000;
@@ -186,6 +188,14 @@ ngx_http_health_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (rc == NGX_DECLINED) {
+            rc = ngx_http_health_hold_param(cf, &value[i], &hold);
+
+            if (rc == NGX_ERROR) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (rc == NGX_DECLINED) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\" in \"%V\" directive",
                                &value[i], &cmd->name);
@@ -213,6 +223,7 @@ ngx_http_health_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     probe->interval = interval;
     probe->timeout = timeout;
     probe->required = required;
+    probe->hold = hold;
     probe->data_size = NGX_HTTP_HEALTH_PG_REPORT_SIZE;
     probe->run = ngx_http_health_pg_run;
     probe->abort = ngx_http_health_pg_abort;

@@ -811,6 +811,7 @@ ngx_http_health_probe_collect(ngx_http_health_report_t *rep, void *data)
     ngx_int_t                        rc;
     ngx_uint_t                       i;
     health_status_t                  before, effect;
+    ngx_http_health_held_t           held;
     ngx_http_health_probe_t        **pp;
     ngx_http_health_probe_result_t   res;
 
@@ -860,6 +861,15 @@ ngx_http_health_probe_collect(ngx_http_health_report_t *rep, void *data)
                         ngx_http_health_probe_time_json(res.changed_at));
                 }
             }
+        }
+
+        /* a held check: its held status stands for it everywhere */
+        if (ngx_http_health_hold_eval(rep, &pp[i]->name, res.status,
+                                      &pp[i]->hold, &held)
+            == NGX_OK)
+        {
+            ngx_http_health_hold_json(obj, &held);
+            res.status = held.status;
         }
 
         /* required=off: at most degraded for the instance */

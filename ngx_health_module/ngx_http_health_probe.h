@@ -30,6 +30,7 @@
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_util.h"
+#include "ngx_http_health_hold.h"
 
 
 #define NGX_HTTP_HEALTH_PROBE_REASON_LEN  512
@@ -100,6 +101,7 @@ struct ngx_http_health_probe_s {
     ngx_msec_t                     interval;
     ngx_msec_t                     timeout;
     ngx_flag_t                     required;
+    ngx_http_health_hold_t         hold;         /* for=, recover= */
     size_t                         data_size;
 
     ngx_http_health_probe_run_pt   run;

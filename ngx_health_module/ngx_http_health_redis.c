@@ -174,10 +174,12 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_uint_t                    i;
     ngx_flag_t                    required;
     ngx_msec_t                    interval, timeout;
+    ngx_http_health_hold_t        hold;
     ngx_http_health_probe_t      *probe;
     ngx_http_health_redis_ctx_t  *ctx;
 
     value = cf->args->elts;
+    ngx_memzero(&hold, sizeof(ngx_http_health_hold_t));
 
     ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_health_redis_ctx_t));
     if (ctx == NULL) {
@@ -298,6 +300,16 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        rc = ngx_http_health_hold_param(cf, &value[i], &hold);
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\" in \"%V\" directive",
                            &value[i], &cmd->name);
@@ -334,6 +346,7 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     probe->interval = interval;
     probe->timeout = timeout;
     probe->required = required;
+    probe->hold = hold;
     probe->data_size = NGX_HTTP_HEALTH_REDIS_DATA_SIZE;
     probe->run = ngx_http_health_redis_run;
     probe->abort = ngx_http_health_redis_abort;

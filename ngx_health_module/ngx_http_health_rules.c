@@ -4,7 +4,8 @@
  *
  * nginx-health: health rules.
  *
- *   health_rule METRIC [zone=NAME] warning=V critical=V [min_requests=N];
+ *   health_rule METRIC [zone=NAME] warning=V critical=V [min_requests=N]
+ *               [for=TIME] [recover=TIME];
  *
  * Rules are parsed as they come; zone names are resolved once the whole
  * http block is known, since health_zone usually comes later in servers.
@@ -48,6 +49,7 @@ ngx_http_health_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char                    *rv;
     u_char                   err[128];
     uint64_t                 n;
+    ngx_int_t                rc;
     ngx_str_t               *value, s;
     ngx_uint_t               i, have_warning, have_critical;
     ngx_http_health_rule_t  *rule;
@@ -140,6 +142,16 @@ ngx_http_health_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             rule->min_requests = (ngx_uint_t) n;
+            continue;
+        }
+
+        rc = ngx_http_health_hold_param(cf, &value[i], &rule->hold);
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_OK) {
             continue;
         }
 

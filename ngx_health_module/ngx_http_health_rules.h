@@ -16,6 +16,7 @@
 #include "health_threshold.h"
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_shm.h"
+#include "ngx_http_health_hold.h"
 
 
 #define NGX_HTTP_HEALTH_ALL_ZONES  ((ngx_uint_t) -1)
@@ -35,6 +36,7 @@ typedef struct {
     ngx_uint_t                   zone;
     health_threshold_t           threshold;      /* % or ms */
     ngx_uint_t                   min_requests;
+    ngx_http_health_hold_t       hold;
     u_char                      *file;
     ngx_uint_t                   line;
 } ngx_http_health_rule_t;

@@ -26,6 +26,7 @@
 #include "ngx_http_health_html.h"
 #include "ngx_http_health_verdict.h"
 #include "ngx_http_health_select.h"
+#include "ngx_http_health_hold.h"
 
 
 #define NGX_HTTP_HEALTH_JSON_FLAGS  (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -639,6 +640,9 @@ ngx_http_health_report_init(ngx_http_health_report_t *rep)
     ngx_http_health_zone_t       *zone;
     ngx_http_health_main_conf_t  *hmcf;
 
+    /* for held checks: no judgement of older reads applies after this */
+    rep->clock = ngx_http_health_monotonic_usec();
+
     /* every record a finished request wrote, into the blocks first */
     ngx_http_health_shm_sync(rep->hmcf);
 
@@ -1151,9 +1155,11 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
     ngx_int_t                 rc;
     ngx_str_t                 name;
     ngx_buf_t                *b;
+    ngx_int_t                 held;
     ngx_uint_t                i, judged;
     const char               *metric, *word;
     health_status_t           status;
+    ngx_http_health_held_t    hs;
     ngx_http_health_check_t  *ch;
     ngx_http_health_rule_t  **rule;
 
@@ -1173,6 +1179,13 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
 
         status = ngx_http_health_rule_eval(rule[i], w, requests);
         judged = ngx_http_health_rule_judged(rule[i], requests);
+
+        /* a held check is judged whether or not this answer shows it */
+        held = ngx_http_health_hold_eval(rep, &name, status, &rule[i]->hold,
+                                         &hs);
+        if (held == NGX_OK) {
+            status = hs.status;
+        }
 
         rc = ngx_http_health_check_push(rep, &name, status);
 
@@ -1196,7 +1209,7 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
 
         word = health_status_name(status);
         size = name.len + ngx_strlen(word) + 3 * NGX_HTTP_HEALTH_NUMBER_LEN
-               + 3 * NGX_INT64_LEN
+               + 3 * NGX_INT64_LEN + NGX_HTTP_HEALTH_HOLD_TEXT_LEN
                + sizeof(",\"\":{\"status\":\"\",\"value\":,\"unit\":\"ms\","
                         "\"warning\":,\"critical\":,\"window_s\":}")
                + sizeof(",\"judged\":false,\"requests\":,\"min_requests\":");
@@ -1245,6 +1258,10 @@ ngx_http_health_zone_checks(ngx_http_health_report_t *rep,
             p = ngx_http_health_write_uint(p, requests);
             p = ngx_http_health_put(p, ",\"min_requests\":");
             p = ngx_http_health_write_uint(p, rule[i]->min_requests);
+        }
+
+        if (held == NGX_OK) {
+            p = ngx_http_health_hold_write(p, &hs);
         }
 
         *p++ = '}';

@@ -27,7 +27,9 @@
  * Cost: a judgement starts at most every NGX_HTTP_HEALTH_VERDICT_PERIOD,
  * and no sooner than ten times its last duration after the last one began,
  * so the timer takes at most a tenth of one CPU however large the segment
- * is; it only runs while someone asked for lb in the last minute.
+ * is; it only runs while someone asked for lb in the last minute, or while
+ * a check is held (for=, recover=): a held state only moves when it is
+ * judged, so then it judges at least once a second whoever asks.
  */
 
 #include <ngx_config.h>
@@ -38,6 +40,7 @@
 #include "ngx_http_health_shm.h"
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_verdict.h"
+#include "ngx_http_health_hold.h"
 
 
 #define NGX_HTTP_HEALTH_VERDICT_PERIOD  100      /* ms */
@@ -78,8 +81,10 @@ ngx_http_health_verdict_init_process(ngx_cycle_t *cycle)
 
     hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_health_module);
 
-    /* no status location, no one to answer */
-    if (hmcf == NULL || hmcf->sh == NULL || !hmcf->status_served) {
+    /* no status location and no held check: no one to answer */
+    if (hmcf == NULL || hmcf->sh == NULL
+        || (!hmcf->status_served && !ngx_http_health_hold_configured(hmcf)))
+    {
         return;
     }
 
@@ -99,6 +104,7 @@ static void
 ngx_http_health_verdict_tick(ngx_event_t *ev)
 {
     uint64_t                      now, v, next;
+    ngx_uint_t                    due;
     ngx_http_health_shctx_t      *sh;
     ngx_http_health_main_conf_t  *hmcf;
 
@@ -113,11 +119,14 @@ ngx_http_health_verdict_tick(ngx_event_t *ev)
     v = ngx_http_health_load(&sh->verdict);
     next = ngx_http_health_load(&sh->verdict_next);
 
-    if (now - ngx_http_health_load(&sh->verdict_asked)
-        < NGX_HTTP_HEALTH_VERDICT_WARM * 1000000
-        && (!ngx_http_health_verdict_mine(hmcf, v)
-            || now - ngx_http_health_verdict_stamp(v)
-               >= NGX_HTTP_HEALTH_VERDICT_PERIOD * 1000)
+    due = (now - ngx_http_health_load(&sh->verdict_asked)
+           < NGX_HTTP_HEALTH_VERDICT_WARM * 1000000
+           && (!ngx_http_health_verdict_mine(hmcf, v)
+               || now - ngx_http_health_verdict_stamp(v)
+                  >= NGX_HTTP_HEALTH_VERDICT_PERIOD * 1000))
+          || ngx_http_health_hold_due(hmcf);
+
+    if (due
         && now >= next
         && __atomic_compare_exchange_n(&sh->verdict_next, &next,
                                        now + NGX_HTTP_HEALTH_VERDICT_PERIOD
@@ -149,6 +158,7 @@ ngx_http_health_verdict_judge(ngx_http_health_main_conf_t *hmcf,
     /* on failure no verdict is put: readers judge for themselves */
     if (ngx_http_health_report_status(pool, hmcf, &status) == NGX_OK) {
         ngx_http_health_verdict_put(hmcf, status, start);
+        ngx_http_health_hold_ticked(hmcf);
     }
 
     ngx_destroy_pool(pool);
