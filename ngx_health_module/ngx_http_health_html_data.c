@@ -12,7 +12,7 @@
 
 const char  ngx_http_health_html_csp[] =
     "default-src 'none'; "
-    "script-src 'sha256-9pFZRqP1MM+3z0nfurbvq8kHwInKqeKaZjyi1xTRM9s='; "
+    "script-src 'sha256-BG+BTPuSnMo6SW5hhAbcbMmOjrReo28xwjPghx/NV6Y='; "
     "style-src 'sha256-KB1+IKthVBi8BVnOqwZmrdGdsF9/4t5cj94prHFdA0U='; "
     "connect-src 'self'; "
     "img-src data:; "
@@ -718,6 +718,13 @@ const u_char  ngx_http_health_html[] =
     "    if (typeof c.error === \"string\") { bits.push(c.error); }\n"
     "    if (typeof c.message === \"string\") { bits.push(c.message); }\n"
     "    if (isNum(c.window_s)) { bits.push(\"over \" + c.window_s + \" s\"); }\n"
+    "    /* a held verdict (for=, recover=): what is pending and since when */\n"
+    "    if (isObj(c.pending) && typeof c.pending.status === \"string\") {\n"
+    "      bits.push(\"pending \" + word(c.pending.status)\n"
+    "                + (typeof c.pending.until === \"string\"\n"
+    "                   \? \" at \" + c.pending.until.slice(11, 19) + \" UTC\" : \"\"));\n"
+    "    }\n"
+    "    if (isNum(c.held_s)) { bits.push(\"held \" + c.held_s + \" s\"); }\n"
     "    if (c.required === true) { bits.push(\"required\"); }\n"
     "    if (isNum(c.count) && c.value !== c.count) { bits.push(c.count + \" found\"); }\n"
     "    return bits.join(\" \\u00b7 \");\n"

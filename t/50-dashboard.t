@@ -61,7 +61,10 @@ my $full = JSON::PP->new->canonical->encode({
         'zone:api:error_rate' => { status => 'healthy', value => 0.4,
             unit => '%', warning => 1, critical => 5, window_s => 60 },
         'zone:api:latency_p95' => { status => 'degraded', value => 2310,
-            unit => 'ms', warning => 2000, critical => 5000 },
+            unit => 'ms', warning => 2000, critical => 5000,
+            since => '2026-11-22T10:25:00.000Z', held_s => 300,
+            pending => { status => 'unhealthy',
+                         until => '2026-11-22T10:31:30.000Z' } },
         'upstream:app' => { status => 'degraded', healthy_peers => 1,
                             total_peers => 2 },
         database => { status => 'degraded', response_time_ms => 3.1,
@@ -342,6 +345,8 @@ like($dom, qr/<h3>app<\/h3>/, 'full: upstream app by name');
 like($dom, qr/<code>127\.0\.0\.1:8082<\/code>.*?unhealthy/s,
      'full: a peer with its state');
 like($dom, qr/1 of 2 peers up/, 'full: peers up');
+like($dom, qr/<code>zone:api:latency_p95<\/code>.*?pending unhealthy at 10:31:30 UTC \S+ held 300 s/s,
+     'full: a held check says what is pending, when, and how long it held');
 like($dom, qr/id="database-panel"(?! hidden)/, 'full: database shown');
 like($dom, qr/<th scope="row">dead tuples<\/th>.*?degraded.*?orders 15 %/s,
      'full: a health_report() check with its status and table');
