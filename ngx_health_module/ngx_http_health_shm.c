@@ -26,6 +26,7 @@
 
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_shm.h"
+#include "ngx_http_health_slo.h"
 
 
 /* "nhelth03": since 03, blocks by name, rings of records */
@@ -740,6 +741,11 @@ ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
  * blocks and codes, so a block's addresses, its slot and its code are
  * looked up again only when they change; everything the loop needs is in
  * locals, which the stores into the blocks cannot alias.
+ *
+ * A zone with SLOs counts its records in a run of one place and one
+ * wall-clock minute (the monotonic second plus the offset of this fold),
+ * added to the SLOs' buckets when the place or the minute changes and at
+ * the end: a handful of instructions a record, a lock a run.
  */
 static void
 ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
@@ -754,7 +760,10 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
     const uint64_t            *bounds;
     const u_char              *bound_of;
     unsigned                   index, nbounds;
+    uint64_t                   minute, run;
+    time_t                     offset;
     ngx_uint_t                 status, cstatus, i;
+    ngx_http_health_slo_t     *slo, *s, **slo_of;
     ngx_http_health_rec_t     *rec;
     ngx_http_health_slot_t    *slots, *slot, *sum;
     ngx_http_health_totals_t  *t;
@@ -777,6 +786,12 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
     sum = NULL;
     code = NULL;
 
+    slo_of = (ngx_http_health_slo_t **) hmcf->slo_of;
+    offset = slo_of ? ngx_http_health_slo_offset() : 0;
+    slo = NULL;
+    minute = 0;
+    run = 0;
+
     for (n = first; n != last; n++) {
         rec = &recs[n % size];
 
@@ -789,6 +804,13 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
             if (place >= capacity) {
                 continue;
             }
+
+            if (run) {
+                ngx_http_health_slo_flush(slo, minute, run);
+                run = 0;
+            }
+
+            slo = slo_of ? slo_of[place] : NULL;
 
             cplace = place;
             t = (ngx_http_health_totals_t *) (blocks + place * block_size);
@@ -839,6 +861,15 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
         if (sec != csec) {
             csec = sec;
 
+            if (slo && (uint64_t) (sec + offset) / 60 != minute) {
+                if (run) {
+                    ngx_http_health_slo_flush(slo, minute, run);
+                    run = 0;
+                }
+
+                minute = (uint64_t) (sec + offset) / 60;
+            }
+
             epoch = sec / width;
             i = epoch % nslots;
             slot = &slots[i];
@@ -852,6 +883,16 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
                     ngx_http_health_expire(hmcf, slots, i, epoch);
                 }
             }
+        }
+
+        if (slo) {
+            run++;
+            s = slo;
+
+            do {
+                s->run_bad += (status - 500 < 100) | (us >= s->latency);
+                s = s->next;
+            } while (s);
         }
 
         if (slot == NULL) {
@@ -873,6 +914,10 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
         if (us32 > slot->max_us) {
             slot->max_us = us32;
         }
+    }
+
+    if (run) {
+        ngx_http_health_slo_flush(slo, minute, run);
     }
 }
 
