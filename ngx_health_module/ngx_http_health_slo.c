@@ -892,10 +892,6 @@ ngx_http_health_slo_prometheus(ngx_http_health_report_t *rep, void *data)
         "latency changed), by result.\n"
         "# TYPE nginx_health_slo_events_total counter\n",
 
-        "# HELP nginx_health_slo_period_events Requests of an SLO within "
-        "its period (the last period_s, in whole hours), by result.\n"
-        "# TYPE nginx_health_slo_period_events gauge\n",
-
         "# HELP nginx_health_slo_burn_rate Error rate of a window over the "
         "error rate the objective allows (1: the budget lasts the period "
         "exactly).\n"
@@ -920,7 +916,7 @@ ngx_http_health_slo_prometheus(ngx_http_health_report_t *rep, void *data)
         }
     }
 
-    for (k = 0; k < 5; k++) {
+    for (k = 0; k < sizeof(head) / sizeof(head[0]); k++) {
         if (ngx_http_health_printf(rep, "%s", head[k]) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -951,17 +947,12 @@ ngx_http_health_slo_prometheus(ngx_http_health_report_t *rep, void *data)
                 break;
 
             case 1:
-            case 2:
                 if (ngx_http_health_printf(rep,
-                        "nginx_health_slo_%s{slo=\"%s\",result=\"good\"} "
-                        "%uL\n"
-                        "nginx_health_slo_%s{slo=\"%s\",result=\"bad\"} "
-                        "%uL\n",
-                        k == 1 ? "events_total" : "period_events", name,
-                        k == 1 ? f[i].total - f[i].bad
-                               : f[i].period_total - f[i].period_bad,
-                        k == 1 ? "events_total" : "period_events", name,
-                        k == 1 ? f[i].bad : f[i].period_bad)
+                        "nginx_health_slo_events_total{slo=\"%s\","
+                        "result=\"good\"} %uL\n"
+                        "nginx_health_slo_events_total{slo=\"%s\","
+                        "result=\"bad\"} %uL\n",
+                        name, f[i].total - f[i].bad, name, f[i].bad)
                     != NGX_OK)
                 {
                     return NGX_ERROR;
@@ -969,7 +960,7 @@ ngx_http_health_slo_prometheus(ngx_http_health_report_t *rep, void *data)
 
                 break;
 
-            case 3:
+            case 2:
                 for (w = 0; w < NGX_HTTP_HEALTH_SLO_WINDOWS; w++) {
                     ngx_http_health_slo_number(num, f[i].burn[w]);
 
