@@ -59,6 +59,9 @@ static void ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
 static void ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
     uint64_t size);
+static ngx_inline void ngx_http_health_fold_loop(
+    ngx_http_health_main_conf_t *hmcf, ngx_http_health_rec_t *recs,
+    uint64_t first, uint64_t last, uint64_t size, ngx_uint_t with_slo);
 static void ngx_http_health_expire(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_slot_t *slots, ngx_uint_t k, uint64_t epoch);
 static void ngx_http_health_fold_timer(ngx_event_t *ev);
@@ -742,28 +745,52 @@ ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
  * looked up again only when they change; everything the loop needs is in
  * locals, which the stores into the blocks cannot alias.
  *
- * A zone with SLOs counts its records in a run of one place and one
- * wall-clock minute (the monotonic second plus the offset of this fold),
- * added to the SLOs' buckets when the place or the minute changes and at
- * the end: a handful of instructions a record, a lock a run.
+ * The loop is compiled twice: without SLOs it is the loop it always was,
+ * and a configuration with SLOs pays a branch a fold to choose the other.
  */
 static void
 ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
     uint64_t size)
 {
+    if (hmcf->slo_of == NULL) {
+        ngx_http_health_fold_loop(hmcf, recs, first, last, size, 0);
+
+    } else {
+        ngx_http_health_fold_loop(hmcf, recs, first, last, size, 1);
+    }
+}
+
+
+/*
+ * With SLOs, a zone's records are counted in a run of one place and one
+ * wall-clock minute (the monotonic second plus the offset of this fold),
+ * added to the SLOs' buckets when the place or the minute changes and at
+ * the end.  The run's length is its records' count; its bad ones, for the
+ * zone's first SLO, are the 5xx counted a run of one status at a time
+ * (where the loop looks the status up anyway) and the others no faster
+ * than the latency: a compare and an add a record (a 5xx compares with
+ * UINT64_MAX, so it is never counted twice).  The zone's other SLOs judge
+ * the run's records when it is added.  A lock a run.
+ */
+static ngx_inline __attribute__((always_inline)) void
+ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
+    uint64_t size, ngx_uint_t with_slo)
+{
     u_char                    *blocks;
     size_t                     block_size;
     uint32_t                   us32;
     uint64_t                   n, place, sec, epoch, us, cplace, csec;
     uint64_t                   capacity, width, nslots, *code;
+    uint64_t                   minute, m, rstart, sstart, s5xx, sslow;
+    uint64_t                   slat, slat_eff, b5;
     const uint64_t            *bounds;
     const u_char              *bound_of;
     unsigned                   index, nbounds;
-    uint64_t                   minute, run;
     time_t                     offset;
     ngx_uint_t                 status, cstatus, i;
-    ngx_http_health_slo_t     *slo, *s, **slo_of;
+    ngx_http_health_slo_t     *slo, **slo_of;
     ngx_http_health_rec_t     *rec;
     ngx_http_health_slot_t    *slots, *slot, *sum;
     ngx_http_health_totals_t  *t;
@@ -787,10 +814,21 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
     code = NULL;
 
     slo_of = (ngx_http_health_slo_t **) hmcf->slo_of;
-    offset = slo_of ? ngx_http_health_slo_offset() : 0;
+    offset = with_slo ? ngx_http_health_slo_offset() : 0;
     slo = NULL;
     minute = 0;
-    run = 0;
+    rstart = first;
+    sstart = first;
+    s5xx = 0;
+    sslow = 0;
+    slat = UINT64_MAX;
+    slat_eff = UINT64_MAX;
+    b5 = 0;
+
+#define ngx_http_health_fold_flush(n)                                         \
+    ngx_http_health_slo_flush(slo, minute,                                    \
+                              s5xx + (b5 ? (n) - sstart : 0) + sslow,         \
+                              recs, rstart, n, size - 1)
 
     for (n = first; n != last; n++) {
         rec = &recs[n % size];
@@ -801,16 +839,31 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
         us = rec->us;
 
         if (place != cplace) {
+            if (with_slo) {
+                if (slo && n != rstart) {
+                    ngx_http_health_fold_flush(n);
+                }
+
+                slo = NULL;
+            }
+
             if (place >= capacity) {
+                if (with_slo) {
+                    cplace = (uint64_t) -1;
+                }
+
                 continue;
             }
 
-            if (run) {
-                ngx_http_health_slo_flush(slo, minute, run);
-                run = 0;
+            if (with_slo) {
+                slo = slo_of[place];
+                slat = slo ? slo->latency : UINT64_MAX;
+                rstart = n;
+                sstart = n;
+                s5xx = 0;
+                sslow = 0;
+                b5 = 0;
             }
-
-            slo = slo_of ? slo_of[place] : NULL;
 
             cplace = place;
             t = (ngx_http_health_totals_t *) (blocks + place * block_size);
@@ -835,6 +888,13 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
         if (status != cstatus) {
             cstatus = status;
             code = NULL;
+
+            if (with_slo) {
+                s5xx += b5 ? n - sstart : 0;
+                sstart = n;
+                b5 = (status - 500 < 100);
+                slat_eff = b5 ? UINT64_MAX : slat;
+            }
 
             if (status >= 100 && status < 600) {
                 for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
@@ -861,13 +921,20 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
         if (sec != csec) {
             csec = sec;
 
-            if (slo && (uint64_t) (sec + offset) / 60 != minute) {
-                if (run) {
-                    ngx_http_health_slo_flush(slo, minute, run);
-                    run = 0;
-                }
+            if (with_slo && slo) {
+                m = (uint64_t) (sec + offset) / 60;
 
-                minute = (uint64_t) (sec + offset) / 60;
+                if (m != minute) {
+                    if (n != rstart) {
+                        ngx_http_health_fold_flush(n);
+                    }
+
+                    minute = m;
+                    rstart = n;
+                    sstart = n;
+                    s5xx = 0;
+                    sslow = 0;
+                }
             }
 
             epoch = sec / width;
@@ -885,14 +952,8 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
             }
         }
 
-        if (slo) {
-            run++;
-            s = slo;
-
-            do {
-                s->run_bad += (status - 500 < 100) | (us >= s->latency);
-                s = s->next;
-            } while (s);
+        if (with_slo) {
+            sslow += (us >= slat_eff);
         }
 
         if (slot == NULL) {
@@ -916,9 +977,11 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
         }
     }
 
-    if (run) {
-        ngx_http_health_slo_flush(slo, minute, run);
+    if (with_slo && slo && last != rstart) {
+        ngx_http_health_fold_flush(last);
     }
+
+#undef ngx_http_health_fold_flush
 }
 
 

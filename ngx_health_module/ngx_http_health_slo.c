@@ -509,7 +509,6 @@ ngx_http_health_slo_init_process(ngx_cycle_t *cycle)
 
         place = hmcf->place[sp[i]->zone];
 
-        sp[i]->run_bad = 0;
         sp[i]->next = map[place];
         map[place] = sp[i];
     }
@@ -533,15 +532,29 @@ ngx_http_health_slo_offset(void)
 
 void
 ngx_http_health_slo_flush(ngx_http_health_slo_t *slo, uint64_t minute,
-    uint64_t total)
+    uint64_t bad, ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
+    uint64_t mask)
 {
-    uint64_t                      bad;
+    uint64_t                      n, total, latency;
+    ngx_http_health_rec_t        *rec;
     ngx_http_health_slo_shctx_t  *sh;
+
+    total = last - first;
 
     for ( /* void */ ; slo; slo = slo->next) {
         sh = slo->sh;
-        bad = slo->run_bad;
-        slo->run_bad = 0;
+
+        if (bad == (uint64_t) -1) {
+            /* the zone's second SLO and after: a 5xx, or not fast */
+            latency = slo->latency;
+            bad = 0;
+
+            for (n = first; n != last; n++) {
+                rec = &recs[n & mask];
+                bad += ((((rec->word >> 32) & 0x3ff) - 500) < 100)
+                       | (rec->us >= latency);
+            }
+        }
 
         ngx_shmtx_lock(&slo->shpool->mutex);
 
@@ -556,6 +569,7 @@ ngx_http_health_slo_flush(ngx_http_health_slo_t *slo, uint64_t minute,
                                 (uint32_t) (minute / 60), total, bad);
 
         ngx_shmtx_unlock(&slo->shpool->mutex);
+        bad = (uint64_t) -1;
     }
 }
 

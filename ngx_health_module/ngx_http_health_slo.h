@@ -25,6 +25,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_health_module.h"
+#include "ngx_http_health_shm.h"
 
 
 typedef struct ngx_http_health_slo_s  ngx_http_health_slo_t;
@@ -47,12 +48,8 @@ struct ngx_http_health_slo_s {
     ngx_slab_pool_t             *shpool;
     void                        *sh;
 
-    /*
-     * This process' fold: the next SLO of the same zone, and the bad
-     * requests of the run of records being folded (process memory).
-     */
+    /* this process' fold: the next SLO of the same zone */
     ngx_http_health_slo_t       *next;
-    uint64_t                     run_bad;
 };
 
 
@@ -65,12 +62,15 @@ void ngx_http_health_slo_init_process(ngx_cycle_t *cycle);
 time_t ngx_http_health_slo_offset(void);
 
 /*
- * A run of total records of the zone whose SLOs start with slo, all ended
- * in wall-clock minute; each SLO's run_bad of them were bad.  Under the
- * segment's mutex (the lock order: the segment's, then an SLO's).
+ * A run of records of the zone whose SLOs start with slo, all ended in
+ * wall-clock minute: records first .. last - 1 (their index & mask: the
+ * ring's size is a power of two), bad of them bad for slo; the zone's
+ * other SLOs judge them here.  Under the segment's mutex (the lock order:
+ * the segment's, then an SLO's).
  */
 void ngx_http_health_slo_flush(ngx_http_health_slo_t *slo, uint64_t minute,
-    uint64_t total);
+    uint64_t bad, ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
+    uint64_t mask);
 
 
 #endif /* _NGX_HTTP_HEALTH_SLO_H_INCLUDED_ */

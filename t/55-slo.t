@@ -239,6 +239,7 @@ my $ng = HealthTest::Nginx->new(workers => 2, faketime => 'all',
         listen 127.0.0.1:%%PORT%%;
 
         location /ok      { health_zone api; return 200; }
+        location /other   { health_zone other; return 200; }
         location /missing { health_zone api; return 404; }
         location /err     { health_zone api; return 502; }
         location /slow    { health_zone api;
@@ -256,12 +257,21 @@ sub clock {
     $NOW = epoch($when);
 }
 
+# with $INTERLEAVE, each request of api is followed by one of a zone
+# without SLO: the fold meets runs of one record, many of them; without,
+# runs of many records and of several statuses
+my $INTERLEAVE = 0;
+my $OTHER = 0;
+
 sub send_n {
     my ($path, $status, $n) = @_;
     for (1 .. $n) {
         my $r = $ng->get($path);
         die "$path answered $r->{status}\n" unless $r->{status} == $status;
         push @SENT, [ $NOW, $status, 0 ];
+        next unless $INTERLEAVE;
+        $ng->get('/other')->{status} == 200 or die "/other failed\n";
+        $OTHER++;
     }
 }
 
@@ -338,14 +348,23 @@ like($prom, qr/^nginx_health_check_status\{check="slo:crit"\} 2$/m,
 
 # 00:10: the 5m window holds only what comes now
 clock('2026-01-01 00:10:00');
+$INTERLEAVE = 1;
 send_n('/ok', 200, 50);
+$INTERLEAVE = 0;
 wait_total(152);
 compare($ng, \%SLOS, $NOW, '00:10');
 
-# 00:45: the 30m window has left 00:10 behind, the page pairs are quiet
+# 00:14 and 00:45 with no read in between: the timers stand still with
+# the clock, so both minutes are folded in one pass
+clock('2026-01-01 00:14:00');
+send_n('/ok', 200, 7);
+send_n('/err', 502, 3);
+
+# 00:45: the 30m window has left 00:10 and 00:14 behind, the page pairs
+# are quiet
 clock('2026-01-01 00:45:00');
 send_n('/ok', 200, 20);
-wait_total(172);
+wait_total(182);
 $doc = compare($ng, \%SLOS, $NOW, '00:45');
 is($doc->{checks}{'slo:avail'}{status}, 'healthy', 'avail healthy again');
 
@@ -362,9 +381,11 @@ clock('2026-01-04 00:00:00');
 compare($ng, \%SLOS, $NOW, 'Jan 4 00:00');
 
 # minute 0's bucket, stale, serves Jan 4 00:00 now
+$INTERLEAVE = 1;
 send_n('/ok', 200, 3);
 send_n('/err', 502, 1);
-wait_total(191);
+$INTERLEAVE = 0;
+wait_total(201);
 $doc = compare($ng, \%SLOS, $NOW, 'Jan 4 00:00, a reused bucket');
 near($doc->{slos}{avail}{burn_rates}{'5m'}, (1 / 4) / (1 - 0.99),
      'the 5m window: only the 4 requests of the reused bucket');
@@ -375,6 +396,8 @@ compare($ng, \%SLOS, $NOW, 'Jan 30 23:59:59');
 clock('2026-01-31 00:00:00');
 $doc = compare($ng, \%SLOS, $NOW, 'Jan 31 00:00');
 is($doc->{slos}{avail}{total}, 14, 'Jan 31: the period holds 03:00 and Jan 4');
+is($doc->{zones}{other}{requests}, $OTHER,
+   "the zone without SLO counted its own $OTHER");
 
 $ng->stop;
 
