@@ -12,7 +12,7 @@
 
 const char  ngx_http_health_html_csp[] =
     "default-src 'none'; "
-    "script-src 'sha256-SJLDJPKKbBlTvX9AVwbIQrPfJnwvV37PQVZZfIyyl8c='; "
+    "script-src 'sha256-Hhhag0CI0m0ge6OP2yDZQ0juvDIXUcW7UbCSAm08bog='; "
     "style-src 'sha256-2TM6SG20P80DVsW4ZMnGYmnrq3V00bpiBm8amHv1XD4='; "
     "connect-src 'self'; "
     "img-src data:; "
@@ -1326,7 +1326,8 @@ const u_char  ngx_http_health_html[] =
     "      body.appendChild(h(\"tr\", hot \? { \"class\": w[1] >= 6 \? \"s-unhealthy\" : \"s-degraded\" } : null,\n"
     "        h(\"th\", { scope: \"row\" }, w[0]),\n"
     "        h(\"td\", { \"class\": \"r num\" }, isNum(v) \? fmt(v) + \"\\u00d7\" : \"\\u2014\"),\n"
-    "        h(\"td\", { \"class\": \"r num detail\" }, \"page/ticket above \" + fmt(w[1]) + \"\\u00d7\")));\n"
+    "        h(\"td\", { \"class\": \"r num detail\" },\n"
+    "          (w[1] >= 6 \? \"page\" : \"ticket\") + \" above \" + fmt(w[1]) + \"\\u00d7\")));\n"
     "    });\n"
     "    return h(\"article\", { \"class\": \"card s-\" + status, \"aria-label\": \"SLO \" + name },\n"
     "      h(\"div\", { \"class\": \"card-head\" }, h(\"h3\", null, name), pill(status)),\n"

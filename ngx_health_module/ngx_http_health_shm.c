@@ -767,11 +767,11 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
  * wall-clock minute (the monotonic second plus the offset of this fold),
  * added to the SLOs' buckets when the place or the minute changes and at
  * the end.  The run's length is its records' count; its bad ones, for the
- * zone's first SLO, are the 5xx counted a run of one status at a time
- * (where the loop looks the status up anyway) and the others no faster
- * than the latency: a compare and an add a record (a 5xx compares with
- * UINT64_MAX, so it is never counted twice).  The zone's other SLOs judge
- * the run's records when it is added.  A lock a run.
+ * zone's first SLO, are those whose time is not below a bound that the
+ * status sets where the loop looks it up anyway: the latency (UINT64_MAX
+ * without one), or 0 for a 5xx.  A compare and an add a record.  The
+ * zone's other SLOs judge the run's records when it is added.  A lock a
+ * run.
  */
 static ngx_inline __attribute__((always_inline)) void
 ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
@@ -783,14 +783,13 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
     uint32_t                   us32;
     uint64_t                   n, place, sec, epoch, us, cplace, csec;
     uint64_t                   capacity, width, nslots, *code;
-    uint64_t                   minute, m, rstart, sstart, s5xx, sslow;
-    uint64_t                   slat, slat_eff, b5;
+    uint64_t                   minute, m, rstart, bound, sbad;
     const uint64_t            *bounds;
     const u_char              *bound_of;
     unsigned                   index, nbounds;
     time_t                     offset;
     ngx_uint_t                 status, cstatus, i;
-    ngx_http_health_slo_t     *slo, **slo_of;
+    ngx_http_health_slo_t     *slo;
     ngx_http_health_rec_t     *rec;
     ngx_http_health_slot_t    *slots, *slot, *sum;
     ngx_http_health_totals_t  *t;
@@ -813,22 +812,15 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
     sum = NULL;
     code = NULL;
 
-    slo_of = (ngx_http_health_slo_t **) hmcf->slo_of;
     offset = with_slo ? ngx_http_health_slo_offset() : 0;
     slo = NULL;
     minute = 0;
     rstart = first;
-    sstart = first;
-    s5xx = 0;
-    sslow = 0;
-    slat = UINT64_MAX;
-    slat_eff = UINT64_MAX;
-    b5 = 0;
+    bound = UINT64_MAX;
+    sbad = 0;
 
 #define ngx_http_health_fold_flush(n)                                         \
-    ngx_http_health_slo_flush(slo, minute,                                    \
-                              s5xx + (b5 ? (n) - sstart : 0) + sslow,         \
-                              recs, rstart, n, size - 1)
+    ngx_http_health_slo_flush(slo, minute, sbad, recs, rstart, n, size - 1)
 
     for (n = first; n != last; n++) {
         rec = &recs[n % size];
@@ -856,13 +848,9 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
             }
 
             if (with_slo) {
-                slo = slo_of[place];
-                slat = slo ? slo->latency : UINT64_MAX;
+                slo = ((ngx_http_health_slo_t **) hmcf->slo_of)[place];
                 rstart = n;
-                sstart = n;
-                s5xx = 0;
-                sslow = 0;
-                b5 = 0;
+                sbad = 0;
             }
 
             cplace = place;
@@ -890,10 +878,8 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
             code = NULL;
 
             if (with_slo) {
-                s5xx += b5 ? n - sstart : 0;
-                sstart = n;
-                b5 = (status - 500 < 100);
-                slat_eff = b5 ? UINT64_MAX : slat;
+                bound = (status - 500 < 100) ? 0
+                        : slo ? slo->latency : UINT64_MAX;
             }
 
             if (status >= 100 && status < 600) {
@@ -931,9 +917,7 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
 
                     minute = m;
                     rstart = n;
-                    sstart = n;
-                    s5xx = 0;
-                    sslow = 0;
+                    sbad = 0;
                 }
             }
 
@@ -953,7 +937,7 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
         }
 
         if (with_slo) {
-            sslow += (us >= slat_eff);
+            sbad += (us >= bound);
         }
 
         if (slot == NULL) {
