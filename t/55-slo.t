@@ -426,6 +426,7 @@ sub conf_with {
     return $c;
 }
 
+my $log_before;
 my $rc = HealthTest::Nginx->new(workers => 2, conf => conf_with(
     'health_slo avail zone=api objective=99.9%;', 'api'));
 $rc->start;
@@ -477,6 +478,19 @@ real_check($rc, 'second', 95, 3, 0, 'the new SLO counts');
 $rc->get('/ok') for 1 .. 8;
 real_check($rc, 'avail', 99.9, 50, 2, 'old and new requests together');
 
+# another worker count makes a new counters' segment; an SLO's zone is
+# its own, and stays
+$rc->{workers} = 1;
+$log_before = -s $rc->error_log;
+$rc->reload(conf => conf_with(
+    "health_slo avail zone=api objective=99.9%;\n"
+    . "    health_slo second zone=other objective=95%;", 'other'));
+like(substr(slurp($rc->error_log), $log_before),
+     qr/health: the window, the buckets, the worker count/,
+     'the counters\' segment is a new one');
+real_check($rc, 'avail', 99.9, 50, 2, 'a new counters\' segment');
+real_check($rc, 'second', 95, 3, 0, 'a new counters\' segment');
+
 # a new objective reads the same buckets
 $rc->reload(conf => conf_with(
     "health_slo avail zone=api objective=99%;\n"
@@ -484,7 +498,7 @@ $rc->reload(conf => conf_with(
 real_check($rc, 'avail', 99, 50, 2, 'reload with another objective');
 
 # a new latency is another definition of good: the counts start again
-my $log_before = -s $rc->error_log;
+$log_before = -s $rc->error_log;
 $rc->reload(conf => conf_with(
     "health_slo avail zone=api objective=99% latency=10s;\n"
     . "    health_slo second zone=other objective=95%;", 'other'));
