@@ -766,12 +766,12 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
  * With SLOs, a zone's records are counted in a run of one place and one
  * wall-clock minute (the monotonic second plus the offset of this fold),
  * added to the SLOs' buckets when the place or the minute changes and at
- * the end.  The run's length is its records' count; its bad ones, for the
- * zone's first SLO, are those whose time is not below a bound that the
+ * the end.  The run's length is its records' count; its good ones, for
+ * the zone's first SLO, are those whose time is below a bound that the
  * status sets where the loop looks it up anyway: the latency (UINT64_MAX
- * without one), or 0 for a 5xx.  A compare and an add a record.  The
- * zone's other SLOs judge the run's records when it is added.  A lock a
- * run.
+ * without one), or 0 for a 5xx.  A compare and an add with carry a
+ * record.  The zone's other SLOs judge the run's records when it is
+ * added.  A lock a run.
  */
 static ngx_inline __attribute__((always_inline)) void
 ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
@@ -783,7 +783,7 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
     uint32_t                   us32;
     uint64_t                   n, place, sec, epoch, us, cplace, csec;
     uint64_t                   capacity, width, nslots, *code;
-    uint64_t                   minute, m, rstart, bound, sbad;
+    uint64_t                   minute, m, rstart, bound, sgood;
     const uint64_t            *bounds;
     const u_char              *bound_of;
     unsigned                   index, nbounds;
@@ -817,10 +817,11 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
     minute = 0;
     rstart = first;
     bound = UINT64_MAX;
-    sbad = 0;
+    sgood = 0;
 
 #define ngx_http_health_fold_flush(n)                                         \
-    ngx_http_health_slo_flush(slo, minute, sbad, recs, rstart, n, size - 1)
+    ngx_http_health_slo_flush(slo, minute, (n) - rstart - sgood, recs,        \
+                              rstart, n, size - 1)
 
     for (n = first; n != last; n++) {
         rec = &recs[n % size];
@@ -850,7 +851,7 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
             if (with_slo) {
                 slo = ((ngx_http_health_slo_t **) hmcf->slo_of)[place];
                 rstart = n;
-                sbad = 0;
+                sgood = 0;
             }
 
             cplace = place;
@@ -917,7 +918,7 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
 
                     minute = m;
                     rstart = n;
-                    sbad = 0;
+                    sgood = 0;
                 }
             }
 
@@ -937,7 +938,7 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
         }
 
         if (with_slo) {
-            sbad += (us >= bound);
+            sgood += (us < bound);
         }
 
         if (slot == NULL) {
