@@ -52,6 +52,7 @@
 #define NGX_HTTP_HEALTH_SLO_SHM_SIZE (256 * 1024)
 
 #define NGX_HTTP_HEALTH_SLO_WINDOWS  7
+#define NGX_HTTP_HEALTH_SLO_PAIRS    4
 
 
 typedef struct {
@@ -101,6 +102,7 @@ typedef struct {
     ngx_uint_t                   short_w;
     ngx_uint_t                   long_w;
     double                       factor;
+    const char                  *factor_text;
     ngx_uint_t                   page;
 } ngx_http_health_slo_pair_t;
 
@@ -113,6 +115,10 @@ static void ngx_http_health_slo_read(ngx_http_health_slo_t *slo,
     ngx_http_health_slo_figures_t *f);
 static ngx_int_t ngx_http_health_slo_collect(ngx_http_health_report_t *rep,
     void *data);
+static ngx_int_t ngx_http_health_slo_fires(ngx_http_health_slo_figures_t *f,
+    ngx_uint_t page);
+static json_t *ngx_http_health_slo_check_json(ngx_http_health_slo_t *slo,
+    ngx_http_health_slo_figures_t *f, ngx_int_t page);
 static ngx_int_t ngx_http_health_slo_prometheus(
     ngx_http_health_report_t *rep, void *data);
 static json_t *ngx_http_health_slo_json(ngx_http_health_slo_t *slo,
@@ -139,10 +145,10 @@ static ngx_http_health_slo_window_t  ngx_http_health_slo_windows[] = {
 
 
 static ngx_http_health_slo_pair_t  ngx_http_health_slo_pairs[] = {
-    { 0, 2, 14.4, 1 },                           /* 5m and 1h */
-    { 1, 4, 6, 1 },                              /* 30m and 6h */
-    { 3, 5, 3, 0 },                              /* 2h and 1d */
-    { 4, 6, 1, 0 }                               /* 6h and 3d */
+    { 0, 2, 14.4, "14.4", 1 },                   /* 5m and 1h */
+    { 1, 4, 6, "6", 1 },                         /* 30m and 6h */
+    { 3, 5, 3, "3", 0 },                         /* 2h and 1d */
+    { 4, 6, 1, "1", 0 }                          /* 6h and 3d */
 };
 
 
@@ -676,12 +682,11 @@ ngx_http_health_slo_collect(ngx_http_health_report_t *rep, void *data)
 {
     ngx_array_t *slos = data;
 
-    u_char                         *p, reason[256];
-    json_t                         *all, *obj, *tickets, *v;
-    ngx_uint_t                      i, k, page, fired;
+    json_t                         *all, *obj, *v;
+    ngx_int_t                       page;
+    ngx_uint_t                      i;
     health_status_t                 status, before;
     ngx_http_health_slo_t         **sp;
-    ngx_http_health_slo_pair_t     *pr;
     ngx_http_health_slo_figures_t   f;
 
     sp = slos->elts;
@@ -703,87 +708,20 @@ ngx_http_health_slo_collect(ngx_http_health_report_t *rep, void *data)
 
         ngx_http_health_slo_read(sp[i], &f);
 
-        /* a page-level pair whose both windows burn above its factor */
-        page = 0;
-        fired = 0;
-        pr = ngx_http_health_slo_pairs;
-        p = reason;
+        page = ngx_http_health_slo_fires(&f, 1);
 
-        for (k = 0; k < 4; k++) {
-            if (pr[k].page
-                && f.burn[pr[k].short_w] > pr[k].factor
-                && f.burn[pr[k].long_w] > pr[k].factor)
-            {
-                page = 1;
-                fired = k;
-                p = ngx_snprintf(reason, sizeof(reason),
-                                 "the %s and %s burn rates are above %s",
-                                 ngx_http_health_slo_windows[pr[k].short_w]
-                                     .name,
-                                 ngx_http_health_slo_windows[pr[k].long_w]
-                                     .name,
-                                 k == 0 ? "14.4" : "6");
-                break;
-            }
-        }
-
-        if (!page) {
-            p = ngx_snprintf(reason, sizeof(reason),
-                             "no page-level pair of windows burns above "
-                             "its factor");
-        }
-
-        status = page ? (sp[i]->required ? HEALTH_UNHEALTHY : HEALTH_DEGRADED)
-                      : HEALTH_HEALTHY;
+        status = (page == NGX_DECLINED) ? HEALTH_HEALTHY
+                 : sp[i]->required ? HEALTH_UNHEALTHY : HEALTH_DEGRADED;
 
         obj = NULL;
 
         if (rep->root != NULL) {
-            obj = json_object();
-            tickets = json_array();
-
-            if (obj == NULL || tickets == NULL) {
-                json_decref(obj);
-                json_decref(tickets);
-                return NGX_ERROR;
-            }
-
-            for (k = 0; k < 4; k++) {
-                if (!pr[k].page
-                    && f.burn[pr[k].short_w] > pr[k].factor
-                    && f.burn[pr[k].long_w] > pr[k].factor)
-                {
-                    (void) json_array_append_new(tickets,
-                        json_sprintf("%s&%s",
-                            ngx_http_health_slo_windows[pr[k].short_w].name,
-                            ngx_http_health_slo_windows[pr[k].long_w].name));
-                }
-            }
-
-            (void) json_object_set_new(obj, "reason",
-                                       json_stringn((char *) reason,
-                                                    p - reason));
-            (void) json_object_set_new(obj, "page",
-                                       page ? json_sprintf("%s&%s",
-                                           ngx_http_health_slo_windows[
-                                               pr[fired].short_w].name,
-                                           ngx_http_health_slo_windows[
-                                               pr[fired].long_w].name)
-                                            : json_null());
-            (void) json_object_set_new(obj, "tickets", tickets);
-            (void) json_object_set_new(obj, "required",
-                                       json_boolean(sp[i]->required));
-            (void) json_object_set_new(obj, "value",
-                                       ngx_http_health_slo_real(f.budget));
-            (void) json_object_set_new(obj, "unit",
-                                       json_string("budget remaining"));
-            (void) json_object_set_new(obj, "burn_rates",
-                                       ngx_http_health_slo_burn_json(&f));
-
+            obj = ngx_http_health_slo_check_json(sp[i], &f, page);
             v = ngx_http_health_slo_json(sp[i], &f);
-            if (v == NULL || json_object_set_new(all, (char *)
-                                                 sp[i]->name.data, v)
-                             != 0)
+
+            if (obj == NULL || v == NULL
+                || json_object_set_new(all, (char *) sp[i]->name.data, v)
+                   != 0)
             {
                 json_decref(obj);
                 return NGX_ERROR;
@@ -807,6 +745,99 @@ ngx_http_health_slo_collect(ngx_http_health_report_t *rep, void *data)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The first pair of the level (page or ticket) whose two windows both burn
+ * above its factor; NGX_DECLINED if none.
+ */
+static ngx_int_t
+ngx_http_health_slo_fires(ngx_http_health_slo_figures_t *f, ngx_uint_t page)
+{
+    ngx_uint_t                   k;
+    ngx_http_health_slo_pair_t  *pr;
+
+    pr = ngx_http_health_slo_pairs;
+
+    for (k = 0; k < NGX_HTTP_HEALTH_SLO_PAIRS; k++) {
+        if (pr[k].page == page
+            && f->burn[pr[k].short_w] > pr[k].factor
+            && f->burn[pr[k].long_w] > pr[k].factor)
+        {
+            return k;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the check's object: which pair fires and why, the tickets, the rates */
+static json_t *
+ngx_http_health_slo_check_json(ngx_http_health_slo_t *slo,
+    ngx_http_health_slo_figures_t *f, ngx_int_t page)
+{
+    u_char                      *p, reason[128];
+    json_t                      *obj, *tickets;
+    ngx_uint_t                   k;
+    ngx_http_health_slo_pair_t  *pr;
+
+    pr = ngx_http_health_slo_pairs;
+
+    obj = json_object();
+    tickets = json_array();
+
+    if (obj == NULL || tickets == NULL) {
+        json_decref(obj);
+        json_decref(tickets);
+        return NULL;
+    }
+
+    for (k = 0; k < NGX_HTTP_HEALTH_SLO_PAIRS; k++) {
+        if (!pr[k].page
+            && f->burn[pr[k].short_w] > pr[k].factor
+            && f->burn[pr[k].long_w] > pr[k].factor)
+        {
+            (void) json_array_append_new(tickets,
+                json_sprintf("%s&%s",
+                             ngx_http_health_slo_windows[pr[k].short_w].name,
+                             ngx_http_health_slo_windows[pr[k].long_w].name));
+        }
+    }
+
+    if (page == NGX_DECLINED) {
+        p = ngx_snprintf(reason, sizeof(reason),
+                         "no page-level pair of windows burns above "
+                         "its factor");
+
+        (void) json_object_set_new(obj, "page", json_null());
+
+    } else {
+        p = ngx_snprintf(reason, sizeof(reason),
+                         "the %s and %s burn rates are above %s",
+                         ngx_http_health_slo_windows[pr[page].short_w].name,
+                         ngx_http_health_slo_windows[pr[page].long_w].name,
+                         pr[page].factor_text);
+
+        (void) json_object_set_new(obj, "page",
+            json_sprintf("%s&%s",
+                         ngx_http_health_slo_windows[pr[page].short_w].name,
+                         ngx_http_health_slo_windows[pr[page].long_w].name));
+    }
+
+    (void) json_object_set_new(obj, "reason",
+                               json_stringn((char *) reason, p - reason));
+    (void) json_object_set_new(obj, "tickets", tickets);
+    (void) json_object_set_new(obj, "required",
+                               json_boolean(slo->required));
+    (void) json_object_set_new(obj, "value",
+                               ngx_http_health_slo_real(f->budget));
+    (void) json_object_set_new(obj, "unit", json_string("budget remaining"));
+    (void) json_object_set_new(obj, "burn_rates",
+                               ngx_http_health_slo_burn_json(f));
+
+    return obj;
 }
 
 
