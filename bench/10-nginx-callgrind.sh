@@ -13,6 +13,10 @@
 # per-request cost by a few dozen instructions either way, so the
 # difference between "idle" and "module" is the cost of the counting itself.
 #
+# A fourth variant, "slo", counts the same zone with an SLO on it
+# (health_slo ... latency=500ms): what the SLO adds to the fold of each
+# request's record, against "module".
+#
 # Each variant is measured BENCH_NGX_REPS (3) times, interleaved, and the
 # medians are printed.
 set -euo pipefail
@@ -34,13 +38,17 @@ bench_require valgrind ab
 
 port=$(bench_free_port)
 
-write_conf() {     # $1: stock|idle|module
+write_conf() {     # $1: stock|idle|module|slo
     local load='' zone='' user=''
     if [ "$1" != stock ]; then
         load="load_module $MODULE;"
     fi
     if [ "$1" = module ]; then
         zone="health_zone bench;"
+    fi
+    if [ "$1" = slo ]; then
+        zone="health_zone bench;
+    health_slo bench zone=bench objective=99.9% latency=500ms;"
     fi
     [ "$(id -u)" = 0 ] && user='user root;'
     cat > "$out/$1.conf" <<EOC
@@ -72,11 +80,11 @@ measure() {     # $1: variant, $2: requests
 # each variant REPS times, interleaved (stock, idle, module, stock, ...), so
 # that what drifts on a shared machine hits the three alike; the medians
 # are compared
-for v in stock idle module; do write_conf $v; done
+for v in stock idle module slo; do write_conf $v; done
 
 declare -A per
 for r in $(seq 1 "$REPS"); do
-    for v in stock idle module; do
+    for v in stock idle module slo; do
         a=$(measure $v "$N1")
         b=$(measure $v "$N2")
         per[$v,$r]=$(( (b - a) / (N2 - N1) ))
@@ -99,14 +107,23 @@ perl -e 'my ($n, $s, $i, $m) = @ARGV;
         $n, $i, $m - $i, ($m - $i) / $s * 100' \
     "$REPS" "$(median stock)" "$(median idle)" "$(median module)" \
     | tee "$out/result.txt"
+perl -e 'my ($n, $s, $m, $o) = @ARGV;
+    printf "callgrind (median of %d): module counting with an SLO %d " .
+        "instructions/request: ratio %.4f (%+.2f%%), the SLO adds %d\n",
+        $n, $o, $o / $s, ($o / $s - 1) * 100, $o - $m' \
+    "$REPS" "$(median stock)" "$(median module)" "$(median slo)" \
+    | tee -a "$out/result.txt"
 
 # The module's own functions per request: the instructions callgrind counts
-# in functions of the module's object, plus the clock_gettime calls it adds
+# in functions of the module's object (also on the lines callgrind_annotate
+# prints with the function's name but not the object, "???:ngx_http_..."
+# or its source file: a third of the fold's instructions are there, and
+# were not counted before this note), plus the clock_gettime calls it adds
 # (nginx calls it too, once an event loop turn: stock's count is taken
 # off), between the N1 and N2 runs of the last round.
 own_ir() {     # $1: callgrind output, $2: module object or "" for none
     callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null \
-        | perl -ne 'BEGIN { $m = shift } if (/^\s*([\d,]+)\s.*(\[\Q$m\E\]|clock_gettime)/) {
+        | perl -ne 'BEGIN { $m = shift } if (/^\s*([\d,]+)\s.*(\[\Q$m\E\]|:ngx_http_health_[\w.]+\s*$|clock_gettime)/) {
               next if !length $m && $2 ne "clock_gettime";
               ($v = $1) =~ tr/,//d; $s += $v } END { print $s + 0, "\n" }' "$2"
 }
@@ -119,3 +136,11 @@ perl -e 'my ($oa, $ob, $sa, $sb, $n1, $n2, $s) = @ARGV;
     printf "callgrind: the module'"'"'s own functions %.0f instructions/request " .
         "(%+.2f%% of stock %d)\n", $own, $own / $s * 100, $s' \
     "$oa" "$ob" "$sa" "$sb" "$N1" "$N2" "$(median stock)" | tee -a "$out/result.txt"
+la=$(own_ir "$out/callgrind.slo.$N1" "$MODULE")
+lb=$(own_ir "$out/callgrind.slo.$N2" "$MODULE")
+perl -e 'my ($oa, $ob, $sa, $sb, $n1, $n2, $s) = @ARGV;
+    my $own = (($ob - $oa) - ($sb - $sa)) / ($n2 - $n1);
+    printf "callgrind: the module'"'"'s own functions with an SLO %.0f " .
+        "instructions/request (%+.2f%% of stock %d)\n", $own, $own / $s * 100,
+        $s' \
+    "$la" "$lb" "$sa" "$sb" "$N1" "$N2" "$(median stock)" | tee -a "$out/result.txt"

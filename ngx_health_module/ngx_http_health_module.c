@@ -13,6 +13,7 @@
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_shm.h"
 #include "ngx_http_health_log.h"
+#include "ngx_http_health_slo.h"
 #include "ngx_http_health_rules.h"
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_probe.h"
@@ -101,6 +102,13 @@ static ngx_command_t  ngx_http_health_commands[] = {
     { ngx_string("health_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_health_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("health_slo"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_health_slo,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -226,6 +234,11 @@ ngx_http_health_init_main_conf(ngx_conf_t *cf, void *conf)
         return rv;
     }
 
+    rv = ngx_http_health_slo_init_conf(cf, hmcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     return ngx_http_health_shm_add(cf, hmcf);
 }
 
@@ -286,6 +299,8 @@ ngx_http_health_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_health_init_process(ngx_cycle_t *cycle)
 {
+    /* the SLOs' map first: the segment's init_process may fold */
+    ngx_http_health_slo_init_process(cycle);
     ngx_http_health_shm_init_process(cycle);
     ngx_http_health_probe_init_process(cycle);
     ngx_http_health_verdict_init_process(cycle);

@@ -76,6 +76,10 @@ typedef struct {
     uint64_t                     generation;     /* see the verdict */
     ngx_shm_zone_t              *hold_zone;      /* held checks, or NULL */
     ngx_uint_t                   status_served;  /* health_status is used */
+
+    /* health_slo (ngx_http_health_slo.c) */
+    ngx_array_t                 *slos;       /* ngx_http_health_slo_t * */
+    void                       **slo_of;         /* place -> first SLO */
 } ngx_http_health_main_conf_t;
 
 

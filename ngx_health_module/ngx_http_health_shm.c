@@ -26,6 +26,7 @@
 
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_shm.h"
+#include "ngx_http_health_slo.h"
 
 
 /* "nhelth03": since 03, blocks by name, rings of records */
@@ -58,6 +59,9 @@ static void ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
 static void ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
     uint64_t size);
+static ngx_inline void ngx_http_health_fold_loop(
+    ngx_http_health_main_conf_t *hmcf, ngx_http_health_rec_t *recs,
+    uint64_t first, uint64_t last, uint64_t size, ngx_uint_t with_slo);
 static void ngx_http_health_expire(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_slot_t *slots, ngx_uint_t k, uint64_t epoch);
 static void ngx_http_health_fold_timer(ngx_event_t *ev);
@@ -740,21 +744,52 @@ ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
  * blocks and codes, so a block's addresses, its slot and its code are
  * looked up again only when they change; everything the loop needs is in
  * locals, which the stores into the blocks cannot alias.
+ *
+ * The loop is compiled twice: without SLOs it is the loop it always was,
+ * and a configuration with SLOs pays a branch a fold to choose the other.
  */
 static void
 ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
     uint64_t size)
 {
+    if (hmcf->slo_of == NULL) {
+        ngx_http_health_fold_loop(hmcf, recs, first, last, size, 0);
+
+    } else {
+        ngx_http_health_fold_loop(hmcf, recs, first, last, size, 1);
+    }
+}
+
+
+/*
+ * With SLOs, a zone's records are counted in a run of one place and one
+ * wall-clock minute (the monotonic second plus the offset of this fold),
+ * added to the SLOs' buckets when the place or the minute changes and at
+ * the end.  The run's length is its records' count; its good ones, for
+ * the zone's first SLO, are those whose time is below a bound that the
+ * status sets where the loop looks it up anyway: the latency (UINT64_MAX
+ * without one), or 0 for a 5xx.  A compare and an add with carry a
+ * record.  The zone's other SLOs judge the run's records when it is
+ * added.  A lock a run.
+ */
+static ngx_inline __attribute__((always_inline)) void
+ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
+    uint64_t size, ngx_uint_t with_slo)
+{
     u_char                    *blocks;
     size_t                     block_size;
     uint32_t                   us32;
     uint64_t                   n, place, sec, epoch, us, cplace, csec;
     uint64_t                   capacity, width, nslots, *code;
+    uint64_t                   minute, m, rstart, bound, sgood;
     const uint64_t            *bounds;
     const u_char              *bound_of;
     unsigned                   index, nbounds;
+    time_t                     offset;
     ngx_uint_t                 status, cstatus, i;
+    ngx_http_health_slo_t     *slo;
     ngx_http_health_rec_t     *rec;
     ngx_http_health_slot_t    *slots, *slot, *sum;
     ngx_http_health_totals_t  *t;
@@ -777,6 +812,17 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
     sum = NULL;
     code = NULL;
 
+    offset = with_slo ? ngx_http_health_slo_offset() : 0;
+    slo = NULL;
+    minute = 0;
+    rstart = first;
+    bound = UINT64_MAX;
+    sgood = 0;
+
+#define ngx_http_health_fold_flush(n)                                         \
+    ngx_http_health_slo_flush(slo, minute, (n) - rstart - sgood, recs,        \
+                              rstart, n, size - 1)
+
     for (n = first; n != last; n++) {
         rec = &recs[n % size];
 
@@ -786,8 +832,26 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
         us = rec->us;
 
         if (place != cplace) {
+            if (with_slo) {
+                if (slo && n != rstart) {
+                    ngx_http_health_fold_flush(n);
+                }
+
+                slo = NULL;
+            }
+
             if (place >= capacity) {
+                if (with_slo) {
+                    cplace = (uint64_t) -1;
+                }
+
                 continue;
+            }
+
+            if (with_slo) {
+                slo = ((ngx_http_health_slo_t **) hmcf->slo_of)[place];
+                rstart = n;
+                sgood = 0;
             }
 
             cplace = place;
@@ -814,6 +878,11 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
             cstatus = status;
             code = NULL;
 
+            if (with_slo) {
+                bound = (status - 500 < 100) ? 0
+                        : slo ? slo->latency : UINT64_MAX;
+            }
+
             if (status >= 100 && status < 600) {
                 for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
                     if (t->code[i] == status) {
@@ -839,6 +908,20 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
         if (sec != csec) {
             csec = sec;
 
+            if (with_slo && slo) {
+                m = (uint64_t) (sec + offset) / 60;
+
+                if (m != minute) {
+                    if (n != rstart) {
+                        ngx_http_health_fold_flush(n);
+                    }
+
+                    minute = m;
+                    rstart = n;
+                    sgood = 0;
+                }
+            }
+
             epoch = sec / width;
             i = epoch % nslots;
             slot = &slots[i];
@@ -852,6 +935,10 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
                     ngx_http_health_expire(hmcf, slots, i, epoch);
                 }
             }
+        }
+
+        if (with_slo) {
+            sgood += (us < bound);
         }
 
         if (slot == NULL) {
@@ -874,6 +961,12 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
             slot->max_us = us32;
         }
     }
+
+    if (with_slo && slo && last != rstart) {
+        ngx_http_health_fold_flush(last);
+    }
+
+#undef ngx_http_health_fold_flush
 }
 
 

@@ -89,7 +89,17 @@ my $full = JSON::PP->new->canonical->encode({
                    required => JSON::PP::false, used_memory_pct => 12.5,
                    evicted_keys => 0, keyspace_hits => 900,
                    keyspace_misses => 100 },
+        'slo:api_availability' => { status => 'degraded',
+            reason => 'the 30m and 6h burn rates are above 6',
+            page => '30m&6h', tickets => [], required => JSON::PP::false,
+            value => 0.25, unit => 'budget remaining' },
     },
+    slos => { api_availability => {
+        zone => 'api', objective => 99.9, latency_ms => undef,
+        period_s => 2592000, sli => 99.925, error_budget_remaining => 0.25,
+        burn_rates => { '5m' => 2, '30m' => 7.5, '1h' => 5, '2h' => 4,
+                        '6h' => 6.5, '1d' => 1.2, '3d' => 0.8 },
+        good => 399700, total => 400000 } },
     zones => { api => {
         requests => 1500, bytes_in => 1234, bytes_out => 567890,
         responses => { '1xx' => 0, '2xx' => 1495, '3xx' => 0, '4xx' => 3,
@@ -335,6 +345,7 @@ like($dom, qr/No zones/, 'no zones: said so');
 like($dom, qr/id="upstreams-panel" hidden/, 'no upstreams: hidden');
 like($dom, qr/id="database-panel" hidden/, 'no database: hidden');
 like($dom, qr/id="cache-panel" hidden/, 'no cache: hidden');
+like($dom, qr/id="slos-panel" hidden/, 'no SLO: hidden');
 
 # every section, from a document of the design's shape
 $dom = chromium('--virtual-time-budget=3000', '--dump-dom',
@@ -353,6 +364,13 @@ like($dom, qr/<th scope="row">dead tuples<\/th>.*?degraded.*?orders 15 %/s,
 like($dom, qr/<dt>PostgreSQL<\/dt><dd class="num">15\.8<\/dd>/,
      'full: the server version');
 like($dom, qr/id="cache-panel"(?! hidden)/, 'full: cache shown');
+like($dom, qr/id="slos-panel"(?! hidden)/, 'full: SLOs shown');
+like($dom, qr/aria-label="SLO api_availability"/, 'full: the SLO by name');
+like($dom, qr/<dt>Budget left<\/dt><dd>25 %/, 'full: its budget left');
+like($dom, qr/<tr class="s-unhealthy"><th scope="row">30m<\/th><td class="r num">7\.5(?:\xc3\x97|\x{d7})/,
+     'full: the 30m window above its page factor, marked');
+like($dom, qr/<tr><th scope="row">5m<\/th><td class="r num">2(?:\xc3\x97|\x{d7})/,
+     'full: the 5m window below its factor, not marked');
 like($dom, qr/<dt>memory used<\/dt><dd class="num">12\.5 %<\/dd>/,
      'full: cache memory');
 like($dom, qr/<dt>hit rate<\/dt><dd class="num">90 %<\/dd>/,

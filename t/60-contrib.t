@@ -45,12 +45,16 @@ my %DESIGN = (
     nginx_health_check_judged                                => 'gauge',
     nginx_health_status                                      => 'gauge',
     nginx_health_info                                        => 'gauge',
+    nginx_health_slo_objective                               => 'gauge',
+    nginx_health_slo_events_total                            => 'counter',
+    nginx_health_slo_burn_rate                               => 'gauge',
+    nginx_health_slo_error_budget_remaining                  => 'gauge',
 );
 
 # The directives of the design, for the example configurations.
 my %DIRECTIVES = map { $_ => 1 } qw(health_zone health_status health_service
     health_window health_buckets health_rule health_postgres health_redis
-    health_check);
+    health_check health_slo);
 
 ###########################################################################
 # promtool
@@ -178,7 +182,7 @@ my %alert_families;
     ok($alert_families{$_}, "alerts use $_") for qw(nginx_health_responses_total
         nginx_health_requests_total nginx_health_request_duration_seconds
         nginx_health_upstream_peer_up nginx_health_check_status
-        nginx_health_status);
+        nginx_health_status nginx_health_slo_burn_rate);
     like($text, qr/up\{job="nginx-health"\}/, 'alerts watch the scrape job');
 }
 
@@ -212,6 +216,8 @@ EOF
 
     my $ng = HealthTest::Nginx->new(conf => <<"EOF");
     health_service contrib-test;
+    health_slo availability zone=api objective=99.9%;
+    health_slo fast zone=api objective=95% latency=500ms period=7d;
 
     upstream app {
         server 127.0.0.1:%%PORT_1%%;
@@ -268,6 +274,18 @@ EOF
         $live{$_} = 1 for families($1, \%live_hist);
     }
     $live{$_} = 1 for grep { /^nginx_health_/ } keys %type;
+
+    # the SLO families of the design, served when an SLO is configured
+    for my $f (grep { /^nginx_health_slo_/ } sort keys %DESIGN) {
+        ok($live{$f}, "live output has $f");
+        is($type{$f}, $DESIGN{$f}, "$f is a $DESIGN{$f}");
+    }
+    like($m->{content},
+         qr/^nginx_health_slo_events_total\{slo="availability",result="bad"\} 4$/m,
+         'the SLO counted the 4 answers 500 as bad');
+    like($m->{content},
+         qr/^nginx_health_slo_burn_rate\{slo="fast",window="5m"\} /m,
+         'burn rates by window');
 
     for my $f (sort keys %used) {
         ok($live{$f}, "live output has $f")
