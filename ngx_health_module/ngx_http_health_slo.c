@@ -158,6 +158,7 @@ ngx_http_health_slo(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_health_main_conf_t *hmcf = conf;
 
     uint64_t                 us;
+    ngx_int_t                rc;
     ngx_str_t               *value, s;
     ngx_uint_t               i;
     ngx_http_health_slo_t   *slo, **sp;
@@ -310,6 +311,16 @@ ngx_http_health_slo(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_strcmp(value[i].data, "required=off") == 0) {
             slo->required = 0;
             continue;
+        }
+
+        rc = ngx_http_health_hold_param(cf, &value[i], &slo->hold);
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -683,10 +694,11 @@ ngx_http_health_slo_collect(ngx_http_health_report_t *rep, void *data)
     ngx_array_t *slos = data;
 
     json_t                         *all, *obj, *v;
-    ngx_int_t                       page;
+    ngx_int_t                       page, rc;
     ngx_uint_t                      i;
     health_status_t                 status, before;
     ngx_http_health_slo_t         **sp;
+    ngx_http_health_held_t          held;
     ngx_http_health_slo_figures_t   f;
 
     sp = slos->elts;
@@ -728,20 +740,32 @@ ngx_http_health_slo_collect(ngx_http_health_report_t *rep, void *data)
             }
         }
 
+        /* a held check: its held status stands for it everywhere */
+        if (ngx_http_health_hold_eval(rep, &sp[i]->check, status,
+                                      &sp[i]->hold, &held)
+            == NGX_OK)
+        {
+            ngx_http_health_hold_json(obj, &held);
+            status = held.status;
+        }
+
         /* required=off: at most degraded for the instance */
         before = rep->status;
 
-        if (ngx_http_health_report_add_check(rep, &sp[i]->check, status, obj)
-            != NGX_OK)
-        {
+        rc = ngx_http_health_report_add_check(rep, &sp[i]->check, status,
+                                              obj);
+        if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
 
-        rep->status = health_status_worst(before,
-                                          sp[i]->required
-                                          ? status
-                                          : health_status_cap(status,
+        /* an answer for chosen checks (check=) tells the SLO's own status */
+        if (rc == NGX_OK && !rep->selected) {
+            rep->status = health_status_worst(before,
+                                              sp[i]->required
+                                              ? status
+                                              : health_status_cap(status,
                                                            HEALTH_DEGRADED));
+        }
     }
 
     return NGX_OK;

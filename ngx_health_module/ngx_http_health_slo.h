@@ -5,7 +5,7 @@
  * nginx-health: service-level objectives and their error budgets.
  *
  *   health_slo NAME zone=Z objective=PCT [latency=TIME] [period=TIME]
- *              [required=on|off];
+ *              [required=on|off] [for=TIME] [recover=TIME];
  *
  * An SLO counts the good and all requests of its zone in wall-clock
  * minutes (three days of them) and hours (ninety days of them), in a
@@ -25,6 +25,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_health_module.h"
+#include "ngx_http_health_hold.h"
 #include "ngx_http_health_shm.h"
 
 
@@ -39,6 +40,7 @@ struct ngx_http_health_slo_s {
     uint64_t                     latency;        /* usec; UINT64_MAX: none */
     time_t                       period;         /* seconds, whole hours */
     ngx_flag_t                   required;
+    ngx_http_health_hold_t       hold;           /* for=, recover= */
     uint32_t                     definition;     /* hash of zone, latency */
 
     u_char                      *file;
