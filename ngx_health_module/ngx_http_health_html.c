@@ -15,10 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_health_html.h"
-
-
-static ngx_int_t ngx_http_health_html_header(ngx_http_request_t *r,
-    char *key, const char *value);
+#include "ngx_http_health_status.h"
 
 
 ngx_int_t
@@ -28,15 +25,13 @@ ngx_http_health_html_send(ngx_http_request_t *r)
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
-    if (ngx_http_health_html_header(r, "Cache-Control", "no-store")
-            != NGX_OK
-        || ngx_http_health_html_header(r, "Content-Security-Policy",
-                                       ngx_http_health_html_csp)
+    if (ngx_http_health_header(r, "Cache-Control", "no-store") != NGX_OK
+        || ngx_http_health_header(r, "Content-Security-Policy",
+                                  ngx_http_health_html_csp)
            != NGX_OK
-        || ngx_http_health_html_header(r, "X-Content-Type-Options",
-                                       "nosniff")
+        || ngx_http_health_header(r, "X-Content-Type-Options", "nosniff")
            != NGX_OK
-        || ngx_http_health_html_header(r, "Referrer-Policy", "no-referrer")
+        || ngx_http_health_header(r, "Referrer-Policy", "no-referrer")
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -76,23 +71,3 @@ ngx_http_health_html_send(ngx_http_request_t *r)
     return ngx_http_output_filter(r, &out);
 }
 
-
-static ngx_int_t
-ngx_http_health_html_header(ngx_http_request_t *r, char *key,
-    const char *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = (u_char *) value;
-    h->value.len = ngx_strlen(value);
-
-    return NGX_OK;
-}

@@ -54,8 +54,6 @@ static ngx_int_t ngx_http_health_select_query(ngx_http_request_t *r,
     ngx_http_health_report_t *rep, ngx_http_health_loc_conf_t *hlcf);
 static ngx_int_t ngx_http_health_send_text(ngx_http_request_t *r,
     ngx_uint_t status, char *text);
-static ngx_int_t ngx_http_health_header(ngx_http_request_t *r, char *key,
-    char *value);
 static ngx_uint_t ngx_http_health_answer_code(ngx_http_health_report_t *rep);
 static ngx_http_health_report_t *ngx_http_health_report_collect(
     ngx_pool_t *pool, ngx_http_health_main_conf_t *hmcf,
@@ -503,8 +501,8 @@ ngx_http_health_send_text(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
-ngx_http_health_header(ngx_http_request_t *r, char *key, char *value)
+ngx_int_t
+ngx_http_health_header(ngx_http_request_t *r, char *key, const char *value)
 {
     ngx_table_elt_t  *h;
 

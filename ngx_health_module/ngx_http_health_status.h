@@ -114,6 +114,10 @@ typedef struct {
 
 
 char *ngx_http_health_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+/* a response header of the status location (key and value are static) */
+ngx_int_t ngx_http_health_header(ngx_http_request_t *r, char *key,
+    const char *value);
 ngx_int_t ngx_http_health_add_reporter(ngx_conf_t *cf,
     ngx_http_health_reporter_t *reporter);
 
