@@ -69,8 +69,13 @@ static uint64_t ngx_http_health_hash(uint64_t h, const void *p, size_t len);
 
 static ngx_event_t  ngx_http_health_fold_ev;
 
-/* where the fold counts a status outside 100 .. 599: nowhere a reader looks */
-static uint64_t     ngx_http_health_no_code;
+/*
+ * Where the fold counts what no reader looks at: a status outside
+ * 100 .. 599, and a record older than the window (its slot is a newer
+ * second's), so that the loop does not test for them a record.
+ */
+static uint64_t                ngx_http_health_no_code;
+static ngx_http_health_slot_t  ngx_http_health_no_slot;
 
 
 #define ngx_http_health_dir(hmcf)                                             \
@@ -790,7 +795,7 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
     uint64_t                   minute, m, rstart, bound, sbad;
     const uint64_t            *bounds;
     const u_char              *bound_of;
-    unsigned                   index, nbounds;
+    unsigned                   index, b;
     time_t                     offset;
     ngx_uint_t                 status, cstatus, i;
     ngx_http_health_slo_t     *slo;
@@ -805,7 +810,6 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
     nslots = hmcf->nslots;
     bounds = hmcf->bounds;
     bound_of = hmcf->bound_of;
-    nbounds = hmcf->nbounds;
 
     cplace = (uint64_t) -1;
     csec = (uint64_t) -1;
@@ -863,7 +867,6 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
             slots = (ngx_http_health_slot_t *) ((u_char *) t
                         + ngx_align(sizeof(ngx_http_health_totals_t),
                                     NGX_HTTP_HEALTH_CACHE_LINE));
-            sum = &slots[nslots];
             csec = (uint64_t) -1;
             cstatus = (ngx_uint_t) -1;
         }
@@ -874,8 +877,14 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
         t->bytes_in += rec->bytes_in;
         t->bytes_out += rec->bytes_out;
         t->time_us += us;
-        t->buckets[health_hist_bound_lookup(bound_of, bounds, nbounds,
-                                            index, us)]++;
+        /* health_hist_bound_lookup(), stopped by bounds[nbounds] */
+        b = bound_of[index];
+
+        while (us > bounds[b]) {
+            b++;
+        }
+
+        t->buckets[b]++;
 
         /* the classes are the sums of the codes, read by the reader */
         if (status != cstatus) {
@@ -927,11 +936,13 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
             epoch = sec / width;
             i = epoch % nslots;
             slot = &slots[i];
+            sum = &slots[nslots];
 
             if (slot->epoch != epoch) {
                 if (slot->requests && slot->epoch > epoch) {
                     /* older than the window: its slot is a newer one's */
-                    slot = NULL;
+                    slot = &ngx_http_health_no_slot;
+                    sum = &ngx_http_health_no_slot;
 
                 } else {
                     ngx_http_health_expire(hmcf, slots, i, epoch);
@@ -941,10 +952,6 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
 
         if (with_slo && us >= bound) {
             sbad++;
-        }
-
-        if (slot == NULL) {
-            continue;
         }
 
         slot->requests++;
