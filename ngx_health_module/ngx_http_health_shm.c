@@ -705,18 +705,41 @@ ngx_http_health_count_locked(ngx_http_health_main_conf_t *hmcf,
 
 
 void
-ngx_http_health_count_fold(ngx_http_health_main_conf_t *hmcf,
-    ngx_uint_t wait)
+ngx_http_health_count_busy(ngx_http_health_main_conf_t *hmcf,
+    ngx_uint_t block, ngx_uint_t status, uint64_t us, uint64_t sec,
+    uint64_t bytes_in, uint64_t bytes_out)
 {
-    if (wait) {
-        ngx_shmtx_lock(&hmcf->shpool->mutex);
+    uint64_t                 head, pending;
+    ngx_http_health_rec_t   *rec;
+    ngx_http_health_ring_t  *ring;
 
-    } else if (!ngx_shmtx_trylock(&hmcf->shpool->mutex)) {
-        return;
+    ring = hmcf->ring;
+
+    head = ring->head;
+    pending = head - __atomic_load_n(&ring->folded, __ATOMIC_ACQUIRE);
+
+    if (pending >= NGX_HTTP_HEALTH_RING) {
+        ngx_shmtx_lock(&hmcf->shpool->mutex);
+        ngx_http_health_fold(hmcf, ring);
+        ngx_shmtx_unlock(&hmcf->shpool->mutex);
+        pending = 0;
     }
 
-    ngx_http_health_fold(hmcf, hmcf->ring);
-    ngx_shmtx_unlock(&hmcf->shpool->mutex);
+    rec = &ring->rec[head % NGX_HTTP_HEALTH_RING];
+
+    rec->word = ngx_http_health_rec_word(hmcf->place[block], status, sec);
+    rec->us = us;
+    rec->bytes_in = bytes_in;
+    rec->bytes_out = bytes_out;
+
+    __atomic_store_n(&ring->head, head + 1, __ATOMIC_RELEASE);
+
+    if (pending + 1 >= NGX_HTTP_HEALTH_RING / 2
+        && ngx_shmtx_trylock(&hmcf->shpool->mutex))
+    {
+        ngx_http_health_fold(hmcf, ring);
+        ngx_shmtx_unlock(&hmcf->shpool->mutex);
+    }
 }
 
 
@@ -750,7 +773,11 @@ ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
  * mutex.  The records of one process in one second are mostly of a few
  * blocks and codes, so a block's addresses, its slot and its code are
  * looked up again only when they change; everything the loop needs is in
- * locals, which the stores into the blocks cannot alias.
+ * locals, which the stores into the blocks cannot alias.  The inner loop
+ * runs over the records of one block and one second (one compare of the
+ * record's word without its status tells), so that what the outer loop
+ * keeps for a change of block or second is not in the way of the
+ * registers of the counting itself.
  *
  * The loop is compiled twice: without SLOs it is the loop it always was,
  * and a configuration with SLOs pays a branch a fold to choose the other.
@@ -790,7 +817,8 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
 {
     u_char                    *blocks;
     size_t                     block_size;
-    uint64_t                   n, place, sec, epoch, us, cplace, csec;
+    uint64_t                   n, word, key, place, sec, epoch, us;
+    uint64_t                   cplace, csec;
     uint64_t                   capacity, width, nslots, *code;
     uint64_t                   minute, m, rstart, bound, sbad;
     const uint64_t            *bounds;
@@ -831,13 +859,14 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_slo_flush(slo, minute, sbad, recs, rstart, n,             \
                               NGX_HTTP_HEALTH_RING - 1)
 
-    for (n = first; n != last; n++) {
-        rec = &recs[n % NGX_HTTP_HEALTH_RING];
+    n = first;
 
-        place = rec->word >> 42;
-        status = (rec->word >> 32) & 0x3ff;
-        sec = rec->word & 0xffffffff;
-        us = rec->us;
+    while (n != last) {
+        rec = &recs[n % NGX_HTTP_HEALTH_RING];
+        word = rec->word;
+
+        place = word >> 42;
+        sec = word & 0xffffffff;
 
         if (place != cplace) {
             if (with_slo) {
@@ -853,6 +882,7 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
                     cplace = (uint64_t) -1;
                 }
 
+                n++;
                 continue;
             }
 
@@ -870,51 +900,6 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
             csec = (uint64_t) -1;
             cstatus = (ngx_uint_t) -1;
         }
-
-        index = health_hist_index(us);
-
-        t->requests++;
-        t->bytes_in += rec->bytes_in;
-        t->bytes_out += rec->bytes_out;
-        t->time_us += us;
-        /* health_hist_bound_lookup(), stopped by bounds[nbounds] */
-        b = bound_of[index];
-
-        while (us > bounds[b]) {
-            b++;
-        }
-
-        t->buckets[b]++;
-
-        /* the classes are the sums of the codes, read by the reader */
-        if (status != cstatus) {
-            cstatus = status;
-            code = &ngx_http_health_no_code;
-
-            if (with_slo) {
-                bound = (status - 500 < 100) ? 0
-                        : slo ? slo->latency : UINT64_MAX;
-            }
-
-            if (status >= 100 && status < 600) {
-                for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
-                    if (t->code[i] == status) {
-                        break;
-                    }
-
-                    if (t->code[i] == 0) {
-                        t->code[i] = (uint16_t) status;
-                        break;
-                    }
-                }
-
-                code = (i < NGX_HTTP_HEALTH_BLOCK_CODES)
-                       ? &t->code_count[i]
-                       : &t->codes_other[status / 100 - 1];
-            }
-        }
-
-        (*code)++;
 
         if (sec != csec) {
             csec = sec;
@@ -950,23 +935,88 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
             }
         }
 
-        if (with_slo && us >= bound) {
-            sbad++;
-        }
+        /*
+         * The records of this block and second: all that changes from one
+         * to the next is the status, the time and the bytes.
+         */
+        key = word & ~((uint64_t) 0x3ff << 32);
 
-        slot->requests++;
-        slot->hist[index]++;
-        sum->requests++;
-        sum->hist[index]++;
+        do {
+            status = (word >> 32) & 0x3ff;
+            us = rec->us;
 
-        if (status >= 500 && status < 600) {
-            slot->errors++;
-            sum->errors++;
-        }
+            index = health_hist_index(us);
 
-        if (us > slot->max_us) {
-            slot->max_us = us > 0xffffffff ? 0xffffffff : (uint32_t) us;
-        }
+            t->requests++;
+            t->bytes_in += rec->bytes_in;
+            t->bytes_out += rec->bytes_out;
+            t->time_us += us;
+
+            /* health_hist_bound_lookup(), stopped by bounds[nbounds] */
+            b = bound_of[index];
+
+            while (us > bounds[b]) {
+                b++;
+            }
+
+            t->buckets[b]++;
+
+            /* the classes are the sums of the codes, read by the reader */
+            if (status != cstatus) {
+                cstatus = status;
+                code = &ngx_http_health_no_code;
+
+                if (with_slo) {
+                    bound = (status - 500 < 100) ? 0
+                            : slo ? slo->latency : UINT64_MAX;
+                }
+
+                if (status >= 100 && status < 600) {
+                    for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
+                        if (t->code[i] == status) {
+                            break;
+                        }
+
+                        if (t->code[i] == 0) {
+                            t->code[i] = (uint16_t) status;
+                            break;
+                        }
+                    }
+
+                    code = (i < NGX_HTTP_HEALTH_BLOCK_CODES)
+                           ? &t->code_count[i]
+                           : &t->codes_other[status / 100 - 1];
+                }
+            }
+
+            (*code)++;
+
+            if (with_slo && us >= bound) {
+                sbad++;
+            }
+
+            slot->requests++;
+            slot->hist[index]++;
+            sum->requests++;
+            sum->hist[index]++;
+
+            if (status >= 500 && status < 600) {
+                slot->errors++;
+                sum->errors++;
+            }
+
+            if (us > slot->max_us) {
+                slot->max_us = us > 0xffffffff ? 0xffffffff : (uint32_t) us;
+            }
+
+            if (++n == last) {
+                break;
+            }
+
+            rec = &recs[n % NGX_HTTP_HEALTH_RING];
+            word = rec->word;
+
+        } while ((word & ~((uint64_t) 0x3ff << 32)) == key);
     }
 
     if (with_slo && slo && last != rstart) {
