@@ -802,13 +802,14 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
  * the end.  The run's length is its records' count; its bad ones, for
  * the zone's first SLO, are those whose time is not below a bound that
  * the status sets where the loop looks it up anyway: the latency
- * (UINT64_MAX without one), or 0 for a 5xx.  A compare and a branch a
- * record, not taken while the requests are good.  The zone's other SLOs
- * judge the run's records when it is added.  A lock a run.
+ * (UINT64_MAX without one), or 0 for a 5xx.  A compare and an add with
+ * carry a record.  The zone's other SLOs judge the run's records when it
+ * is added.  A lock a run.
  *
- * Callgrind counts every instruction of this loop once a request
- * (README, "nginx: cost per request"): what is rare is a branch around
- * it rather than a branch-free sequence that is always paid.
+ * Every instruction of this loop is paid once a request (README, "nginx:
+ * cost per request"): what is rare (a status without a code of its own,
+ * a record older than the window) writes into scratch counters rather
+ * than being tested for a record.
  */
 static ngx_inline __attribute__((always_inline)) void
 ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
