@@ -11,7 +11,10 @@
  *
  * Request time has microsecond resolution: a post-read handler stores a
  * monotonic timestamp in this module's context slot of the request (the
- * slot holds the number itself, not a pointer, so nothing is allocated).
+ * slot holds the number itself, not a pointer, so nothing is allocated):
+ * nanoseconds plus one where a pointer has 64 bits (never 0, and no
+ * division; the log handler divides the difference once), microseconds
+ * where it has 32 (nanoseconds would wrap every 4 seconds).
  * When the slot is empty (an internal redirect clears it, or the request
  * never reached the phases) the time falls back to nginx's own millisecond
  * request start.
@@ -28,7 +31,7 @@
 
 static ngx_int_t ngx_http_health_start_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_health_log_handler(ngx_http_request_t *r);
-static ngx_inline uintptr_t ngx_http_health_now_us(void);
+static ngx_inline uintptr_t ngx_http_health_stamp(void);
 
 
 ngx_int_t
@@ -57,15 +60,26 @@ ngx_http_health_log_init(ngx_conf_t *cf)
 }
 
 
+/* 0 means "no timestamp" */
 static ngx_inline uintptr_t
-ngx_http_health_now_us(void)
+ngx_http_health_stamp(void)
 {
+#if (NGX_PTR_SIZE == 8)
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ngx_http_health_ts);
+
+    return (uintptr_t) ngx_http_health_ts.tv_sec * 1000000000
+           + (uintptr_t) ngx_http_health_ts.tv_nsec + 1;
+
+#else
+
     uintptr_t  us;
 
     us = (uintptr_t) ngx_http_health_monotonic_usec();
 
-    /* 0 means "no timestamp" */
     return us ? us : 1;
+
+#endif
 }
 
 
@@ -76,7 +90,7 @@ ngx_http_health_now_us(void)
 static ngx_int_t
 ngx_http_health_start_handler(ngx_http_request_t *r)
 {
-    ngx_http_set_ctx(r, (void *) ngx_http_health_now_us(),
+    ngx_http_set_ctx(r, (void *) ngx_http_health_stamp(),
                      ngx_http_health_module);
 
     return NGX_DECLINED;
@@ -86,8 +100,8 @@ ngx_http_health_start_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_health_log_handler(ngx_http_request_t *r)
 {
-    uint64_t                      us, now;
-    uintptr_t                     start;
+    uint64_t                      us;
+    uintptr_t                     start, now;
     ngx_uint_t                    status;
     ngx_time_t                   *tp;
     ngx_msec_int_t                ms;
@@ -116,12 +130,16 @@ ngx_http_health_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    now = ngx_http_health_monotonic_usec();
+    now = ngx_http_health_stamp();
     start = (uintptr_t) ngx_http_get_module_ctx(r, ngx_http_health_module);
 
     if (start) {
         /* wraps correctly on 32-bit platforms too */
-        us = (uintptr_t) ((uintptr_t) now - start);
+        us = (uintptr_t) (now - start);
+
+#if (NGX_PTR_SIZE == 8)
+        us /= 1000;
+#endif
 
     } else {
         tp = ngx_timeofday();

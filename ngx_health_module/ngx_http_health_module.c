@@ -494,6 +494,7 @@ ngx_http_health_set_bounds(ngx_conf_t *cf, ngx_http_health_main_conf_t *hmcf,
     }
 
     hmcf->nbounds = n;
+    hmcf->bounds[n] = UINT64_MAX;
 
     health_hist_bound_table(hmcf->bounds, n, hmcf->bound_of);
 

@@ -41,7 +41,8 @@ typedef struct {
     time_t                       slot_width;     /* seconds */
     ngx_uint_t                   nslots;
 
-    uint64_t                     bounds[HEALTH_HIST_MAX_BOUNDS];
+    /* and UINT64_MAX after the last: the fold's search needs no count */
+    uint64_t                     bounds[HEALTH_HIST_MAX_BOUNDS + 1];
     ngx_str_t                    bound_labels[HEALTH_HIST_MAX_BOUNDS];
     ngx_uint_t                   nbounds;
     u_char                       bound_of[HEALTH_HIST_BUCKETS];

@@ -57,11 +57,10 @@ static ngx_int_t ngx_http_health_find(ngx_http_health_main_conf_t *hmcf,
 static void ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_ring_t *ring);
 static void ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
-    ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
-    uint64_t size);
+    ngx_http_health_rec_t *recs, uint64_t first, uint64_t last);
 static ngx_inline void ngx_http_health_fold_loop(
     ngx_http_health_main_conf_t *hmcf, ngx_http_health_rec_t *recs,
-    uint64_t first, uint64_t last, uint64_t size, ngx_uint_t with_slo);
+    uint64_t first, uint64_t last, ngx_uint_t with_slo);
 static void ngx_http_health_expire(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_slot_t *slots, ngx_uint_t k, uint64_t epoch);
 static void ngx_http_health_fold_timer(ngx_event_t *ev);
@@ -69,6 +68,14 @@ static uint64_t ngx_http_health_hash(uint64_t h, const void *p, size_t len);
 
 
 static ngx_event_t  ngx_http_health_fold_ev;
+
+/*
+ * Where the fold counts what no reader looks at: a status outside
+ * 100 .. 599, and a record older than the window (its slot is a newer
+ * second's), so that the loop does not test for them a record.
+ */
+static uint64_t                ngx_http_health_no_code;
+static ngx_http_health_slot_t  ngx_http_health_no_slot;
 
 
 #define ngx_http_health_dir(hmcf)                                             \
@@ -691,24 +698,48 @@ ngx_http_health_count_locked(ngx_http_health_main_conf_t *hmcf,
     rec.bytes_out = bytes_out;
 
     ngx_shmtx_lock(&hmcf->shpool->mutex);
-    ngx_http_health_fold_records(hmcf, &rec, 0, 1, 1);
+    /* record 0 of a "ring" of one: n % RING is 0 */
+    ngx_http_health_fold_records(hmcf, &rec, 0, 1);
     ngx_shmtx_unlock(&hmcf->shpool->mutex);
 }
 
 
 void
-ngx_http_health_count_fold(ngx_http_health_main_conf_t *hmcf,
-    ngx_uint_t wait)
+ngx_http_health_count_busy(ngx_http_health_main_conf_t *hmcf,
+    ngx_uint_t block, ngx_uint_t status, uint64_t us, uint64_t sec,
+    uint64_t bytes_in, uint64_t bytes_out)
 {
-    if (wait) {
-        ngx_shmtx_lock(&hmcf->shpool->mutex);
+    uint64_t                 head, pending;
+    ngx_http_health_rec_t   *rec;
+    ngx_http_health_ring_t  *ring;
 
-    } else if (!ngx_shmtx_trylock(&hmcf->shpool->mutex)) {
-        return;
+    ring = hmcf->ring;
+
+    head = ring->head;
+    pending = head - __atomic_load_n(&ring->folded, __ATOMIC_ACQUIRE);
+
+    if (pending >= NGX_HTTP_HEALTH_RING) {
+        ngx_shmtx_lock(&hmcf->shpool->mutex);
+        ngx_http_health_fold(hmcf, ring);
+        ngx_shmtx_unlock(&hmcf->shpool->mutex);
+        pending = 0;
     }
 
-    ngx_http_health_fold(hmcf, hmcf->ring);
-    ngx_shmtx_unlock(&hmcf->shpool->mutex);
+    rec = &ring->rec[head % NGX_HTTP_HEALTH_RING];
+
+    rec->word = ngx_http_health_rec_word(hmcf->place[block], status, sec);
+    rec->us = us;
+    rec->bytes_in = bytes_in;
+    rec->bytes_out = bytes_out;
+
+    __atomic_store_n(&ring->head, head + 1, __ATOMIC_RELEASE);
+
+    if (pending + 1 >= NGX_HTTP_HEALTH_RING / 2
+        && ngx_shmtx_trylock(&hmcf->shpool->mutex))
+    {
+        ngx_http_health_fold(hmcf, ring);
+        ngx_shmtx_unlock(&hmcf->shpool->mutex);
+    }
 }
 
 
@@ -731,33 +762,35 @@ ngx_http_health_fold(ngx_http_health_main_conf_t *hmcf,
         i = head - NGX_HTTP_HEALTH_RING;
     }
 
-    ngx_http_health_fold_records(hmcf, ring->rec, i, head,
-                                 NGX_HTTP_HEALTH_RING);
+    ngx_http_health_fold_records(hmcf, ring->rec, i, head);
 
     __atomic_store_n(&ring->folded, head, __ATOMIC_RELEASE);
 }
 
 
 /*
- * Records first .. last - 1 (modulo size) into their blocks, under the
+ * Records first .. last - 1 (modulo RING) into their blocks, under the
  * mutex.  The records of one process in one second are mostly of a few
  * blocks and codes, so a block's addresses, its slot and its code are
  * looked up again only when they change; everything the loop needs is in
- * locals, which the stores into the blocks cannot alias.
+ * locals, which the stores into the blocks cannot alias.  The inner loop
+ * runs over the records of one block and one second (one compare of the
+ * record's word without its status tells), so that what the outer loop
+ * keeps for a change of block or second is not in the way of the
+ * registers of the counting itself.
  *
  * The loop is compiled twice: without SLOs it is the loop it always was,
  * and a configuration with SLOs pays a branch a fold to choose the other.
  */
 static void
 ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
-    ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
-    uint64_t size)
+    ngx_http_health_rec_t *recs, uint64_t first, uint64_t last)
 {
     if (hmcf->slo_of == NULL) {
-        ngx_http_health_fold_loop(hmcf, recs, first, last, size, 0);
+        ngx_http_health_fold_loop(hmcf, recs, first, last, 0);
 
     } else {
-        ngx_http_health_fold_loop(hmcf, recs, first, last, size, 1);
+        ngx_http_health_fold_loop(hmcf, recs, first, last, 1);
     }
 }
 
@@ -766,27 +799,32 @@ ngx_http_health_fold_records(ngx_http_health_main_conf_t *hmcf,
  * With SLOs, a zone's records are counted in a run of one place and one
  * wall-clock minute (the monotonic second plus the offset of this fold),
  * added to the SLOs' buckets when the place or the minute changes and at
- * the end.  The run's length is its records' count; its good ones, for
- * the zone's first SLO, are those whose time is below a bound that the
- * status sets where the loop looks it up anyway: the latency (UINT64_MAX
- * without one), or 0 for a 5xx.  A compare and an add with carry a
- * record.  The zone's other SLOs judge the run's records when it is
- * added.  A lock a run.
+ * the end.  The run's length is its records' count; its bad ones, for
+ * the zone's first SLO, are those whose time is not below a bound that
+ * the status sets where the loop looks it up anyway: the latency
+ * (UINT64_MAX without one), or 0 for a 5xx.  A compare and an add with
+ * carry a record.  The zone's other SLOs judge the run's records when it
+ * is added.  A lock a run.
+ *
+ * Every instruction of this loop is paid once a request (README, "nginx:
+ * cost per request"): what is rare (a status without a code of its own,
+ * a record older than the window) writes into scratch counters rather
+ * than being tested for a record.
  */
 static ngx_inline __attribute__((always_inline)) void
 ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
     ngx_http_health_rec_t *recs, uint64_t first, uint64_t last,
-    uint64_t size, ngx_uint_t with_slo)
+    ngx_uint_t with_slo)
 {
     u_char                    *blocks;
     size_t                     block_size;
-    uint32_t                   us32;
-    uint64_t                   n, place, sec, epoch, us, cplace, csec;
+    uint64_t                   n, word, key, place, sec, epoch, us;
+    uint64_t                   cplace, csec;
     uint64_t                   capacity, width, nslots, *code;
-    uint64_t                   minute, m, rstart, bound, sgood;
+    uint64_t                   minute, m, rstart, bound, sbad;
     const uint64_t            *bounds;
     const u_char              *bound_of;
-    unsigned                   index, nbounds;
+    unsigned                   index, b;
     time_t                     offset;
     ngx_uint_t                 status, cstatus, i;
     ngx_http_health_slo_t     *slo;
@@ -801,7 +839,6 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
     nslots = hmcf->nslots;
     bounds = hmcf->bounds;
     bound_of = hmcf->bound_of;
-    nbounds = hmcf->nbounds;
 
     cplace = (uint64_t) -1;
     csec = (uint64_t) -1;
@@ -810,26 +847,27 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
     slots = NULL;
     slot = NULL;
     sum = NULL;
-    code = NULL;
+    code = &ngx_http_health_no_code;
 
     offset = with_slo ? ngx_http_health_slo_offset() : 0;
     slo = NULL;
     minute = 0;
     rstart = first;
     bound = UINT64_MAX;
-    sgood = 0;
+    sbad = 0;
 
 #define ngx_http_health_fold_flush(n)                                         \
-    ngx_http_health_slo_flush(slo, minute, (n) - rstart - sgood, recs,        \
-                              rstart, n, size - 1)
+    ngx_http_health_slo_flush(slo, minute, sbad, recs, rstart, n,             \
+                              NGX_HTTP_HEALTH_RING - 1)
 
-    for (n = first; n != last; n++) {
-        rec = &recs[n % size];
+    n = first;
 
-        place = rec->word >> 42;
-        status = (rec->word >> 32) & 0x3ff;
-        sec = rec->word & 0xffffffff;
-        us = rec->us;
+    while (n != last) {
+        rec = &recs[n % NGX_HTTP_HEALTH_RING];
+        word = rec->word;
+
+        place = word >> 42;
+        sec = word & 0xffffffff;
 
         if (place != cplace) {
             if (with_slo) {
@@ -845,13 +883,14 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
                     cplace = (uint64_t) -1;
                 }
 
+                n++;
                 continue;
             }
 
             if (with_slo) {
                 slo = ((ngx_http_health_slo_t **) hmcf->slo_of)[place];
                 rstart = n;
-                sgood = 0;
+                sbad = 0;
             }
 
             cplace = place;
@@ -859,50 +898,8 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
             slots = (ngx_http_health_slot_t *) ((u_char *) t
                         + ngx_align(sizeof(ngx_http_health_totals_t),
                                     NGX_HTTP_HEALTH_CACHE_LINE));
-            sum = &slots[nslots];
             csec = (uint64_t) -1;
             cstatus = (ngx_uint_t) -1;
-        }
-
-        index = health_hist_index(us);
-
-        t->requests++;
-        t->bytes_in += rec->bytes_in;
-        t->bytes_out += rec->bytes_out;
-        t->time_us += us;
-        t->buckets[health_hist_bound_lookup(bound_of, bounds, nbounds,
-                                            index, us)]++;
-
-        /* the classes are the sums of the codes, read by the reader */
-        if (status != cstatus) {
-            cstatus = status;
-            code = NULL;
-
-            if (with_slo) {
-                bound = (status - 500 < 100) ? 0
-                        : slo ? slo->latency : UINT64_MAX;
-            }
-
-            if (status >= 100 && status < 600) {
-                for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
-                    if (t->code[i] == status) {
-                        break;
-                    }
-
-                    if (t->code[i] == 0) {
-                        t->code[i] = (uint16_t) status;
-                        break;
-                    }
-                }
-
-                code = (i < NGX_HTTP_HEALTH_BLOCK_CODES)
-                       ? &t->code_count[i]
-                       : &t->codes_other[status / 100 - 1];
-            }
-        }
-
-        if (code) {
-            (*code)++;
         }
 
         if (sec != csec) {
@@ -918,18 +915,20 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
 
                     minute = m;
                     rstart = n;
-                    sgood = 0;
+                    sbad = 0;
                 }
             }
 
             epoch = sec / width;
             i = epoch % nslots;
             slot = &slots[i];
+            sum = &slots[nslots];
 
             if (slot->epoch != epoch) {
                 if (slot->requests && slot->epoch > epoch) {
                     /* older than the window: its slot is a newer one's */
-                    slot = NULL;
+                    slot = &ngx_http_health_no_slot;
+                    sum = &ngx_http_health_no_slot;
 
                 } else {
                     ngx_http_health_expire(hmcf, slots, i, epoch);
@@ -937,29 +936,88 @@ ngx_http_health_fold_loop(ngx_http_health_main_conf_t *hmcf,
             }
         }
 
-        if (with_slo) {
-            sgood += (us < bound);
-        }
+        /*
+         * The records of this block and second: all that changes from one
+         * to the next is the status, the time and the bytes.
+         */
+        key = word & ~((uint64_t) 0x3ff << 32);
 
-        if (slot == NULL) {
-            continue;
-        }
+        do {
+            status = (word >> 32) & 0x3ff;
+            us = rec->us;
 
-        us32 = us > 0xffffffff ? 0xffffffff : (uint32_t) us;
+            index = health_hist_index(us);
 
-        slot->requests++;
-        slot->hist[index]++;
-        sum->requests++;
-        sum->hist[index]++;
+            t->requests++;
+            t->bytes_in += rec->bytes_in;
+            t->bytes_out += rec->bytes_out;
+            t->time_us += us;
 
-        if (status >= 500 && status < 600) {
-            slot->errors++;
-            sum->errors++;
-        }
+            /* health_hist_bound_lookup(), stopped by bounds[nbounds] */
+            b = bound_of[index];
 
-        if (us32 > slot->max_us) {
-            slot->max_us = us32;
-        }
+            while (us > bounds[b]) {
+                b++;
+            }
+
+            t->buckets[b]++;
+
+            /* the classes are the sums of the codes, read by the reader */
+            if (status != cstatus) {
+                cstatus = status;
+                code = &ngx_http_health_no_code;
+
+                if (with_slo) {
+                    bound = (status - 500 < 100) ? 0
+                            : slo ? slo->latency : UINT64_MAX;
+                }
+
+                if (status >= 100 && status < 600) {
+                    for (i = 0; i < NGX_HTTP_HEALTH_BLOCK_CODES; i++) {
+                        if (t->code[i] == status) {
+                            break;
+                        }
+
+                        if (t->code[i] == 0) {
+                            t->code[i] = (uint16_t) status;
+                            break;
+                        }
+                    }
+
+                    code = (i < NGX_HTTP_HEALTH_BLOCK_CODES)
+                           ? &t->code_count[i]
+                           : &t->codes_other[status / 100 - 1];
+                }
+            }
+
+            (*code)++;
+
+            if (with_slo && us >= bound) {
+                sbad++;
+            }
+
+            slot->requests++;
+            slot->hist[index]++;
+            sum->requests++;
+            sum->hist[index]++;
+
+            if (status >= 500 && status < 600) {
+                slot->errors++;
+                sum->errors++;
+            }
+
+            if (us > slot->max_us) {
+                slot->max_us = us > 0xffffffff ? 0xffffffff : (uint32_t) us;
+            }
+
+            if (++n == last) {
+                break;
+            }
+
+            rec = &recs[n % NGX_HTTP_HEALTH_RING];
+            word = rec->word;
+
+        } while ((word & ~((uint64_t) 0x3ff << 32)) == key);
     }
 
     if (with_slo && slo && last != rstart) {

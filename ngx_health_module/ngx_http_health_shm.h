@@ -204,8 +204,9 @@ typedef struct {
 void ngx_http_health_count_locked(ngx_http_health_main_conf_t *hmcf,
     ngx_uint_t block, ngx_uint_t status, uint64_t us, uint64_t sec,
     uint64_t bytes_in, uint64_t bytes_out);
-void ngx_http_health_count_fold(ngx_http_health_main_conf_t *hmcf,
-    ngx_uint_t wait);
+void ngx_http_health_count_busy(ngx_http_health_main_conf_t *hmcf,
+    ngx_uint_t block, ngx_uint_t status, uint64_t us, uint64_t sec,
+    uint64_t bytes_in, uint64_t bytes_out);
 
 
 /*
@@ -214,7 +215,9 @@ void ngx_http_health_count_fold(ngx_http_health_main_conf_t *hmcf,
  * phase and the balancer alike.  us is its time, sec the monotonic second
  * it ended in.  One record into this process' ring: no lock unless the
  * ring is full (readers held the mutex for as long as it took to write
- * RING / 2 records) or this process has none.
+ * RING / 2 records) or this process has none.  One compare a request
+ * tells the common case (less than half the ring pending after this
+ * record) from the others, which count_busy handles.
  */
 static ngx_inline void
 ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
@@ -236,9 +239,10 @@ ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
     head = ring->head;
     pending = head - __atomic_load_n(&ring->folded, __ATOMIC_ACQUIRE);
 
-    if (pending >= NGX_HTTP_HEALTH_RING) {
-        ngx_http_health_count_fold(hmcf, 1);
-        pending = 0;
+    if (pending >= NGX_HTTP_HEALTH_RING / 2 - 1) {
+        ngx_http_health_count_busy(hmcf, block, status, us, sec, bytes_in,
+                                   bytes_out);
+        return;
     }
 
     rec = &ring->rec[head % NGX_HTTP_HEALTH_RING];
@@ -249,10 +253,6 @@ ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
     rec->bytes_out = bytes_out;
 
     __atomic_store_n(&ring->head, head + 1, __ATOMIC_RELEASE);
-
-    if (pending + 1 >= NGX_HTTP_HEALTH_RING / 2) {
-        ngx_http_health_count_fold(hmcf, 0);
-    }
 }
 
 

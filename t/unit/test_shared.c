@@ -341,7 +341,7 @@ check_quantiles(const char *name, uint64_t *sample, size_t n)
 static void
 test_histogram(void)
 {
-    int       monotonic, inside, narrow;
+    int       monotonic, inside, narrow, ends;
     char      buf[32], err[128];
     size_t    bad, i;
     unsigned  idx, prev;
@@ -387,6 +387,19 @@ test_histogram(void)
         }
     }
 
+    /* both ends of every bucket, and the values just outside them */
+    ends = 1;
+
+    for (idx = 0; idx < HEALTH_HIST_BUCKETS - 1; idx++) {
+        if (health_hist_index(health_hist_lower(idx)) != idx
+            || health_hist_index(health_hist_upper(idx) - 1) != idx
+            || health_hist_index(health_hist_upper(idx)) != idx + 1)
+        {
+            ends = 0;
+        }
+    }
+
+    OK(ends, "the first and the last value of every bucket index to it");
     OK(monotonic, "bucket index never decreases with the value");
     OK(inside, "every value lies inside its bucket");
     OK(narrow, "buckets are contiguous and at most 1/16 of their bound wide");
