@@ -710,7 +710,6 @@ ngx_http_health_count_busy(ngx_http_health_main_conf_t *hmcf,
     uint64_t bytes_in, uint64_t bytes_out)
 {
     uint64_t                 head, pending;
-    ngx_http_health_rec_t   *rec;
     ngx_http_health_ring_t  *ring;
 
     ring = hmcf->ring;
@@ -725,14 +724,8 @@ ngx_http_health_count_busy(ngx_http_health_main_conf_t *hmcf,
         pending = 0;
     }
 
-    rec = &ring->rec[head % NGX_HTTP_HEALTH_RING];
-
-    rec->word = ngx_http_health_rec_word(hmcf->place[block], status, sec);
-    rec->us = us;
-    rec->bytes_in = bytes_in;
-    rec->bytes_out = bytes_out;
-
-    __atomic_store_n(&ring->head, head + 1, __ATOMIC_RELEASE);
+    ngx_http_health_rec_put(hmcf, ring, head, block, status, us, sec,
+                            bytes_in, bytes_out);
 
     if (pending + 1 >= NGX_HTTP_HEALTH_RING / 2
         && ngx_shmtx_trylock(&hmcf->shpool->mutex))

@@ -210,6 +210,29 @@ void ngx_http_health_count_busy(ngx_http_health_main_conf_t *hmcf,
 
 
 /*
+ * The record of one response at the ring's head: its owner alone writes
+ * it, and the release store of head hands it to whoever folds.
+ */
+static ngx_inline void
+ngx_http_health_rec_put(ngx_http_health_main_conf_t *hmcf,
+    ngx_http_health_ring_t *ring, uint64_t head, ngx_uint_t block,
+    ngx_uint_t status, uint64_t us, uint64_t sec, uint64_t bytes_in,
+    uint64_t bytes_out)
+{
+    ngx_http_health_rec_t  *rec;
+
+    rec = &ring->rec[head % NGX_HTTP_HEALTH_RING];
+
+    rec->word = ngx_http_health_rec_word(hmcf->place[block], status, sec);
+    rec->us = us;
+    rec->bytes_in = bytes_in;
+    rec->bytes_out = bytes_out;
+
+    __atomic_store_n(&ring->head, head + 1, __ATOMIC_RELEASE);
+}
+
+
+/*
  * Count one response of block (a zone, or an upstream peer: their blocks
  * are laid out alike): the one writer of a block's counters, for the log
  * phase and the balancer alike.  us is its time, sec the monotonic second
@@ -225,7 +248,6 @@ ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
     uint64_t bytes_out)
 {
     uint64_t                 head, pending;
-    ngx_http_health_rec_t   *rec;
     ngx_http_health_ring_t  *ring;
 
     ring = (ngx_http_health_ring_t *) hmcf->ring;
@@ -245,14 +267,8 @@ ngx_http_health_count(ngx_http_health_main_conf_t *hmcf, ngx_uint_t block,
         return;
     }
 
-    rec = &ring->rec[head % NGX_HTTP_HEALTH_RING];
-
-    rec->word = ngx_http_health_rec_word(hmcf->place[block], status, sec);
-    rec->us = us;
-    rec->bytes_in = bytes_in;
-    rec->bytes_out = bytes_out;
-
-    __atomic_store_n(&ring->head, head + 1, __ATOMIC_RELEASE);
+    ngx_http_health_rec_put(hmcf, ring, head, block, status, us, sec,
+                            bytes_in, bytes_out);
 }
 
 
