@@ -402,7 +402,7 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
 {
     uint64_t                               h, gh;
     ngx_str_t                             *key;
-    ngx_uint_t                             i, j, k, n;
+    ngx_uint_t                             i, j, k;
     ngx_http_health_upstream_t            *hu;
     ngx_http_health_reporter_t             reporter;
     ngx_http_upstream_srv_conf_t         **uscfp;
@@ -457,16 +457,9 @@ ngx_http_health_upstream_conf(ngx_conf_t *cf,
                 return NGX_CONF_ERROR;
             }
 
-            n = 0;
-            for (k = 0; k < j; k++) {
-                n += (hu[i].peers[k].name.len == hu[i].peers[j].name.len
-                      && ngx_strncmp(hu[i].peers[k].name.data,
-                                     hu[i].peers[j].name.data,
-                                     hu[i].peers[j].name.len) == 0);
-            }
-
             key->len = ngx_sprintf(key->data, "p:%V/%V#%ui", &hu[i].name,
-                                   &hu[i].peers[j].name, n)
+                                   &hu[i].peers[j].name,
+                                   ngx_http_health_peer_ordinal(&hu[i], j))
                        - key->data;
         }
 
@@ -893,4 +886,28 @@ ngx_http_health_upstream_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * How many peers of peer i's name come before it in its group: 0 but for
+ * a server listed more than once (once with a weight and once as a
+ * backup, say).  Its block's key and its Prometheus label carry it.
+ */
+ngx_uint_t
+ngx_http_health_peer_ordinal(ngx_http_health_upstream_t *hu, ngx_uint_t i)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   k, n;
+
+    name = &hu->peers[i].name;
+    n = 0;
+
+    for (k = 0; k < i; k++) {
+        n += (hu->peers[k].name.len == name->len
+              && ngx_strncmp(hu->peers[k].name.data, name->data, name->len)
+                 == 0);
+    }
+
+    return n;
 }

@@ -271,6 +271,8 @@ extern const char  *ngx_http_health_check_reasons[];
 
 /* ngx_http_health_upstream_report.c */
 
+ngx_uint_t ngx_http_health_peer_ordinal(ngx_http_health_upstream_t *hu,
+    ngx_uint_t i);
 ngx_int_t ngx_http_health_upstream_collect(
     ngx_http_health_report_t *rep, void *data);
 ngx_int_t ngx_http_health_upstream_prometheus(

@@ -403,6 +403,7 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
     u_char                        *p, *un, *pn, **names;
     size_t                         line, label;
     time_t                         now;
+    ngx_str_t                      pl;
     uint64_t                       cum;
     ngx_buf_t                     *b;
     ngx_uint_t                     u, i, k, f, g, nu;
@@ -479,8 +480,26 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
         }
 
         for (i = 0; i < hu[u].npeers; i++) {
-            pn = ngx_http_health_prom_escape(rep->pool,
-                                             &hu[u].peers[i].name);
+            /*
+             * a server listed twice in a group: "#N" after the name of
+             * its N-th repeat (as in its block's key), so that no two
+             * series of a scrape have the same labels
+             */
+            k = ngx_http_health_peer_ordinal(&hu[u], i);
+            pl = hu[u].peers[i].name;
+
+            if (k) {
+                pl.data = ngx_pnalloc(rep->pool, pl.len + 1 + NGX_INT_T_LEN);
+                if (pl.data == NULL) {
+                    return NGX_ERROR;
+                }
+
+                pl.len = ngx_sprintf(pl.data, "%V#%ui",
+                                     &hu[u].peers[i].name, k)
+                         - pl.data;
+            }
+
+            pn = ngx_http_health_prom_escape(rep->pool, &pl);
             if (pn == NULL) {
                 return NGX_ERROR;
             }

@@ -126,6 +126,19 @@ is(scalar(() = $prom =~ /^nginx_health_check_judged\{/mg), 5,
    'one judged sample for each of the 5 rules');
 like($prom, qr/^nginx_health_check_status\{check="zone:c:error_rate"\} 0$/m,
      'and its status stays 0 (healthy)');
+# "server A; server A down;": the same server twice in a group is two
+# peers; each has series of its own ("#1" after the repeat's name), as a
+# scrape with two series of the same labels is refused by newer promtool
+# and Prometheus
+my %series;
+$series{$_}++ for $prom =~ /^(nginx_\w+\{[^}]*\})/mg;
+is_deeply([grep { $series{$_} > 1 } sort keys %series], [],
+          'no two samples with the same name and labels');
+my $p1 = $ng->port(1);
+like($prom, qr/^nginx_health_upstream_peer_requests_total\{upstream="app",peer="127\.0\.0\.1:$p1"\} /m,
+     'the first peer of a server listed twice: its name');
+like($prom, qr/^nginx_health_upstream_peer_requests_total\{upstream="app",peer="127\.0\.0\.1:$p1#1"\} /m,
+     'the repeat: its name and #1');
 spew($ng->dir . '/metrics.txt', $prom);
 my ($rc, $out) = run_cmd('sh', '-c',
                          'promtool check metrics < ' . $ng->dir . '/metrics.txt');
