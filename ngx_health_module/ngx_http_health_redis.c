@@ -87,7 +87,7 @@ typedef struct {
     ngx_uint_t                   rounds;
     ngx_uint_t                   pending;    /* INFO replies to come */
     ngx_uint_t                   unasked;    /* a reply nobody asked for */
-    json_t                      *last;       /* check name: status */
+    ngx_shm_zone_t              *alerts_zone; /* the statuses last seen */
 
     ngx_http_health_probe_t     *probe;
 } ngx_http_health_redis_ctx_t;
@@ -125,6 +125,14 @@ static ngx_int_t ngx_http_health_redis_send_json(
     json_t *msg, ngx_uint_t ex);
 static void ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
     ngx_http_health_report_t *rep, json_t *ts);
+static ngx_int_t ngx_http_health_redis_alerts_zone(ngx_conf_t *cf,
+    ngx_http_health_redis_ctx_t *ctx);
+static ngx_int_t ngx_http_health_redis_init_alerts_zone(
+    ngx_shm_zone_t *shm_zone, void *data);
+static json_t *ngx_http_health_redis_last_load(
+    ngx_http_health_redis_ctx_t *ctx, ngx_pool_t *pool);
+static void ngx_http_health_redis_last_store(
+    ngx_http_health_redis_ctx_t *ctx, json_t *last);
 static json_t *ngx_http_health_redis_now(void);
 static void ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
     health_status_t status, ngx_uint_t flags, const char *fmt, ...);
@@ -162,6 +170,8 @@ static void *ngx_http_health_redis_bool(const redisReadTask *task, int bval);
  */
 static redisReplyObjectFunctions  *ngx_http_health_redis_lib_fns;
 static redisReplyObjectFunctions   ngx_http_health_redis_fns;
+
+static ngx_uint_t  ngx_http_health_redis_alerts_tag;
 
 
 char *
@@ -357,6 +367,10 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ctx->probe = probe;
     ctx->hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_health_module);
 
+    if (ctx->publish && ngx_http_health_redis_alerts_zone(cf, ctx) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 
 bad_address:
@@ -415,11 +429,6 @@ ngx_http_health_redis_stop(ngx_http_health_probe_t *probe)
     ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
 
     ngx_http_health_redis_close(ctx);
-
-    if (ctx->last) {
-        json_decref(ctx->last);
-        ctx->last = NULL;
-    }
 }
 
 
@@ -1001,75 +1010,277 @@ ngx_http_health_redis_send_json(ngx_http_health_redis_ctx_t *ctx,
 }
 
 
+/*
+ * An alert for every check whose status changed since the last round of
+ * whichever worker published it: the statuses last seen are kept in shared
+ * memory, so a lease that moves, or a reload, loses no change and repeats
+ * none.  A check first seen counts as unknown before; unknown to healthy
+ * (a start) is no alert.
+ */
 static void
 ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
     ngx_http_health_report_t *rep, json_t *ts)
 {
     u_char                   *name, msgbuf[256], *m;
-    json_t                   *prev, *alert;
-    ngx_str_t                 key;
-    ngx_uint_t                i, first;
+    json_t                   *prev, *last, *alert, *v;
+    ngx_str_t                 key, *service;
+    ngx_uint_t                i;
     const char               *from, *to;
     ngx_http_health_check_t  *ch;
 
-    first = (ctx->last == NULL);
-
-    if (first) {
-        ctx->last = json_object();
-        if (ctx->last == NULL) {
-            return;
-        }
+    last = json_object();
+    if (last == NULL) {
+        return;
     }
 
-    ngx_str_set(&key, "");
+    prev = ngx_http_health_redis_last_load(ctx, rep->pool);
+
     key.data = ngx_pnalloc(rep->pool,
                            ctx->prefix.len + sizeof(":system:alerts"));
     if (key.data == NULL) {
-        return;
+        goto done;
     }
 
     key.len = ngx_sprintf(key.data, "%V:system:alerts", &ctx->prefix)
               - key.data;
 
+    service = &ctx->hmcf->service;
     ch = rep->checks.elts;
 
     for (i = 0; i < rep->checks.nelts; i++) {
         name = ngx_pnalloc(rep->pool, ch[i].name.len + 1);
         if (name == NULL) {
-            return;
+            goto done;
         }
 
         *ngx_cpymem(name, ch[i].name.data, ch[i].name.len) = '\0';
 
         to = health_status_name(ch[i].status);
-        prev = json_object_get(ctx->last, (char *) name);
-        from = prev ? json_string_value(prev) : NULL;
 
-        if (from != NULL && ngx_strcmp(from, to) != 0) {
-            m = ngx_snprintf(msgbuf, sizeof(msgbuf),
-                             "check \"%s\" of %V went from %s to %s",
-                             name, &ctx->hmcf->service, from, to);
-
-            alert = json_pack("{s:s%,s:s,s:s,s:s,s:s,s:s%,s:O}",
-                    "service", (char *) ctx->hmcf->service.data,
-                               (size_t) ctx->hmcf->service.len,
-                    "check", (char *) name,
-                    "from", from,
-                    "to", to,
-                    "severity", ch[i].status == HEALTH_UNHEALTHY
-                                ? "critical" : "warning",
-                    "message", (char *) msgbuf, (size_t) (m - msgbuf),
-                    "timestamp", ts);
-
-            if (alert) {
-                (void) ngx_http_health_redis_send_json(ctx, "PUBLISH", &key,
-                                                       alert, 0);
-                json_decref(alert);
-            }
+        if (json_object_set_new(last, (char *) name, json_string(to)) != 0) {
+            goto done;
         }
 
-        /* "from" points into the old value: replaced only now */
-        json_object_set_new(ctx->last, (char *) name, json_string(to));
+        v = prev ? json_object_get(prev, (char *) name) : NULL;
+        from = v ? json_string_value(v) : NULL;
+
+        if (from == NULL) {
+            from = health_status_name(HEALTH_UNKNOWN);
+        }
+
+        if (ngx_strcmp(from, to) == 0
+            || (ch[i].status == HEALTH_HEALTHY
+                && ngx_strcmp(from, health_status_name(HEALTH_UNKNOWN)) == 0))
+        {
+            continue;
+        }
+
+        m = ngx_snprintf(msgbuf, sizeof(msgbuf),
+                         "check \"%s\" of %V went from %s to %s",
+                         name, service, from, to);
+
+        alert = json_pack("{s:s%,s:s%,s:s,s:s,s:s,s:s,s:s%,s:O}",
+                "service", (char *) service->data, (size_t) service->len,
+                "instance", (char *) service->data, (size_t) service->len,
+                "check", (char *) name,
+                "from", from,
+                "to", to,
+                "severity", ch[i].status == HEALTH_UNHEALTHY
+                            ? "critical" : "warning",
+                "message", (char *) msgbuf, (size_t) (m - msgbuf),
+                "timestamp", ts);
+
+        if (alert) {
+            (void) ngx_http_health_redis_send_json(ctx, "PUBLISH", &key,
+                                                   alert, 0);
+            json_decref(alert);
+        }
+    }
+
+    ngx_http_health_redis_last_store(ctx, last);
+
+done:
+
+    if (prev) {
+        json_decref(prev);
+    }
+
+    json_decref(last);
+}
+
+
+/*
+ * The statuses last published, one zone per publishing health_redis, of a
+ * fixed size so that a reload keeps it: {"check": "status", ...} as text.
+ */
+
+#define NGX_HTTP_HEALTH_REDIS_ALERTS_ZONE  (256 * 1024)
+
+
+typedef struct {
+    u_char                      *text;
+    size_t                       len;
+    ngx_uint_t                   full;   /* logged once */
+} ngx_http_health_redis_last_t;
+
+
+static ngx_int_t
+ngx_http_health_redis_alerts_zone(ngx_conf_t *cf,
+    ngx_http_health_redis_ctx_t *ctx)
+{
+    ngx_str_t  name;
+
+    name.data = ngx_pnalloc(cf->pool, sizeof("health_alerts_")
+                                      + ctx->probe->name.len);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    name.len = ngx_sprintf(name.data, "health_alerts_%V", &ctx->probe->name)
+               - name.data;
+
+    ctx->alerts_zone = ngx_shared_memory_add(cf, &name,
+                                         NGX_HTTP_HEALTH_REDIS_ALERTS_ZONE,
+                                         &ngx_http_health_redis_alerts_tag);
+    if (ctx->alerts_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->alerts_zone->data != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate health_redis \"%V\"", &ctx->probe->name);
+        return NGX_ERROR;
+    }
+
+    ctx->alerts_zone->init = ngx_http_health_redis_init_alerts_zone;
+    ctx->alerts_zone->data = ctx;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_health_redis_init_alerts_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t               *shpool;
+    ngx_http_health_redis_last_t  *last;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (data != NULL) {
+        /* the same zone across a reload: what was last seen stays */
+        shm_zone->data = data;
+        return NGX_OK;
+    }
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    last = ngx_slab_calloc(shpool, sizeof(ngx_http_health_redis_last_t));
+    if (last == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = last;
+    shm_zone->data = last;
+
+    return NGX_OK;
+}
+
+
+static json_t *
+ngx_http_health_redis_last_load(ngx_http_health_redis_ctx_t *ctx,
+    ngx_pool_t *pool)
+{
+    u_char                        *text;
+    size_t                         len;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_health_redis_last_t  *last;
+
+    if (ctx->alerts_zone == NULL || ctx->alerts_zone->data == NULL) {
+        return NULL;
+    }
+
+    shpool = (ngx_slab_pool_t *) ctx->alerts_zone->shm.addr;
+    last = ctx->alerts_zone->data;
+    text = NULL;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    len = last->len;
+
+    if (last->text != NULL) {
+        text = ngx_pnalloc(pool, len);
+
+        if (text != NULL) {
+            ngx_memcpy(text, last->text, len);
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (text == NULL) {
+        return NULL;
+    }
+
+    return json_loadb((char *) text, len, 0, NULL);
+}
+
+
+static void
+ngx_http_health_redis_last_store(ngx_http_health_redis_ctx_t *ctx,
+    json_t *obj)
+{
+    char                          *text;
+    size_t                         len;
+    ngx_uint_t                     full;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_health_redis_last_t  *last;
+
+    if (ctx->alerts_zone == NULL || ctx->alerts_zone->data == NULL) {
+        return;
+    }
+
+    text = json_dumps(obj, JSON_COMPACT);
+    if (text == NULL) {
+        return;
+    }
+
+    len = ngx_strlen(text);
+    shpool = (ngx_slab_pool_t *) ctx->alerts_zone->shm.addr;
+    last = ctx->alerts_zone->data;
+    full = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (last->text != NULL) {
+        ngx_slab_free_locked(shpool, last->text);
+        last->text = NULL;
+        last->len = 0;
+    }
+
+    last->text = ngx_slab_alloc_locked(shpool, len);
+
+    if (last->text != NULL) {
+        ngx_memcpy(last->text, text, len);
+        last->len = len;
+
+    } else if (!last->full) {
+        last->full = 1;
+        full = 1;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    free(text);
+
+    if (full) {
+        ngx_log_error(NGX_LOG_WARN, ctx->probe->log, 0,
+                      "health: the %uz bytes of check statuses of \"%V\" "
+                      "do not fit in its zone: the next round's changes "
+                      "raise no alert", len, &ctx->probe->name);
     }
 }
 
