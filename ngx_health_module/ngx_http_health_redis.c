@@ -1015,7 +1015,7 @@ ngx_http_health_redis_send_json(ngx_http_health_redis_ctx_t *ctx,
  * whichever worker published it: the statuses last seen are kept in shared
  * memory, so a lease that moves, or a reload, loses no change and repeats
  * none.  A check first seen counts as unknown before; unknown to healthy
- * (a start) is no alert.
+ * is no alert unless the check was known before it became unknown.
  */
 static void
 ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
@@ -1024,7 +1024,7 @@ ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
     u_char                   *name, msgbuf[256], *m;
     json_t                   *prev, *last, *alert, *v;
     ngx_str_t                 key, *service;
-    ngx_uint_t                i;
+    ngx_uint_t                i, known;
     const char               *from, *to;
     ngx_http_health_check_t  *ch;
 
@@ -1057,20 +1057,29 @@ ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
 
         to = health_status_name(ch[i].status);
 
-        if (json_object_set_new(last, (char *) name, json_string(to)) != 0) {
-            goto done;
-        }
-
         v = prev ? json_object_get(prev, (char *) name) : NULL;
         from = v ? json_string_value(v) : NULL;
 
-        if (from == NULL) {
+        /*
+         * "unknown+": unknown after a known status, whose recovery is news;
+         * a plain "unknown" was never known
+         */
+        known = (from != NULL && ngx_strcmp(from, "unknown") != 0);
+
+        if (from == NULL || ngx_strcmp(from, "unknown+") == 0) {
             from = health_status_name(HEALTH_UNKNOWN);
         }
 
+        if (json_object_set_new(last, (char *) name,
+                   json_string(ch[i].status == HEALTH_UNKNOWN && known
+                               ? "unknown+" : to))
+            != 0)
+        {
+            goto done;
+        }
+
         if (ngx_strcmp(from, to) == 0
-            || (ch[i].status == HEALTH_HEALTHY
-                && ngx_strcmp(from, health_status_name(HEALTH_UNKNOWN)) == 0))
+            || (ch[i].status == HEALTH_HEALTHY && !known))
         {
             continue;
         }
