@@ -568,6 +568,37 @@ ngx_http_health_report_add_held(ngx_http_health_report_t *rep,
 }
 
 
+ngx_int_t
+ngx_http_health_report_add_dependency(ngx_http_health_report_t *rep,
+    ngx_str_t *name, health_status_t status, json_t *obj,
+    ngx_http_health_hold_t *hold, ngx_flag_t required)
+{
+    ngx_int_t               rc;
+    health_status_t         before;
+    ngx_http_health_held_t  held;
+
+    /* a held check: its held status stands for it everywhere */
+    if (ngx_http_health_hold_eval(rep, name, status, hold, &held) == NGX_OK) {
+        ngx_http_health_hold_json(obj, &held);
+        status = held.status;
+    }
+
+    before = rep->status;
+
+    rc = ngx_http_health_report_add_check(rep, name, status, obj);
+
+    if (rc == NGX_OK && !rep->selected) {
+        rep->status = health_status_worst(before,
+                                          required
+                                          ? status
+                                          : health_status_cap(status,
+                                                             HEALTH_DEGRADED));
+    }
+
+    return rc;
+}
+
+
 ngx_uint_t
 ngx_http_health_hold_due(ngx_http_health_main_conf_t *hmcf)
 {

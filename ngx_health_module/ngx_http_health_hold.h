@@ -84,6 +84,15 @@ ngx_int_t ngx_http_health_report_add_held(ngx_http_health_report_t *rep,
     ngx_str_t *name, health_status_t status, json_t *obj,
     ngx_http_health_hold_t *hold);
 
+/*
+ * ... for a dependency (a probe, an SLO): held, and without required=on
+ * at most degraded for the instance; an answer for chosen checks (check=)
+ * tells the dependency's own status
+ */
+ngx_int_t ngx_http_health_report_add_dependency(
+    ngx_http_health_report_t *rep, ngx_str_t *name, health_status_t status,
+    json_t *obj, ngx_http_health_hold_t *hold, ngx_flag_t required);
+
 /* some check of this configuration is held */
 #define ngx_http_health_hold_configured(hmcf)  ((hmcf)->hold_zone != NULL)
 

@@ -808,10 +808,7 @@ ngx_http_health_probe_collect(ngx_http_health_report_t *rep, void *data)
     ngx_array_t *probes = data;
 
     json_t                          *obj;
-    ngx_int_t                        rc;
     ngx_uint_t                       i;
-    health_status_t                  before, effect;
-    ngx_http_health_held_t           held;
     ngx_http_health_probe_t        **pp;
     ngx_http_health_probe_result_t   res;
 
@@ -863,34 +860,13 @@ ngx_http_health_probe_collect(ngx_http_health_report_t *rep, void *data)
             }
         }
 
-        /* a held check: its held status stands for it everywhere */
-        if (ngx_http_health_hold_eval(rep, &pp[i]->name, res.status,
-                                      &pp[i]->hold, &held)
-            == NGX_OK)
+        if (ngx_http_health_report_add_dependency(rep, &pp[i]->name,
+                                                  res.status, obj,
+                                                  &pp[i]->hold,
+                                                  pp[i]->required)
+            == NGX_ERROR)
         {
-            ngx_http_health_hold_json(obj, &held);
-            res.status = held.status;
-        }
-
-        /* required=off: at most degraded for the instance */
-        before = rep->status;
-        effect = pp[i]->required ? res.status
-                                 : health_status_cap(res.status,
-                                                     HEALTH_DEGRADED);
-
-        rc = ngx_http_health_report_add_check(rep, &pp[i]->name, res.status,
-                                              obj);
-
-        if (rc == NGX_ERROR) {
             return NGX_ERROR;
-        }
-
-        /*
-         * The cap is for the instance as a whole; an answer for chosen
-         * checks (check=) tells this dependency's own status.
-         */
-        if (rc == NGX_OK && !rep->selected) {
-            rep->status = health_status_worst(before, effect);
         }
     }
 

@@ -694,11 +694,10 @@ ngx_http_health_slo_collect(ngx_http_health_report_t *rep, void *data)
     ngx_array_t *slos = data;
 
     json_t                         *all, *obj, *v;
-    ngx_int_t                       page, rc;
+    ngx_int_t                       page;
     ngx_uint_t                      i;
-    health_status_t                 status, before;
+    health_status_t                 status;
     ngx_http_health_slo_t         **sp;
-    ngx_http_health_held_t          held;
     ngx_http_health_slo_figures_t   f;
 
     sp = slos->elts;
@@ -740,31 +739,12 @@ ngx_http_health_slo_collect(ngx_http_health_report_t *rep, void *data)
             }
         }
 
-        /* a held check: its held status stands for it everywhere */
-        if (ngx_http_health_hold_eval(rep, &sp[i]->check, status,
-                                      &sp[i]->hold, &held)
-            == NGX_OK)
+        if (ngx_http_health_report_add_dependency(rep, &sp[i]->check, status,
+                                                  obj, &sp[i]->hold,
+                                                  sp[i]->required)
+            == NGX_ERROR)
         {
-            ngx_http_health_hold_json(obj, &held);
-            status = held.status;
-        }
-
-        /* required=off: at most degraded for the instance */
-        before = rep->status;
-
-        rc = ngx_http_health_report_add_check(rep, &sp[i]->check, status,
-                                              obj);
-        if (rc == NGX_ERROR) {
             return NGX_ERROR;
-        }
-
-        /* an answer for chosen checks (check=) tells the SLO's own status */
-        if (rc == NGX_OK && !rep->selected) {
-            rep->status = health_status_worst(before,
-                                              sp[i]->required
-                                              ? status
-                                              : health_status_cap(status,
-                                                           HEALTH_DEGRADED));
         }
     }
 
