@@ -892,10 +892,11 @@ ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx)
     }
 
     if (status != HEALTH_HEALTHY) {
-        p = ngx_slprintf(p, pl, "PING took %.1f ms (warning %.1f ms, "
-                         "critical %.1f ms)", ctx->ping_us / 1000.0,
-                         lim->ping_warning / 1000.0,
-                         lim->ping_critical / 1000.0);
+        w = ngx_http_health_redis_number(wb, lim->ping_warning / 1000.0);
+        c = ngx_http_health_redis_number(cb, lim->ping_critical / 1000.0);
+        p = ngx_slprintf(p, pl, "PING took %.1f ms (warning %*s ms, "
+                         "critical %*s ms)", ctx->ping_us / 1000.0,
+                         w - wb, wb, c - cb, cb);
     }
 
     pct = 0;
@@ -999,13 +1000,13 @@ ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx)
 }
 
 
-/* a threshold as the operator wrote it: "80", "99.5" */
+/* a threshold as the operator wrote it: "80", "99.5", "0.25" */
 static u_char *
 ngx_http_health_redis_number(u_char *buf, double v)
 {
     u_char  *p;
 
-    p = ngx_sprintf(buf, "%.2f", v);
+    p = ngx_sprintf(buf, "%.3f", v);
 
     while (p[-1] == '0') {
         p--;
