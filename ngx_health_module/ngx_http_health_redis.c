@@ -68,9 +68,6 @@ typedef int     ngx_http_health_redis_elements_t;
 #define NGX_HTTP_HEALTH_REDIS_SAMPLES    32
 #define NGX_HTTP_HEALTH_REDIS_RUN_ID     40
 
-/* ngx_http_health_redis_fail()'s flags */
-#define NGX_HTTP_HEALTH_REDIS_FREE       0x01    /* the context is ours */
-#define NGX_HTTP_HEALTH_REDIS_LOST       0x02    /* maybe between rounds */
 
 
 typedef struct {
@@ -133,7 +130,7 @@ typedef struct {
 } ngx_http_health_redis_window_t;
 
 
-typedef struct {
+struct ngx_http_health_redis_ctx_s {
     char                        *host;
     int                          port;
     ngx_str_t                    password;
@@ -154,7 +151,7 @@ typedef struct {
     json_t                      *last;       /* check name: status */
 
     ngx_http_health_probe_t     *probe;
-} ngx_http_health_redis_ctx_t;
+};
 
 
 static void ngx_http_health_redis_run(ngx_http_health_probe_t *probe);
@@ -169,9 +166,6 @@ static void ngx_http_health_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_health_redis_disconnected(const redisAsyncContext *ac,
     int status);
-static ngx_int_t ngx_http_health_redis_reply_ok(
-    ngx_http_health_redis_ctx_t *ctx, redisAsyncContext *ac,
-    redisReply *reply, const char *what);
 static void ngx_http_health_redis_setup_reply(redisAsyncContext *ac,
     void *r, void *privdata);
 static void ngx_http_health_redis_ping_reply(redisAsyncContext *ac,
@@ -197,9 +191,6 @@ static ngx_int_t ngx_http_health_redis_send_json(
 static void ngx_http_health_redis_alerts(ngx_http_health_redis_ctx_t *ctx,
     ngx_http_health_report_t *rep, json_t *ts);
 static json_t *ngx_http_health_redis_now(void);
-static void ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
-    health_status_t status, ngx_uint_t flags, const char *fmt, ...);
-static void ngx_http_health_redis_close(ngx_http_health_redis_ctx_t *ctx);
 static void ngx_http_health_redis_json_cleanup(void *data);
 
 static ngx_connection_t *ngx_http_health_redis_conn(
@@ -467,6 +458,85 @@ bad_address:
 }
 
 
+/* the health_redis named name, or the first one when name is empty */
+ngx_http_health_redis_ctx_t *
+ngx_http_health_redis_find(ngx_http_health_main_conf_t *hmcf, ngx_str_t *name)
+{
+    ngx_uint_t                 i;
+    ngx_http_health_probe_t  **pp;
+
+    pp = hmcf->probes.elts;
+
+    for (i = 0; i < hmcf->probes.nelts; i++) {
+        if (pp[i]->run != ngx_http_health_redis_run) {
+            continue;
+        }
+
+        if (name->len == 0
+            || (pp[i]->name.len == name->len
+                && ngx_strncmp(pp[i]->name.data, name->data, name->len) == 0))
+        {
+            return pp[i]->ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A connection for another probe (a queue's) with the connection settings
+ * of the health_redis "from": the one place that copies them.  It neither
+ * publishes nor judges the server; its failures end the probe's rounds.
+ */
+ngx_http_health_redis_ctx_t *
+ngx_http_health_redis_inherit(ngx_conf_t *cf,
+    ngx_http_health_redis_ctx_t *from, ngx_http_health_probe_t *probe)
+{
+    ngx_http_health_redis_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_health_redis_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->host = from->host;
+    ctx->port = from->port;
+    ctx->password = from->password;
+    ctx->db = from->db;
+
+    ctx->publish = 0;
+    ctx->prefix = from->prefix;
+    ctx->hmcf = from->hmcf;
+    ctx->limits = from->limits;
+    ctx->probe = probe;
+
+    probe->target = from->probe->target;
+
+    return ctx;
+}
+
+
+ngx_http_health_probe_t *
+ngx_http_health_redis_probe(ngx_http_health_redis_ctx_t *ctx)
+{
+    return ctx->probe;
+}
+
+
+/* the connection, made if there is none: NULL once the failure has ended
+ * the round */
+redisAsyncContext *
+ngx_http_health_redis_ready(ngx_http_health_redis_ctx_t *ctx)
+{
+    if (ctx->ac == NULL && ngx_http_health_redis_connect(ctx) != NGX_OK) {
+        return NULL;
+    }
+
+    return ctx->ac;
+}
+
+
 static void
 ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
 {
@@ -662,7 +732,7 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
 
 
 /* NGX_OK for a usable reply; anything else is dealt with here */
-static ngx_int_t
+ngx_int_t
 ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
     redisAsyncContext *ac, redisReply *reply, const char *what)
 {
@@ -1540,7 +1610,7 @@ ngx_http_health_redis_now(void)
  * connect) and ctx->ac has been cleared already.
  * NGX_HTTP_HEALTH_REDIS_LOST: the failure may come between rounds.
  */
-static void
+void
 ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
     health_status_t status, ngx_uint_t flags, const char *fmt, ...)
 {
@@ -1550,6 +1620,11 @@ ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
     va_start(args, fmt);
     p = ngx_vslprintf(reason, reason + sizeof(reason), fmt, args);
     va_end(args);
+
+    /* what a queue's length is when its Redis cannot tell */
+    if (status == HEALTH_UNHEALTHY) {
+        status = ctx->probe->unanswered;
+    }
 
     if (flags & NGX_HTTP_HEALTH_REDIS_FREE) {
         ngx_http_health_redis_close(ctx);
@@ -1565,7 +1640,7 @@ ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
 }
 
 
-static void
+void
 ngx_http_health_redis_close(ngx_http_health_redis_ctx_t *ctx)
 {
     redisAsyncContext  *ac;
