@@ -1216,7 +1216,8 @@ ngx_http_health_redis_limit(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *arg,
     pct = NULL;
     us = NULL;
 
-#define is(k)  (key.len == sizeof(k) - 1 && ngx_strncmp(key.data, k, key.len) == 0)
+#define is(k)                                                                 \
+    (key.len == sizeof(k) - 1 && ngx_strncmp(key.data, k, key.len) == 0)
 
     if (is("hit_rate_warning")) {
         pct = &limits->hit_warning;
