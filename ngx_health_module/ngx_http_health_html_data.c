@@ -12,7 +12,7 @@
 
 const char  ngx_http_health_html_csp[] =
     "default-src 'none'; "
-    "script-src 'sha256-SjfuoXi+9hW+XnItAkKGiRKbjBEizLC8ROQYoauscPU='; "
+    "script-src 'sha256-CimQy2ySUbaPv4iK+oNDniYdJLr/0QGj4OWW/WK4yhs='; "
     "style-src 'sha256-KB1+IKthVBi8BVnOqwZmrdGdsF9/4t5cj94prHFdA0U='; "
     "connect-src 'self'; "
     "img-src data:; "
@@ -1302,6 +1302,8 @@ const u_char  ngx_http_health_html[] =
     "  }\n"
     "\n"
     "  function hitRate(c) {\n"
+    "    /* null: no lookups in the window, not a rate since the server started */\n"
+    "    if (c.hit_rate_pct === null) { return null; }\n"
     "    var v = c.hit_rate_pct !== undefined \? c.hit_rate_pct : c.hit_rate;\n"
     "    if (isNum(v)) { return v <= 1 && c.hit_rate_pct === undefined \? v * 100 : v; }\n"
     "    var hits = c.keyspace_hits, misses = c.keyspace_misses;\n"
@@ -1368,6 +1370,7 @@ const u_char  ngx_http_health_html[] =
     "    if (c.evicted_keys !== undefined) { pairs.push([\"evicted keys\", fmt(c.evicted_keys, 0)]); }\n"
     "    var hr = hitRate(c);\n"
     "    if (hr !== null) { pairs.push([\"hit rate\", fmt(hr) + \" %\"]); }\n"
+    "    else if (c.hit_rate_pct === null) { pairs.push([\"hit rate\", \"no lookups\"]); }\n"
     "    scalars(c, { response_time_ms: 1, used_memory_pct: 1, evicted_keys: 1, hit_rate: 1,\n"
     "                 hit_rate_pct: 1 }).forEach(function (p) { pairs.push([label(p[0]), p[1]]); });\n"
     "    return h(\"div\", { \"class\": \"sub\", \"aria-label\": \"cache \" + name },\n"

@@ -19,6 +19,7 @@
 #include "ngx_http_health_probe.h"
 #include "ngx_http_health_pg.h"
 #include "ngx_http_health_redis.h"
+#include "ngx_http_health_redis_queue.h"
 #include "ngx_http_health_upstream.h"
 #include "ngx_http_health_verdict.h"
 
@@ -102,6 +103,13 @@ static ngx_command_t  ngx_http_health_commands[] = {
     { ngx_string("health_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_health_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("health_redis_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_health_redis_queue,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -220,6 +228,11 @@ ngx_http_health_init_main_conf(ngx_conf_t *cf, void *conf)
     hmcf->nslots = (hmcf->window + hmcf->slot_width - 1) / hmcf->slot_width;
 
     rv = ngx_http_health_rules_init(cf, hmcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    rv = ngx_http_health_redis_queue_init_conf(cf, hmcf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }

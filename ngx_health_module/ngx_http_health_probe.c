@@ -112,6 +112,10 @@ ngx_http_health_probe_add(ngx_conf_t *cf, ngx_str_t *name,
 
     *ngx_cpymem(probe->name.data, name->data, name->len) = '\0';
 
+    /* a dependency that does not answer is unhealthy; a measurement
+     * through it (a queue's length) is unknown instead */
+    probe->unanswered = HEALTH_UNHEALTHY;
+
     return probe;
 }
 
@@ -214,7 +218,8 @@ ngx_http_health_probe_init_conf(ngx_conf_t *cf,
 
     for (i = 0; i < hmcf->probes.nelts; i++) {
         size += ngx_align(sizeof(ngx_http_health_probe_sh_t)
-                          + pp[i]->data_size, NGX_ALIGNMENT);
+                          + pp[i]->data_size, NGX_ALIGNMENT)
+                + ngx_align(pp[i]->state_size, NGX_ALIGNMENT);
 
 #define hash(p, n)                                                            \
         for (k = 0; k < (n); k++) {                                           \
@@ -226,6 +231,7 @@ ngx_http_health_probe_init_conf(ngx_conf_t *cf,
         hash(pp[i]->kind.data, pp[i]->kind.len);
         hash(pp[i]->target.data, pp[i]->target.len);
         hash(&pp[i]->data_size, sizeof(size_t));
+        hash(&pp[i]->state_size, sizeof(size_t));
 
 #undef hash
     }
@@ -317,6 +323,9 @@ ngx_http_health_probe_attach(ngx_http_health_probe_zone_t *pz)
         pp[i]->sh = (ngx_http_health_probe_sh_t *) p;
         p += ngx_align(sizeof(ngx_http_health_probe_sh_t)
                        + pp[i]->data_size, NGX_ALIGNMENT);
+
+        pp[i]->state = pp[i]->state_size ? p : NULL;
+        p += ngx_align(pp[i]->state_size, NGX_ALIGNMENT);
     }
 }
 
@@ -457,8 +466,8 @@ ngx_http_health_probe_expire(ngx_event_t *ev)
     p = ngx_slprintf(reason, last, "timed out after %Mms ", probe->timeout);
     p = probe->abort(probe, p, last);
 
-    ngx_http_health_probe_end(probe, NGX_ERROR, HEALTH_UNHEALTHY, 0, NULL, 0,
-                              reason, p - reason);
+    ngx_http_health_probe_end(probe, NGX_ERROR, probe->unanswered, 0, NULL,
+                              0, reason, p - reason);
 }
 
 

@@ -103,6 +103,8 @@ struct ngx_http_health_probe_s {
     ngx_flag_t                     required;
     ngx_http_health_hold_t         hold;         /* for=, recover= */
     size_t                         data_size;
+    size_t                         state_size;   /* the backend's own */
+    health_status_t                unanswered;   /* a round with no answer */
 
     ngx_http_health_probe_run_pt   run;
     ngx_http_health_probe_abort_pt abort;
@@ -123,6 +125,14 @@ struct ngx_http_health_probe_s {
 
     ngx_shm_zone_t                *shm_zone;
     ngx_http_health_probe_sh_t    *sh;
+
+    /*
+     * state_size bytes of the backend's own in shared memory, never shown:
+     * what the next owner of the lease needs (the samples of a window).
+     * Kept across lease moves and reloads that keep the probe; zero at
+     * first.  Under the zone's mutex, as the result is.
+     */
+    void                          *state;
     ngx_event_t                    tick;
     ngx_event_t                    deadline;     /* of the round */
     ngx_log_t                     *log;

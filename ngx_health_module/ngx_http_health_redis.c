@@ -28,6 +28,7 @@
 #include <hiredis/async.h>
 
 #include "health_status.h"
+#include "health_threshold.h"
 #include "ngx_http_health_module.h"
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_probe.h"
@@ -48,15 +49,25 @@ typedef int     ngx_http_health_redis_elements_t;
 #define NGX_HTTP_HEALTH_REDIS_TTL        86400
 #define NGX_HTTP_HEALTH_REDIS_METRICS    5          /* every 5 intervals */
 
-/* the operators' guides: PING round trip and memory against maxmemory */
+/*
+ * The operators' guides: PING round trip, memory against maxmemory, the
+ * keyspace hit rate (below 80% a warning, below 60% critical) and any
+ * eviction within the window a warning.  A hit rate is judged on at least
+ * 100 lookups: below that one lookup moves it by more than a point, and a
+ * quiet cache would flap on a handful of misses.
+ */
 #define NGX_HTTP_HEALTH_REDIS_PING_WARN  10000      /* us */
 #define NGX_HTTP_HEALTH_REDIS_PING_CRIT  50000
 #define NGX_HTTP_HEALTH_REDIS_MEM_WARN   80.0       /* % */
 #define NGX_HTTP_HEALTH_REDIS_MEM_CRIT   95.0
+#define NGX_HTTP_HEALTH_REDIS_HIT_WARN   80.0       /* % */
+#define NGX_HTTP_HEALTH_REDIS_HIT_CRIT   60.0
+#define NGX_HTTP_HEALTH_REDIS_LOOKUPS    100
 
-/* ngx_http_health_redis_fail()'s flags */
-#define NGX_HTTP_HEALTH_REDIS_FREE       0x01    /* the context is ours */
-#define NGX_HTTP_HEALTH_REDIS_LOST       0x02    /* maybe between rounds */
+/* the samples of the window: 32 cover it in steps of 1/30th */
+#define NGX_HTTP_HEALTH_REDIS_SAMPLES    32
+#define NGX_HTTP_HEALTH_REDIS_RUN_ID     40
+
 
 
 typedef struct {
@@ -67,10 +78,59 @@ typedef struct {
     uint64_t                     misses;
     ngx_uint_t                   have_memory;
     ngx_uint_t                   have_stats;
+    size_t                       run_id_len;
+    u_char                       run_id[NGX_HTTP_HEALTH_REDIS_RUN_ID];
 } ngx_http_health_redis_info_t;
 
 
+/* the thresholds of a health_redis */
 typedef struct {
+    uint64_t                     ping_warning;   /* us */
+    uint64_t                     ping_critical;
+    double                       memory_warning; /* % of maxmemory */
+    double                       memory_critical;
+    double                       hit_warning;    /* %, below which */
+    double                       hit_critical;
+    uint64_t                     min_lookups;
+    health_status_t              evictions;      /* healthy: off */
+} ngx_http_health_redis_limits_t;
+
+
+/*
+ * keyspace_hits, keyspace_misses and evicted_keys count since the server
+ * started: a window's figures are the difference from a sample taken up
+ * to a window earlier.  The samples live in the probe's state in shared
+ * memory, where the next owner of the lease finds them; a server that
+ * restarted (another run_id, or a counter gone backwards: CONFIG
+ * RESETSTAT) starts them over.
+ */
+typedef struct {
+    uint64_t                     at;             /* monotonic ms */
+    uint64_t                     hits;
+    uint64_t                     misses;
+    uint64_t                     evicted;
+} ngx_http_health_redis_sample_t;
+
+
+typedef struct {
+    ngx_uint_t                   n;
+    ngx_uint_t                   last;           /* the newest sample */
+    size_t                       run_id_len;
+    u_char                       run_id[NGX_HTTP_HEALTH_REDIS_RUN_ID];
+    ngx_http_health_redis_sample_t  samples[NGX_HTTP_HEALTH_REDIS_SAMPLES];
+} ngx_http_health_redis_state_t;
+
+
+/* what the window saw */
+typedef struct {
+    uint64_t                     hits;
+    uint64_t                     misses;
+    uint64_t                     evicted;
+    uint64_t                     span;           /* ms */
+} ngx_http_health_redis_window_t;
+
+
+struct ngx_http_health_redis_ctx_s {
     char                        *host;
     int                          port;
     ngx_str_t                    password;
@@ -78,6 +138,7 @@ typedef struct {
     ngx_flag_t                   publish;
     ngx_str_t                    prefix;
     ngx_http_health_main_conf_t *hmcf;
+    ngx_http_health_redis_limits_t  limits;
 
     redisAsyncContext           *ac;
     ngx_connection_t            *c;
@@ -90,7 +151,7 @@ typedef struct {
     ngx_shm_zone_t              *alerts_zone; /* the statuses last seen */
 
     ngx_http_health_probe_t     *probe;
-} ngx_http_health_redis_ctx_t;
+};
 
 
 static void ngx_http_health_redis_run(ngx_http_health_probe_t *probe);
@@ -105,9 +166,6 @@ static void ngx_http_health_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_health_redis_disconnected(const redisAsyncContext *ac,
     int status);
-static ngx_int_t ngx_http_health_redis_reply_ok(
-    ngx_http_health_redis_ctx_t *ctx, redisAsyncContext *ac,
-    redisReply *reply, const char *what);
 static void ngx_http_health_redis_setup_reply(redisAsyncContext *ac,
     void *r, void *privdata);
 static void ngx_http_health_redis_ping_reply(redisAsyncContext *ac,
@@ -119,6 +177,13 @@ static void ngx_http_health_redis_publish_reply(redisAsyncContext *ac,
 static void ngx_http_health_redis_parse_info(
     ngx_http_health_redis_info_t *info, char *text, size_t len);
 static void ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx);
+static void ngx_http_health_redis_window(ngx_http_health_redis_ctx_t *ctx,
+    ngx_http_health_redis_window_t *win);
+static u_char *ngx_http_health_redis_number(u_char *buf, double v);
+static ngx_int_t ngx_http_health_redis_limit(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *arg, ngx_http_health_redis_limits_t *limits);
+static char *ngx_http_health_redis_limits_check(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_http_health_redis_limits_t *limits);
 static void ngx_http_health_redis_publish(ngx_http_health_redis_ctx_t *ctx);
 static ngx_int_t ngx_http_health_redis_send_json(
     ngx_http_health_redis_ctx_t *ctx, const char *cmd, ngx_str_t *key,
@@ -134,9 +199,6 @@ static json_t *ngx_http_health_redis_last_load(
 static void ngx_http_health_redis_last_store(
     ngx_http_health_redis_ctx_t *ctx, json_t *last);
 static json_t *ngx_http_health_redis_now(void);
-static void ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
-    health_status_t status, ngx_uint_t flags, const char *fmt, ...);
-static void ngx_http_health_redis_close(ngx_http_health_redis_ctx_t *ctx);
 static void ngx_http_health_redis_json_cleanup(void *data);
 
 static ngx_connection_t *ngx_http_health_redis_conn(
@@ -203,6 +265,15 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     required = 0;
     ctx->db = -1;
     ctx->publish = 1;
+
+    ctx->limits.ping_warning = NGX_HTTP_HEALTH_REDIS_PING_WARN;
+    ctx->limits.ping_critical = NGX_HTTP_HEALTH_REDIS_PING_CRIT;
+    ctx->limits.memory_warning = NGX_HTTP_HEALTH_REDIS_MEM_WARN;
+    ctx->limits.memory_critical = NGX_HTTP_HEALTH_REDIS_MEM_CRIT;
+    ctx->limits.hit_warning = NGX_HTTP_HEALTH_REDIS_HIT_WARN;
+    ctx->limits.hit_critical = NGX_HTTP_HEALTH_REDIS_HIT_CRIT;
+    ctx->limits.min_lookups = NGX_HTTP_HEALTH_REDIS_LOOKUPS;
+    ctx->limits.evictions = HEALTH_DEGRADED;
 
     /* HOST:PORT or [IPv6]:PORT, an address: hiredis would resolve a name
      * synchronously */
@@ -310,6 +381,16 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        rc = ngx_http_health_redis_limit(cf, &cmd->name, &value[i],
+                                         &ctx->limits);
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
         rc = ngx_http_health_hold_param(cf, &value[i], &hold);
 
         if (rc == NGX_ERROR) {
@@ -330,6 +411,12 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"%V\" in \"%V\" directive",
                            &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_health_redis_limits_check(cf, &cmd->name, &ctx->limits)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -358,6 +445,7 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     probe->required = required;
     probe->hold = hold;
     probe->data_size = NGX_HTTP_HEALTH_REDIS_DATA_SIZE;
+    probe->state_size = sizeof(ngx_http_health_redis_state_t);
     probe->run = ngx_http_health_redis_run;
     probe->abort = ngx_http_health_redis_abort;
     probe->stop = ngx_http_health_redis_stop;
@@ -381,6 +469,85 @@ bad_address:
                        "would be resolved synchronously)",
                        &value[1], &cmd->name);
     return NGX_CONF_ERROR;
+}
+
+
+/* the health_redis named name, or the first one when name is empty */
+ngx_http_health_redis_ctx_t *
+ngx_http_health_redis_find(ngx_http_health_main_conf_t *hmcf, ngx_str_t *name)
+{
+    ngx_uint_t                 i;
+    ngx_http_health_probe_t  **pp;
+
+    pp = hmcf->probes.elts;
+
+    for (i = 0; i < hmcf->probes.nelts; i++) {
+        if (pp[i]->run != ngx_http_health_redis_run) {
+            continue;
+        }
+
+        if (name->len == 0
+            || (pp[i]->name.len == name->len
+                && ngx_strncmp(pp[i]->name.data, name->data, name->len) == 0))
+        {
+            return pp[i]->ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A connection for another probe (a queue's) with the connection settings
+ * of the health_redis "from": the one place that copies them.  It neither
+ * publishes nor judges the server; its failures end the probe's rounds.
+ */
+ngx_http_health_redis_ctx_t *
+ngx_http_health_redis_inherit(ngx_conf_t *cf,
+    ngx_http_health_redis_ctx_t *from, ngx_http_health_probe_t *probe)
+{
+    ngx_http_health_redis_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_health_redis_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->host = from->host;
+    ctx->port = from->port;
+    ctx->password = from->password;
+    ctx->db = from->db;
+
+    ctx->publish = 0;
+    ctx->prefix = from->prefix;
+    ctx->hmcf = from->hmcf;
+    ctx->limits = from->limits;
+    ctx->probe = probe;
+
+    probe->target = from->probe->target;
+
+    return ctx;
+}
+
+
+ngx_http_health_probe_t *
+ngx_http_health_redis_probe(ngx_http_health_redis_ctx_t *ctx)
+{
+    return ctx->probe;
+}
+
+
+/* the connection, made if there is none: NULL once the failure has ended
+ * the round */
+redisAsyncContext *
+ngx_http_health_redis_ready(ngx_http_health_redis_ctx_t *ctx)
+{
+    if (ctx->ac == NULL && ngx_http_health_redis_connect(ctx) != NGX_OK) {
+        return NULL;
+    }
+
+    return ctx->ac;
 }
 
 
@@ -574,7 +741,7 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
 
 
 /* NGX_OK for a usable reply; anything else is dealt with here */
-static ngx_int_t
+ngx_int_t
 ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
     redisAsyncContext *ac, redisReply *reply, const char *what)
 {
@@ -633,12 +800,15 @@ ngx_http_health_redis_ping_reply(redisAsyncContext *ac, void *r,
     }
 
     ctx->ping_us = ngx_http_health_monotonic_usec() - ctx->started;
-    ctx->pending = 2;
+    ctx->pending = 3;
 
+    /* INFO server for run_id: the counters of a restarted server */
     if (redisAsyncCommand(ac, ngx_http_health_redis_info_reply, ctx,
                           "INFO memory") != REDIS_OK
         || redisAsyncCommand(ac, ngx_http_health_redis_info_reply, ctx,
-                             "INFO stats") != REDIS_OK)
+                             "INFO stats") != REDIS_OK
+        || redisAsyncCommand(ac, ngx_http_health_redis_info_reply, ctx,
+                             "INFO server") != REDIS_OK)
     {
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
                                    "cannot send INFO to %V",
@@ -735,6 +905,17 @@ ngx_http_health_redis_parse_info(ngx_http_health_redis_info_t *info,
 
             } else if (key("keyspace_misses")) {
                 field = &info->misses;
+
+            } else if (key("run_id")) {
+                len = eol - colon - 1;
+
+                if (len && colon[len] == '\r') {
+                    len--;
+                }
+
+                /* 40 hex digits; whatever it is, only compared */
+                info->run_id_len = ngx_min(len, NGX_HTTP_HEALTH_REDIS_RUN_ID);
+                ngx_memcpy(info->run_id, colon + 1, info->run_id_len);
             }
 
 #undef key
@@ -759,32 +940,42 @@ ngx_http_health_redis_parse_info(ngx_http_health_redis_info_t *info,
 static void
 ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx)
 {
-    u_char                        data[NGX_HTTP_HEALTH_REDIS_DATA_SIZE];
-    u_char                        reason[NGX_HTTP_HEALTH_PROBE_REASON_LEN];
-    u_char                       *d, *dl, *p, *pl;
-    double                        pct, hit;
-    uint64_t                      lookups;
-    health_status_t               status;
-    ngx_http_health_probe_t      *probe;
-    ngx_http_health_redis_info_t *info;
+    u_char                          data[NGX_HTTP_HEALTH_REDIS_DATA_SIZE];
+    u_char                          reason[NGX_HTTP_HEALTH_PROBE_REASON_LEN];
+    u_char                         *d, *dl, *p, *pl, *w, *c;
+    u_char                          wb[NGX_INT64_LEN + 4];
+    u_char                          cb[NGX_INT64_LEN + 4];
+    double                          pct, hit;
+    uint64_t                        lookups;
+    health_status_t                 status, s;
+    ngx_http_health_probe_t        *probe;
+    ngx_http_health_redis_info_t   *info;
+    ngx_http_health_redis_limits_t *lim;
+    ngx_http_health_redis_window_t  win;
 
     probe = ctx->probe;
     info = &ctx->info;
+    lim = &ctx->limits;
+
+    ngx_http_health_redis_window(ctx, &win);
 
     status = HEALTH_HEALTHY;
     p = reason;
     pl = reason + sizeof(reason);
 
-    if (ctx->ping_us >= NGX_HTTP_HEALTH_REDIS_PING_CRIT) {
+    if (ctx->ping_us >= lim->ping_critical) {
         status = HEALTH_UNHEALTHY;
 
-    } else if (ctx->ping_us >= NGX_HTTP_HEALTH_REDIS_PING_WARN) {
+    } else if (ctx->ping_us >= lim->ping_warning) {
         status = HEALTH_DEGRADED;
     }
 
     if (status != HEALTH_HEALTHY) {
-        p = ngx_slprintf(p, pl, "PING took %.1f ms (warning 10 ms, "
-                         "critical 50 ms)", ctx->ping_us / 1000.0);
+        w = ngx_http_health_redis_number(wb, lim->ping_warning / 1000.0);
+        c = ngx_http_health_redis_number(cb, lim->ping_critical / 1000.0);
+        p = ngx_slprintf(p, pl, "PING took %.1f ms (warning %*s ms, "
+                         "critical %*s ms)", ctx->ping_us / 1000.0,
+                         w - wb, wb, c - cb, cb);
     }
 
     pct = 0;
@@ -792,36 +983,92 @@ ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx)
     if (info->maxmemory) {
         pct = 100.0 * info->used_memory / info->maxmemory;
 
-        if (pct >= NGX_HTTP_HEALTH_REDIS_MEM_WARN) {
+        if (pct >= lim->memory_warning) {
             status = health_status_worst(status,
-                                     pct >= NGX_HTTP_HEALTH_REDIS_MEM_CRIT
-                                     ? HEALTH_UNHEALTHY : HEALTH_DEGRADED);
+                                         pct >= lim->memory_critical
+                                         ? HEALTH_UNHEALTHY
+                                         : HEALTH_DEGRADED);
+            w = ngx_http_health_redis_number(wb, lim->memory_warning);
+            c = ngx_http_health_redis_number(cb, lim->memory_critical);
             p = ngx_slprintf(p, pl, "%smemory at %.1f%% of maxmemory "
-                             "(warning 80%%, critical 95%%)",
-                             p == reason ? "" : "; ", pct);
+                             "(warning %*s%%, critical %*s%%)",
+                             p == reason ? "" : "; ", pct,
+                             w - wb, wb, c - cb, cb);
         }
     }
 
-    lookups = info->hits + info->misses;
-    hit = lookups ? 100.0 * info->hits / lookups : 100.0;
+    /* "below 80%": the products compare exactly where the rate is 80% */
+    lookups = win.hits + win.misses;
+    hit = lookups ? 100.0 * win.hits / lookups : 0;
+
+    if (lookups && lookups >= lim->min_lookups) {
+        s = HEALTH_HEALTHY;
+
+        if (100.0 * win.hits < lim->hit_critical * lookups) {
+            s = HEALTH_UNHEALTHY;
+
+        } else if (100.0 * win.hits < lim->hit_warning * lookups) {
+            s = HEALTH_DEGRADED;
+        }
+
+        if (s != HEALTH_HEALTHY) {
+            status = health_status_worst(status, s);
+            w = ngx_http_health_redis_number(wb, lim->hit_warning);
+            c = ngx_http_health_redis_number(cb, lim->hit_critical);
+            p = ngx_slprintf(p, pl, "%shit rate %.1f%% of %uL lookups in "
+                             "%.0fs (warning below %*s%%, critical below "
+                             "%*s%%)", p == reason ? "" : "; ", hit,
+                             lookups, win.span / 1000.0, w - wb, wb,
+                             c - cb, cb);
+        }
+    }
+
+    if (win.evicted && lim->evictions != HEALTH_HEALTHY) {
+        status = health_status_worst(status, lim->evictions);
+        p = ngx_slprintf(p, pl, "%s%uL keys evicted in %.0fs",
+                         p == reason ? "" : "; ", win.evicted,
+                         win.span / 1000.0);
+    }
 
     d = data;
     dl = data + sizeof(data);
 
-    /* value, unit and thresholds: what the status was judged on */
+    /* value, unit and thresholds: what the status was judged on first */
     d = ngx_slprintf(d, dl, "{\"value\":%.3f,\"unit\":\"ms\","
-                     "\"warning\":10,\"critical\":50,"
+                     "\"warning\":%.3f,\"critical\":%.3f,"
                      "\"used_memory\":%uL,\"maxmemory\":%uL,",
-                     ctx->ping_us / 1000.0, info->used_memory,
+                     ctx->ping_us / 1000.0, lim->ping_warning / 1000.0,
+                     lim->ping_critical / 1000.0, info->used_memory,
                      info->maxmemory);
 
     if (info->maxmemory) {
         d = ngx_slprintf(d, dl, "\"used_memory_pct\":%.2f,", pct);
     }
 
-    d = ngx_slprintf(d, dl, "\"evicted_keys\":%uL,\"keyspace_hits\":%uL,"
-                     "\"keyspace_misses\":%uL,\"hit_rate_pct\":%.2f}",
-                     info->evicted_keys, info->hits, info->misses, hit);
+    d = ngx_slprintf(d, dl, "\"memory_warning\":%.4f,"
+                     "\"memory_critical\":%.4f,"
+                     "\"evicted_keys\":%uL,\"evicted_keys_window\":%uL,"
+                     "\"evictions\":\"%s\","
+                     "\"keyspace_hits\":%uL,\"keyspace_misses\":%uL,"
+                     "\"window_s\":%.3f,\"lookups\":%uL,",
+                     lim->memory_warning, lim->memory_critical,
+                     info->evicted_keys, win.evicted,
+                     lim->evictions == HEALTH_HEALTHY ? "off"
+                     : lim->evictions == HEALTH_UNHEALTHY ? "critical"
+                                                          : "warning",
+                     info->hits, info->misses, win.span / 1000.0, lookups);
+
+    /* no lookups, no rate: null, not 100 */
+    if (lookups) {
+        d = ngx_slprintf(d, dl, "\"hit_rate_pct\":%.2f,", hit);
+
+    } else {
+        d = ngx_slprintf(d, dl, "\"hit_rate_pct\":null,");
+    }
+
+    d = ngx_slprintf(d, dl, "\"hit_rate_warning\":%.4f,"
+                     "\"hit_rate_critical\":%.4f,\"min_lookups\":%uL}",
+                     lim->hit_warning, lim->hit_critical, lim->min_lookups);
 
     ngx_http_health_probe_end(probe, NGX_OK, status, ctx->ping_us, data,
                               d - data, reason, p - reason);
@@ -829,6 +1076,270 @@ ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx)
     if (ctx->publish) {
         ngx_http_health_redis_publish(ctx);
     }
+}
+
+
+/* a threshold as the operator wrote it: "80", "99.5", "0.25" */
+static u_char *
+ngx_http_health_redis_number(u_char *buf, double v)
+{
+    u_char  *p;
+
+    p = ngx_sprintf(buf, "%.3f", v);
+
+    while (p[-1] == '0') {
+        p--;
+    }
+
+    if (p[-1] == '.') {
+        p--;
+    }
+
+    return p;
+}
+
+
+/*
+ * Take this round's sample and compare it with the oldest one within the
+ * window, or, when the probe could not run within it, with the newest
+ * before it: a stalled probe still sees what happened since it last ran.
+ * A sample is kept only a 30th of the window after the last one kept, so
+ * 32 of them reach a window back whatever the interval.
+ */
+static void
+ngx_http_health_redis_window(ngx_http_health_redis_ctx_t *ctx,
+    ngx_http_health_redis_window_t *win)
+{
+    uint64_t                         now, window;
+    ngx_uint_t                       i, k, restarted;
+    ngx_slab_pool_t                 *shpool;
+    ngx_http_health_redis_info_t    *info;
+    ngx_http_health_redis_state_t   *st;
+    ngx_http_health_redis_sample_t  *last, *base, *sm;
+
+    ngx_memzero(win, sizeof(ngx_http_health_redis_window_t));
+
+    info = &ctx->info;
+    st = ctx->probe->state;
+    shpool = (ngx_slab_pool_t *) ctx->probe->shm_zone->shm.addr;
+
+    now = ngx_http_health_monotonic_usec() / 1000;
+    window = (uint64_t) ctx->hmcf->window * 1000;
+
+    if (!info->have_stats) {
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    last = st->n ? &st->samples[st->last] : NULL;
+
+    restarted = last != NULL
+                && (st->run_id_len != info->run_id_len
+                    || ngx_memcmp(st->run_id, info->run_id,
+                                  info->run_id_len) != 0
+                    || info->hits < last->hits
+                    || info->misses < last->misses
+                    || info->evicted_keys < last->evicted
+                    || now < last->at);
+
+    if (restarted) {
+        st->n = 0;
+        last = NULL;
+    }
+
+    base = NULL;
+
+    for (i = 0; i < st->n; i++) {
+        k = (st->last + NGX_HTTP_HEALTH_REDIS_SAMPLES - (st->n - 1 - i))
+            % NGX_HTTP_HEALTH_REDIS_SAMPLES;
+        sm = &st->samples[k];
+
+        if (now - sm->at <= window) {
+            base = sm;
+            break;
+        }
+    }
+
+    if (base == NULL) {
+        base = last;
+    }
+
+    if (base) {
+        win->hits = info->hits - base->hits;
+        win->misses = info->misses - base->misses;
+        win->evicted = info->evicted_keys - base->evicted;
+        win->span = now - base->at;
+    }
+
+    if (last == NULL
+        || now - last->at >= window / (NGX_HTTP_HEALTH_REDIS_SAMPLES - 2))
+    {
+        st->last = (st->n ? st->last + 1 : 0) % NGX_HTTP_HEALTH_REDIS_SAMPLES;
+        st->n = ngx_min(st->n + 1, NGX_HTTP_HEALTH_REDIS_SAMPLES);
+
+        sm = &st->samples[st->last];
+        sm->at = now;
+        sm->hits = info->hits;
+        sm->misses = info->misses;
+        sm->evicted = info->evicted_keys;
+
+        st->run_id_len = info->run_id_len;
+        ngx_memcpy(st->run_id, info->run_id, info->run_id_len);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (restarted) {
+        ngx_log_error(NGX_LOG_INFO, ctx->probe->log, 0,
+                      "health: the counters of %V started over (a restart "
+                      "or CONFIG RESETSTAT): so does the window of \"%V\"",
+                      &ctx->probe->target, &ctx->probe->name);
+    }
+}
+
+
+/*
+ * The thresholds of health_redis: NGX_DECLINED if arg is none of them.
+ * Percentages from 0 to 100, times up to 1h, a count of lookups.
+ */
+static ngx_int_t
+ngx_http_health_redis_limit(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *arg,
+    ngx_http_health_redis_limits_t *limits)
+{
+    u_char     *eq;
+    double     *pct;
+    uint64_t   *us, n;
+    ngx_str_t   key, v;
+
+    eq = ngx_strlchr(arg->data, arg->data + arg->len, '=');
+    if (eq == NULL) {
+        return NGX_DECLINED;
+    }
+
+    key.data = arg->data;
+    key.len = eq - arg->data;
+    v.data = eq + 1;
+    v.len = arg->data + arg->len - v.data;
+
+    pct = NULL;
+    us = NULL;
+
+#define is(k)                                                                 \
+    (key.len == sizeof(k) - 1 && ngx_strncmp(key.data, k, key.len) == 0)
+
+    if (is("hit_rate_warning")) {
+        pct = &limits->hit_warning;
+
+    } else if (is("hit_rate_critical")) {
+        pct = &limits->hit_critical;
+
+    } else if (is("memory_warning")) {
+        pct = &limits->memory_warning;
+
+    } else if (is("memory_critical")) {
+        pct = &limits->memory_critical;
+
+    } else if (is("latency_warning")) {
+        us = &limits->ping_warning;
+
+    } else if (is("latency_critical")) {
+        us = &limits->ping_critical;
+
+    } else if (is("min_lookups")) {
+        if (ngx_http_health_parse_uint(&v, 1000000000, &n) != NGX_OK
+            || n == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\" directive, "
+                               "it must be a number from 1 to 1000000000",
+                               arg, name);
+            return NGX_ERROR;
+        }
+
+        limits->min_lookups = n;
+        return NGX_OK;
+
+    } else if (is("evictions")) {
+        if (v.len == 7 && ngx_strncmp(v.data, "warning", 7) == 0) {
+            limits->evictions = HEALTH_DEGRADED;
+
+        } else if (v.len == 8 && ngx_strncmp(v.data, "critical", 8) == 0) {
+            limits->evictions = HEALTH_UNHEALTHY;
+
+        } else if (v.len == 3 && ngx_strncmp(v.data, "off", 3) == 0) {
+            limits->evictions = HEALTH_HEALTHY;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\" directive, "
+                               "evictions is \"warning\", \"critical\" or "
+                               "\"off\"", arg, name);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+#undef is
+
+    if (pct) {
+        if (health_parse_percent((char *) v.data, v.len, pct, NULL, 0) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\" directive, "
+                               "it must be a percentage from 0 to 100",
+                               arg, name);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_health_parse_usec(&v, us) != NGX_OK
+        || *us == 0 || *us > 3600000000ULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a time from 1us to 1h", arg, name);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_health_redis_limits_check(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_http_health_redis_limits_t *limits)
+{
+    if (limits->ping_warning > limits->ping_critical) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid thresholds in \"%V\" directive, "
+                           "latency_warning is above latency_critical",
+                           name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (limits->memory_warning > limits->memory_critical) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid thresholds in \"%V\" directive, "
+                           "memory_warning is above memory_critical", name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a hit rate is bad below its thresholds */
+    if (limits->hit_warning < limits->hit_critical) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid thresholds in \"%V\" directive, "
+                           "hit_rate_warning is below hit_rate_critical",
+                           name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -1320,7 +1831,7 @@ ngx_http_health_redis_now(void)
  * connect) and ctx->ac has been cleared already.
  * NGX_HTTP_HEALTH_REDIS_LOST: the failure may come between rounds.
  */
-static void
+void
 ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
     health_status_t status, ngx_uint_t flags, const char *fmt, ...)
 {
@@ -1330,6 +1841,11 @@ ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
     va_start(args, fmt);
     p = ngx_vslprintf(reason, reason + sizeof(reason), fmt, args);
     va_end(args);
+
+    /* what a queue's length is when its Redis cannot tell */
+    if (status == HEALTH_UNHEALTHY) {
+        status = ctx->probe->unanswered;
+    }
 
     if (flags & NGX_HTTP_HEALTH_REDIS_FREE) {
         ngx_http_health_redis_close(ctx);
@@ -1345,7 +1861,7 @@ ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
 }
 
 
-static void
+void
 ngx_http_health_redis_close(ngx_http_health_redis_ctx_t *ctx)
 {
     redisAsyncContext  *ac;

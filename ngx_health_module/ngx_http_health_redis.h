@@ -2,7 +2,8 @@
  * Copyright (C) 2026 nginx-health authors
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * nginx-health: the Redis probe and publisher (health_redis).
+ * nginx-health: the Redis probe and publisher (health_redis), and the
+ * connection code the queue checks (health_redis_queue) share with it.
  */
 
 #ifndef _NGX_HTTP_HEALTH_REDIS_H_INCLUDED_
@@ -13,8 +14,51 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "health_status.h"
+#include "ngx_http_health_module.h"
+#include "ngx_http_health_probe.h"
+
+
+/* ngx_http_health_redis_fail()'s flags */
+#define NGX_HTTP_HEALTH_REDIS_FREE       0x01    /* the context is ours */
+#define NGX_HTTP_HEALTH_REDIS_LOST       0x02    /* maybe between rounds */
+
+
+typedef struct ngx_http_health_redis_ctx_s  ngx_http_health_redis_ctx_t;
+
 
 char *ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+/* the health_redis named name, the first one if name is empty, or NULL */
+ngx_http_health_redis_ctx_t *ngx_http_health_redis_find(
+    ngx_http_health_main_conf_t *hmcf, ngx_str_t *name);
+
+/*
+ * A connection for probe with the connection settings of from (and its
+ * target): the one function that copies them.
+ */
+ngx_http_health_redis_ctx_t *ngx_http_health_redis_inherit(ngx_conf_t *cf,
+    ngx_http_health_redis_ctx_t *from, ngx_http_health_probe_t *probe);
+ngx_http_health_probe_t *ngx_http_health_redis_probe(
+    ngx_http_health_redis_ctx_t *ctx);
+
+/*
+ * The round's side of a connection: ready() connects (after AUTH, SELECT)
+ * when there is no connection and returns NULL once a failure has ended
+ * the round; reply_ok() is NGX_OK for a usable reply to a command sent on
+ * it and has dealt with anything else (a stale context, a disconnect, an
+ * error reply); fail() ends the round; close() drops the connection.
+ */
+redisAsyncContext *ngx_http_health_redis_ready(
+    ngx_http_health_redis_ctx_t *ctx);
+ngx_int_t ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
+    redisAsyncContext *ac, redisReply *reply, const char *what);
+void ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
+    health_status_t status, ngx_uint_t flags, const char *fmt, ...);
+void ngx_http_health_redis_close(ngx_http_health_redis_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_HEALTH_REDIS_H_INCLUDED_ */

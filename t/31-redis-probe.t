@@ -162,7 +162,10 @@ is_deeply([@$c{qw(unit warning critical)}], ['ms', 10, 50],
           'judged on the PING round trip: unit and thresholds');
 is($c->{value}, $c->{response_time_ms}, 'value is the round trip');
 is($c->{evicted_keys}, 0, 'evicted_keys from INFO');
-ok(defined $c->{hit_rate_pct}, 'the keyspace hit rate');
+# no lookups in the window yet: no rate rather than a perfect one
+ok(exists $c->{hit_rate_pct} && !defined $c->{hit_rate_pct},
+   'the keyspace hit rate is null with no lookups');
+is($c->{lookups}, 0, 'and the lookups it was judged on');
 is($c->{required}, JSON::PP::false, 'required is false by default');
 ($c) = check($ng, 'other');
 ok(!exists $c->{used_memory_pct}, 'no used_memory_pct without maxmemory');

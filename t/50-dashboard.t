@@ -89,6 +89,15 @@ my $full = JSON::PP->new->canonical->encode({
                    required => JSON::PP::false, used_memory_pct => 12.5,
                    evicted_keys => 0, keyspace_hits => 900,
                    keyspace_misses => 100 },
+        # no lookups in the window: no rate, whatever the counters say
+        sessions => { status => 'healthy', response_time_ms => 0.3,
+                      evicted_keys => 0, keyspace_hits => 900,
+                      keyspace_misses => 100, hit_rate_pct => undef,
+                      lookups => 0 },
+        jobs => { status => 'degraded', value => 11, unit => 'items',
+                  warning => 10, critical => 50, type => 'list',
+                  key => 'bull:email:wait',
+                  reason => '11 items, over the warning 10' },
         'slo:api_availability' => { status => 'degraded',
             reason => 'the 30m and 6h burn rates are above 6',
             page => '30m&6h', tickets => [], required => JSON::PP::false,
@@ -375,6 +384,10 @@ like($dom, qr/<dt>memory used<\/dt><dd class="num">12\.5 %<\/dd>/,
      'full: cache memory');
 like($dom, qr/<dt>hit rate<\/dt><dd class="num">90 %<\/dd>/,
      'full: cache hit rate');
+like($dom, qr/aria-label="cache sessions".*?<dt>hit rate<\/dt><dd[^>]*>no lookups<\/dd>/s,
+     'full: no lookups in the window, no hit rate');
+like($dom, qr/<code>jobs<\/code>.*?11 items/s,
+     'full: a queue check with its length');
 my $png_full = "$out/dashboard-full.png";
 chromium('--virtual-time-budget=3000', '--window-size=1280,2000',
          '--hide-scrollbars', "--screenshot=$png_full", $ng->url('/full'));
