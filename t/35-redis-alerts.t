@@ -126,7 +126,8 @@ my $port = $rd->port;
     health_service web1;
     health_redis 127.0.0.1:$port interval=300ms timeout=1s;
     health_redis 127.0.0.1:$lport name=late publish=off
-                 interval=300ms timeout=1h;
+                 interval=300ms timeout=1h
+                 latency_warning=30m latency_critical=1h;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -156,16 +157,12 @@ EOF
     is_deeply([grep { $_->{from} eq 'unknown' && $_->{to} eq 'healthy' } @late], [],
               'no alert for a check going from unknown to healthy')
         or diag explain \@late;
-    # its first status after unknown (a loaded machine may make the fake's
-    # first PING take over 10 ms: degraded, which is news)
+    # its first status after unknown is healthy by construction: no PING
+    # is slow enough to matter, the hit rate has too few lookups to judge
     my ($first) = grep { ($_->{checks}{late} // '') ne 'unknown' }
                   msgs($sub, $status);
-    if ($first->{checks}{late} eq 'healthy') {
-        is_deeply(\@late, [], 'healthy at once: no alert at all');
-    } else {
-        is($late[0]{from}, 'unknown', "first $first->{checks}{late}: "
-           . 'an alert from unknown');
-    }
+    is($first->{checks}{late}, 'healthy', 'its first status is healthy');
+    is_deeply(\@late, [], 'no alert for it at all');
 
     kill 'KILL', $late;
     waitpid $late, 0;
