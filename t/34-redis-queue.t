@@ -267,4 +267,76 @@ is($doc->{status}, 'unhealthy', 'required=on: the instance is unhealthy');
 is($r->{status}, 503, 'and answers 503');
 $ng2->stop;
 
+##########################################################################
+# fake servers answering the queue's commands badly: unknown, with why
+
+{
+    require HostileServer;
+
+    sub queue_server {
+        my ($type, $length) = @_;
+        return HostileServer->start(sub {
+            HostileServer::redis_serve($_[0], sub {
+                my ($s, $cmd) = @_;
+                my $name = uc $cmd->[0];
+                if ($name eq 'PING') { print $s "+PONG\r\n"; return 1 }
+                if ($name eq 'INFO') { print $s HostileServer::redis_info(); return 1 }
+                if ($name eq 'TYPE') { return $type->($s) }
+                return $length->($s);
+            });
+        });
+    }
+
+    my $list = sub { print { $_[0] } "+list\r\n"; 1 };
+    my %srv = (
+        badtype   => queue_server(sub { print { $_[0] } "+\xff\xfe<b>x\r\n"; 1 }),
+        wrongtype => queue_server($list, sub {
+            print { $_[0] } "-WRONGTYPE Operation against a key\r\n"; 1 }),
+        negative  => queue_server($list, sub { print { $_[0] } ":-5\r\n"; 1 }),
+        bulk      => queue_server($list, sub { print { $_[0] } "\$3\r\nabc\r\n"; 1 }),
+        stall     => queue_server(sub { sleep 3600 }),
+    );
+
+    my $conf = join '', map {
+        "    health_redis 127.0.0.1:" . $srv{$_}->port
+        . " name=r_$_ publish=off interval=100ms timeout=400ms"
+        . " latency_warning=1h latency_critical=1h;\n"
+        . "    health_redis_queue q_$_ key=k redis=r_$_ warning=1 critical=2;\n"
+    } sort keys %srv;
+
+    my $ng3 = HealthTest::Nginx->new(conf => $conf . <<"EOF");
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /health { health_status; }
+    }
+EOF
+    $ng3->start;
+
+    my %want = (
+        badtype   => qr/^the key is a \x{fffd}\x{fffd}<b>x, not a list/,
+        wrongtype => qr/^the length failed on 127\.0\.0\.1:\d+: WRONGTYPE Operation against a key$/,
+        negative  => qr/^127\.0\.0\.1:\d+ answered no length$/,
+        bulk      => qr/^127\.0\.0\.1:\d+ answered no length$/,
+        stall     => qr/^timed out after 400ms waiting for 127\.0\.0\.1:\d+$/,
+    );
+
+    for my $k (sort keys %want) {
+        my $c;
+        ok(wait_until(sub {
+            my $r = $ng3->get('/health');
+            # decoded as UTF-8 here: the reason is compared as text
+            my $doc = eval { JSON::PP->new->utf8->decode($r->{content}) };
+            $c = $doc && $doc->{checks}{"q_$k"};
+            $c && $c->{status} eq 'unknown' && ($c->{reason} // '') =~ $want{$k};
+        }, timeout => 10), "$k: unknown, with why") or diag explain $c;
+        ok($c && exists $c->{value} ? !defined $c->{value} : 1,
+           "$k: no length");
+    }
+
+    my $c = ($ng3->check('r_stall'))[0];
+    is($c->{status}, 'healthy', 'the Redis itself answers PING: healthy');
+
+    $ng3->stop;
+}
+
 done_testing();
