@@ -34,6 +34,7 @@
 #include "ngx_http_health_shm.h"
 #include "ngx_http_health_redis.h"
 #include "ngx_http_health_util.h"
+#include "ngx_http_health_fleet.h"
 
 
 /* the element count of an array reply: int until hiredis 1.0 */
@@ -88,6 +89,7 @@ typedef struct {
     ngx_uint_t                   pending;    /* INFO replies to come */
     ngx_uint_t                   unasked;    /* a reply nobody asked for */
     json_t                      *last;       /* check name: status */
+    ngx_http_health_fleet_t     *fleet;      /* registry, fleet=on */
 
     ngx_http_health_probe_t     *probe;
 } ngx_http_health_redis_ctx_t;
@@ -300,6 +302,16 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        rc = ngx_http_health_fleet_param(cf, &value[i], &ctx->fleet);
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
         rc = ngx_http_health_hold_param(cf, &value[i], &hold);
 
         if (rc == NGX_ERROR) {
@@ -357,7 +369,8 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ctx->probe = probe;
     ctx->hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_health_module);
 
-    return NGX_CONF_OK;
+    return ngx_http_health_fleet_init(cf, &ctx->fleet, probe, &ctx->prefix,
+                                      ctx->publish, &ctx->ac);
 
 bad_address:
 
@@ -933,7 +946,12 @@ ngx_http_health_redis_publish(ngx_http_health_redis_ctx_t *ctx)
 
     key.len = ngx_sprintf(key.data, "%V:instance:%V", &ctx->prefix,
                           service) - key.data;
+    ngx_http_health_fleet_fields(ctx->fleet, msg);
     (void) ngx_http_health_redis_send_json(ctx, "SET", &key, msg, 1);
+
+    if (ctx->ac) {
+        ngx_http_health_fleet_register(ctx->fleet, ctx->ac, service);
+    }
 
     if (ctx->rounds++ % NGX_HTTP_HEALTH_REDIS_METRICS == 0) {
         metrics = json_object();
@@ -959,6 +977,8 @@ ngx_http_health_redis_publish(ngx_http_health_redis_ctx_t *ctx)
     ngx_http_health_redis_alerts(ctx, rep, ts);
 
     json_decref(ts);
+
+    ngx_http_health_fleet_read(ctx->fleet);
 
 done:
 
