@@ -918,8 +918,8 @@ ngx_http_health_fleet_instance(u_char *v, size_t len, const char *error)
     double       d;
     size_t       i, n;
     json_t      *obj, *j, *f, *checks, *val;
-    ngx_uint_t   left;
-    const char  *key, *s, *st;
+    ngx_uint_t   left, other;
+    const char  *key, *s, *st, *st_all;
 
     static const char  *names[] = {
         "healthy", "degraded", "unhealthy", "unknown"
@@ -961,6 +961,7 @@ ngx_http_health_fleet_instance(u_char *v, size_t len, const char *error)
     }
 
     (void) json_object_set_new(obj, "status", json_string(st));
+    st_all = st;
 
     f = json_object_get(j, "version");
 
@@ -1042,6 +1043,30 @@ ngx_http_health_fleet_instance(u_char *v, size_t len, const char *error)
                                            json_string(st));
                 n++;
             }
+        }
+    }
+
+    /*
+     * An instance whose status is bad only for its own fleet check is not
+     * counted bad: with required=on every instance would otherwise keep
+     * every other one unhealthy, for good.
+     */
+    if (checks != NULL && left == 0
+        && (ngx_strcmp(st_all, "unhealthy") == 0
+            || ngx_strcmp(st_all, "unknown") == 0))
+    {
+        other = 0;
+
+        json_object_foreach(checks, key, val) {
+            if (ngx_strcmp(key, "fleet") != 0
+                && ngx_strcmp(json_string_value(val), st_all) == 0)
+            {
+                other = 1;
+            }
+        }
+
+        if (!other && json_object_get(checks, "fleet") != NULL) {
+            (void) json_object_set_new(obj, "fleet_only", json_true());
         }
     }
 
@@ -1273,8 +1298,9 @@ ngx_http_health_fleet_view(ngx_http_health_fleet_t *fleet, ngx_pool_t *pool,
             bad = 1;
         }
 
-        if (ngx_strcmp(st, "unhealthy") == 0
-            || ngx_strcmp(st, "unknown") == 0)
+        if ((ngx_strcmp(st, "unhealthy") == 0
+             || ngx_strcmp(st, "unknown") == 0)
+            && !json_is_true(json_object_get(val, "fleet_only")))
         {
             view->unhealthy++;
             bad = 1;
