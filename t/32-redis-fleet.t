@@ -312,6 +312,25 @@ like($text, qr/^nginx_health_fleet_instance_stale\{instance="fleet-a"\} 0$/m,
 like($text, qr/^nginx_health_fleet_instance_last_seen_seconds\{instance="fleet-a"\} \d+\.\d{3}$/m,
      'last seen');
 
+# the dashboard: a fleet section, every name as text
+SKIP: {
+    require HealthTest::Chromium;
+    my $bin = HealthTest::Chromium::bin();
+    skip 'no Chromium', 6 unless -x $bin;
+    my $dom = HealthTest::Chromium::run('--virtual-time-budget=4000',
+        '--dump-dom', $ng{'fleet-b'}->url('/health?format=html'));
+    like($dom, qr/<section class="panel" aria-labelledby="h-fleet" id="fleet-panel">/,
+         'dashboard: the fleet section is shown');
+    like($dom, qr/<tr class="s-\w+" data-instance="fleet-a">/,
+         'dashboard: a row per instance');
+    ok(index($dom, '<code>a"b\&lt;script&gt;alert(1)&lt;/script&gt;</code>') >= 0,
+       'dashboard: a hostile name is text');
+    unlike($dom, qr/<script>alert/, 'dashboard: no markup from a name');
+    like($dom, qr/<td class="drift" title="differs from the most common configuration">/,
+         'dashboard: configuration drift is marked');
+    like($dom, qr/db unhealthy/, 'dashboard: the non-healthy checks of an instance');
+}
+
 # clean the fakes up, for what follows
 for my $m (qw(down-1 down-2 down-3 slow-1 notjson huge badutf8 types neg
                alist missing), $evil, "bad\xffname") {
