@@ -620,9 +620,9 @@ ngx_http_health_fleet_register(ngx_http_health_fleet_t *fleet,
     tp = ngx_timeofday();
 
     (void) redisAsyncCommand(ac, ngx_http_health_fleet_log_reply, "ZADD",
-                             "ZADD %b:instances %d.%03d %b",
+                             "ZADD %b:instances %lld.%03d %b",
                              fleet->prefix.data, fleet->prefix.len,
-                             (int) tp->sec, (int) tp->msec,
+                             (long long) tp->sec, (int) tp->msec,
                              service->data, service->len);
 }
 

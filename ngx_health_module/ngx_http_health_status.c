@@ -340,6 +340,13 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
         && ngx_http_arg(r, (u_char *) "scope", 5, &arg) == NGX_OK)
     {
         if (arg.len == 5 && ngx_strncmp(arg.data, "fleet", 5) == 0) {
+            /* a location that serves chosen checks serves nothing more */
+            if (hlcf->checks != NULL) {
+                return ngx_http_health_send_text(r, NGX_HTTP_FORBIDDEN,
+                                                 "scope=fleet is not served "
+                                                 "where check= is set" CRLF);
+            }
+
             return ngx_http_health_fleet_handler(r, rep->format);
         }
 

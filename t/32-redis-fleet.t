@@ -225,6 +225,18 @@ is($doc->{status}, 'degraded',
    'required=off: an unhealthy fleet makes the instance degraded at most');
 is($r2->{status}, 200, '... and the answer 200');
 
+# required=on: the fleet's verdict is the instance's
+$ng{'fleet-a'}->reload(conf => conf('fleet-a', extra => 'required=on'));
+ok(wait_until(sub {
+    ($r2, $doc) = $ng{'fleet-a'}->get_json('/health');
+    $doc && $doc->{status} eq 'unhealthy' && $r2->{status} == 503;
+}, timeout => 30), 'required=on: an unhealthy fleet makes the instance unhealthy, 503');
+$ng{'fleet-a'}->reload(conf => conf('fleet-a'));
+ok(wait_until(sub {
+    ($r2, $doc) = $ng{'fleet-a'}->get_json('/health');
+    $doc && $doc->{status} eq 'degraded';
+}, timeout => 30), 'required=off again: degraded');
+
 # a degraded instance does not count
 fake('slow-1', '{"status":"degraded"}');
 $c = wait_fleet_check('fleet-a', 'degraded', 7);
@@ -373,6 +385,15 @@ $r = $plain->get('/health?scope=fleet');
 is($r->{status}, 400, 'no fleet=on: 400');
 like($r->{content}, qr/fleet=on/, '... saying what it needs');
 is(($plain->check('fleet'))[0], undef, 'and no fleet check');
+my $chosen = HealthTest::Nginx->new(conf => <<"EOF")->start;
+    health_redis 127.0.0.1:$rp interval=1s fleet=on;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /health { health_status json check=cache; }
+    }
+EOF
+$r = $chosen->get('/health?scope=fleet');
+is($r->{status}, 403, 'a location with check=: 403, the fleet is not shown');
 $r = $ng{'fleet-a'}->get('/health?scope=nothing');
 is($r->{status}, 400, 'an unknown scope: 400');
 $r = $ng{'fleet-a'}->get('/health?scope=fleet&format=lb');
