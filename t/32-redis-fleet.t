@@ -352,20 +352,35 @@ for my $m (qw(down-1 down-2 down-3 slow-1 notjson huge badutf8 types neg
 ##########################################################################
 # stale, then gone
 
-my $stopped = time;
+# the times are judged when the answer is served, against the clock this
+# machine shares with nginx: "not before" holds by construction
+sub unix_of {
+    my ($iso) = @_;
+    my ($y, $mo, $d, $h, $mi, $s) =
+        $iso =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):([\d.]+)Z$/ or return;
+    require Time::Local;
+    return Time::Local::timegm(0, $mi, $h, $d, $mo - 1, $y) + $s;
+}
+
 $ng{'fleet-c'}->stop;
+my $seen;
 ok(wait_until(sub {
     ($f) = fleet('fleet-a');
     my $i = $f && $f->{instances}{'fleet-c'};
+    $seen = $i && unix_of($i->{last_seen});
     $i && $i->{stale};
 }, timeout => 30), 'a stopped instance becomes stale');
+cmp_ok(time - $seen, '>=', 5, 'not before 3 intervals and 5 s');
 is($f->{stale}, 1, 'counted as stale');
 is($f->{instances}{'fleet-a'}{stale}, JSON::PP::false, 'the others are not');
+$c = wait_fleet_check('fleet-a', 'degraded', 3);
+is($c->{stale}, 1, 'the fleet check: 1 stale of 3, 33%, degraded');
 
 ok(wait_until(sub {
     ($f) = fleet('fleet-a');
     $f && !exists $f->{instances}{'fleet-c'};
 }, timeout => 30), 'then gone');
+cmp_ok(time - $seen, '>=', 8, 'not before fleet_gone=8s');
 ok(wait_until(sub {
     $rd->cli('ZSCORE', 'health:instances', 'fleet-c') eq '';
 }, timeout => 10), 'and removed from the registry');
@@ -381,6 +396,22 @@ my $plain = HealthTest::Nginx->new(conf => <<"EOF")->start;
         location /health { health_status; }
     }
 EOF
+# a fleet never read: unknown
+my $closed = free_port();
+my $unread = HealthTest::Nginx->new(conf => <<"EOF")->start;
+    health_redis 127.0.0.1:$closed interval=1s fleet=on;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /health { health_status; }
+    }
+EOF
+($c) = $unread->check('fleet');
+is($c->{status}, 'unknown', 'a fleet never read is unknown');
+is($c->{reason}, 'not read yet', '... not read yet');
+($f) = do { my ($r, $d) = $unread->get_json('/health?scope=fleet'); ($d && $d->{fleet}) };
+is($f->{status}, 'unknown', '?scope=fleet: unknown');
+is($f->{read_at}, undef, 'read_at null');
+
 $r = $plain->get('/health?scope=fleet');
 is($r->{status}, 400, 'no fleet=on: 400');
 like($r->{content}, qr/fleet=on/, '... saying what it needs');
