@@ -546,11 +546,14 @@ ngx_http_health_fleet_hash_include(ngx_conf_t *cf, u_char *arg, size_t len,
             break;
         }
 
-        file.len--;
+        /* with its NUL, for ngx_open_file() */
+        file.len++;
         file.data = ngx_pstrdup(cf->temp_pool, &file);
         if (file.data == NULL) {
             break;
         }
+
+        file.len--;
 
         h = ngx_http_health_fleet_hash_file(cf, &file, h, depth + 1, files);
     }
