@@ -1096,9 +1096,8 @@ ngx_http_health_fleet_done(ngx_http_health_fleet_t *fleet, u_char *error,
     size_t             len;
     ngx_time_t        *tp;
     ngx_slab_pool_t   *shpool;
-    const char        *key;
+    const char        *key, *last;
     json_t            *val;
-    void              *tmp;
 
     text = NULL;
 
@@ -1121,14 +1120,14 @@ ngx_http_health_fleet_done(ngx_http_health_fleet_t *fleet, u_char *error,
             free(text);
             text = NULL;
 
-            key = NULL;
+            last = NULL;
 
-            json_object_foreach_safe(fleet->instances, tmp, key, val) {
-                /* the last key */
+            json_object_foreach(fleet->instances, key, val) {
+                last = key;
             }
 
-            if (key == NULL
-                || json_object_del(fleet->instances, key) != 0)
+            if (last == NULL
+                || json_object_del(fleet->instances, last) != 0)
             {
                 break;
             }
@@ -1181,8 +1180,9 @@ ngx_http_health_fleet_view(ngx_http_health_fleet_t *fleet, ngx_pool_t *pool,
     ngx_http_health_fleet_view_t *view)
 {
     u_char           *text, *error;
-    size_t            len;
+    size_t            len, want;
     json_t           *read, *val, *out, *f;
+    ngx_uint_t        tries;
     ngx_msec_t        now, seen, stale, gone, age;
     ngx_time_t       *tp;
     const char       *name, *st;
@@ -1196,15 +1196,44 @@ ngx_http_health_fleet_view(ngx_http_health_fleet_t *fleet, ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    text = ngx_pnalloc(pool, NGX_HTTP_HEALTH_FLEET_SIZE);
     error = ngx_pnalloc(pool, sizeof(fleet->sh->error));
-    if (text == NULL || error == NULL) {
+    if (error == NULL) {
         return NGX_ERROR;
     }
 
     shpool = (ngx_slab_pool_t *) fleet->shm_zone->shm.addr;
 
-    ngx_shmtx_lock(&shpool->mutex);
+    /* room for the reading as it is now, allocated outside the lock */
+    text = NULL;
+    len = 0;
+
+    for (tries = 0; tries < 3; tries++) {
+        ngx_shmtx_lock(&shpool->mutex);
+        want = fleet->sh->len;
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        if (text == NULL || want > len) {
+            len = want;
+            text = ngx_pnalloc(pool, len + 1);
+            if (text == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        ngx_shmtx_lock(&shpool->mutex);
+
+        if (fleet->sh->len <= len) {
+            break;
+        }
+
+        ngx_shmtx_unlock(&shpool->mutex);
+    }
+
+    if (tries == 3) {
+        /* written over three times while we looked: the next answer */
+        view->status = HEALTH_UNKNOWN;
+        return NGX_OK;
+    }
 
     view->read_at = fleet->sh->read_at;
     view->omitted = fleet->sh->omitted;
