@@ -1460,6 +1460,7 @@ ngx_http_health_fleet_handler(ngx_http_request_t *r, ngx_uint_t format)
 {
     char                          *text;
     off_t                          length;
+    u_char                        *body;
     json_t                        *root, *fl, *val;
     ngx_int_t                      rc;
     const char                    *name;
@@ -1576,22 +1577,18 @@ ngx_http_health_fleet_handler(ngx_http_request_t *r, ngx_uint_t format)
 
     length = ngx_strlen(text);
 
-    {
-        u_char  *body;
-
-        body = ngx_pnalloc(r->pool, length + 1);
-        if (body == NULL) {
-            free(text);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(body, text, length);
-        body[length] = '\n';
+    body = ngx_pnalloc(r->pool, length + 1);
+    if (body == NULL) {
         free(text);
-
-        return ngx_http_health_fleet_send(r, NGX_HTTP_OK, "application/json",
-                                          body, length + 1);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_memcpy(body, text, length);
+    body[length] = '\n';
+    free(text);
+
+    return ngx_http_health_fleet_send(r, NGX_HTTP_OK, "application/json",
+                                      body, length + 1);
 }
 
 
