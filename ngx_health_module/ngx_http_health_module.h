@@ -81,6 +81,9 @@ typedef struct {
     /* health_slo (ngx_http_health_slo.c) */
     ngx_array_t                 *slos;       /* ngx_http_health_slo_t * */
     void                       **slo_of;         /* place -> first SLO */
+
+    /* health_redis fleet=on (ngx_http_health_fleet.c), or NULL */
+    void                        *fleet;
 } ngx_http_health_main_conf_t;
 
 

@@ -35,6 +35,7 @@
 #include "ngx_http_health_shm.h"
 #include "ngx_http_health_redis.h"
 #include "ngx_http_health_util.h"
+#include "ngx_http_health_fleet.h"
 
 
 /* the element count of an array reply: int until hiredis 1.0 */
@@ -149,6 +150,7 @@ struct ngx_http_health_redis_ctx_s {
     ngx_uint_t                   pending;    /* INFO replies to come */
     ngx_uint_t                   unasked;    /* a reply nobody asked for */
     ngx_shm_zone_t              *alerts_zone; /* the statuses last seen */
+    ngx_http_health_fleet_t     *fleet;      /* registry, fleet=on */
 
     ngx_http_health_probe_t     *probe;
 };
@@ -391,6 +393,16 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        rc = ngx_http_health_fleet_param(cf, &value[i], &ctx->fleet);
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
         rc = ngx_http_health_hold_param(cf, &value[i], &hold);
 
         if (rc == NGX_ERROR) {
@@ -459,7 +471,8 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_health_fleet_init(cf, &ctx->fleet, probe, &ctx->prefix,
+                                      ctx->publish, &ctx->ac);
 
 bad_address:
 
@@ -1453,7 +1466,12 @@ ngx_http_health_redis_publish(ngx_http_health_redis_ctx_t *ctx)
 
     key.len = ngx_sprintf(key.data, "%V:instance:%V", &ctx->prefix,
                           service) - key.data;
+    ngx_http_health_fleet_fields(ctx->fleet, msg);
     (void) ngx_http_health_redis_send_json(ctx, "SET", &key, msg, 1);
+
+    if (ctx->ac) {
+        ngx_http_health_fleet_register(ctx->fleet, ctx->ac, service);
+    }
 
     if (ctx->rounds++ % NGX_HTTP_HEALTH_REDIS_METRICS == 0) {
         metrics = json_object();
@@ -1479,6 +1497,8 @@ ngx_http_health_redis_publish(ngx_http_health_redis_ctx_t *ctx)
     ngx_http_health_redis_alerts(ctx, rep, ts);
 
     json_decref(ts);
+
+    ngx_http_health_fleet_read(ctx->fleet);
 
 done:
 

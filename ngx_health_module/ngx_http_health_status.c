@@ -27,6 +27,7 @@
 #include "ngx_http_health_verdict.h"
 #include "ngx_http_health_select.h"
 #include "ngx_http_health_hold.h"
+#include "ngx_http_health_fleet.h"
 
 
 #define NGX_HTTP_HEALTH_JSON_FLAGS  (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -332,6 +333,25 @@ ngx_http_health_status_handler(ngx_http_request_t *r)
     /* the page reads the JSON itself: no report to build */
     if (rep->format == NGX_HTTP_HEALTH_HTML) {
         return ngx_http_health_html_send(r);
+    }
+
+    /* the fleet as the last reading saw it, nothing of this instance */
+    if (r->args.len
+        && ngx_http_arg(r, (u_char *) "scope", 5, &arg) == NGX_OK)
+    {
+        if (arg.len == 5 && ngx_strncmp(arg.data, "fleet", 5) == 0) {
+            /* a location that serves chosen checks serves nothing more */
+            if (hlcf->checks != NULL) {
+                return ngx_http_health_send_text(r, NGX_HTTP_FORBIDDEN,
+                                                 "scope=fleet is not served "
+                                                 "where check= is set" CRLF);
+            }
+
+            return ngx_http_health_fleet_handler(r, rep->format);
+        }
+
+        return ngx_http_health_send_text(r, NGX_HTTP_BAD_REQUEST,
+                                         "unknown scope, use fleet" CRLF);
     }
 
     rep->degraded = hlcf->degraded;
