@@ -1379,9 +1379,8 @@ ngx_http_health_fleet_collect(ngx_http_health_report_t *rep, void *data)
     ngx_http_health_fleet_t  *fleet = data;
 
     json_t                        *obj;
-    ngx_int_t                      rc;
     ngx_str_t                      name;
-    health_status_t                before, effect;
+    ngx_http_health_hold_t         hold;
     ngx_http_health_fleet_view_t   view;
 
     if (fleet->sh == NULL) {
@@ -1436,19 +1435,15 @@ ngx_http_health_fleet_collect(ngx_http_health_report_t *rep, void *data)
 
     ngx_str_set(&name, "fleet");
 
-    /* like any dependency: at most degraded unless it is required */
-    before = rep->status;
-    effect = fleet->probe->required
-             ? view.status : health_status_cap(view.status, HEALTH_DEGRADED);
+    /* like any dependency: at most degraded unless it is required; the
+     * fleet check takes no for=/recover= */
+    ngx_memzero(&hold, sizeof(ngx_http_health_hold_t));
 
-    rc = ngx_http_health_report_add_check(rep, &name, view.status, obj);
-
-    if (rc == NGX_ERROR) {
+    if (ngx_http_health_report_add_dependency(rep, &name, view.status, obj,
+                                              &hold, fleet->probe->required)
+        == NGX_ERROR)
+    {
         return NGX_ERROR;
-    }
-
-    if (rc == NGX_OK && !rep->selected) {
-        rep->status = health_status_worst(before, effect);
     }
 
     return NGX_OK;
