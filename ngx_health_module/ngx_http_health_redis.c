@@ -33,6 +33,7 @@
 #include "ngx_http_health_probe.h"
 #include "ngx_http_health_shm.h"
 #include "ngx_http_health_redis.h"
+#include "ngx_http_health_redis_sentinel.h"
 #include "ngx_http_health_util.h"
 
 
@@ -45,6 +46,10 @@ typedef int     ngx_http_health_redis_elements_t;
 
 
 #define NGX_HTTP_HEALTH_REDIS_DATA_SIZE  1024
+
+/* "[IPv6]:PORT (master of NAME)" with the name cut at 64 bytes */
+#define NGX_HTTP_HEALTH_REDIS_PEER_LEN                                       \
+    (NGX_INET6_ADDRSTRLEN + sizeof("[]:65535 (master of )") + 64)
 #define NGX_HTTP_HEALTH_REDIS_TTL        86400
 #define NGX_HTTP_HEALTH_REDIS_METRICS    5          /* every 5 intervals */
 
@@ -71,10 +76,18 @@ typedef struct {
 
 
 typedef struct {
-    char                        *host;
+    ngx_http_health_redis_server_t     server;
+    ngx_http_health_redis_sentinel_t  *sentinel;
+
+    char                        *host;       /* the server talked to */
     int                          port;
-    ngx_str_t                    password;
-    ngx_int_t                    db;
+    ngx_str_t                    peer;       /* it, in messages */
+    u_char                       peer_buf[NGX_HTTP_HEALTH_REDIS_PEER_LEN];
+    char                         master_host[NGX_INET6_ADDRSTRLEN + 1];
+    u_char                       master[NGX_INET6_ADDRSTRLEN + 8];
+    size_t                       master_len; /* "IP:PORT" of the master */
+    ngx_addr_t                  *answered;   /* the Sentinel that named it */
+
     ngx_flag_t                   publish;
     ngx_str_t                    prefix;
     ngx_http_health_main_conf_t *hmcf;
@@ -93,7 +106,15 @@ typedef struct {
 } ngx_http_health_redis_ctx_t;
 
 
+static ngx_int_t ngx_http_health_redis_addresses(ngx_conf_t *cf,
+    ngx_str_t *directive, ngx_str_t *list, ngx_http_health_redis_ctx_t *ctx);
+static ngx_int_t ngx_http_health_redis_address(ngx_conf_t *cf,
+    ngx_str_t *text, char **host, int *port);
 static void ngx_http_health_redis_run(ngx_http_health_probe_t *probe);
+static void ngx_http_health_redis_round(ngx_http_health_redis_ctx_t *ctx);
+static void ngx_http_health_redis_master_found(void *data, ngx_int_t rc);
+static void ngx_http_health_redis_role_reply(redisAsyncContext *ac,
+    void *r, void *privdata);
 static u_char *ngx_http_health_redis_abort(ngx_http_health_probe_t *probe,
     u_char *buf, u_char *last);
 static void ngx_http_health_redis_stop(ngx_http_health_probe_t *probe);
@@ -167,10 +188,10 @@ static redisReplyObjectFunctions   ngx_http_health_redis_fns;
 char *
 ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    u_char                       *p, buf[sizeof(struct in6_addr)];
+    u_char                       *p;
     uint64_t                      db;
-    ngx_int_t                     rc, n;
-    ngx_str_t                    *value, name, host, port, v;
+    ngx_int_t                     rc;
+    ngx_str_t                    *value, name, v;
     ngx_uint_t                    i;
     ngx_flag_t                    required;
     ngx_msec_t                    interval, timeout;
@@ -191,51 +212,8 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     interval = 5000;
     timeout = 1000;
     required = 0;
-    ctx->db = -1;
+    ctx->server.db = -1;
     ctx->publish = 1;
-
-    /* HOST:PORT or [IPv6]:PORT, an address: hiredis would resolve a name
-     * synchronously */
-    for (p = value[1].data + value[1].len; p > value[1].data; p--) {
-        if (p[-1] == ':') {
-            break;
-        }
-    }
-
-    if (p == value[1].data) {
-        goto bad_address;
-    }
-
-    p--;
-
-    host.data = value[1].data;
-    host.len = p - value[1].data;
-    port.data = p + 1;
-    port.len = value[1].data + value[1].len - port.data;
-
-    if (host.len > 2 && host.data[0] == '[' && host.data[host.len - 1] == ']')
-    {
-        host.data++;
-        host.len -= 2;
-    }
-
-    n = ngx_atoi(port.data, port.len);
-
-    ctx->host = ngx_pnalloc(cf->pool, host.len + 1);
-    if (ctx->host == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *ngx_cpymem(ctx->host, host.data, host.len) = '\0';
-
-    if (n < 1 || n > 65535
-        || (inet_pton(AF_INET, ctx->host, buf) != 1
-            && inet_pton(AF_INET6, ctx->host, buf) != 1))
-    {
-        goto bad_address;
-    }
-
-    ctx->port = (int) n;
 
     for (i = 2; i < cf->args->nelts; i++) {
         rc = ngx_http_health_probe_arg(cf, &cmd->name, &value[i], &name,
@@ -251,8 +229,24 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (value[i].len > 9
             && ngx_strncmp(value[i].data, "password=", 9) == 0)
         {
-            ctx->password.data = value[i].data + 9;
-            ctx->password.len = value[i].len - 9;
+            ctx->server.password.data = value[i].data + 9;
+            ctx->server.password.len = value[i].len - 9;
+            continue;
+        }
+
+        if (value[i].len > 9
+            && ngx_strncmp(value[i].data, "sentinel=", 9) == 0)
+        {
+            ctx->server.master_name.data = value[i].data + 9;
+            ctx->server.master_name.len = value[i].len - 9;
+            continue;
+        }
+
+        if (value[i].len > 18
+            && ngx_strncmp(value[i].data, "sentinel_password=", 18) == 0)
+        {
+            ctx->server.sentinel_password.data = value[i].data + 18;
+            ctx->server.sentinel_password.len = value[i].len - 18;
             continue;
         }
 
@@ -269,7 +263,7 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
 
-            ctx->db = (ngx_int_t) db;
+            ctx->server.db = (ngx_int_t) db;
             continue;
         }
 
@@ -323,21 +317,34 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_health_redis_addresses(cf, &cmd->name, &value[1], ctx)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     probe = ngx_http_health_probe_add(cf, &name, &cmd->name);
     if (probe == NULL) {
         return NGX_CONF_ERROR;
     }
 
+    /* the addresses, the master's name, the database: never a password */
     probe->target.data = ngx_pnalloc(cf->pool, value[1].len
-                                               + sizeof(" db=") + NGX_INT_T_LEN);
+                                     + sizeof(" sentinel=")
+                                     + ctx->server.master_name.len
+                                     + sizeof(" db=") + NGX_INT_T_LEN);
     if (probe->target.data == NULL) {
         return NGX_CONF_ERROR;
     }
 
     p = ngx_cpymem(probe->target.data, value[1].data, value[1].len);
 
-    if (ctx->db >= 0) {
-        p = ngx_sprintf(p, " db=%i", ctx->db);
+    if (ctx->server.sentinels) {
+        p = ngx_sprintf(p, " sentinel=%V", &ctx->server.master_name);
+    }
+
+    if (ctx->server.db >= 0) {
+        p = ngx_sprintf(p, " db=%i", ctx->server.db);
     }
 
     probe->target.len = p - probe->target.data;
@@ -357,7 +364,106 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ctx->probe = probe;
     ctx->hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_health_module);
 
+    if (ctx->server.sentinels == NULL) {
+        ctx->host = ctx->server.host;
+        ctx->port = ctx->server.port;
+        ctx->peer = probe->target;
+        return NGX_CONF_OK;
+    }
+
+    ctx->sentinel = ngx_pcalloc(cf->pool,
+                                sizeof(ngx_http_health_redis_sentinel_t));
+    if (ctx->sentinel == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_health_redis_sentinel_init(cf, &ctx->server) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* each Sentinel gets a share of the round, the master the last one */
+    ctx->sentinel->server = &ctx->server;
+    ctx->sentinel->timeout = ngx_max(timeout
+                                     / (ctx->server.sentinels->nelts + 1), 1);
+    ctx->sentinel->handler = ngx_http_health_redis_master_found;
+    ctx->sentinel->data = ctx;
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * HOST:PORT or [IPv6]:PORT, an address: hiredis would resolve a name
+ * synchronously.  With sentinel= a list of them, separated by commas: the
+ * Sentinels.
+ */
+static ngx_int_t
+ngx_http_health_redis_addresses(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *list, ngx_http_health_redis_ctx_t *ctx)
+{
+    u_char      *p, *last, *comma;
+    ngx_str_t    one;
+    ngx_addr_t  *addr;
+
+    last = list->data + list->len;
+
+    if (ctx->server.master_name.len == 0) {
+        if (ngx_strlchr(list->data, last, ',') != NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\" directive, "
+                               "a list of addresses is a list of Sentinels "
+                               "and needs \"sentinel=\"", list, directive);
+            return NGX_ERROR;
+        }
+
+        if (ctx->server.sentinel_password.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"sentinel_password=\" in \"%V\" directive "
+                               "needs \"sentinel=\"", directive);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_health_redis_address(cf, list, &ctx->server.host,
+                                          &ctx->server.port)
+            != NGX_OK)
+        {
+            goto bad_address;
+        }
+
+        return NGX_OK;
+    }
+
+    ctx->server.sentinels = ngx_array_create(cf->pool, 3, sizeof(ngx_addr_t));
+    if (ctx->server.sentinels == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (p = list->data; p <= last; p = comma + 1) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        one.data = p;
+        one.len = comma - p;
+
+        addr = ngx_array_push(ctx->server.sentinels);
+        if (addr == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_health_redis_address(cf, &one, NULL, NULL) != NGX_OK
+            || ngx_parse_addr_port(cf->pool, addr, one.data, one.len)
+               != NGX_OK)
+        {
+            list = &one;
+            goto bad_address;
+        }
+
+        addr->name = one;
+    }
+
+    return NGX_OK;
 
 bad_address:
 
@@ -365,8 +471,68 @@ bad_address:
                        "invalid value \"%V\" in \"%V\" directive, "
                        "an IP address and a port are needed (a host name "
                        "would be resolved synchronously)",
-                       &value[1], &cmd->name);
-    return NGX_CONF_ERROR;
+                       list, directive);
+    return NGX_ERROR;
+}
+
+
+/* one IP:PORT; host and port may be NULL: checked only */
+static ngx_int_t
+ngx_http_health_redis_address(ngx_conf_t *cf, ngx_str_t *text, char **host,
+    int *port)
+{
+    u_char     *p, buf[sizeof(struct in6_addr)];
+    u_char      ip[NGX_INET6_ADDRSTRLEN + 1];
+    ngx_int_t   n;
+    ngx_str_t   h, pt;
+
+    for (p = text->data + text->len; p > text->data; p--) {
+        if (p[-1] == ':') {
+            break;
+        }
+    }
+
+    if (p == text->data) {
+        return NGX_ERROR;
+    }
+
+    p--;
+
+    h.data = text->data;
+    h.len = p - text->data;
+    pt.data = p + 1;
+    pt.len = text->data + text->len - pt.data;
+
+    if (h.len > 2 && h.data[0] == '[' && h.data[h.len - 1] == ']') {
+        h.data++;
+        h.len -= 2;
+    }
+
+    n = ngx_atoi(pt.data, pt.len);
+
+    if (h.len >= sizeof(ip) || n < 1 || n > 65535) {
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(ip, h.data, h.len) = '\0';
+
+    if (inet_pton(AF_INET, (char *) ip, buf) != 1
+        && inet_pton(AF_INET6, (char *) ip, buf) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    if (host) {
+        *host = ngx_pnalloc(cf->pool, h.len + 1);
+        if (*host == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(*host, ip, h.len + 1);
+        *port = (int) n;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -375,6 +541,19 @@ ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
 {
     ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
 
+    if (ctx->sentinel) {
+        /* the round goes on in ngx_http_health_redis_master_found() */
+        ngx_http_health_redis_sentinel_ask(ctx->sentinel);
+        return;
+    }
+
+    ngx_http_health_redis_round(ctx);
+}
+
+
+static void
+ngx_http_health_redis_round(ngx_http_health_redis_ctx_t *ctx)
+{
     if (ctx->ac == NULL && ngx_http_health_redis_connect(ctx) != NGX_OK) {
         return;
     }
@@ -387,9 +566,129 @@ ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
         != REDIS_OK)
     {
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
-                                   "cannot send PING to %V",
-                                   &probe->target);
+                                   "cannot send PING to %V", &ctx->peer);
+        return;
     }
+
+    /*
+     * behind PING, so its round trip is PING's alone; the answer comes
+     * before those of the INFO commands PING's reply sends
+     */
+    if (ctx->sentinel
+        && redisAsyncCommand(ctx->ac, ngx_http_health_redis_role_reply, ctx,
+                             "ROLE")
+           != REDIS_OK)
+    {
+        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
+                                   "cannot send ROLE to %V", &ctx->peer);
+    }
+}
+
+
+/*
+ * A Sentinel has named the master (or none answered): talk to it, after
+ * letting go of the old one if it has moved.
+ */
+static void
+ngx_http_health_redis_master_found(void *data, ngx_int_t rc)
+{
+    u_char                            *p, text[NGX_INET6_ADDRSTRLEN + 8];
+    size_t                             len;
+    ngx_http_health_redis_ctx_t       *ctx = data;
+    ngx_http_health_redis_sentinel_t  *s;
+
+    s = ctx->sentinel;
+
+    if (rc != NGX_OK) {
+        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0, "%*s",
+                                   (size_t) (s->reason_end - s->reason),
+                                   s->reason);
+        return;
+    }
+
+    ctx->answered = s->answered;
+
+    p = ngx_strlchr((u_char *) s->host, (u_char *) s->host
+                                        + ngx_strlen(s->host), ':')
+        ? ngx_sprintf(text, "[%s]:%d", s->host, s->port)
+        : ngx_sprintf(text, "%s:%d", s->host, s->port);
+    len = p - text;
+
+    if (ctx->master_len == len && ngx_memcmp(ctx->master, text, len) == 0) {
+        ngx_http_health_redis_round(ctx);
+        return;
+    }
+
+    if (ctx->master_len) {
+        ngx_log_error(NGX_LOG_NOTICE, ctx->probe->log, 0,
+                      "health: master of \"%V\" moved from %*s to %*s",
+                      &ctx->server.master_name, ctx->master_len, ctx->master,
+                      len, text);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, ctx->probe->log, 0,
+                      "health: Sentinel %V names %*s master of \"%V\"",
+                      &s->answered->name, len, text,
+                      &ctx->server.master_name);
+    }
+
+    /* not inside a hiredis callback: the old master's context goes now */
+    ngx_http_health_redis_close(ctx);
+
+    ngx_memcpy(ctx->master, text, len);
+    ctx->master_len = len;
+
+    (void) ngx_cpystrn((u_char *) ctx->master_host, (u_char *) s->host,
+                       sizeof(ctx->master_host));
+    ctx->host = ctx->master_host;
+    ctx->port = s->port;
+
+    ctx->peer.data = ctx->peer_buf;
+    ctx->peer.len = ngx_snprintf(ctx->peer_buf, sizeof(ctx->peer_buf),
+                                 "%*s (master of %*s)", len, text,
+                                 ngx_min(ctx->server.master_name.len, 64),
+                                 ctx->server.master_name.data)
+                    - ctx->peer_buf;
+
+    ngx_http_health_redis_round(ctx);
+}
+
+
+static void
+ngx_http_health_redis_role_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    u_char                       text[64], *p;
+    redisReply                  *reply = r, *role;
+    ngx_http_health_redis_ctx_t *ctx = privdata;
+
+    if (ngx_http_health_redis_reply_ok(ctx, ac, reply, "ROLE") != NGX_OK) {
+        return;
+    }
+
+    role = NULL;
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1
+        && (reply->element[0]->type == REDIS_REPLY_STRING
+            || reply->element[0]->type == REDIS_REPLY_STATUS))
+    {
+        role = reply->element[0];
+
+        if (role->len == 6 && ngx_strncmp(role->str, "master", 6) == 0) {
+            return;
+        }
+    }
+
+    /* a replica (a failover under way, or a Sentinel that lags behind) */
+    p = role ? ngx_http_health_text_line(text, sizeof(text),
+                                         (u_char *) role->str, role->len)
+             : ngx_cpymem(text, "no role", 7);
+
+    ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY,
+                               NGX_HTTP_HEALTH_REDIS_FREE,
+                               "%V, named by Sentinel %V, says its role is "
+                               "\"%*s\", not master", &ctx->peer,
+                               &ctx->answered->name, p - text, text);
 }
 
 
@@ -397,13 +696,24 @@ static u_char *
 ngx_http_health_redis_abort(ngx_http_health_probe_t *probe, u_char *buf,
     u_char *last)
 {
-    u_char  *p;
+    u_char                       *p;
+    ngx_addr_t                   *addr;
+    ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
 
-    p = ngx_slprintf(buf, last, "waiting for %V", &probe->target);
+    addr = ctx->sentinel ? ngx_http_health_redis_sentinel_busy(ctx->sentinel)
+                         : NULL;
+
+    if (addr) {
+        p = ngx_slprintf(buf, last, "waiting for Sentinel %V", &addr->name);
+        ngx_http_health_redis_sentinel_close(ctx->sentinel);
+
+    } else {
+        p = ngx_slprintf(buf, last, "waiting for %V", &ctx->peer);
+    }
 
     /* not inside a hiredis callback: the context goes now, and its
      * callbacks see a context that is no longer ours */
-    ngx_http_health_redis_close(probe->ctx);
+    ngx_http_health_redis_close(ctx);
 
     return p;
 }
@@ -413,6 +723,13 @@ static void
 ngx_http_health_redis_stop(ngx_http_health_probe_t *probe)
 {
     ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
+
+    if (ctx->sentinel) {
+        ngx_http_health_redis_sentinel_close(ctx->sentinel);
+
+        /* the next owner finds the master anew: a move is logged once */
+        ctx->master_len = 0;
+    }
 
     ngx_http_health_redis_close(ctx);
 
@@ -434,13 +751,13 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
         if (ac) {
             ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                        "cannot connect to %V: %s",
-                                       &ctx->probe->target, ac->errstr);
+                                       &ctx->peer, ac->errstr);
             redisAsyncFree(ac);
 
         } else {
             ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                        "cannot connect to %V: out of memory",
-                                       &ctx->probe->target);
+                                       &ctx->peer);
         }
 
         return NGX_ERROR;
@@ -491,14 +808,14 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    if ((ctx->password.len
+    if ((ctx->server.password.len
          && redisAsyncCommand(ac, ngx_http_health_redis_setup_reply, "AUTH",
-                              "AUTH %b", ctx->password.data,
-                              ctx->password.len)
+                              "AUTH %b", ctx->server.password.data,
+                              ctx->server.password.len)
             != REDIS_OK)
-        || (ctx->db >= 0
+        || (ctx->server.db >= 0
             && redisAsyncCommand(ac, ngx_http_health_redis_setup_reply,
-                                 "SELECT", "SELECT %d", (int) ctx->db)
+                                 "SELECT", "SELECT %d", (int) ctx->server.db)
                != REDIS_OK)
         || redisAsyncCommand(ac, ngx_http_health_redis_setup_reply,
                              "CLIENT SETNAME",
@@ -507,7 +824,7 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
     {
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
                                    "cannot send commands to %V",
-                                   &ctx->probe->target);
+                                   &ctx->peer);
         return NGX_ERROR;
     }
 
@@ -529,7 +846,7 @@ ngx_http_health_redis_connected(const redisAsyncContext *ac, int status)
 
     ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                "cannot connect to %V: %s",
-                               &ctx->probe->target, ac->errstr);
+                               &ctx->peer, ac->errstr);
 }
 
 
@@ -550,7 +867,7 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
                                    ctx->unasked ? NGX_HTTP_HEALTH_REDIS_LOST
                                                 : 0,
                                    "connection to %V lost: %s",
-                                   &ctx->probe->target,
+                                   &ctx->peer,
                                    ctx->unasked
                                    ? "it sent a reply no command waited for"
                                    : ac->errstr[0] ? ac->errstr : "closed");
@@ -560,7 +877,7 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
     ngx_log_error(NGX_LOG_INFO, ctx->probe->log, 0,
                   "health: connection of \"%V\" to %V closed, "
                   "reconnecting at the next probe",
-                  &ctx->probe->name, &ctx->probe->target);
+                  &ctx->probe->name, &ctx->peer);
 }
 
 
@@ -581,7 +898,7 @@ ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
         ctx->ac = NULL;
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                    "connection to %V lost: %s",
-                                   &ctx->probe->target,
+                                   &ctx->peer,
                                    ctx->unasked
                                    ? "it sent a reply no command waited for"
                                    : ac->errstr[0] ? ac->errstr : "closed");
@@ -595,7 +912,7 @@ ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
 
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
                                    "%s failed on %V: %*s", what,
-                                   &ctx->probe->target, p - text, text);
+                                   &ctx->peer, p - text, text);
         return NGX_DECLINED;
     }
 
@@ -633,7 +950,7 @@ ngx_http_health_redis_ping_reply(redisAsyncContext *ac, void *r,
     {
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
                                    "cannot send INFO to %V",
-                                   &ctx->probe->target);
+                                   &ctx->peer);
     }
 }
 
@@ -680,7 +997,7 @@ ngx_http_health_redis_publish_reply(redisAsyncContext *ac, void *r,
 
     ngx_log_error(NGX_LOG_WARN, ctx->probe->log, 0,
                   "health: %s to %V failed: %*s", (char *) privdata,
-                  &ctx->probe->target, p - text, text);
+                  &ctx->peer, p - text, text);
 }
 
 
@@ -799,8 +1116,16 @@ ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx)
     d = data;
     dl = data + sizeof(data);
 
+    /* the master in use and who named it: IP literals, nothing to escape */
+    d = ngx_slprintf(d, dl, "{");
+
+    if (ctx->sentinel) {
+        d = ngx_slprintf(d, dl, "\"master\":\"%*s\",\"sentinel\":\"%V\",",
+                         ctx->master_len, ctx->master, &ctx->answered->name);
+    }
+
     /* value, unit and thresholds: what the status was judged on */
-    d = ngx_slprintf(d, dl, "{\"value\":%.3f,\"unit\":\"ms\","
+    d = ngx_slprintf(d, dl, "\"value\":%.3f,\"unit\":\"ms\","
                      "\"warning\":10,\"critical\":50,"
                      "\"used_memory\":%uL,\"maxmemory\":%uL,",
                      ctx->ping_us / 1000.0, info->used_memory,
@@ -1282,7 +1607,7 @@ ngx_http_health_redis_event(ngx_event_t *ev)
                                    |NGX_HTTP_HEALTH_REDIS_LOST,
                                    "%V sent more than %uz bytes in one "
                                    "round, connection closed",
-                                   &ctx->probe->target,
+                                   &ctx->peer,
                                    (size_t) NGX_HTTP_HEALTH_PROBE_INPUT_MAX);
     }
 }
