@@ -543,6 +543,7 @@ ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
 
     if (ctx->sentinel) {
         /* the round goes on in ngx_http_health_redis_master_found() */
+        ctx->sentinel->log = probe->log;
         ngx_http_health_redis_sentinel_ask(ctx->sentinel);
         return;
     }
