@@ -110,7 +110,7 @@ my %fake = (
 
 my $fakes = join '', map {
     "    health_redis 127.0.0.1:" . $fake{$_}->port
-    . " sentinel=mymaster name=$_ publish=off interval=200ms timeout=600ms;\n"
+    . " sentinel=mymaster name=$_ publish=off interval=500ms timeout=4s;\n"
 } grep { $_ ne 'replica' } sort keys %fake;
 
 my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
