@@ -26,6 +26,9 @@
 #include <jansson.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+#include <hiredis/hiredis_ssl.h>
+#endif
 
 #include "health_status.h"
 #include "ngx_http_health_module.h"
@@ -110,6 +113,13 @@ static ngx_int_t ngx_http_health_redis_addresses(ngx_conf_t *cf,
     ngx_str_t *directive, ngx_str_t *list, ngx_http_health_redis_ctx_t *ctx);
 static ngx_int_t ngx_http_health_redis_address(ngx_conf_t *cf,
     ngx_str_t *text, char **host, int *port);
+static ngx_int_t ngx_http_health_redis_tls_param(ngx_str_t *arg,
+    ngx_http_health_redis_server_t *server);
+static ngx_int_t ngx_http_health_redis_tls(ngx_conf_t *cf,
+    ngx_str_t *directive, ngx_http_health_redis_server_t *server);
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+static void ngx_http_health_redis_ssl_cleanup(void *data);
+#endif
 static void ngx_http_health_redis_run(ngx_http_health_probe_t *probe);
 static void ngx_http_health_redis_round(ngx_http_health_redis_ctx_t *ctx);
 static void ngx_http_health_redis_master_found(void *data, ngx_int_t rc);
@@ -250,6 +260,16 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        rc = ngx_http_health_redis_tls_param(&value[i], &ctx->server);
+
+        if (rc == NGX_ERROR) {
+            goto invalid;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
         if (value[i].len > 3 && ngx_strncmp(value[i].data, "db=", 3) == 0) {
             v.data = value[i].data + 3;
             v.len = value[i].len - 3;
@@ -320,6 +340,10 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_http_health_redis_addresses(cf, &cmd->name, &value[1], ctx)
         != NGX_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_health_redis_tls(cf, &cmd->name, &ctx->server) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -534,6 +558,167 @@ ngx_http_health_redis_address(ngx_conf_t *cf, ngx_str_t *text, char **host,
 
     return NGX_OK;
 }
+
+
+/* tls=, tls_ca=, tls_cert=, tls_key=, tls_server_name= */
+static ngx_int_t
+ngx_http_health_redis_tls_param(ngx_str_t *arg,
+    ngx_http_health_redis_server_t *server)
+{
+    size_t      n;
+    ngx_str_t  *field;
+
+    if (arg->len == 6 && ngx_strncmp(arg->data, "tls=on", 6) == 0) {
+        server->tls = 1;
+        return NGX_OK;
+    }
+
+    if (arg->len == 7 && ngx_strncmp(arg->data, "tls=off", 7) == 0) {
+        server->tls = 0;
+        return NGX_OK;
+    }
+
+    if (arg->len >= 4 && ngx_strncmp(arg->data, "tls=", 4) == 0) {
+        return NGX_ERROR;
+    }
+
+#define param(p)  (n = sizeof(p) - 1,                                       \
+                   arg->len > n && ngx_strncmp(arg->data, p, n) == 0)
+
+    if (param("tls_ca=")) {
+        field = &server->tls_ca;
+
+    } else if (param("tls_cert=")) {
+        field = &server->tls_cert;
+
+    } else if (param("tls_key=")) {
+        field = &server->tls_key;
+
+    } else if (param("tls_server_name=")) {
+        field = &server->tls_server_name;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+#undef param
+
+    /* the end of an argument: nginx ends each with a NUL */
+    field->data = arg->data + n;
+    field->len = arg->len - n;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The TLS context is made here, so that a missing or unreadable file, or
+ * a key that does not match its certificate, fails nginx -t.
+ */
+static ngx_int_t
+ngx_http_health_redis_tls(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_http_health_redis_server_t *server)
+{
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+    ngx_pool_cleanup_t    *cln;
+    redisSSLContext       *ssl;
+    redisSSLContextError   err;
+#endif
+
+    if (!server->tls) {
+        if (server->tls_ca.len || server->tls_cert.len || server->tls_key.len
+            || server->tls_server_name.len)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"tls_*=\" parameters in \"%V\" directive "
+                               "need \"tls=on\"", directive);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if ((server->tls_cert.len == 0) != (server->tls_key.len == 0)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tls_cert=\" and \"tls_key=\" in \"%V\" "
+                           "directive go together", directive);
+        return NGX_ERROR;
+    }
+
+#if !(NGX_HTTP_HEALTH_REDIS_SSL)
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"tls=on\" in \"%V\" directive is not supported: "
+                       "this module was built with hiredis %d.%d.%d "
+                       "without its TLS library; TLS to Redis needs hiredis "
+                       "1.0 or later with hiredis_ssl (Debian 13's "
+                       "libhiredis-dev) when the module is built",
+                       directive, HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+    return NGX_ERROR;
+
+#else
+
+    if ((server->tls_ca.len
+         && ngx_conf_full_name(cf->cycle, &server->tls_ca, 1) != NGX_OK)
+        || (server->tls_cert.len
+            && ngx_conf_full_name(cf->cycle, &server->tls_cert, 1) != NGX_OK)
+        || (server->tls_key.len
+            && ngx_conf_full_name(cf->cycle, &server->tls_key, 1) != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    /* the cleanup first: it frees whatever was made */
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_health_redis_ssl_cleanup;
+    cln->data = NULL;
+
+    (void) redisInitOpenSSL();
+
+    err = REDIS_SSL_CTX_NONE;
+
+#define file(f)  ((f).len ? (const char *) (f).data : NULL)
+
+    ssl = redisCreateSSLContext(file(server->tls_ca), NULL,
+                                file(server->tls_cert), file(server->tls_key),
+                                file(server->tls_server_name), &err);
+
+#undef file
+
+    if (ssl == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot make the TLS context of \"%V\" "
+                           "directive: %s (tls_ca=\"%V\" tls_cert=\"%V\" "
+                           "tls_key=\"%V\")", directive,
+                           redisSSLContextGetError(err), &server->tls_ca,
+                           &server->tls_cert, &server->tls_key);
+        return NGX_ERROR;
+    }
+
+    cln->data = ssl;
+    server->ssl = ssl;
+
+    return NGX_OK;
+
+#endif
+}
+
+
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+
+static void
+ngx_http_health_redis_ssl_cleanup(void *data)
+{
+    if (data) {
+        redisFreeSSLContext(data);
+    }
+}
+
+#endif
 
 
 static void
@@ -763,6 +948,21 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
 
         return NGX_ERROR;
     }
+
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+
+    /* the handshake goes on in hiredis' reads and writes */
+    if (ctx->server.ssl
+        && redisInitiateSSLWithContext(&ac->c, ctx->server.ssl) != REDIS_OK)
+    {
+        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
+                                   "cannot start TLS with %V: %s",
+                                   &ctx->peer, ac->c.errstr);
+        redisAsyncFree(ac);
+        return NGX_ERROR;
+    }
+
+#endif
 
     ctx->ac = ac;
     ac->data = ctx;

@@ -30,6 +30,13 @@ typedef struct {
     ngx_str_t                    sentinel_password;
     ngx_array_t                 *sentinels;       /* ngx_addr_t */
     ngx_str_t                    sentinel_request; /* AUTH, SENTINEL */
+
+    ngx_flag_t                   tls;             /* to the master */
+    ngx_str_t                    tls_ca;
+    ngx_str_t                    tls_cert;
+    ngx_str_t                    tls_key;
+    ngx_str_t                    tls_server_name;
+    void                        *ssl;             /* redisSSLContext */
 } ngx_http_health_redis_server_t;
 
 
