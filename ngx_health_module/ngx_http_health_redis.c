@@ -26,6 +26,9 @@
 #include <jansson.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+#include <hiredis/hiredis_ssl.h>
+#endif
 
 #include "health_status.h"
 #include "health_threshold.h"
@@ -34,6 +37,7 @@
 #include "ngx_http_health_probe.h"
 #include "ngx_http_health_shm.h"
 #include "ngx_http_health_redis.h"
+#include "ngx_http_health_redis_sentinel.h"
 #include "ngx_http_health_util.h"
 #include "ngx_http_health_fleet.h"
 
@@ -47,6 +51,10 @@ typedef int     ngx_http_health_redis_elements_t;
 
 
 #define NGX_HTTP_HEALTH_REDIS_DATA_SIZE  1024
+
+/* "[IPv6]:PORT (master of NAME)" with the name cut at 64 bytes */
+#define NGX_HTTP_HEALTH_REDIS_PEER_LEN                                       \
+    (NGX_INET6_ADDRSTRLEN + sizeof("[]:65535 (master of )") + 64)
 #define NGX_HTTP_HEALTH_REDIS_TTL        86400
 #define NGX_HTTP_HEALTH_REDIS_METRICS    5          /* every 5 intervals */
 
@@ -132,10 +140,22 @@ typedef struct {
 
 
 struct ngx_http_health_redis_ctx_s {
-    char                        *host;
+    ngx_http_health_redis_server_t     server;
+    ngx_http_health_redis_sentinel_t  *sentinel;
+
+    /* once the server is found: the cache's round, or another probe's */
+    ngx_http_health_redis_round_pt     round;
+    void                              *round_data;
+
+    char                        *host;       /* the server talked to */
     int                          port;
-    ngx_str_t                    password;
-    ngx_int_t                    db;
+    ngx_str_t                    peer;       /* it, in messages */
+    u_char                       peer_buf[NGX_HTTP_HEALTH_REDIS_PEER_LEN];
+    char                         master_host[NGX_INET6_ADDRSTRLEN + 1];
+    u_char                       master[NGX_INET6_ADDRSTRLEN + 8];
+    size_t                       master_len; /* "IP:PORT" of the master */
+    ngx_addr_t                  *answered;   /* the Sentinel that named it */
+
     ngx_flag_t                   publish;
     ngx_str_t                    prefix;
     ngx_http_health_main_conf_t *hmcf;
@@ -156,7 +176,25 @@ struct ngx_http_health_redis_ctx_s {
 };
 
 
+static ngx_int_t ngx_http_health_redis_addresses(ngx_conf_t *cf,
+    ngx_str_t *directive, ngx_str_t *list, ngx_http_health_redis_ctx_t *ctx);
+static ngx_int_t ngx_http_health_redis_address(ngx_conf_t *cf,
+    ngx_str_t *text, char **host, int *port);
+static ngx_int_t ngx_http_health_redis_tls_param(ngx_str_t *arg,
+    ngx_http_health_redis_server_t *server);
+static ngx_int_t ngx_http_health_redis_tls(ngx_conf_t *cf,
+    ngx_str_t *directive, ngx_http_health_redis_server_t *server);
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+static void ngx_http_health_redis_ssl_cleanup(void *data);
+#endif
 static void ngx_http_health_redis_run(ngx_http_health_probe_t *probe);
+static void ngx_http_health_redis_round(ngx_http_health_redis_ctx_t *ctx,
+    void *data);
+static ngx_int_t ngx_http_health_redis_sentinel_conf(ngx_conf_t *cf,
+    ngx_http_health_redis_ctx_t *ctx, ngx_msec_t timeout);
+static void ngx_http_health_redis_master_found(void *data, ngx_int_t rc);
+static void ngx_http_health_redis_role_reply(redisAsyncContext *ac,
+    void *r, void *privdata);
 static u_char *ngx_http_health_redis_abort(ngx_http_health_probe_t *probe,
     u_char *buf, u_char *last);
 static void ngx_http_health_redis_stop(ngx_http_health_probe_t *probe);
@@ -241,10 +279,10 @@ static ngx_uint_t  ngx_http_health_redis_alerts_tag;
 char *
 ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    u_char                       *p, buf[sizeof(struct in6_addr)];
+    u_char                       *p;
     uint64_t                      db;
-    ngx_int_t                     rc, n;
-    ngx_str_t                    *value, name, host, port, v;
+    ngx_int_t                     rc;
+    ngx_str_t                    *value, name, v;
     ngx_uint_t                    i;
     ngx_flag_t                    required;
     ngx_msec_t                    interval, timeout;
@@ -265,7 +303,7 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     interval = 5000;
     timeout = 1000;
     required = 0;
-    ctx->db = -1;
+    ctx->server.db = -1;
     ctx->publish = 1;
 
     ctx->limits.ping_warning = NGX_HTTP_HEALTH_REDIS_PING_WARN;
@@ -276,49 +314,6 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ctx->limits.hit_critical = NGX_HTTP_HEALTH_REDIS_HIT_CRIT;
     ctx->limits.min_lookups = NGX_HTTP_HEALTH_REDIS_LOOKUPS;
     ctx->limits.evictions = HEALTH_DEGRADED;
-
-    /* HOST:PORT or [IPv6]:PORT, an address: hiredis would resolve a name
-     * synchronously */
-    for (p = value[1].data + value[1].len; p > value[1].data; p--) {
-        if (p[-1] == ':') {
-            break;
-        }
-    }
-
-    if (p == value[1].data) {
-        goto bad_address;
-    }
-
-    p--;
-
-    host.data = value[1].data;
-    host.len = p - value[1].data;
-    port.data = p + 1;
-    port.len = value[1].data + value[1].len - port.data;
-
-    if (host.len > 2 && host.data[0] == '[' && host.data[host.len - 1] == ']')
-    {
-        host.data++;
-        host.len -= 2;
-    }
-
-    n = ngx_atoi(port.data, port.len);
-
-    ctx->host = ngx_pnalloc(cf->pool, host.len + 1);
-    if (ctx->host == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *ngx_cpymem(ctx->host, host.data, host.len) = '\0';
-
-    if (n < 1 || n > 65535
-        || (inet_pton(AF_INET, ctx->host, buf) != 1
-            && inet_pton(AF_INET6, ctx->host, buf) != 1))
-    {
-        goto bad_address;
-    }
-
-    ctx->port = (int) n;
 
     for (i = 2; i < cf->args->nelts; i++) {
         rc = ngx_http_health_probe_arg(cf, &cmd->name, &value[i], &name,
@@ -334,8 +329,34 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (value[i].len > 9
             && ngx_strncmp(value[i].data, "password=", 9) == 0)
         {
-            ctx->password.data = value[i].data + 9;
-            ctx->password.len = value[i].len - 9;
+            ctx->server.password.data = value[i].data + 9;
+            ctx->server.password.len = value[i].len - 9;
+            continue;
+        }
+
+        if (value[i].len > 9
+            && ngx_strncmp(value[i].data, "sentinel=", 9) == 0)
+        {
+            ctx->server.master_name.data = value[i].data + 9;
+            ctx->server.master_name.len = value[i].len - 9;
+            continue;
+        }
+
+        if (value[i].len > 18
+            && ngx_strncmp(value[i].data, "sentinel_password=", 18) == 0)
+        {
+            ctx->server.sentinel_password.data = value[i].data + 18;
+            ctx->server.sentinel_password.len = value[i].len - 18;
+            continue;
+        }
+
+        rc = ngx_http_health_redis_tls_param(&value[i], &ctx->server);
+
+        if (rc == NGX_ERROR) {
+            goto invalid;
+        }
+
+        if (rc == NGX_OK) {
             continue;
         }
 
@@ -352,7 +373,7 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
 
-            ctx->db = (ngx_int_t) db;
+            ctx->server.db = (ngx_int_t) db;
             continue;
         }
 
@@ -432,21 +453,38 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_health_redis_addresses(cf, &cmd->name, &value[1], ctx)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_health_redis_tls(cf, &cmd->name, &ctx->server) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     probe = ngx_http_health_probe_add(cf, &name, &cmd->name);
     if (probe == NULL) {
         return NGX_CONF_ERROR;
     }
 
+    /* the addresses, the master's name, the database: never a password */
     probe->target.data = ngx_pnalloc(cf->pool, value[1].len
-                                               + sizeof(" db=") + NGX_INT_T_LEN);
+                                     + sizeof(" sentinel=")
+                                     + ctx->server.master_name.len
+                                     + sizeof(" db=") + NGX_INT_T_LEN);
     if (probe->target.data == NULL) {
         return NGX_CONF_ERROR;
     }
 
     p = ngx_cpymem(probe->target.data, value[1].data, value[1].len);
 
-    if (ctx->db >= 0) {
-        p = ngx_sprintf(p, " db=%i", ctx->db);
+    if (ctx->server.sentinels) {
+        p = ngx_sprintf(p, " sentinel=%V", &ctx->server.master_name);
+    }
+
+    if (ctx->server.db >= 0) {
+        p = ngx_sprintf(p, " db=%i", ctx->server.db);
     }
 
     probe->target.len = p - probe->target.data;
@@ -471,8 +509,120 @@ ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ctx->server.sentinels == NULL) {
+        ctx->host = ctx->server.host;
+        ctx->port = ctx->server.port;
+        ctx->peer = probe->target;
+
+    } else if (ngx_http_health_redis_sentinel_conf(cf, ctx, timeout)
+               != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     return ngx_http_health_fleet_init(cf, &ctx->fleet, probe, &ctx->prefix,
                                       ctx->publish, &ctx->ac);
+}
+
+
+/* the Sentinels' part of the configuration */
+static ngx_int_t
+ngx_http_health_redis_sentinel_conf(ngx_conf_t *cf,
+    ngx_http_health_redis_ctx_t *ctx, ngx_msec_t timeout)
+{
+    ctx->sentinel = ngx_pcalloc(cf->pool,
+                                sizeof(ngx_http_health_redis_sentinel_t));
+    if (ctx->sentinel == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_health_redis_sentinel_init(cf, &ctx->server) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* each Sentinel gets a share of the round, the master the last one */
+    ctx->sentinel->server = &ctx->server;
+    ctx->sentinel->timeout = ngx_max(timeout
+                                     / (ctx->server.sentinels->nelts + 1), 1);
+    ctx->sentinel->handler = ngx_http_health_redis_master_found;
+    ctx->sentinel->data = ctx;
+
+    return NGX_OK;
+}
+
+
+/*
+ * HOST:PORT or [IPv6]:PORT, an address: hiredis would resolve a name
+ * synchronously.  With sentinel= a list of them, separated by commas: the
+ * Sentinels.
+ */
+static ngx_int_t
+ngx_http_health_redis_addresses(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *list, ngx_http_health_redis_ctx_t *ctx)
+{
+    u_char      *p, *last, *comma;
+    ngx_str_t    one;
+    ngx_addr_t  *addr;
+
+    last = list->data + list->len;
+
+    if (ctx->server.master_name.len == 0) {
+        if (ngx_strlchr(list->data, last, ',') != NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\" directive, "
+                               "a list of addresses is a list of Sentinels "
+                               "and needs \"sentinel=\"", list, directive);
+            return NGX_ERROR;
+        }
+
+        if (ctx->server.sentinel_password.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"sentinel_password=\" in \"%V\" directive "
+                               "needs \"sentinel=\"", directive);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_health_redis_address(cf, list, &ctx->server.host,
+                                          &ctx->server.port)
+            != NGX_OK)
+        {
+            goto bad_address;
+        }
+
+        return NGX_OK;
+    }
+
+    ctx->server.sentinels = ngx_array_create(cf->pool, 3, sizeof(ngx_addr_t));
+    if (ctx->server.sentinels == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (p = list->data; p <= last; p = comma + 1) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        one.data = p;
+        one.len = comma - p;
+
+        addr = ngx_array_push(ctx->server.sentinels);
+        if (addr == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_health_redis_address(cf, &one, NULL, NULL) != NGX_OK
+            || ngx_parse_addr_port(cf->pool, addr, one.data, one.len)
+               != NGX_OK)
+        {
+            list = &one;
+            goto bad_address;
+        }
+
+        addr->name = one;
+    }
+
+    return NGX_OK;
 
 bad_address:
 
@@ -480,8 +630,8 @@ bad_address:
                        "invalid value \"%V\" in \"%V\" directive, "
                        "an IP address and a port are needed (a host name "
                        "would be resolved synchronously)",
-                       &value[1], &cmd->name);
-    return NGX_CONF_ERROR;
+                       list, directive);
+    return NGX_ERROR;
 }
 
 
@@ -511,6 +661,117 @@ ngx_http_health_redis_find(ngx_http_health_main_conf_t *hmcf, ngx_str_t *name)
 }
 
 
+/* one IP:PORT; host and port may be NULL: checked only */
+static ngx_int_t
+ngx_http_health_redis_address(ngx_conf_t *cf, ngx_str_t *text, char **host,
+    int *port)
+{
+    u_char     *p, buf[sizeof(struct in6_addr)];
+    u_char      ip[NGX_INET6_ADDRSTRLEN + 1];
+    ngx_int_t   n;
+    ngx_str_t   h, pt;
+
+    for (p = text->data + text->len; p > text->data; p--) {
+        if (p[-1] == ':') {
+            break;
+        }
+    }
+
+    if (p == text->data) {
+        return NGX_ERROR;
+    }
+
+    p--;
+
+    h.data = text->data;
+    h.len = p - text->data;
+    pt.data = p + 1;
+    pt.len = text->data + text->len - pt.data;
+
+    if (h.len > 2 && h.data[0] == '[' && h.data[h.len - 1] == ']') {
+        h.data++;
+        h.len -= 2;
+    }
+
+    n = ngx_atoi(pt.data, pt.len);
+
+    if (h.len >= sizeof(ip) || n < 1 || n > 65535) {
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(ip, h.data, h.len) = '\0';
+
+    if (inet_pton(AF_INET, (char *) ip, buf) != 1
+        && inet_pton(AF_INET6, (char *) ip, buf) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    if (host) {
+        *host = ngx_pnalloc(cf->pool, h.len + 1);
+        if (*host == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(*host, ip, h.len + 1);
+        *port = (int) n;
+    }
+
+    return NGX_OK;
+}
+
+
+/* tls=, tls_ca=, tls_cert=, tls_key=, tls_server_name= */
+static ngx_int_t
+ngx_http_health_redis_tls_param(ngx_str_t *arg,
+    ngx_http_health_redis_server_t *server)
+{
+    size_t      n;
+    ngx_str_t  *field;
+
+    if (arg->len == 6 && ngx_strncmp(arg->data, "tls=on", 6) == 0) {
+        server->tls = 1;
+        return NGX_OK;
+    }
+
+    if (arg->len == 7 && ngx_strncmp(arg->data, "tls=off", 7) == 0) {
+        server->tls = 0;
+        return NGX_OK;
+    }
+
+    if (arg->len >= 4 && ngx_strncmp(arg->data, "tls=", 4) == 0) {
+        return NGX_ERROR;
+    }
+
+#define param(p)  (n = sizeof(p) - 1,                                       \
+                   arg->len > n && ngx_strncmp(arg->data, p, n) == 0)
+
+    if (param("tls_ca=")) {
+        field = &server->tls_ca;
+
+    } else if (param("tls_cert=")) {
+        field = &server->tls_cert;
+
+    } else if (param("tls_key=")) {
+        field = &server->tls_key;
+
+    } else if (param("tls_server_name=")) {
+        field = &server->tls_server_name;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+#undef param
+
+    /* the end of an argument: nginx ends each with a NUL */
+    field->data = arg->data + n;
+    field->len = arg->len - n;
+
+    return NGX_OK;
+}
+
+
 /*
  * A connection for another probe (a queue's) with the connection settings
  * of the health_redis "from": the one place that copies them.  It neither
@@ -527,16 +788,24 @@ ngx_http_health_redis_inherit(ngx_conf_t *cf,
         return NULL;
     }
 
+    ctx->server = from->server;
     ctx->host = from->host;
     ctx->port = from->port;
-    ctx->password = from->password;
-    ctx->db = from->db;
+    ctx->peer = from->peer;
 
     ctx->publish = 0;
     ctx->prefix = from->prefix;
     ctx->hmcf = from->hmcf;
     ctx->limits = from->limits;
     ctx->probe = probe;
+
+    /* Sentinels: a conversation of its own, within its own timeout */
+    if (ctx->server.sentinels
+        && ngx_http_health_redis_sentinel_conf(cf, ctx, probe->timeout)
+           != NGX_OK)
+    {
+        return NULL;
+    }
 
     probe->target = from->probe->target;
 
@@ -564,11 +833,145 @@ ngx_http_health_redis_ready(ngx_http_health_redis_ctx_t *ctx)
 }
 
 
+/*
+ * The TLS context is made here, so that a missing or unreadable file, or
+ * a key that does not match its certificate, fails nginx -t.
+ */
+static ngx_int_t
+ngx_http_health_redis_tls(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_http_health_redis_server_t *server)
+{
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+    ngx_pool_cleanup_t    *cln;
+    redisSSLContext       *ssl;
+    redisSSLContextError   err;
+#endif
+
+    if (!server->tls) {
+        if (server->tls_ca.len || server->tls_cert.len || server->tls_key.len
+            || server->tls_server_name.len)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"tls_*=\" parameters in \"%V\" directive "
+                               "need \"tls=on\"", directive);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if ((server->tls_cert.len == 0) != (server->tls_key.len == 0)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tls_cert=\" and \"tls_key=\" in \"%V\" "
+                           "directive go together", directive);
+        return NGX_ERROR;
+    }
+
+#if !(NGX_HTTP_HEALTH_REDIS_SSL)
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"tls=on\" in \"%V\" directive is not supported: "
+                       "this module was built with hiredis %d.%d.%d "
+                       "without its TLS library; TLS to Redis needs hiredis "
+                       "1.0 or later with hiredis_ssl (Debian 13's "
+                       "libhiredis-dev) when the module is built",
+                       directive, HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+    return NGX_ERROR;
+
+#else
+
+    if ((server->tls_ca.len
+         && ngx_conf_full_name(cf->cycle, &server->tls_ca, 1) != NGX_OK)
+        || (server->tls_cert.len
+            && ngx_conf_full_name(cf->cycle, &server->tls_cert, 1) != NGX_OK)
+        || (server->tls_key.len
+            && ngx_conf_full_name(cf->cycle, &server->tls_key, 1) != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    /* the cleanup first: it frees whatever was made */
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_health_redis_ssl_cleanup;
+    cln->data = NULL;
+
+    (void) redisInitOpenSSL();
+
+    err = REDIS_SSL_CTX_NONE;
+
+#define file(f)  ((f).len ? (const char *) (f).data : NULL)
+
+    ssl = redisCreateSSLContext(file(server->tls_ca), NULL,
+                                file(server->tls_cert), file(server->tls_key),
+                                file(server->tls_server_name), &err);
+
+#undef file
+
+    if (ssl == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot make the TLS context of \"%V\" "
+                           "directive: %s (tls_ca=\"%V\" tls_cert=\"%V\" "
+                           "tls_key=\"%V\")", directive,
+                           redisSSLContextGetError(err), &server->tls_ca,
+                           &server->tls_cert, &server->tls_key);
+        return NGX_ERROR;
+    }
+
+    cln->data = ssl;
+    server->ssl = ssl;
+
+    return NGX_OK;
+
+#endif
+}
+
+
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+
+static void
+ngx_http_health_redis_ssl_cleanup(void *data)
+{
+    if (data) {
+        redisFreeSSLContext(data);
+    }
+}
+
+#endif
+
+
 static void
 ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
 {
-    ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
+    ngx_http_health_redis_start(probe->ctx, ngx_http_health_redis_round,
+                                NULL);
+}
 
+
+void
+ngx_http_health_redis_start(ngx_http_health_redis_ctx_t *ctx,
+    ngx_http_health_redis_round_pt round, void *data)
+{
+    ctx->round = round;
+    ctx->round_data = data;
+
+    if (ctx->sentinel) {
+        /* the round goes on in ngx_http_health_redis_master_found() */
+        ctx->sentinel->log = ctx->probe->log;
+        ngx_http_health_redis_sentinel_ask(ctx->sentinel);
+        return;
+    }
+
+    round(ctx, data);
+}
+
+
+static void
+ngx_http_health_redis_round(ngx_http_health_redis_ctx_t *ctx, void *data)
+{
     if (ctx->ac == NULL && ngx_http_health_redis_connect(ctx) != NGX_OK) {
         return;
     }
@@ -581,9 +984,129 @@ ngx_http_health_redis_run(ngx_http_health_probe_t *probe)
         != REDIS_OK)
     {
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
-                                   "cannot send PING to %V",
-                                   &probe->target);
+                                   "cannot send PING to %V", &ctx->peer);
+        return;
     }
+
+    /*
+     * behind PING, so its round trip is PING's alone; the answer comes
+     * before those of the INFO commands PING's reply sends
+     */
+    if (ctx->sentinel
+        && redisAsyncCommand(ctx->ac, ngx_http_health_redis_role_reply, ctx,
+                             "ROLE")
+           != REDIS_OK)
+    {
+        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
+                                   "cannot send ROLE to %V", &ctx->peer);
+    }
+}
+
+
+/*
+ * A Sentinel has named the master (or none answered): talk to it, after
+ * letting go of the old one if it has moved.
+ */
+static void
+ngx_http_health_redis_master_found(void *data, ngx_int_t rc)
+{
+    u_char                            *p, text[NGX_INET6_ADDRSTRLEN + 8];
+    size_t                             len;
+    ngx_http_health_redis_ctx_t       *ctx = data;
+    ngx_http_health_redis_sentinel_t  *s;
+
+    s = ctx->sentinel;
+
+    if (rc != NGX_OK) {
+        ngx_http_health_redis_fail(ctx, ctx->probe->unanswered, 0, "%*s",
+                                   (size_t) (s->reason_end - s->reason),
+                                   s->reason);
+        return;
+    }
+
+    ctx->answered = s->answered;
+
+    p = ngx_strlchr((u_char *) s->host, (u_char *) s->host
+                                        + ngx_strlen(s->host), ':')
+        ? ngx_sprintf(text, "[%s]:%d", s->host, s->port)
+        : ngx_sprintf(text, "%s:%d", s->host, s->port);
+    len = p - text;
+
+    if (ctx->master_len == len && ngx_memcmp(ctx->master, text, len) == 0) {
+        ctx->round(ctx, ctx->round_data);
+        return;
+    }
+
+    if (ctx->master_len) {
+        ngx_log_error(NGX_LOG_NOTICE, ctx->probe->log, 0,
+                      "health: master of \"%V\" moved from %*s to %*s",
+                      &ctx->server.master_name, ctx->master_len, ctx->master,
+                      len, text);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, ctx->probe->log, 0,
+                      "health: Sentinel %V names %*s master of \"%V\"",
+                      &s->answered->name, len, text,
+                      &ctx->server.master_name);
+    }
+
+    /* not inside a hiredis callback: the old master's context goes now */
+    ngx_http_health_redis_close(ctx);
+
+    ngx_memcpy(ctx->master, text, len);
+    ctx->master_len = len;
+
+    (void) ngx_cpystrn((u_char *) ctx->master_host, (u_char *) s->host,
+                       sizeof(ctx->master_host));
+    ctx->host = ctx->master_host;
+    ctx->port = s->port;
+
+    ctx->peer.data = ctx->peer_buf;
+    ctx->peer.len = ngx_snprintf(ctx->peer_buf, sizeof(ctx->peer_buf),
+                                 "%*s (master of %*s)", len, text,
+                                 ngx_min(ctx->server.master_name.len, 64),
+                                 ctx->server.master_name.data)
+                    - ctx->peer_buf;
+
+    ctx->round(ctx, ctx->round_data);
+}
+
+
+static void
+ngx_http_health_redis_role_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    u_char                       text[64], *p;
+    redisReply                  *reply = r, *role;
+    ngx_http_health_redis_ctx_t *ctx = privdata;
+
+    if (ngx_http_health_redis_reply_ok(ctx, ac, reply, "ROLE") != NGX_OK) {
+        return;
+    }
+
+    role = NULL;
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1
+        && (reply->element[0]->type == REDIS_REPLY_STRING
+            || reply->element[0]->type == REDIS_REPLY_STATUS))
+    {
+        role = reply->element[0];
+
+        if (role->len == 6 && ngx_strncmp(role->str, "master", 6) == 0) {
+            return;
+        }
+    }
+
+    /* a replica (a failover under way, or a Sentinel that lags behind) */
+    p = role ? ngx_http_health_text_line(text, sizeof(text),
+                                         (u_char *) role->str, role->len)
+             : ngx_cpymem(text, "no role", 7);
+
+    ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY,
+                               NGX_HTTP_HEALTH_REDIS_FREE,
+                               "%V, named by Sentinel %V, says its role is "
+                               "\"%*s\", not master", &ctx->peer,
+                               &ctx->answered->name, p - text, text);
 }
 
 
@@ -591,13 +1114,24 @@ static u_char *
 ngx_http_health_redis_abort(ngx_http_health_probe_t *probe, u_char *buf,
     u_char *last)
 {
-    u_char  *p;
+    u_char                       *p;
+    ngx_addr_t                   *addr;
+    ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
 
-    p = ngx_slprintf(buf, last, "waiting for %V", &probe->target);
+    addr = ctx->sentinel ? ngx_http_health_redis_sentinel_busy(ctx->sentinel)
+                         : NULL;
+
+    if (addr) {
+        p = ngx_slprintf(buf, last, "waiting for Sentinel %V", &addr->name);
+        ngx_http_health_redis_sentinel_close(ctx->sentinel);
+
+    } else {
+        p = ngx_slprintf(buf, last, "waiting for %V", &ctx->peer);
+    }
 
     /* not inside a hiredis callback: the context goes now, and its
      * callbacks see a context that is no longer ours */
-    ngx_http_health_redis_close(probe->ctx);
+    ngx_http_health_redis_close(ctx);
 
     return p;
 }
@@ -607,6 +1141,13 @@ static void
 ngx_http_health_redis_stop(ngx_http_health_probe_t *probe)
 {
     ngx_http_health_redis_ctx_t  *ctx = probe->ctx;
+
+    if (ctx->sentinel) {
+        ngx_http_health_redis_sentinel_close(ctx->sentinel);
+
+        /* the next owner finds the master anew: a move is logged once */
+        ctx->master_len = 0;
+    }
 
     ngx_http_health_redis_close(ctx);
 }
@@ -623,17 +1164,32 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
         if (ac) {
             ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                        "cannot connect to %V: %s",
-                                       &ctx->probe->target, ac->errstr);
+                                       &ctx->peer, ac->errstr);
             redisAsyncFree(ac);
 
         } else {
             ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                        "cannot connect to %V: out of memory",
-                                       &ctx->probe->target);
+                                       &ctx->peer);
         }
 
         return NGX_ERROR;
     }
+
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+
+    /* the handshake goes on in hiredis' reads and writes */
+    if (ctx->server.ssl
+        && redisInitiateSSLWithContext(&ac->c, ctx->server.ssl) != REDIS_OK)
+    {
+        ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
+                                   "cannot start TLS with %V: %s",
+                                   &ctx->peer, ac->c.errstr);
+        redisAsyncFree(ac);
+        return NGX_ERROR;
+    }
+
+#endif
 
     ctx->ac = ac;
     ac->data = ctx;
@@ -680,14 +1236,14 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    if ((ctx->password.len
+    if ((ctx->server.password.len
          && redisAsyncCommand(ac, ngx_http_health_redis_setup_reply, "AUTH",
-                              "AUTH %b", ctx->password.data,
-                              ctx->password.len)
+                              "AUTH %b", ctx->server.password.data,
+                              ctx->server.password.len)
             != REDIS_OK)
-        || (ctx->db >= 0
+        || (ctx->server.db >= 0
             && redisAsyncCommand(ac, ngx_http_health_redis_setup_reply,
-                                 "SELECT", "SELECT %d", (int) ctx->db)
+                                 "SELECT", "SELECT %d", (int) ctx->server.db)
                != REDIS_OK)
         || redisAsyncCommand(ac, ngx_http_health_redis_setup_reply,
                              "CLIENT SETNAME",
@@ -696,7 +1252,7 @@ ngx_http_health_redis_connect(ngx_http_health_redis_ctx_t *ctx)
     {
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
                                    "cannot send commands to %V",
-                                   &ctx->probe->target);
+                                   &ctx->peer);
         return NGX_ERROR;
     }
 
@@ -718,7 +1274,7 @@ ngx_http_health_redis_connected(const redisAsyncContext *ac, int status)
 
     ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                "cannot connect to %V: %s",
-                               &ctx->probe->target, ac->errstr);
+                               &ctx->peer, ac->errstr);
 }
 
 
@@ -739,7 +1295,7 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
                                    ctx->unasked ? NGX_HTTP_HEALTH_REDIS_LOST
                                                 : 0,
                                    "connection to %V lost: %s",
-                                   &ctx->probe->target,
+                                   &ctx->peer,
                                    ctx->unasked
                                    ? "it sent a reply no command waited for"
                                    : ac->errstr[0] ? ac->errstr : "closed");
@@ -749,7 +1305,7 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
     ngx_log_error(NGX_LOG_INFO, ctx->probe->log, 0,
                   "health: connection of \"%V\" to %V closed, "
                   "reconnecting at the next probe",
-                  &ctx->probe->name, &ctx->probe->target);
+                  &ctx->probe->name, &ctx->peer);
 }
 
 
@@ -770,7 +1326,7 @@ ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
         ctx->ac = NULL;
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                    "connection to %V lost: %s",
-                                   &ctx->probe->target,
+                                   &ctx->peer,
                                    ctx->unasked
                                    ? "it sent a reply no command waited for"
                                    : ac->errstr[0] ? ac->errstr : "closed");
@@ -784,7 +1340,7 @@ ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
 
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
                                    "%s failed on %V: %*s", what,
-                                   &ctx->probe->target, p - text, text);
+                                   &ctx->peer, p - text, text);
         return NGX_DECLINED;
     }
 
@@ -825,7 +1381,7 @@ ngx_http_health_redis_ping_reply(redisAsyncContext *ac, void *r,
     {
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 1,
                                    "cannot send INFO to %V",
-                                   &ctx->probe->target);
+                                   &ctx->peer);
     }
 }
 
@@ -872,7 +1428,7 @@ ngx_http_health_redis_publish_reply(redisAsyncContext *ac, void *r,
 
     ngx_log_error(NGX_LOG_WARN, ctx->probe->log, 0,
                   "health: %s to %V failed: %*s", (char *) privdata,
-                  &ctx->probe->target, p - text, text);
+                  &ctx->peer, p - text, text);
 }
 
 
@@ -1046,8 +1602,16 @@ ngx_http_health_redis_evaluate(ngx_http_health_redis_ctx_t *ctx)
     d = data;
     dl = data + sizeof(data);
 
+    /* the master in use and who named it: IP literals, nothing to escape */
+    d = ngx_slprintf(d, dl, "{");
+
+    if (ctx->sentinel) {
+        d = ngx_slprintf(d, dl, "\"master\":\"%*s\",\"sentinel\":\"%V\",",
+                         ctx->master_len, ctx->master, &ctx->answered->name);
+    }
+
     /* value, unit and thresholds: what the status was judged on first */
-    d = ngx_slprintf(d, dl, "{\"value\":%.3f,\"unit\":\"ms\","
+    d = ngx_slprintf(d, dl, "\"value\":%.3f,\"unit\":\"ms\","
                      "\"warning\":%.3f,\"critical\":%.3f,"
                      "\"used_memory\":%uL,\"maxmemory\":%uL,",
                      ctx->ping_us / 1000.0, lim->ping_warning / 1000.0,
@@ -2038,7 +2602,7 @@ ngx_http_health_redis_event(ngx_event_t *ev)
                                    |NGX_HTTP_HEALTH_REDIS_LOST,
                                    "%V sent more than %uz bytes in one "
                                    "round, connection closed",
-                                   &ctx->probe->target,
+                                   &ctx->peer,
                                    (size_t) NGX_HTTP_HEALTH_PROBE_INPUT_MAX);
     }
 }

@@ -30,6 +30,32 @@
 typedef struct ngx_http_health_redis_ctx_s  ngx_http_health_redis_ctx_t;
 
 
+/*
+ * How to reach a Redis server, as the directive configured it: one
+ * assignment copies it to another probe of the same server.  With
+ * sentinel= the addresses are the Sentinels' and the master is asked for
+ * every round; host and port are then unused.
+ */
+typedef struct {
+    char                        *host;            /* an IP literal */
+    int                          port;
+    ngx_str_t                    password;
+    ngx_int_t                    db;              /* -1: no SELECT */
+
+    ngx_str_t                    master_name;     /* sentinel= */
+    ngx_str_t                    sentinel_password;
+    ngx_array_t                 *sentinels;       /* ngx_addr_t */
+    ngx_str_t                    sentinel_request; /* AUTH, SENTINEL */
+
+    ngx_flag_t                   tls;             /* to the master */
+    ngx_str_t                    tls_ca;
+    ngx_str_t                    tls_cert;
+    ngx_str_t                    tls_key;
+    ngx_str_t                    tls_server_name;
+    void                        *ssl;             /* redisSSLContext */
+} ngx_http_health_redis_server_t;
+
+
 char *ngx_http_health_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* the health_redis named name, the first one if name is empty, or NULL */
@@ -44,6 +70,17 @@ ngx_http_health_redis_ctx_t *ngx_http_health_redis_inherit(ngx_conf_t *cf,
     ngx_http_health_redis_ctx_t *from, ngx_http_health_probe_t *probe);
 ngx_http_health_probe_t *ngx_http_health_redis_probe(
     ngx_http_health_redis_ctx_t *ctx);
+
+/*
+ * A round on a connection of inherit(): start() finds the server (through
+ * the Sentinels when there are) and calls round(ctx, data), or ends the
+ * round with the probe's "unanswered" status.
+ */
+typedef void (*ngx_http_health_redis_round_pt)(
+    ngx_http_health_redis_ctx_t *ctx, void *data);
+
+void ngx_http_health_redis_start(ngx_http_health_redis_ctx_t *ctx,
+    ngx_http_health_redis_round_pt round, void *data);
 
 /*
  * The round's side of a connection: ready() connects (after AUTH, SELECT)

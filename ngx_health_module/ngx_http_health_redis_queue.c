@@ -56,6 +56,8 @@ typedef struct {
 
 
 static void ngx_http_health_redis_queue_run(ngx_http_health_probe_t *probe);
+static void ngx_http_health_redis_queue_round(
+    ngx_http_health_redis_ctx_t *conn, void *data);
 static u_char *ngx_http_health_redis_queue_abort(
     ngx_http_health_probe_t *probe, u_char *buf, u_char *last);
 static void ngx_http_health_redis_queue_stop(ngx_http_health_probe_t *probe);
@@ -284,17 +286,18 @@ ngx_http_health_redis_queue_init_conf(ngx_conf_t *cf,
             return NGX_CONF_ERROR;
         }
 
-        q->conn = ngx_http_health_redis_inherit(cf, from, pp[i]);
-        if (q->conn == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
         rp = ngx_http_health_redis_probe(from);
 
         pp[i]->interval = q->interval != NGX_CONF_UNSET_MSEC ? q->interval
                                                              : rp->interval;
         pp[i]->timeout = q->timeout != NGX_CONF_UNSET_MSEC ? q->timeout
                                                            : rp->timeout;
+
+        /* after the timeout: the Sentinels share it */
+        q->conn = ngx_http_health_redis_inherit(cf, from, pp[i]);
+        if (q->conn == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (n == 0) {
@@ -316,10 +319,25 @@ ngx_http_health_redis_queue_init_conf(ngx_conf_t *cf,
 static void
 ngx_http_health_redis_queue_run(ngx_http_health_probe_t *probe)
 {
-    redisAsyncContext              *ac;
     ngx_http_health_redis_queue_t  *q = probe->ctx;
 
-    ac = ngx_http_health_redis_ready(q->conn);
+    /* the server found (through the Sentinels, if any): round() */
+    ngx_http_health_redis_start(q->conn, ngx_http_health_redis_queue_round,
+                                q);
+}
+
+
+static void
+ngx_http_health_redis_queue_round(ngx_http_health_redis_ctx_t *conn,
+    void *data)
+{
+    redisAsyncContext              *ac;
+    ngx_http_health_redis_queue_t  *q = data;
+    ngx_http_health_probe_t        *probe;
+
+    probe = ngx_http_health_redis_probe(conn);
+
+    ac = ngx_http_health_redis_ready(conn);
     if (ac == NULL) {
         return;
     }

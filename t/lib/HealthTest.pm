@@ -326,7 +326,9 @@ sub start {
     my $bin = (grep { -x } map { "$_/redis-server" } split /:/, "$ENV{PATH}:/usr/bin:/usr/sbin")[0] // "";
     chomp $bin;
     die "redis-server not found (make deps)\n" unless $bin;
-    my @args = ($bin, '--port', $self->{port}, '--bind', '127.0.0.1',
+    # conf: a configuration file first (a Sentinel needs one to write to)
+    my @args = ($bin, defined $o{conf} ? $o{conf} : (),
+                '--port', $self->{port}, '--bind', '127.0.0.1',
                 '--dir', $self->{dir}, '--save', '', '--appendonly', 'no',
                 '--daemonize', 'yes', '--pidfile', "$self->{dir}/redis.pid",
                 '--logfile', "$self->{dir}/redis.log",
