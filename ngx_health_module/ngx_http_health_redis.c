@@ -146,6 +146,7 @@ struct ngx_http_health_redis_ctx_s {
     /* once the server is found: the cache's round, or another probe's */
     ngx_http_health_redis_round_pt     round;
     void                              *round_data;
+    ngx_uint_t                         inherited;  /* another probe's */
 
     char                        *host;       /* the server talked to */
     int                          port;
@@ -788,6 +789,7 @@ ngx_http_health_redis_inherit(ngx_conf_t *cf,
         return NULL;
     }
 
+    ctx->inherited = 1;
     ctx->server = from->server;
     ctx->host = from->host;
     ctx->port = from->port;
@@ -1038,7 +1040,9 @@ ngx_http_health_redis_master_found(void *data, ngx_int_t rc)
     }
 
     if (ctx->master_len) {
-        ngx_log_error(NGX_LOG_NOTICE, ctx->probe->log, 0,
+        /* once for the move: by the health_redis, not by each queue */
+        ngx_log_error((ctx->inherited ? NGX_LOG_INFO : NGX_LOG_NOTICE),
+                      ctx->probe->log, 0,
                       "health: master of \"%V\" moved from %*s to %*s",
                       &ctx->server.master_name, ctx->master_len, ctx->master,
                       len, text);

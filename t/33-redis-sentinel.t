@@ -117,6 +117,8 @@ my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
     health_service web1;
     health_redis 127.0.0.1:$dead,127.0.0.1:$ps sentinel=mymaster
                  interval=200ms timeout=1s;
+    health_redis_queue jobs key=jobs:wait warning=10 critical=50
+                 interval=200ms timeout=1s;
     health_redis 127.0.0.1:$ps sentinel=nosuch name=unknown publish=off
                  interval=200ms timeout=1s;
     health_redis 127.0.0.1:$dead sentinel=mymaster name=nosentinel
@@ -142,6 +144,13 @@ like($c->{target}, qr/^127\.0\.0\.1:$dead,127\.0\.0\.1:$ps sentinel=mymaster$/,
 
 ok(wait_until(sub { $master->cli('EXISTS', 'health:instance:web1') eq '1' },
               timeout => 10), 'published on the master');
+
+# a queue of the Sentinel health_redis finds the master through them too
+$master->cli('RPUSH', 'jobs:wait', 'a', 'b', 'c');
+ok(wait_until(sub {
+    my ($q) = $ng->check('jobs');
+    $q && $q->{status} eq 'healthy' && ($q->{value} // -1) == 3
+}, timeout => 20), 'the queue is read on the master: 3 items');
 
 # the master of "other" is stopped; the Sentinel, slow to judge, names it
 $other->stop;
@@ -206,6 +215,14 @@ ok(wait_until(sub {
     my ($c) = $ng->check('cache');
     $c && $c->{status} eq 'healthy' && ($c->{master} // '') eq "127.0.0.1:$pr"
 }, timeout => 60), 'the check follows the failover: the new master, healthy');
+
+# the cache's and the queue's connections both move to the new master
+ok(wait_until(sub {
+    (() = $replica->cli('CLIENT', 'LIST') =~ /name=nginx-health /g) == 2
+}, timeout => 20), 'the cache and the queue talk to the new master');
+ok(wait_until(sub {
+    (() = $master->cli('CLIENT', 'LIST') =~ /name=nginx-health /g) == 0
+}, timeout => 20), 'and no longer to the old one');
 
 # the old master is a replica now: a key it holds may be a copy; the new
 # master's own copy comes back after it is deleted
