@@ -19,6 +19,7 @@
 /* a peer's figures for a scrape, read once for all the families */
 typedef struct {
     const char                  *state;      /* NULL: not listed */
+    ngx_uint_t                   kept;       /* kept in by max_ejected */
     uint64_t                     requests;   /* attempts with a response */
     uint64_t                     failed;
     uint64_t                     time_us;
@@ -29,6 +30,8 @@ typedef struct {
 
 static const char *ngx_http_health_peer_state(ngx_http_health_upstream_t *hu,
     ngx_uint_t i, ngx_http_health_peer_sh_t *psh, time_t now);
+static ngx_uint_t ngx_http_health_peer_kept(ngx_http_health_upstream_t *hu,
+    ngx_http_health_peer_sh_t *psh, const char *state);
 static u_char *ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf,
     ngx_uint_t f, u_char *p, u_char *un, u_char *pn,
     ngx_http_health_prom_peer_t *pr);
@@ -78,6 +81,19 @@ ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
 }
 
 
+/*
+ * Failing its checks but in rotation: "unhealthy" by its checks (not a
+ * peer marked down or draining) and kept in by max_ejected.
+ */
+static ngx_uint_t
+ngx_http_health_peer_kept(ngx_http_health_upstream_t *hu,
+    ngx_http_health_peer_sh_t *psh, const char *state)
+{
+    return hu->conf && state[0] == 'u' && state[2] == 'h'
+           && ngx_http_health_load(&psh->down) == NGX_HTTP_HEALTH_PEER_KEPT;
+}
+
+
 #define ngx_http_health_put(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
 
 
@@ -106,7 +122,7 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     text = &rep->upstreams_text;
 
     b = ngx_http_health_text_room(rep->pool, text,
-                                  6 * name->len + 768 + 12 * NGX_INT64_LEN
+                                  6 * name->len + 1024 + 12 * NGX_INT64_LEN
                                   + 3 * NGX_HTTP_HEALTH_NUMBER_LEN);
     if (b == NULL) {
         return NGX_ERROR;
@@ -127,6 +143,14 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     p = ngx_http_health_put(p, "\",\"backup\":");
     p = hu->peers[i].backup ? ngx_http_health_put(p, "true")
                             : ngx_http_health_put(p, "false");
+
+    if (ngx_http_health_peer_kept(hu, psh, state)) {
+        p = ngx_sprintf(p, ",\"kept_by_limit\":true,\"kept_reason\":\"fails "
+                        "its health checks, kept in rotation by "
+                        "max_ejected=%ui%%: at most %ui of %ui peers may be "
+                        "out at once\"", hu->conf->max_ejected,
+                        ngx_http_health_max_ejected(hu), hu->nchecked);
+    }
     p = ngx_http_health_put(p, ",\"requests\":");
     p = ngx_http_health_write_uint(p, st->requests + failed);
     p = ngx_http_health_put(p, ",\"fails\":");
@@ -204,7 +228,8 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
     uint64_t                        ndown;
     ngx_buf_t                      *b;
     ngx_str_t                       name;
-    ngx_uint_t                      u, i, up, down, total, draining, json;
+    ngx_uint_t                      u, i, up, down, total, draining, json,
+                                    kept;
     ngx_http_health_text_t         *text;
     const char                     *state;
     health_status_t                 status;
@@ -263,6 +288,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
         up = 0;
         down = 0;
+        kept = 0;
         total = 0;
         draining = 0;
 
@@ -289,6 +315,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             state = ngx_http_health_peer_state(&hu[u], i, psh, now);
 
             total++;
+            kept += ngx_http_health_peer_kept(&hu[u], psh, state);
 
             if (state[0] == 'u' && state[1] == 'p') {
                 up++;
@@ -355,20 +382,40 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
                 json_object_set_new(check, "reason", json_string(
                     "every peer failed its health checks: fail-open, "
                     "all peers stay in rotation"));
+
+            } else if (kept) {
+                json_object_set_new(check, "kept_by_limit",
+                                    json_integer(kept));
+                json_object_set_new(check, "reason", json_string(
+                    "some peers fail their health checks but stay in "
+                    "rotation: max_ejected of the peers are out already"));
             }
         }
 
         if (json) {
             b = ngx_http_health_text_room(rep->pool, text,
-                                          sizeof("],\"fail_open\":false}"));
+                                          sizeof("],\"fail_open\":false,"
+                                                 "\"max_ejected\":,"
+                                                 "\"ejected\":,"
+                                                 "\"kept_by_limit\":}")
+                                          + 3 * NGX_INT64_LEN);
             if (b == NULL) {
                 json_decref(check);
                 return NGX_ERROR;
             }
 
             p = (ndown && ndown >= hu[u].nchecked)
-                ? ngx_http_health_put(b->last, "],\"fail_open\":true}")
-                : ngx_http_health_put(b->last, "],\"fail_open\":false}");
+                ? ngx_http_health_put(b->last, "],\"fail_open\":true")
+                : ngx_http_health_put(b->last, "],\"fail_open\":false");
+
+            if (hu[u].conf) {
+                p = ngx_sprintf(p, ",\"max_ejected\":%ui,\"ejected\":%uL,"
+                                "\"kept_by_limit\":%ui",
+                                ngx_http_health_max_ejected(&hu[u]), ndown,
+                                kept);
+            }
+
+            *p++ = '}';
 
             ngx_http_health_text_advance(text, b, p);
         }
@@ -435,7 +482,11 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
         "from choosing a peer to the end of its response (attempts with a "
         "response).\n"
         "# TYPE nginx_health_upstream_peer_response_duration_seconds "
-        "histogram\n"
+        "histogram\n",
+        "# HELP nginx_health_upstream_peer_kept_by_limit Whether a peer "
+        "that fails its health checks is kept in rotation by max_ejected "
+        "(1) or not (0); only for groups with health_check.\n"
+        "# TYPE nginx_health_upstream_peer_kept_by_limit gauge\n"
     };
 
     hmcf = humcf->hmcf;
@@ -533,6 +584,9 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
 
             psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
             pr->state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+            pr->kept = hu[u].conf
+                       ? ngx_http_health_peer_kept(&hu[u], psh, pr->state) + 1
+                       : 0;
             pr->failed = ngx_http_health_load(&psh->failed);
 
             ngx_http_health_shm_read(hmcf,
@@ -566,7 +620,7 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
                           hmcf->npeers * (hmcf->nbounds + 16) * (line + 32));
 
     /* one family at a time, as the exposition format wants them grouped */
-    for (f = 0; f < 6; f++) {
+    for (f = 0; f < 7; f++) {
         b = ngx_http_health_text_room(rep->pool, text,
                                       ngx_strlen(families[f]));
         if (b == NULL) {
@@ -621,7 +675,8 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
         "nginx_health_upstream_peer_requests_total",
         "nginx_health_upstream_peer_failed_attempts_total",
         "nginx_health_upstream_peer_responses_total",
-        "nginx_health_upstream_peer_response_duration_seconds_bucket"
+        "nginx_health_upstream_peer_response_duration_seconds_bucket",
+        "nginx_health_upstream_peer_kept_by_limit"
     };
 
 #define ngx_http_health_labels(p, name)                                       \
@@ -641,7 +696,8 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
 
         ngx_http_health_labels(p, names[f]);
         p = ngx_http_health_put(p, "\"} ");
-        *p++ = (pr->state[0] == 'u' && pr->state[1] == 'p') ? '1' : '0';
+        *p++ = ((pr->state[0] == 'u' && pr->state[1] == 'p')
+                || pr->kept == 2) ? '1' : '0';
         break;
 
     case 1:
@@ -676,6 +732,17 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
             }
         }
 
+        break;
+
+    case 6:
+        /* pr->kept: 0 no health_check, 1 not kept in, 2 kept in */
+        if (pr->kept == 0) {
+            return p;
+        }
+
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        *p++ = (u_char) ('0' + pr->kept - 1);
         break;
 
     default: /* 5 */
