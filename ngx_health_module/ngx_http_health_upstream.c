@@ -755,6 +755,10 @@ ngx_http_health_upstream_init_module(ngx_cycle_t *cycle)
         ush->first = hu[u].first;
         ush->npeers = hu[u].npeers;
 
+        if (hu[u].conf) {
+            ush->max_ejected = hu[u].conf->max_ejected;
+        }
+
         ngx_http_health_upstream_limit(&hu[u], hmcf);
 
         hu[u].generation = __atomic_add_fetch(&ush->generation, 1,
@@ -850,15 +854,17 @@ ngx_http_health_upstream_inherit(ngx_http_health_upstream_t *hu,
 
 
 /*
- * A reload that lowers max_ejected (or marks peers down): the peers out
- * of rotation beyond the new limit come back, kept in, the ones listed
- * first staying out.  They leave again as slots free up.  The workers
- * have not started yet, so nothing races with this.
+ * A reload that lowers max_ejected: the peers out of rotation beyond the
+ * new limit come back, kept in, the ones listed first staying out; they
+ * leave again as slots free up.  The workers of the previous
+ * configuration still check until they exit, but read the new limit from
+ * the group's record (written just before), hence the atomics.
  */
 static void
 ngx_http_health_upstream_limit(ngx_http_health_upstream_t *hu,
     ngx_http_health_main_conf_t *hmcf)
 {
+    uint32_t                        down;
     ngx_uint_t                      i, n, max;
     ngx_http_health_peer_sh_t      *psh;
     ngx_http_health_upstream_sh_t  *ush;
@@ -880,22 +886,29 @@ ngx_http_health_upstream_limit(ngx_http_health_upstream_t *hu,
     n = 0;
 
     for (i = 0; i < hu->npeers; i++) {
-        if (psh[i].down != NGX_HTTP_HEALTH_PEER_OUT) {
+        if (ngx_http_health_load(&psh[i].down) != NGX_HTTP_HEALTH_PEER_OUT
+            || ++n <= max)
+        {
             continue;
         }
 
-        if (++n <= max) {
+        down = NGX_HTTP_HEALTH_PEER_OUT;
+
+        if (!__atomic_compare_exchange_n(&psh[i].down, &down,
+                                         NGX_HTTP_HEALTH_PEER_KEPT, 0,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        {
             continue;
         }
 
-        psh[i].down = NGX_HTTP_HEALTH_PEER_KEPT;
-        ush->ndown--;
+        __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
 
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "health: peer %V of upstream \"%V\" fails its checks "
                       "but is back in rotation, kept in by max_ejected=%ui%% "
                       "(%ui of %ui peers may be out)",
-                      &hu->peers[i].name, &hu->name, hu->conf->max_ejected,
+                      &hu->peers[i].name, &hu->name,
+                      ngx_http_health_max_ejected_pct(hu),
                       max, hu->nchecked);
     }
 }

@@ -497,5 +497,5 @@ ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
                   "(last: %s) but stays in rotation, kept in by "
                   "max_ejected=%ui%%: %uL of %ui peers are out already",
                   &peer->name, &hu->name, hu->conf->fails, reason,
-                  hu->conf->max_ejected, n, hu->nchecked);
+                  ngx_http_health_max_ejected_pct(hu), n, hu->nchecked);
 }

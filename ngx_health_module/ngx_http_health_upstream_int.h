@@ -95,7 +95,8 @@ typedef struct {
     uint64_t                     hash;           /* name and peers */
     uint64_t                     first;
     uint64_t                     npeers;
-    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 48];
+    uint64_t                     max_ejected;    /* %, newest config */
+    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 56];
 } ngx_http_health_upstream_sh_t;
 
 
@@ -263,13 +264,31 @@ ngx_http_health_peer_out(ngx_http_health_main_conf_t *hmcf, ngx_uint_t g)
 
 
 /*
+ * max_ejected of the newest configuration: the master writes it at each
+ * (re)load, so the workers of the previous one, which check until they
+ * exit, do not take peers out beyond a limit lowered by a reload.
+ */
+static ngx_inline ngx_uint_t
+ngx_http_health_max_ejected_pct(ngx_http_health_upstream_t *hu)
+{
+    uint64_t  pct;
+
+    pct = ngx_http_health_load(
+              &ngx_http_health_upstream_sh(hu->hmcf, hu->index)->max_ejected);
+
+    return (pct >= 1 && pct <= 100) ? pct : hu->conf->max_ejected;
+}
+
+
+/*
  * How many of the group's checked peers may be out of rotation at once:
  * max_ejected percent of them, rounded down, and at least one.
  */
 static ngx_inline ngx_uint_t
 ngx_http_health_max_ejected(ngx_http_health_upstream_t *hu)
 {
-    return ngx_max(hu->nchecked * hu->conf->max_ejected / 100, 1);
+    return ngx_max(hu->nchecked * ngx_http_health_max_ejected_pct(hu) / 100,
+                   1);
 }
 
 

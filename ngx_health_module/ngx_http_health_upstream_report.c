@@ -32,6 +32,9 @@ static const char *ngx_http_health_peer_state(ngx_http_health_upstream_t *hu,
     ngx_uint_t i, ngx_http_health_peer_sh_t *psh, time_t now);
 static ngx_uint_t ngx_http_health_peer_kept(ngx_http_health_upstream_t *hu,
     ngx_http_health_peer_sh_t *psh, const char *state);
+static ngx_int_t ngx_http_health_peer_event(ngx_http_health_report_t *rep,
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh);
 static u_char *ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf,
     ngx_uint_t f, u_char *p, u_char *un, u_char *pn,
     ngx_http_health_prom_peer_t *pr);
@@ -94,6 +97,64 @@ ngx_http_health_peer_kept(ngx_http_health_upstream_t *hu,
 }
 
 
+/*
+ * For publishing: the peer's state by its checks as a pseudo-check
+ * "upstream:GROUP:PEER" that the Redis alerts compare round by round
+ * (healthy in rotation, degraded kept in by max_ejected, unhealthy out of
+ * rotation).  It is no check of the instance: it leaves the report's
+ * status alone (the group's check says as much) and stays out of the
+ * published checks.
+ */
+static ngx_int_t
+ngx_http_health_peer_event(ngx_http_health_report_t *rep,
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh)
+{
+    ngx_str_t                 *name;
+    ngx_uint_t                 k;
+    ngx_http_health_check_t   *ch;
+
+    name = &hu->peers[i].name;
+    k = ngx_http_health_peer_ordinal(hu, i);
+
+    ch = ngx_array_push(&rep->checks);
+    if (ch == NULL) {
+        return NGX_ERROR;
+    }
+
+    ch->name.data = ngx_pnalloc(rep->pool, sizeof("upstream:::#") - 1
+                                           + hu->name.len + name->len
+                                           + NGX_INT_T_LEN);
+    if (ch->name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* a server listed twice: "#N" after its N-th repeat, as in Prometheus */
+    ch->name.len = (k ? ngx_sprintf(ch->name.data, "upstream:%V:%V#%ui",
+                                    &hu->name, name, k)
+                      : ngx_sprintf(ch->name.data, "upstream:%V:%V",
+                                    &hu->name, name))
+                   - ch->name.data;
+
+    switch (ngx_http_health_load(&psh->down)) {
+    case NGX_HTTP_HEALTH_PEER_IN:
+        ch->status = HEALTH_HEALTHY;
+        break;
+    case NGX_HTTP_HEALTH_PEER_KEPT:
+        ch->status = HEALTH_DEGRADED;
+        break;
+    default:
+        ch->status = HEALTH_UNHEALTHY;
+    }
+
+    ch->rule = 0;
+    ch->judged = 1;
+    ch->peer = 1;
+
+    return NGX_OK;
+}
+
+
 #define ngx_http_health_put(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
 
 
@@ -148,7 +209,7 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
         p = ngx_sprintf(p, ",\"kept_by_limit\":true,\"kept_reason\":\"fails "
                         "its health checks, kept in rotation by "
                         "max_ejected=%ui%%: at most %ui of %ui peers may be "
-                        "out at once\"", hu->conf->max_ejected,
+                        "out at once\"", ngx_http_health_max_ejected_pct(hu),
                         ngx_http_health_max_ejected(hu), hu->nchecked);
     }
     p = ngx_http_health_put(p, ",\"requests\":");
@@ -316,6 +377,13 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
             total++;
             kept += ngx_http_health_peer_kept(&hu[u], psh, state);
+
+            /* not a peer marked down or draining: it is not checked */
+            if (rep->publish && hu[u].conf && state[0] != 'd'
+                && ngx_http_health_peer_event(rep, &hu[u], i, psh) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
 
             if (state[0] == 'u' && state[1] == 'p') {
                 up++;
