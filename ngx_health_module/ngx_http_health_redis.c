@@ -2010,6 +2010,11 @@ ngx_http_health_redis_publish(ngx_http_health_redis_ctx_t *ctx)
     ch = rep->checks.elts;
 
     for (i = 0; i < rep->checks.nelts; i++) {
+        if (ch[i].peer) {
+            /* an upstream peer's state: an alert when it changes, no more */
+            continue;
+        }
+
         p = ngx_pnalloc(pool, ch[i].name.len + 1);
         if (p == NULL) {
             json_decref(ts);

@@ -629,6 +629,9 @@ ngx_http_health_report_collect(ngx_pool_t *pool,
     rep->hmcf = hmcf;
     rep->format = format;
 
+    /* JSON here is ngx_http_health_report_build's, for publishing */
+    rep->publish = (format == NGX_HTTP_HEALTH_JSON);
+
     if (ngx_http_health_report_init(rep) != NGX_OK
         || ngx_http_health_collect_zones(rep, NULL) != NGX_OK)
     {
@@ -742,6 +745,7 @@ ngx_http_health_check_push(ngx_http_health_report_t *rep, ngx_str_t *name,
     check->status = status;
     check->rule = 0;
     check->judged = 1;
+    check->peer = 0;
     rep->status = health_status_worst(rep->status, status);
 
     return NGX_OK;

@@ -40,6 +40,7 @@ typedef struct {
     health_status_t              status;
     unsigned                     rule:1;     /* a zone's rule */
     unsigned                     judged:1;   /* had min_requests */
+    unsigned                     peer:1;     /* a peer's state: alerts only */
 } ngx_http_health_check_t;
 
 
@@ -93,6 +94,7 @@ typedef struct {
     ngx_uint_t                   upstreams;      /* "upstreams" is shown */
 
     /* for publishing only (ngx_http_health_report_build): parsed back */
+    ngx_uint_t                   publish;
     json_t                      *zones_json;
     json_t                      *upstreams_json;
 

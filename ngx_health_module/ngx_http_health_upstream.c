@@ -34,6 +34,8 @@ static void *ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_health_upstream_init_module(ngx_cycle_t *cycle);
 static void ngx_http_health_upstream_inherit(ngx_http_health_upstream_t *hu,
     ngx_http_health_main_conf_t *hmcf);
+static void ngx_http_health_upstream_limit(ngx_http_health_upstream_t *hu,
+    ngx_http_health_main_conf_t *hmcf);
 static ngx_int_t ngx_http_health_upstream_init_process(ngx_cycle_t *cycle);
 static char *ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -136,6 +138,7 @@ ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf)
     hucf->fails = NGX_CONF_UNSET_UINT;
     hucf->passes = NGX_CONF_UNSET_UINT;
     hucf->required = NGX_CONF_UNSET;
+    hucf->max_ejected = NGX_CONF_UNSET_UINT;
 
     return hucf;
 }
@@ -291,6 +294,32 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "max_ejected=", 12) == 0) {
+            if (hucf->max_ejected != NGX_CONF_UNSET_UINT) {
+                goto duplicate;
+            }
+
+            v.data = value[i].data + 12;
+            v.len = value[i].len - 12;
+
+            if (v.len && v.data[v.len - 1] == '%') {
+                v.len--;
+            }
+
+            n = ngx_atoi(v.data, v.len);
+
+            if (n == NGX_ERROR || n < 1 || n > 100) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a percentage from "
+                                   "1%% to 100%%", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            hucf->max_ejected = n;
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "status=", 7) == 0) {
             if (hucf->nranges) {
                 goto duplicate;
@@ -325,6 +354,7 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_uint_value(hucf->fails, 3);
     ngx_conf_init_uint_value(hucf->passes, 2);
     ngx_conf_init_value(hucf->required, 0);
+    ngx_conf_init_uint_value(hucf->max_ejected, 50);
 
     if (hucf->nranges == 0) {
         hucf->ranges[0].lo = 200;
@@ -725,6 +755,12 @@ ngx_http_health_upstream_init_module(ngx_cycle_t *cycle)
         ush->first = hu[u].first;
         ush->npeers = hu[u].npeers;
 
+        if (hu[u].conf) {
+            ush->max_ejected = hu[u].conf->max_ejected;
+        }
+
+        ngx_http_health_upstream_limit(&hu[u], hmcf);
+
         hu[u].generation = __atomic_add_fetch(&ush->generation, 1,
                                               __ATOMIC_ACQ_REL)
                            & 0xffffffff;
@@ -804,7 +840,7 @@ ngx_http_health_upstream_inherit(ngx_http_health_upstream_t *hu,
         ush->ndown = 0;
 
         for (i = 0; i < hu->npeers; i++) {
-            ush->ndown += psh[i].down;
+            ush->ndown += (psh[i].down == NGX_HTTP_HEALTH_PEER_OUT);
         }
 
         ush->generation = ngx_http_health_load(&oush->generation);
@@ -813,6 +849,67 @@ ngx_http_health_upstream_inherit(ngx_http_health_upstream_t *hu,
                       "health: upstream \"%V\" unchanged, its check state "
                       "carries over", &hu->name);
         return;
+    }
+}
+
+
+/*
+ * A reload that lowers max_ejected: the peers out of rotation beyond the
+ * new limit come back, kept in, the ones listed first staying out; they
+ * leave again as slots free up.  The workers of the previous
+ * configuration still check until they exit, but read the new limit from
+ * the group's record (written just before), hence the atomics.
+ */
+static void
+ngx_http_health_upstream_limit(ngx_http_health_upstream_t *hu,
+    ngx_http_health_main_conf_t *hmcf)
+{
+    uint32_t                        down;
+    ngx_uint_t                      i, n, max;
+    ngx_http_health_peer_sh_t      *psh;
+    ngx_http_health_upstream_sh_t  *ush;
+
+#if (NGX_HTTP_HEALTH_RESOLVE)
+    /* the resolved peers are not known before the workers sync them */
+    if (hu->nresolve) {
+        return;
+    }
+#endif
+
+    if (hu->conf == NULL) {
+        return;
+    }
+
+    ush = ngx_http_health_upstream_sh(hmcf, hu->index);
+    psh = ngx_http_health_peer_sh(hmcf, hu->first);
+    max = ngx_http_health_max_ejected(hu);
+    n = 0;
+
+    for (i = 0; i < hu->npeers; i++) {
+        if (ngx_http_health_load(&psh[i].down) != NGX_HTTP_HEALTH_PEER_OUT
+            || ++n <= max)
+        {
+            continue;
+        }
+
+        down = NGX_HTTP_HEALTH_PEER_OUT;
+
+        if (!__atomic_compare_exchange_n(&psh[i].down, &down,
+                                         NGX_HTTP_HEALTH_PEER_KEPT, 0,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        {
+            continue;
+        }
+
+        __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "health: peer %V of upstream \"%V\" fails its checks "
+                      "but is back in rotation, kept in by max_ejected=%ui%% "
+                      "(%ui of %ui peers may be out)",
+                      &hu->peers[i].name, &hu->name,
+                      ngx_http_health_max_ejected_pct(hu),
+                      max, hu->nchecked);
     }
 }
 

@@ -374,8 +374,7 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
         i = ngx_http_health_upstream_lookup(hu, pc->sockaddr);
 
         if (ndown == 0 || i == NGX_HTTP_HEALTH_NO_PEER || n >= hu->npeers
-            || !ngx_http_health_load(
-                   &ngx_http_health_peer_sh(hmcf, hu->first + i)->down))
+            || !ngx_http_health_peer_out(hmcf, hu->first + i))
         {
             break;
         }
@@ -408,9 +407,7 @@ ngx_http_health_upstream_snap(ngx_http_health_upstream_t *hu,
     for (k = 0; k < hu->npeers && n < NGX_HTTP_HEALTH_SNAPS; k++) {
         rr = hu->peers[k].rr;
 
-        if (rr == NULL
-            || !ngx_http_health_load(
-                   &ngx_http_health_peer_sh(hu->hmcf, hu->first + k)->down))
+        if (rr == NULL || !ngx_http_health_peer_out(hu->hmcf, hu->first + k))
         {
             continue;
         }
@@ -547,9 +544,7 @@ ngx_http_health_upstream_fail_open(ngx_peer_connection_t *pc,
             k = ngx_http_health_upstream_lookup(hu, rr->sockaddr);
 
             if (k != NGX_HTTP_HEALTH_NO_PEER
-                && ngx_http_health_load(
-                       &ngx_http_health_peer_sh(hu->hmcf, hu->first + k)
-                           ->down))
+                && ngx_http_health_peer_out(hu->hmcf, hu->first + k))
             {
                 rrp->tried[n] &= ~m;
                 cleared++;

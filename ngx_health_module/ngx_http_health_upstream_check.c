@@ -22,6 +22,11 @@ static void ngx_http_health_check_write(ngx_event_t *wev);
 static void ngx_http_health_check_read(ngx_event_t *rev);
 static void ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     ngx_http_health_check_result_e result, ngx_uint_t code);
+static void ngx_http_health_check_pass(ngx_http_health_peer_t *peer,
+    ngx_http_health_peer_sh_t *psh, ngx_http_health_upstream_sh_t *ush);
+static void ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
+    ngx_http_health_peer_sh_t *psh, ngx_http_health_upstream_sh_t *ush,
+    ngx_http_health_check_result_e result, ngx_uint_t code);
 
 
 const char  *ngx_http_health_check_reasons[] = {
@@ -134,11 +139,14 @@ ngx_http_health_check_timer(ngx_event_t *ev)
     peer->pc.log_error = NGX_ERROR_INFO;
     peer->sent = 0;
     peer->received = 0;
+    peer->err = 0;
     peer->deadline = ngx_current_msec + hu->conf->timeout;
 
     rc = ngx_event_connect_peer(&peer->pc);
 
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        peer->err = ngx_socket_errno;
+
         if (peer->pc.connection) {
             ngx_close_connection(peer->pc.connection);
             peer->pc.connection = NULL;
@@ -195,6 +203,7 @@ ngx_http_health_check_write(ngx_event_t *wev)
         }
 
         if (n == NGX_ERROR) {
+            peer->err = ngx_socket_errno;
             ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
             return;
         }
@@ -274,6 +283,7 @@ ngx_http_health_check_read(ngx_event_t *rev)
         }
 
         if (n == NGX_ERROR || n == 0) {
+            peer->err = (n == NGX_ERROR) ? ngx_socket_errno : 0;
             ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CLOSED, 0);
             return;
         }
@@ -314,7 +324,6 @@ static void
 ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     ngx_http_health_check_result_e result, ngx_uint_t code)
 {
-    uint32_t                        down;
     ngx_http_health_peer_sh_t      *psh;
     ngx_http_health_upstream_t     *hu;
     ngx_http_health_upstream_sh_t  *ush;
@@ -357,23 +366,8 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
         __atomic_store_n(&psh->consecutive_fails, 0, __ATOMIC_RELAXED);
         ngx_http_health_add(&psh->consecutive_passes, 1);
 
-        /*
-         * The exchange makes one worker the one that changes the state,
-         * should a lease have changed hands during a check.
-         */
-        down = 1;
-
-        if (psh->consecutive_passes >= hu->conf->passes
-            && __atomic_compare_exchange_n(&psh->down, &down, 0, 0,
-                                           __ATOMIC_ACQ_REL,
-                                           __ATOMIC_RELAXED))
-        {
-            __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
-
-            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                          "health: peer %V of upstream \"%V\" passed %ui "
-                          "checks, back in rotation",
-                          &peer->name, &hu->name, hu->conf->passes);
+        if (psh->consecutive_passes >= hu->conf->passes) {
+            ngx_http_health_check_pass(peer, psh, ush);
         }
 
         return;
@@ -384,18 +378,124 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     __atomic_store_n(&psh->consecutive_passes, 0, __ATOMIC_RELAXED);
     ngx_http_health_add(&psh->consecutive_fails, 1);
 
-    down = 0;
-
-    if (psh->consecutive_fails >= hu->conf->fails
-        && __atomic_compare_exchange_n(&psh->down, &down, 1, 0,
-                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-    {
-        ngx_http_health_add(&ush->ndown, 1);
-
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "health: peer %V of upstream \"%V\" failed %ui "
-                      "checks (last: %s, status %ui), out of rotation",
-                      &peer->name, &hu->name, hu->conf->fails,
-                      ngx_http_health_check_reasons[result], code);
+    if (psh->consecutive_fails >= hu->conf->fails) {
+        ngx_http_health_check_fail(peer, psh, ush, result, code);
     }
+}
+
+
+/*
+ * Enough checks passed: a peer out of rotation, or kept in by the limit,
+ * is back.  The exchange makes one worker the one that changes the state
+ * (and logs it), should a lease have changed hands during a check.
+ */
+static void
+ngx_http_health_check_pass(ngx_http_health_peer_t *peer,
+    ngx_http_health_peer_sh_t *psh, ngx_http_health_upstream_sh_t *ush)
+{
+    uint32_t                     state;
+    ngx_http_health_upstream_t  *hu;
+
+    hu = peer->upstream;
+    state = ngx_http_health_load(&psh->down);
+
+    if (state == NGX_HTTP_HEALTH_PEER_IN
+        || !__atomic_compare_exchange_n(&psh->down, &state,
+                                        NGX_HTTP_HEALTH_PEER_IN, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    {
+        return;
+    }
+
+    if (state == NGX_HTTP_HEALTH_PEER_OUT) {
+        __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "health: peer %V of upstream \"%V\" passed %ui "
+                      "checks, back in rotation",
+                      &peer->name, &hu->name, hu->conf->passes);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "health: peer %V of upstream \"%V\" passed %ui checks, "
+                  "no longer kept in rotation by max_ejected",
+                  &peer->name, &hu->name, hu->conf->passes);
+}
+
+
+/*
+ * Enough checks failed: the peer leaves rotation if the group's limit
+ * leaves room, else it stays in, kept by the limit, and takes a slot at
+ * a later failed check once one is free.  A peer out of rotation stays
+ * out until it passes again, so the limit never swaps peers around.
+ */
+static void
+ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
+    ngx_http_health_peer_sh_t *psh, ngx_http_health_upstream_sh_t *ush,
+    ngx_http_health_check_result_e result, ngx_uint_t code)
+{
+    u_char                       reason[64];
+    uint32_t                     state;
+    uint64_t                     n;
+    ngx_uint_t                   max;
+    ngx_http_health_upstream_t  *hu;
+
+    hu = peer->upstream;
+    state = ngx_http_health_load(&psh->down);
+
+    if (state == NGX_HTTP_HEALTH_PEER_OUT) {
+        return;
+    }
+
+    if (result == NGX_HTTP_HEALTH_CHECK_STATUS) {
+        *ngx_snprintf(reason, sizeof(reason) - 1, "status %ui", code) = '\0';
+
+    } else {
+        *ngx_cpystrn(reason, (u_char *) ngx_http_health_check_reasons[result],
+                     sizeof(reason)) = '\0';
+    }
+
+    /* a slot under the limit first, then the peer's state */
+    max = ngx_http_health_max_ejected(hu);
+    n = ngx_http_health_load(&ush->ndown);
+
+    while (n < max) {
+        if (__atomic_compare_exchange_n(&ush->ndown, &n, n + 1, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        {
+            if (!__atomic_compare_exchange_n(&psh->down, &state,
+                                             NGX_HTTP_HEALTH_PEER_OUT, 0,
+                                             __ATOMIC_ACQ_REL,
+                                             __ATOMIC_RELAXED))
+            {
+                /* another worker changed it meanwhile */
+                __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
+                return;
+            }
+
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, peer->err,
+                          "health: peer %V of upstream \"%V\" failed %ui "
+                          "checks (last: %s), out of rotation%s",
+                          &peer->name, &hu->name, hu->conf->fails, reason,
+                          state == NGX_HTTP_HEALTH_PEER_KEPT
+                          ? " (a slot under max_ejected freed up)" : "");
+            return;
+        }
+    }
+
+    if (state == NGX_HTTP_HEALTH_PEER_KEPT
+        || !__atomic_compare_exchange_n(&psh->down, &state,
+                                        NGX_HTTP_HEALTH_PEER_KEPT, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, peer->err,
+                  "health: peer %V of upstream \"%V\" failed %ui checks "
+                  "(last: %s) but stays in rotation, kept in by "
+                  "max_ejected=%ui%%: %uL of %ui peers are out already",
+                  &peer->name, &hu->name, hu->conf->fails, reason,
+                  ngx_http_health_max_ejected_pct(hu), n, hu->nchecked);
 }

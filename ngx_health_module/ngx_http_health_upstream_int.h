@@ -55,13 +55,23 @@ typedef enum {
 } ngx_http_health_check_result_e;
 
 
+/*
+ * A peer's state by its checks ("down" in its record): in rotation, out
+ * of it, or failing its checks but kept in because max_ejected of the
+ * group's peers are out already.
+ */
+#define NGX_HTTP_HEALTH_PEER_IN        0
+#define NGX_HTTP_HEALTH_PEER_OUT       1
+#define NGX_HTTP_HEALTH_PEER_KEPT      2
+
+
 /* in shared memory, one per peer; written by the lease holder */
 typedef struct {
     ngx_http_health_lease_t      lease;          /* of the checks */
     uint64_t                     checks;
     uint64_t                     check_fails;
     uint64_t                     fails;          /* passive, all workers */
-    uint32_t                     down;           /* failed its checks */
+    uint32_t                     down;           /* NGX_HTTP_HEALTH_PEER_* */
     uint32_t                     consecutive_fails;
     uint32_t                     consecutive_passes;
     uint32_t                     last_passed;    /* 0 none, 1 yes, 2 no */
@@ -79,13 +89,14 @@ typedef struct {
  * the old ones at once.
  */
 typedef struct {
-    uint64_t                     ndown;          /* peers down by checks */
+    uint64_t                     ndown;          /* peers out by checks */
     uint64_t                     fail_open_logged;
     uint64_t                     generation;
     uint64_t                     hash;           /* name and peers */
     uint64_t                     first;
     uint64_t                     npeers;
-    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 48];
+    uint64_t                     max_ejected;    /* %, newest config */
+    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 56];
 } ngx_http_health_upstream_sh_t;
 
 
@@ -137,6 +148,7 @@ typedef struct {
     ngx_uint_t                   fails;
     ngx_uint_t                   passes;
     ngx_flag_t                   required;
+    ngx_uint_t                   max_ejected;    /* percent */
     ngx_uint_t                   nranges;
     ngx_http_health_range_t      ranges[NGX_HTTP_HEALTH_MAX_RANGES];
 
@@ -171,6 +183,7 @@ typedef struct {
     ngx_peer_connection_t        pc;
     size_t                       sent;
     size_t                       received;
+    ngx_err_t                    err;            /* of a failed check */
     ngx_msec_t                   deadline;
     u_char                       buf[512];
 } ngx_http_health_peer_t;
@@ -238,6 +251,44 @@ ngx_http_health_upstream_sh(ngx_http_health_main_conf_t *hmcf, ngx_uint_t u)
     p = ngx_align_ptr(p, NGX_HTTP_HEALTH_CACHE_LINE);
 
     return (ngx_http_health_upstream_sh_t *) p + u;
+}
+
+
+/* whether peer g is out of rotation by its checks */
+static ngx_inline ngx_uint_t
+ngx_http_health_peer_out(ngx_http_health_main_conf_t *hmcf, ngx_uint_t g)
+{
+    return ngx_http_health_load(&ngx_http_health_peer_sh(hmcf, g)->down)
+           == NGX_HTTP_HEALTH_PEER_OUT;
+}
+
+
+/*
+ * max_ejected of the newest configuration: the master writes it at each
+ * (re)load, so the workers of the previous one, which check until they
+ * exit, do not take peers out beyond a limit lowered by a reload.
+ */
+static ngx_inline ngx_uint_t
+ngx_http_health_max_ejected_pct(ngx_http_health_upstream_t *hu)
+{
+    uint64_t  pct;
+
+    pct = ngx_http_health_load(
+              &ngx_http_health_upstream_sh(hu->hmcf, hu->index)->max_ejected);
+
+    return (pct >= 1 && pct <= 100) ? pct : hu->conf->max_ejected;
+}
+
+
+/*
+ * How many of the group's checked peers may be out of rotation at once:
+ * max_ejected percent of them, rounded down, and at least one.
+ */
+static ngx_inline ngx_uint_t
+ngx_http_health_max_ejected(ngx_http_health_upstream_t *hu)
+{
+    return ngx_max(hu->nchecked * ngx_http_health_max_ejected_pct(hu) / 100,
+                   1);
 }
 
 

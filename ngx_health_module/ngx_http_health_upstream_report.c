@@ -19,6 +19,7 @@
 /* a peer's figures for a scrape, read once for all the families */
 typedef struct {
     const char                  *state;      /* NULL: not listed */
+    ngx_uint_t                   kept;       /* kept in by max_ejected */
     uint64_t                     requests;   /* attempts with a response */
     uint64_t                     failed;
     uint64_t                     time_us;
@@ -29,6 +30,11 @@ typedef struct {
 
 static const char *ngx_http_health_peer_state(ngx_http_health_upstream_t *hu,
     ngx_uint_t i, ngx_http_health_peer_sh_t *psh, time_t now);
+static ngx_uint_t ngx_http_health_peer_kept(ngx_http_health_upstream_t *hu,
+    ngx_http_health_peer_sh_t *psh, const char *state);
+static ngx_int_t ngx_http_health_peer_event(ngx_http_health_report_t *rep,
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh);
 static u_char *ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf,
     ngx_uint_t f, u_char *p, u_char *un, u_char *pn,
     ngx_http_health_prom_peer_t *pr);
@@ -78,6 +84,77 @@ ngx_http_health_peer_state(ngx_http_health_upstream_t *hu, ngx_uint_t i,
 }
 
 
+/*
+ * Failing its checks but in rotation: "unhealthy" by its checks (not a
+ * peer marked down or draining) and kept in by max_ejected.
+ */
+static ngx_uint_t
+ngx_http_health_peer_kept(ngx_http_health_upstream_t *hu,
+    ngx_http_health_peer_sh_t *psh, const char *state)
+{
+    return hu->conf && state[0] == 'u' && state[2] == 'h'
+           && ngx_http_health_load(&psh->down) == NGX_HTTP_HEALTH_PEER_KEPT;
+}
+
+
+/*
+ * For publishing: the peer's state by its checks as a pseudo-check
+ * "upstream:GROUP:PEER" that the Redis alerts compare round by round
+ * (healthy in rotation, degraded kept in by max_ejected, unhealthy out of
+ * rotation).  It is no check of the instance: it leaves the report's
+ * status alone (the group's check says as much) and stays out of the
+ * published checks.
+ */
+static ngx_int_t
+ngx_http_health_peer_event(ngx_http_health_report_t *rep,
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh)
+{
+    ngx_str_t                 *name;
+    ngx_uint_t                 k;
+    ngx_http_health_check_t   *ch;
+
+    name = &hu->peers[i].name;
+    k = ngx_http_health_peer_ordinal(hu, i);
+
+    ch = ngx_array_push(&rep->checks);
+    if (ch == NULL) {
+        return NGX_ERROR;
+    }
+
+    ch->name.data = ngx_pnalloc(rep->pool, sizeof("upstream:::#") - 1
+                                           + hu->name.len + name->len
+                                           + NGX_INT_T_LEN);
+    if (ch->name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* a server listed twice: "#N" after its N-th repeat, as in Prometheus */
+    ch->name.len = (k ? ngx_sprintf(ch->name.data, "upstream:%V:%V#%ui",
+                                    &hu->name, name, k)
+                      : ngx_sprintf(ch->name.data, "upstream:%V:%V",
+                                    &hu->name, name))
+                   - ch->name.data;
+
+    switch (ngx_http_health_load(&psh->down)) {
+    case NGX_HTTP_HEALTH_PEER_IN:
+        ch->status = HEALTH_HEALTHY;
+        break;
+    case NGX_HTTP_HEALTH_PEER_KEPT:
+        ch->status = HEALTH_DEGRADED;
+        break;
+    default:
+        ch->status = HEALTH_UNHEALTHY;
+    }
+
+    ch->rule = 0;
+    ch->judged = 1;
+    ch->peer = 1;
+
+    return NGX_OK;
+}
+
+
 #define ngx_http_health_put(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
 
 
@@ -106,7 +183,7 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     text = &rep->upstreams_text;
 
     b = ngx_http_health_text_room(rep->pool, text,
-                                  6 * name->len + 768 + 12 * NGX_INT64_LEN
+                                  6 * name->len + 1024 + 12 * NGX_INT64_LEN
                                   + 3 * NGX_HTTP_HEALTH_NUMBER_LEN);
     if (b == NULL) {
         return NGX_ERROR;
@@ -127,6 +204,14 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     p = ngx_http_health_put(p, "\",\"backup\":");
     p = hu->peers[i].backup ? ngx_http_health_put(p, "true")
                             : ngx_http_health_put(p, "false");
+
+    if (ngx_http_health_peer_kept(hu, psh, state)) {
+        p = ngx_sprintf(p, ",\"kept_by_limit\":true,\"kept_reason\":\"fails "
+                        "its health checks, kept in rotation by "
+                        "max_ejected=%ui%%: at most %ui of %ui peers may be "
+                        "out at once\"", ngx_http_health_max_ejected_pct(hu),
+                        ngx_http_health_max_ejected(hu), hu->nchecked);
+    }
     p = ngx_http_health_put(p, ",\"requests\":");
     p = ngx_http_health_write_uint(p, st->requests + failed);
     p = ngx_http_health_put(p, ",\"fails\":");
@@ -204,7 +289,8 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
     uint64_t                        ndown;
     ngx_buf_t                      *b;
     ngx_str_t                       name;
-    ngx_uint_t                      u, i, up, down, total, draining, json;
+    ngx_uint_t                      u, i, up, down, total, draining, json,
+                                    kept;
     ngx_http_health_text_t         *text;
     const char                     *state;
     health_status_t                 status;
@@ -263,6 +349,7 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
 
         up = 0;
         down = 0;
+        kept = 0;
         total = 0;
         draining = 0;
 
@@ -289,6 +376,14 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
             state = ngx_http_health_peer_state(&hu[u], i, psh, now);
 
             total++;
+            kept += ngx_http_health_peer_kept(&hu[u], psh, state);
+
+            /* not a peer marked down or draining: it is not checked */
+            if (rep->publish && hu[u].conf && state[0] != 'd'
+                && ngx_http_health_peer_event(rep, &hu[u], i, psh) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
 
             if (state[0] == 'u' && state[1] == 'p') {
                 up++;
@@ -355,20 +450,40 @@ ngx_http_health_upstream_collect(ngx_http_health_report_t *rep, void *data)
                 json_object_set_new(check, "reason", json_string(
                     "every peer failed its health checks: fail-open, "
                     "all peers stay in rotation"));
+
+            } else if (kept) {
+                json_object_set_new(check, "kept_by_limit",
+                                    json_integer(kept));
+                json_object_set_new(check, "reason", json_string(
+                    "some peers fail their health checks but stay in "
+                    "rotation: max_ejected of the peers are out already"));
             }
         }
 
         if (json) {
             b = ngx_http_health_text_room(rep->pool, text,
-                                          sizeof("],\"fail_open\":false}"));
+                                          sizeof("],\"fail_open\":false,"
+                                                 "\"max_ejected\":,"
+                                                 "\"ejected\":,"
+                                                 "\"kept_by_limit\":}")
+                                          + 3 * NGX_INT64_LEN);
             if (b == NULL) {
                 json_decref(check);
                 return NGX_ERROR;
             }
 
             p = (ndown && ndown >= hu[u].nchecked)
-                ? ngx_http_health_put(b->last, "],\"fail_open\":true}")
-                : ngx_http_health_put(b->last, "],\"fail_open\":false}");
+                ? ngx_http_health_put(b->last, "],\"fail_open\":true")
+                : ngx_http_health_put(b->last, "],\"fail_open\":false");
+
+            if (hu[u].conf) {
+                p = ngx_sprintf(p, ",\"max_ejected\":%ui,\"ejected\":%uL,"
+                                "\"kept_by_limit\":%ui",
+                                ngx_http_health_max_ejected(&hu[u]), ndown,
+                                kept);
+            }
+
+            *p++ = '}';
 
             ngx_http_health_text_advance(text, b, p);
         }
@@ -435,7 +550,11 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
         "from choosing a peer to the end of its response (attempts with a "
         "response).\n"
         "# TYPE nginx_health_upstream_peer_response_duration_seconds "
-        "histogram\n"
+        "histogram\n",
+        "# HELP nginx_health_upstream_peer_kept_by_limit Whether a peer "
+        "that fails its health checks is kept in rotation by max_ejected "
+        "(1) or not (0); only for groups with health_check.\n"
+        "# TYPE nginx_health_upstream_peer_kept_by_limit gauge\n"
     };
 
     hmcf = humcf->hmcf;
@@ -533,6 +652,9 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
 
             psh = ngx_http_health_peer_sh(hmcf, hu[u].first + i);
             pr->state = ngx_http_health_peer_state(&hu[u], i, psh, now);
+            pr->kept = hu[u].conf
+                       ? ngx_http_health_peer_kept(&hu[u], psh, pr->state) + 1
+                       : 0;
             pr->failed = ngx_http_health_load(&psh->failed);
 
             ngx_http_health_shm_read(hmcf,
@@ -566,7 +688,7 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
                           hmcf->npeers * (hmcf->nbounds + 16) * (line + 32));
 
     /* one family at a time, as the exposition format wants them grouped */
-    for (f = 0; f < 6; f++) {
+    for (f = 0; f < 7; f++) {
         b = ngx_http_health_text_room(rep->pool, text,
                                       ngx_strlen(families[f]));
         if (b == NULL) {
@@ -621,7 +743,8 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
         "nginx_health_upstream_peer_requests_total",
         "nginx_health_upstream_peer_failed_attempts_total",
         "nginx_health_upstream_peer_responses_total",
-        "nginx_health_upstream_peer_response_duration_seconds_bucket"
+        "nginx_health_upstream_peer_response_duration_seconds_bucket",
+        "nginx_health_upstream_peer_kept_by_limit"
     };
 
 #define ngx_http_health_labels(p, name)                                       \
@@ -641,7 +764,8 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
 
         ngx_http_health_labels(p, names[f]);
         p = ngx_http_health_put(p, "\"} ");
-        *p++ = (pr->state[0] == 'u' && pr->state[1] == 'p') ? '1' : '0';
+        *p++ = ((pr->state[0] == 'u' && pr->state[1] == 'p')
+                || pr->kept == 2) ? '1' : '0';
         break;
 
     case 1:
@@ -676,6 +800,17 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
             }
         }
 
+        break;
+
+    case 6:
+        /* pr->kept: 0 no health_check, 1 not kept in, 2 kept in */
+        if (pr->kept == 0) {
+            return p;
+        }
+
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        *p++ = (u_char) ('0' + pr->kept - 1);
         break;
 
     default: /* 5 */

@@ -293,12 +293,17 @@ ngx_http_health_resolve_forget(ngx_http_health_upstream_t *hu, ngx_uint_t k)
 
     psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + k);
     ush = ngx_http_health_upstream_sh(hu->hmcf, hu->index);
-    down = 1;
+    down = ngx_http_health_load(&psh->down);
 
-    if (__atomic_compare_exchange_n(&psh->down, &down, 0, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    if (down != NGX_HTTP_HEALTH_PEER_IN
+        && __atomic_compare_exchange_n(&psh->down, &down,
+                                       NGX_HTTP_HEALTH_PEER_IN, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
     {
-        __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
+        if (down == NGX_HTTP_HEALTH_PEER_OUT) {
+            __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
+        }
+
         __atomic_store_n(&psh->consecutive_fails, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&psh->consecutive_passes, 0, __ATOMIC_RELAXED);
     }

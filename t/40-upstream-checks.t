@@ -37,14 +37,14 @@ my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF2");
         server $addr[0];
         server $addr[1];
         health_check uri=/hc interval=200ms timeout=${TIMEOUT}s fails=$FAILS
-                     passes=$PASSES;
+                     passes=$PASSES max_ejected=100%;
     }
 
     upstream req {
         server $addr[0];
         server $addr[1];
         health_check uri=/hc interval=200ms timeout=${TIMEOUT}s fails=1 passes=1
-                     required=on;
+                     required=on max_ejected=100%;
     }
 
     server {
@@ -156,7 +156,9 @@ for (1 .. 20) {
 ok($seen{b1} && $seen{b2} && $seen{b1} + $seen{b2} == 20,
    'both peers in rotation again') or diag explain \%seen;
 
-# every peer down: fail-open, said in the status and the log
+# every peer down: fail-open, said in the status and the log (with
+# max_ejected=100%, which lets every peer leave; t/49-upstream-max-ejected.t
+# has the default)
 $_->stop for @b;
 $doc = wait_until(sub {
     my $d = status();

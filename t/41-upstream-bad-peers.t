@@ -58,13 +58,14 @@ my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF2");
     }
 
     # both peers fail their checks but serve: fail-open keeps them (a
-    # peer marked down is not checked and does not count)
+    # peer marked down is not checked and does not count); max_ejected
+    # lets both leave
     upstream open {
         server $x;
         server $n;
         server 127.0.0.1:1 down;
         health_check uri=/hc interval=200ms timeout=5s fails=1 passes=1
-                     status=200;
+                     status=200 max_ejected=100%;
     }
 
     server {
