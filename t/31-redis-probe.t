@@ -21,42 +21,10 @@ use JSON::PP;
 use Time::HiRes qw(time sleep);
 
 use HealthTest qw(:all);
+use Resp qw(resp_connect resp_send resp_read resp_cmd);
 
 my $PASSWORD = 'R3dis-secret-not-shown';
 
-# a minimal RESP client, so a test can subscribe and loop without forking
-sub resp_connect {
-    my ($port, @auth) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 5)
-        or die "connect to redis: $!\n";
-    resp_cmd($s, 'AUTH', @auth) if @auth;
-    return $s;
-}
-
-sub resp_send {
-    my ($s, @a) = @_;
-    print $s '*' . @a . "\r\n" . join '', map { '$' . length($_) . "\r\n$_\r\n" } @a;
-}
-
-sub resp_read {
-    my ($s) = @_;
-    my $line = <$s> // die "redis closed the connection\n";
-    $line =~ s/\r\n$//;
-    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
-    return $v if $t eq '+' || $t eq ':';
-    return "ERR $v" if $t eq '-';
-    if ($t eq '$') {
-        return undef if $v < 0;
-        my $buf = '';
-        read($s, $buf, $v + 2) == $v + 2 or die "short read\n";
-        return substr($buf, 0, $v);
-    }
-    return [ map { resp_read($s) } 1 .. $v ] if $t eq '*';
-    die "bad reply: $line\n";
-}
-
-sub resp_cmd { my $s = shift; resp_send($s, @_); resp_read($s) }
 
 ##########################################################################
 # configuration errors

@@ -21,36 +21,7 @@ use IO::Socket::INET;
 use JSON::PP;
 
 use HealthTest qw(:all);
-
-sub resp_send {
-    my ($s, @a) = @_;
-    print $s '*' . @a . "\r\n" . join '', map { '$' . length($_) . "\r\n$_\r\n" } @a;
-}
-
-sub resp_read {
-    my ($s) = @_;
-    my $line = <$s> // die "redis closed the connection\n";
-    $line =~ s/\r\n$//;
-    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
-    return $v if $t eq '+' || $t eq ':';
-    return "ERR $v" if $t eq '-';
-    if ($t eq '$') {
-        return undef if $v < 0;
-        my $buf = '';
-        read($s, $buf, $v + 2) == $v + 2 or die "short read\n";
-        return substr($buf, 0, $v);
-    }
-    return [ map { resp_read($s) } 1 .. $v ] if $t eq '*';
-    die "bad reply: $line\n";
-}
-
-sub resp_connect {
-    my ($port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 10)
-        or die "connect to redis: $!\n";
-    return $s;
-}
+use Resp;
 
 # exactly $hits keyspace hits and $misses misses, pipelined
 sub lookups {

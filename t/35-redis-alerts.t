@@ -20,62 +20,8 @@ use JSON::PP;
 use Time::HiRes qw(time sleep);
 
 use HealthTest qw(:all);
+use Resp;
 use HostileServer;
-
-# a minimal RESP client, so a test can subscribe and loop without forking
-sub resp_connect {
-    my ($port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                 Proto => 'tcp', Timeout => 5)
-        or die "connect to redis: $!\n";
-    return $s;
-}
-
-sub resp_send {
-    my ($s, @a) = @_;
-    print $s '*' . @a . "\r\n" . join '', map { '$' . length($_) . "\r\n$_\r\n" } @a;
-}
-
-sub resp_read {
-    my ($s) = @_;
-    my $line = <$s> // die "redis closed the connection\n";
-    $line =~ s/\r\n$//;
-    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
-    return $v if $t eq '+' || $t eq ':';
-    return "ERR $v" if $t eq '-';
-    if ($t eq '$') {
-        return undef if $v < 0;
-        my $buf = '';
-        read($s, $buf, $v + 2) == $v + 2 or die "short read\n";
-        return substr($buf, 0, $v);
-    }
-    return [ map { resp_read($s) } 1 .. $v ] if $t eq '*';
-    die "bad reply: $line\n";
-}
-
-# every message of the subscribed channels, decoded, in order
-sub subscriber {
-    my ($port, @channels) = @_;
-    my $s = resp_connect($port);
-    resp_send($s, 'SUBSCRIBE', @channels);
-    resp_read($s) for @channels;
-    return { sock => $s, sel => IO::Select->new($s), got => {} };
-}
-
-sub drain {
-    my ($sub, $until, $timeout) = @_;
-    my $end = time + $timeout;
-    while (time < $end) {
-        return 1 if $until->();
-        next unless $sub->{sel}->can_read(0.05);
-        my $m = resp_read($sub->{sock});
-        next unless ref $m && $m->[0] eq 'message';
-        push @{ $sub->{got}{$m->[1]} }, eval { decode_json($m->[2]) } // $m->[2];
-    }
-    return $until->();
-}
-
-sub msgs { my ($sub, $ch) = @_; grep { ref $_ } @{ $sub->{got}{$ch} || [] } }
 
 my @killme;
 END { kill 'KILL', @killme if @killme }
