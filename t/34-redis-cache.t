@@ -298,8 +298,10 @@ ok(wait_until(sub {
     $c && ($c->{evicted_keys} // 0) == $evicted
        && $c->{evicted_keys_window} == 0 && $c->{status} eq 'healthy'
 }, timeout => 30), 'a window later the evictions are past: healthy again');
+# logged when the status changed, with the evictions seen by then: on a
+# loaded machine a round may come while the writes are still evicting
 like(slurp($ng_b->error_log),
-     qr/check "cache" is (degraded|unhealthy): .*$evicted keys evicted in/,
+     qr/check "cache" is (degraded|unhealthy): .*\b\d+ keys evicted in/,
      'while they were in the window the check was degraded');
 is(cache($ng_b)->{evicted_keys}, $evicted, 'the cumulative count stays');
 
