@@ -199,8 +199,6 @@ static void ngx_http_health_redis_role_reply(redisAsyncContext *ac,
 static u_char *ngx_http_health_redis_abort(ngx_http_health_probe_t *probe,
     u_char *buf, u_char *last);
 static void ngx_http_health_redis_stop(ngx_http_health_probe_t *probe);
-static ngx_int_t ngx_http_health_redis_json(ngx_http_health_probe_t *probe,
-    ngx_http_health_probe_result_t *res, json_t *obj);
 static ngx_int_t ngx_http_health_redis_connect(
     ngx_http_health_redis_ctx_t *ctx);
 static void ngx_http_health_redis_connected(const redisAsyncContext *ac,
@@ -1924,7 +1922,7 @@ ngx_http_health_redis_limits_check(ngx_conf_t *cf, ngx_str_t *name,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_health_redis_json(ngx_http_health_probe_t *probe,
     ngx_http_health_probe_result_t *res, json_t *obj)
 {

@@ -97,5 +97,9 @@ void ngx_http_health_redis_fail(ngx_http_health_redis_ctx_t *ctx,
     health_status_t status, ngx_uint_t flags, const char *fmt, ...);
 void ngx_http_health_redis_close(ngx_http_health_redis_ctx_t *ctx);
 
+/* a probe's json(): the fields its rounds stored, as they were stored */
+ngx_int_t ngx_http_health_redis_json(ngx_http_health_probe_t *probe,
+    ngx_http_health_probe_result_t *res, json_t *obj);
+
 
 #endif /* _NGX_HTTP_HEALTH_REDIS_H_INCLUDED_ */

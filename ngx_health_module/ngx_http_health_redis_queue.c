@@ -538,7 +538,6 @@ static ngx_int_t
 ngx_http_health_redis_queue_json(ngx_http_health_probe_t *probe,
     ngx_http_health_probe_result_t *res, json_t *obj)
 {
-    json_t                         *fields;
     ngx_http_health_redis_queue_t  *q = probe->ctx;
 
     /* the operator's key, made valid UTF-8 by the encoder's rules */
@@ -554,19 +553,7 @@ ngx_http_health_redis_queue_json(ngx_http_health_probe_t *probe,
         return NGX_OK;
     }
 
-    fields = json_loadb((char *) res->data.data, res->data.len, 0, NULL);
-    if (fields == NULL) {
-        return NGX_OK;
-    }
-
-    if (json_object_update(obj, fields) != 0) {
-        json_decref(fields);
-        return NGX_ERROR;
-    }
-
-    json_decref(fields);
-
-    return NGX_OK;
+    return ngx_http_health_redis_json(probe, res, obj);
 }
 
 
