@@ -80,8 +80,6 @@ static ngx_int_t ngx_http_health_render_prometheus(ngx_http_request_t *r,
     ngx_http_health_report_t *rep, ngx_http_health_prom_zone_t *pz);
 static ngx_int_t ngx_http_health_render_lb(ngx_http_request_t *r,
     ngx_http_health_report_t *rep);
-static ngx_int_t ngx_http_health_send(ngx_http_request_t *r,
-    ngx_uint_t status, char *type, ngx_chain_t *out, off_t length);
 static void ngx_http_health_json_cleanup(void *data);
 
 
@@ -2089,7 +2087,7 @@ ngx_http_health_printf(ngx_http_health_report_t *rep, const char *fmt, ...)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_health_send(ngx_http_request_t *r, ngx_uint_t status, char *type,
     ngx_chain_t *out, off_t length)
 {

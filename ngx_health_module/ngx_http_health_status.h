@@ -183,4 +183,12 @@ ngx_buf_t *ngx_http_health_text_room(ngx_pool_t *pool,
     (b)->last = (p)
 
 
+/*
+ * An answer with Cache-Control: no-store, its status, type and length;
+ * out NULL (or HEAD) sends the header alone.
+ */
+ngx_int_t ngx_http_health_send(ngx_http_request_t *r, ngx_uint_t status,
+    char *type, ngx_chain_t *out, off_t length);
+
+
 #endif /* _NGX_HTTP_HEALTH_STATUS_H_INCLUDED_ */
