@@ -39,6 +39,25 @@ const char  *ngx_http_health_check_reasons[] = {
 };
 
 
+/* the "result" label of nginx_health_upstream_peer_checks_total */
+const char  *ngx_http_health_check_results[] = {
+    "passed",
+    "connect",
+    "timeout",
+    "closed",
+    "invalid",
+    "status"
+};
+
+const ngx_uint_t  ngx_http_health_check_nresults =
+    sizeof(ngx_http_health_check_results) / sizeof(char *);
+
+/* every result has its counter in the peer's record */
+typedef char  ngx_http_health_results_fit[
+    sizeof(ngx_http_health_check_results) / sizeof(char *)
+    <= NGX_HTTP_HEALTH_CHECK_NRESULTS ? 1 : -1];
+
+
 /* leases this worker holds are free at once for the others */
 void
 ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle)
@@ -141,6 +160,7 @@ ngx_http_health_check_timer(ngx_event_t *ev)
     peer->received = 0;
     peer->err = 0;
     peer->deadline = ngx_current_msec + hu->conf->timeout;
+    peer->start_us = ngx_http_health_monotonic_usec();
 
     rc = ngx_event_connect_peer(&peer->pc);
 
@@ -324,6 +344,7 @@ static void
 ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     ngx_http_health_check_result_e result, ngx_uint_t code)
 {
+    uint64_t                        rtt;
     ngx_http_health_peer_sh_t      *psh;
     ngx_http_health_upstream_t     *hu;
     ngx_http_health_upstream_sh_t  *ush;
@@ -357,7 +378,12 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     }
 #endif
 
+    rtt = ngx_http_health_monotonic_usec() - peer->start_us;
+
     ngx_http_health_add(&psh->checks, 1);
+    ngx_http_health_add(&psh->results[result], 1);
+    ngx_http_health_add(&psh->rtt_sum_us, rtt);
+    __atomic_store_n(&psh->rtt_us, rtt, __ATOMIC_RELAXED);
     __atomic_store_n(&psh->last_code, (uint32_t) code, __ATOMIC_RELAXED);
     __atomic_store_n(&psh->last_result, (uint32_t) result, __ATOMIC_RELAXED);
 

@@ -55,6 +55,10 @@ typedef enum {
 } ngx_http_health_check_result_e;
 
 
+/* room for every result in a peer's record (results[] below) */
+#define NGX_HTTP_HEALTH_CHECK_NRESULTS  12
+
+
 /*
  * A peer's state by its checks ("down" in its record): in rotation, out
  * of it, or failing its checks but kept in because max_ejected of the
@@ -78,6 +82,9 @@ typedef struct {
     uint32_t                     last_code;
     uint32_t                     last_result;
     uint64_t                     failed;         /* attempts, no response */
+    uint64_t                     results[NGX_HTTP_HEALTH_CHECK_NRESULTS];
+    uint64_t                     rtt_us;         /* of the last check */
+    uint64_t                     rtt_sum_us;     /* of every check */
 } ngx_http_health_peer_sh_t;
 
 
@@ -185,6 +192,7 @@ typedef struct {
     size_t                       received;
     ngx_err_t                    err;            /* of a failed check */
     ngx_msec_t                   deadline;
+    uint64_t                     start_us;       /* of the check */
     u_char                       buf[512];
 } ngx_http_health_peer_t;
 
@@ -318,6 +326,8 @@ void ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle);
 void ngx_http_health_check_timer(ngx_event_t *ev);
 
 extern const char  *ngx_http_health_check_reasons[];
+extern const char  *ngx_http_health_check_results[];
+extern const ngx_uint_t  ngx_http_health_check_nresults;
 
 
 /* ngx_http_health_upstream_report.c */

@@ -22,8 +22,13 @@ typedef struct {
     ngx_uint_t                   kept;       /* kept in by max_ejected */
     uint64_t                     requests;   /* attempts with a response */
     uint64_t                     failed;
+    uint64_t                     fails;      /* nginx's, all workers */
     uint64_t                     time_us;
     uint64_t                     classes[5];
+    uint64_t                     checks;
+    uint64_t                     results[NGX_HTTP_HEALTH_CHECK_NRESULTS];
+    uint64_t                     rtt_us;     /* of the last check */
+    uint64_t                     rtt_sum_us;
     uint64_t                     buckets[HEALTH_HIST_MAX_BOUNDS + 1];
 } ngx_http_health_prom_peer_t;
 
@@ -172,6 +177,7 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     double                   pc[3];
     uint64_t                 failed;
     uint32_t                 code;
+    ngx_uint_t               k;
     ngx_buf_t               *b;
     ngx_str_t               *name;
     const char              *reason;
@@ -184,7 +190,9 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
 
     b = ngx_http_health_text_room(rep->pool, text,
                                   6 * name->len + 1024 + 12 * NGX_INT64_LEN
-                                  + 3 * NGX_HTTP_HEALTH_NUMBER_LEN);
+                                  + 3 * NGX_HTTP_HEALTH_NUMBER_LEN
+                                  + NGX_HTTP_HEALTH_CHECK_NRESULTS
+                                    * (32 + NGX_INT64_LEN));
     if (b == NULL) {
         return NGX_ERROR;
     }
@@ -266,6 +274,30 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
             p = ngx_http_health_put(p, ",\"last_status\":");
             p = ngx_http_health_write_uint(p, code);
         }
+
+        if (ngx_http_health_load(&psh->last_passed)) {
+            p = ngx_http_health_put(p, ",\"last_rtt_ms\":");
+            p = ngx_http_health_json_write_number(p,
+                           (double) ngx_http_health_load(&psh->rtt_us) / 1000);
+        }
+
+        /* every check by its result, as in Prometheus */
+        p = ngx_http_health_put(p, ",\"results\":{");
+
+        for (k = 0; k < ngx_http_health_check_nresults; k++) {
+            if (k) {
+                *p++ = ',';
+            }
+
+            *p++ = '"';
+            p = ngx_cpymem(p, ngx_http_health_check_results[k],
+                           ngx_strlen(ngx_http_health_check_results[k]));
+            p = ngx_http_health_put(p, "\":");
+            p = ngx_http_health_write_uint(p,
+                                   ngx_http_health_load(&psh->results[k]));
+        }
+
+        *p++ = '}';
 
         *p++ = '}';
     }
@@ -516,7 +548,7 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
     ngx_http_health_upstream_main_conf_t  *humcf = data;
 
     u_char                        *p, *un, *pn, **names;
-    size_t                         line, label;
+    size_t                         line, label, lines;
     time_t                         now;
     ngx_str_t                      pl;
     uint64_t                       cum;
@@ -554,7 +586,20 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
         "# HELP nginx_health_upstream_peer_kept_by_limit Whether a peer "
         "that fails its health checks is kept in rotation by max_ejected "
         "(1) or not (0); only for groups with health_check.\n"
-        "# TYPE nginx_health_upstream_peer_kept_by_limit gauge\n"
+        "# TYPE nginx_health_upstream_peer_kept_by_limit gauge\n",
+        "# HELP nginx_health_upstream_peer_fails_total Attempts nginx "
+        "counted as failed for a peer (toward max_fails), all workers.\n"
+        "# TYPE nginx_health_upstream_peer_fails_total counter\n",
+        "# HELP nginx_health_upstream_peer_checks_total Active health checks "
+        "of a peer by result; only for groups with health_check.\n"
+        "# TYPE nginx_health_upstream_peer_checks_total counter\n",
+        "# HELP nginx_health_upstream_peer_check_duration_seconds Round trip "
+        "of a peer's active health checks, from connecting to the verdict.\n"
+        "# TYPE nginx_health_upstream_peer_check_duration_seconds summary\n",
+        "# HELP nginx_health_upstream_peer_check_last_duration_seconds Round "
+        "trip of a peer's last active health check.\n"
+        "# TYPE nginx_health_upstream_peer_check_last_duration_seconds "
+        "gauge\n"
     };
 
     hmcf = humcf->hmcf;
@@ -656,6 +701,17 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
                        ? ngx_http_health_peer_kept(&hu[u], psh, pr->state) + 1
                        : 0;
             pr->failed = ngx_http_health_load(&psh->failed);
+            pr->fails = ngx_http_health_load(&psh->fails);
+            pr->rtt_us = ngx_http_health_load(&psh->rtt_us);
+            pr->rtt_sum_us = ngx_http_health_load(&psh->rtt_sum_us);
+
+            /* _count is the sum of the results of the same scrape */
+            pr->checks = 0;
+
+            for (k = 0; k < ngx_http_health_check_nresults; k++) {
+                pr->results[k] = ngx_http_health_load(&psh->results[k]);
+                pr->checks += pr->results[k];
+            }
 
             ngx_http_health_shm_read(hmcf,
                     ngx_http_health_peer_block(hmcf, hu[u].first + i), st, 1);
@@ -684,11 +740,13 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
            + label + 32 + NGX_INT64_LEN;
 
     text = &rep->text;
+    lines = ngx_max(hmcf->nbounds, NGX_HTTP_HEALTH_CHECK_NRESULTS) + 5;
+
     text->chunk = ngx_max(text->chunk,
-                          hmcf->npeers * (hmcf->nbounds + 16) * (line + 32));
+                          hmcf->npeers * (lines + 11) * (line + 32));
 
     /* one family at a time, as the exposition format wants them grouped */
-    for (f = 0; f < 7; f++) {
+    for (f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
         b = ngx_http_health_text_room(rep->pool, text,
                                       ngx_strlen(families[f]));
         if (b == NULL) {
@@ -712,7 +770,7 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
                 pn = names[nu + g];
 
                 b = ngx_http_health_text_room(rep->pool, text,
-                                              (hmcf->nbounds + 5)
+                                              lines
                                               * (line + ngx_strlen(un)
                                                  + ngx_strlen(pn)));
                 if (b == NULL) {
@@ -744,7 +802,11 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
         "nginx_health_upstream_peer_failed_attempts_total",
         "nginx_health_upstream_peer_responses_total",
         "nginx_health_upstream_peer_response_duration_seconds_bucket",
-        "nginx_health_upstream_peer_kept_by_limit"
+        "nginx_health_upstream_peer_kept_by_limit",
+        "nginx_health_upstream_peer_fails_total",
+        "nginx_health_upstream_peer_checks_total",
+        "nginx_health_upstream_peer_check_duration_seconds_sum",
+        "nginx_health_upstream_peer_check_last_duration_seconds"
     };
 
 #define ngx_http_health_labels(p, name)                                       \
@@ -811,6 +873,59 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
         ngx_http_health_labels(p, names[f]);
         p = ngx_http_health_put(p, "\"} ");
         *p++ = (u_char) ('0' + pr->kept - 1);
+        break;
+
+    case 7:
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        p = ngx_http_health_write_uint(p, pr->fails);
+        break;
+
+    case 8:
+        if (pr->kept == 0) {
+            return p;
+        }
+
+        for (k = 0; k < ngx_http_health_check_nresults; k++) {
+            if (k) {
+                *p++ = '\n';
+            }
+
+            ngx_http_health_labels(p, names[f]);
+            p = ngx_http_health_put(p, "\",result=\"");
+            p = ngx_cpymem(p, ngx_http_health_check_results[k],
+                           ngx_strlen(ngx_http_health_check_results[k]));
+            p = ngx_http_health_put(p, "\"} ");
+            p = ngx_http_health_write_uint(p, pr->results[k]);
+        }
+
+        break;
+
+    case 9:
+        if (pr->kept == 0) {
+            return p;
+        }
+
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        p += health_hist_format_seconds(pr->rtt_sum_us, (char *) p, 32);
+        *p++ = '\n';
+
+        ngx_http_health_labels(p, "nginx_health_upstream_peer_check_"
+                                  "duration_seconds_count");
+        p = ngx_http_health_put(p, "\"} ");
+        p = ngx_http_health_write_uint(p, pr->checks);
+        break;
+
+    case 10:
+        /* after a first check only */
+        if (pr->kept == 0 || pr->checks == 0) {
+            return p;
+        }
+
+        ngx_http_health_labels(p, names[f]);
+        p = ngx_http_health_put(p, "\"} ");
+        p += health_hist_format_seconds(pr->rtt_us, (char *) p, 32);
         break;
 
     default: /* 5 */

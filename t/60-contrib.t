@@ -49,6 +49,12 @@ my %DESIGN = (
     nginx_health_slo_events_total                            => 'counter',
     nginx_health_slo_burn_rate                               => 'gauge',
     nginx_health_slo_error_budget_remaining                  => 'gauge',
+    # issue 15: peer health (design.md names only peer_fails_total)
+    nginx_health_upstream_peer_kept_by_limit                 => 'gauge',
+    nginx_health_upstream_peer_fails_total                   => 'counter',
+    nginx_health_upstream_peer_checks_total                  => 'counter',
+    nginx_health_upstream_peer_check_duration_seconds        => 'summary',
+    nginx_health_upstream_peer_check_last_duration_seconds   => 'gauge',
 );
 
 # The directives of the design, for the example configurations.
@@ -83,7 +89,8 @@ sub families {
     return keys %f;
 }
 
-my %DESIGN_HIST = map { $_ => 1 } grep { $DESIGN{$_} eq 'histogram' } keys %DESIGN;
+my %DESIGN_HIST = map { $_ => 1 } grep { $DESIGN{$_} =~ /^(?:histogram|summary)$/ }
+                   keys %DESIGN;
 
 # Grafana dashboard
 my $json = slurp('contrib/grafana/nginx-health.json');
@@ -135,7 +142,10 @@ ok($by_metric{$_}, "dashboard shows $_") for qw(nginx_health_status
     nginx_health_requests_total nginx_health_responses_total
     nginx_health_request_duration_seconds nginx_health_check_status
     nginx_health_upstream_peer_up nginx_health_upstream_peer_requests_total
-    nginx_health_upstream_peer_response_duration_seconds);
+    nginx_health_upstream_peer_response_duration_seconds
+    nginx_health_upstream_peer_checks_total nginx_health_upstream_peer_fails_total
+    nginx_health_upstream_peer_check_duration_seconds
+    nginx_health_upstream_peer_kept_by_limit);
 for my $q (qw(0.50 0.95 0.99)) {
     ok((grep { $_->{expr} =~ /histogram_quantile\(\Q$q\E,\s*sum by \(zone, le\)/ } @exprs),
        "latency p" . ($q * 100) . " per zone from the histogram");
@@ -182,7 +192,9 @@ my %alert_families;
     ok($alert_families{$_}, "alerts use $_") for qw(nginx_health_responses_total
         nginx_health_requests_total nginx_health_request_duration_seconds
         nginx_health_upstream_peer_up nginx_health_check_status
-        nginx_health_status nginx_health_slo_burn_rate);
+        nginx_health_status nginx_health_slo_burn_rate
+        nginx_health_upstream_peer_kept_by_limit
+        nginx_health_upstream_peer_fails_total);
     like($text, qr/up\{job="nginx-health"\}/, 'alerts watch the scrape job');
 }
 
@@ -268,7 +280,8 @@ EOF
     for (split /\n/, $m->{content}) {
         $type{$1} = $2 if /^# TYPE (\S+) (\S+)/;
     }
-    my %live_hist = map { $_ => 1 } grep { $type{$_} eq 'histogram' } keys %type;
+    my %live_hist = map { $_ => 1 } grep { $type{$_} =~ /^(?:histogram|summary)$/ }
+                    keys %type;
     for (split /\n/, $m->{content}) {
         next if /^#/ || !/^(nginx_health_[a-z_]+)/;
         $live{$_} = 1 for families($1, \%live_hist);
