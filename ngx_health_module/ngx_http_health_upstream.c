@@ -139,6 +139,7 @@ ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf)
     hucf->passes = NGX_CONF_UNSET_UINT;
     hucf->required = NGX_CONF_UNSET;
     hucf->max_ejected = NGX_CONF_UNSET_UINT;
+    hucf->match_bytes = NGX_CONF_UNSET_SIZE;
 
     return hucf;
 }
@@ -339,6 +340,17 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        switch (ngx_http_health_match_parse(cf, hucf, &value[i])) {
+        case NGX_OK:
+            continue;
+        case NGX_BUSY:
+            goto duplicate;
+        case NGX_ERROR:
+            return NGX_CONF_ERROR;
+        default: /* NGX_DECLINED */
+            break;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\" in \"%V\" directive",
                            &value[i], &cmd->name);
@@ -355,6 +367,8 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_uint_value(hucf->passes, 2);
     ngx_conf_init_value(hucf->required, 0);
     ngx_conf_init_uint_value(hucf->max_ejected, 50);
+    ngx_conf_init_size_value(hucf->match_bytes, 4096);
+    hucf->match_size = ngx_http_health_match_size(hucf);
 
     if (hucf->nranges == 0) {
         hucf->ranges[0].lo = 200;

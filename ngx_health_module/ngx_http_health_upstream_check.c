@@ -35,7 +35,9 @@ const char  *ngx_http_health_check_reasons[] = {
     "timed out",
     "closed before a status line",
     "invalid status line",
-    "status not accepted"
+    "status not accepted",
+    "header not matched",
+    "body not matched"
 };
 
 
@@ -46,11 +48,18 @@ const char  *ngx_http_health_check_results[] = {
     "timeout",
     "closed",
     "invalid",
-    "status"
+    "status",
+    "header",
+    "body"
 };
 
 const ngx_uint_t  ngx_http_health_check_nresults =
     sizeof(ngx_http_health_check_results) / sizeof(char *);
+
+/* a reason for every result */
+typedef char  ngx_http_health_reasons_fit[
+    sizeof(ngx_http_health_check_reasons)
+    == sizeof(ngx_http_health_check_results) ? 1 : -1];
 
 /* every result has its counter in the peer's record */
 typedef char  ngx_http_health_results_fit[
@@ -162,6 +171,14 @@ ngx_http_health_check_timer(ngx_event_t *ev)
     peer->deadline = ngx_current_msec + hu->conf->timeout;
     peer->start_us = ngx_http_health_monotonic_usec();
 
+    if (hu->conf->match_size && peer->mbuf == NULL) {
+        /* for the life of the worker: one buffer per checked peer */
+        peer->mbuf = ngx_palloc(ngx_cycle->pool, hu->conf->match_size);
+        if (peer->mbuf == NULL) {
+            return;
+        }
+    }
+
     rc = ngx_event_connect_peer(&peer->pc);
 
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
@@ -249,13 +266,18 @@ ngx_http_health_check_write(ngx_event_t *wev)
 }
 
 
-/* only the status line matters: "HTTP/1.1 200 OK" */
+/*
+ * The status line, "HTTP/1.1 200 OK", and with match_* parameters the
+ * headers and the first match_bytes of the body.
+ */
 static void
 ngx_http_health_check_read(ngx_event_t *rev)
 {
-    u_char                      *p;
+    u_char                      *p, *buf;
+    size_t                       size;
     ssize_t                      n;
     ngx_uint_t                   code, i;
+    ngx_http_health_check_result_e  rc;
     ngx_connection_t            *c;
     ngx_http_health_peer_t      *peer;
     ngx_http_health_upstream_t  *hu;
@@ -278,20 +300,35 @@ ngx_http_health_check_read(ngx_event_t *rev)
         return;
     }
 
+    if (peer->mbuf) {
+        buf = peer->mbuf;
+        size = hu->conf->match_size;
+
+    } else {
+        buf = peer->buf;
+        size = sizeof(peer->buf);
+    }
+
     /*
      * The whole status line, as nginx would need it to proxy the answer: a
      * line that does not end within the buffer is invalid, however it
-     * starts, and nothing more is read.
+     * starts, and nothing more is read.  What is matched is read until it
+     * is all in, the buffer is full or the peer closes.
      */
-    while (ngx_strlchr(peer->buf, peer->buf + peer->received, LF) == NULL) {
+    while (peer->mbuf
+           ? !ngx_http_health_match_complete(hu->conf, buf, peer->received)
+           : ngx_strlchr(buf, buf + peer->received, LF) == NULL)
+    {
+        if (peer->received == size) {
+            if (peer->mbuf) {
+                break;
+            }
 
-        if (peer->received == sizeof(peer->buf)) {
             ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_INVALID, 0);
             return;
         }
 
-        n = c->recv(c, peer->buf + peer->received,
-                    sizeof(peer->buf) - peer->received);
+        n = c->recv(c, buf + peer->received, size - peer->received);
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_read_event(rev, 0) != NGX_OK) {
@@ -300,6 +337,13 @@ ngx_http_health_check_read(ngx_event_t *rev)
             }
 
             return;
+        }
+
+        if (n == 0 && peer->mbuf
+            && ngx_strlchr(buf, buf + peer->received, LF))
+        {
+            /* the end of an answer of HTTP/1.0 without a length */
+            break;
         }
 
         if (n == NGX_ERROR || n == 0) {
@@ -311,12 +355,14 @@ ngx_http_health_check_read(ngx_event_t *rev)
         peer->received += n;
     }
 
-    if (peer->received < 13) {
+    if (peer->received < 13
+        || ngx_strlchr(buf, buf + peer->received, LF) == NULL)
+    {
         ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_INVALID, 0);
         return;
     }
 
-    p = peer->buf;
+    p = buf;
 
     if (ngx_strncmp(p, "HTTP/1.", 7) != 0 || p[8] != ' '
         || p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9'
@@ -331,7 +377,14 @@ ngx_http_health_check_read(ngx_event_t *rev)
 
     for (i = 0; i < hu->conf->nranges; i++) {
         if (code >= hu->conf->ranges[i].lo && code <= hu->conf->ranges[i].hi) {
-            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_OK, code);
+            rc = NGX_HTTP_HEALTH_CHECK_OK;
+
+            if (peer->mbuf) {
+                rc = ngx_http_health_match(hu->conf, buf, peer->received,
+                                           &peer->which);
+            }
+
+            ngx_http_health_check_done(peer, rc, code);
             return;
         }
     }
@@ -461,8 +514,9 @@ ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
     ngx_http_health_peer_sh_t *psh, ngx_http_health_upstream_sh_t *ush,
     ngx_http_health_check_result_e result, ngx_uint_t code)
 {
-    u_char                       reason[64];
+    u_char                       reason[128];
     uint32_t                     state;
+    ngx_http_health_match_t     *m;
     uint64_t                     n;
     ngx_uint_t                   max;
     ngx_http_health_upstream_t  *hu;
@@ -476,6 +530,18 @@ ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
 
     if (result == NGX_HTTP_HEALTH_CHECK_STATUS) {
         *ngx_snprintf(reason, sizeof(reason) - 1, "status %ui", code) = '\0';
+
+    } else if (result == NGX_HTTP_HEALTH_CHECK_HEADER
+               && (hu->conf->match_headers == NULL
+                   || peer->which >= hu->conf->match_headers->nelts))
+    {
+        *ngx_snprintf(reason, sizeof(reason) - 1, "headers did not end "
+                      "within %uz bytes", hu->conf->match_size) = '\0';
+
+    } else if (result == NGX_HTTP_HEALTH_CHECK_HEADER) {
+        m = hu->conf->match_headers->elts;
+        *ngx_snprintf(reason, sizeof(reason) - 1, "header %V not matched",
+                      &m[peer->which].name) = '\0';
 
     } else {
         *ngx_cpystrn(reason, (u_char *) ngx_http_health_check_reasons[result],

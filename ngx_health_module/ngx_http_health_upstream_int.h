@@ -29,6 +29,8 @@
 
 #define NGX_HTTP_HEALTH_NO_PEER        ((ngx_uint_t) -1)
 #define NGX_HTTP_HEALTH_MAX_RANGES     16
+#define NGX_HTTP_HEALTH_MAX_MATCH      8
+#define NGX_HTTP_HEALTH_MATCH_HEADERS  4096
 
 
 /*
@@ -51,7 +53,9 @@ typedef enum {
     NGX_HTTP_HEALTH_CHECK_TIMEOUT,
     NGX_HTTP_HEALTH_CHECK_CLOSED,
     NGX_HTTP_HEALTH_CHECK_INVALID,
-    NGX_HTTP_HEALTH_CHECK_STATUS
+    NGX_HTTP_HEALTH_CHECK_STATUS,
+    NGX_HTTP_HEALTH_CHECK_HEADER,
+    NGX_HTTP_HEALTH_CHECK_BODY
 } ngx_http_health_check_result_e;
 
 
@@ -146,6 +150,18 @@ typedef struct {
 } ngx_http_health_range_t;
 
 
+/* a match_header or match_body expectation */
+typedef struct {
+    ngx_str_t                    name;           /* of the header */
+    ngx_str_t                    text;           /* or the pattern */
+#if (NGX_PCRE)
+    ngx_regex_t                 *re;
+#else
+    void                        *re;
+#endif
+} ngx_http_health_match_t;
+
+
 /* health_check, in the upstream block's srv_conf of this module */
 typedef struct {
     ngx_flag_t                   enabled;
@@ -158,6 +174,10 @@ typedef struct {
     ngx_uint_t                   max_ejected;    /* percent */
     ngx_uint_t                   nranges;
     ngx_http_health_range_t      ranges[NGX_HTTP_HEALTH_MAX_RANGES];
+    ngx_array_t                 *match_headers;  /* ngx_http_health_match_t */
+    ngx_http_health_match_t     *match_body;
+    size_t                       match_bytes;
+    size_t                       match_size;     /* of the read, 0: none */
 
     struct ngx_http_health_upstream_s  *upstream;
 } ngx_http_health_upstream_srv_conf_t;
@@ -193,6 +213,8 @@ typedef struct {
     ngx_err_t                    err;            /* of a failed check */
     ngx_msec_t                   deadline;
     uint64_t                     start_us;       /* of the check */
+    u_char                      *mbuf;           /* match_size, or NULL */
+    ngx_uint_t                   which;          /* header not matched */
     u_char                       buf[512];
 } ngx_http_health_peer_t;
 
@@ -328,6 +350,18 @@ void ngx_http_health_check_timer(ngx_event_t *ev);
 extern const char  *ngx_http_health_check_reasons[];
 extern const char  *ngx_http_health_check_results[];
 extern const ngx_uint_t  ngx_http_health_check_nresults;
+
+
+/* ngx_http_health_upstream_match.c */
+
+ngx_int_t ngx_http_health_match_parse(ngx_conf_t *cf,
+    ngx_http_health_upstream_srv_conf_t *hucf, ngx_str_t *value);
+size_t ngx_http_health_match_size(ngx_http_health_upstream_srv_conf_t *hucf);
+ngx_uint_t ngx_http_health_match_complete(
+    ngx_http_health_upstream_srv_conf_t *hucf, u_char *buf, size_t len);
+ngx_http_health_check_result_e ngx_http_health_match(
+    ngx_http_health_upstream_srv_conf_t *hucf, u_char *buf, size_t len,
+    ngx_uint_t *which);
 
 
 /* ngx_http_health_upstream_report.c */

@@ -261,7 +261,7 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
         default:
             reason = ngx_http_health_check_reasons[
                          ngx_min(ngx_http_health_load(&psh->last_result),
-                                 NGX_HTTP_HEALTH_CHECK_STATUS)];
+                                 ngx_http_health_check_nresults - 1)];
             p = ngx_http_health_put(p, ",\"last_passed\":false,"
                                        "\"last_error\":");
             p = ngx_http_health_json_write_string(p, (u_char *) reason,

@@ -99,7 +99,7 @@ sub value {
 
 my %RESULT = ($ag => 'passed', $ab => 'status', $closed => 'connect',
               $as => 'timeout');
-my @RESULTS = qw(passed connect timeout closed invalid status);
+my @RESULTS = qw(passed connect timeout closed invalid status header body);
 
 # every peer of "checked" has had at least three checks
 my ($m, $page);
