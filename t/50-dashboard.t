@@ -126,7 +126,17 @@ my $full = JSON::PP->new->canonical->encode({
           fails => 9, latency_ms => { p95 => 1000 },
           health_checks => { checks => 120, fails => 30,
                              last_passed => JSON::PP::false } },
-    ] } },
+        # issue 15: failing its checks, kept in rotation by max_ejected
+        { server => '127.0.0.1:8083', state => 'unhealthy', requests => 50,
+          fails => 0, kept_by_limit => JSON::PP::true,
+          kept_reason => 'fails its health checks, kept in rotation by '
+                         . 'max_ejected=50%: at most 1 of 3 peers may be out at once',
+          latency_ms => { p95 => 20 },
+          health_checks => { checks => 120, fails => 40, last_status => 503,
+                             last_passed => JSON::PP::false,
+                             last_error => 'status not accepted',
+                             last_rtt_ms => 1.5 } },
+    ], max_ejected => 1, ejected => 1, kept_by_limit => 1 } },
 });
 (my $full_conf = $full) =~ s/'/\\'/g;
 
@@ -364,7 +374,12 @@ like($dom, qr/id="upstreams-panel"(?! hidden)/, 'full: upstreams shown');
 like($dom, qr/<h3>app<\/h3>/, 'full: upstream app by name');
 like($dom, qr/<code>127\.0\.0\.1:8082<\/code>.*?unhealthy/s,
      'full: a peer with its state');
-like($dom, qr/1 of 2 peers up/, 'full: peers up');
+like($dom, qr/1 of 3 peers up, 1 failing but kept in by max_ejected/,
+     'full: peers up, and the ones kept in by max_ejected');
+like($dom, qr/<tr class="s-degraded"><th scope="row"><code>127\.0\.0\.1:8083<\/code>.*?title="fails its health checks, kept in rotation by max_ejected=50%: at most 1 of 3 peers may be out at once".*?unhealthy, kept in by max_ejected/s,
+     'full: the kept-in peer is degraded, says so, and why on hover');
+like($dom, qr/<code>127\.0\.0\.1:8083<\/code>.*?failed: status not accepted \S+ HTTP 503 \S+ 1\.5 ms/s,
+     'full: the last check\'s error, status and round trip');
 like($dom, qr/<code>zone:api:latency_p95<\/code>.*?pending unhealthy at 10:31:30 UTC \S+ held 300 s/s,
      'full: a held check says what is pending, when, and how long it held');
 like($dom, qr/id="database-panel"(?! hidden)/, 'full: database shown');
