@@ -62,7 +62,7 @@ my $servers = join '', map { "        server 127.0.0.1:" . $peer{$_}->port . ";\
 my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
     upstream hostile {
 $servers
-        health_check uri=/hc interval=100ms timeout=300ms fails=1 passes=1;
+        health_check uri=/hc interval=100ms timeout=2s fails=1 passes=1;
     }
     server {
         listen 127.0.0.1:%%PORT%%;
