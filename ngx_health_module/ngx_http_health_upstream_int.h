@@ -65,6 +65,16 @@ typedef enum {
 #define NGX_HTTP_HEALTH_PEER_KEPT      2
 
 
+/* why a peer left rotation or is kept in ("cause" in its record) */
+#define NGX_HTTP_HEALTH_CAUSE_CHECKS   0
+#define NGX_HTTP_HEALTH_CAUSE_OBSERVE  1
+
+
+/* health_check observe=: what of the real traffic counts as a failure */
+#define NGX_HTTP_HEALTH_OBSERVE_5XX      0x01
+#define NGX_HTTP_HEALTH_OBSERVE_TIMEOUT  0x02
+
+
 /* in shared memory, one per peer; written by the lease holder */
 typedef struct {
     ngx_http_health_lease_t      lease;          /* of the checks */
@@ -78,6 +88,8 @@ typedef struct {
     uint32_t                     last_code;
     uint32_t                     last_result;
     uint64_t                     failed;         /* attempts, no response */
+    uint32_t                     observed;       /* consecutive, observe= */
+    uint32_t                     cause;          /* NGX_HTTP_HEALTH_CAUSE_* */
 } ngx_http_health_peer_sh_t;
 
 
@@ -149,6 +161,8 @@ typedef struct {
     ngx_uint_t                   passes;
     ngx_flag_t                   required;
     ngx_uint_t                   max_ejected;    /* percent */
+    ngx_uint_t                   observe;        /* OBSERVE_* bits */
+    ngx_uint_t                   observe_fails;
     ngx_uint_t                   nranges;
     ngx_http_health_range_t      ranges[NGX_HTTP_HEALTH_MAX_RANGES];
 
@@ -198,6 +212,7 @@ struct ngx_http_health_upstream_s {
     ngx_uint_t                           first;   /* global peer slot */
     ngx_uint_t                           npeers;
     ngx_uint_t                           nchecked;  /* not marked down */
+    ngx_uint_t                           observe;   /* 0 without checks */
     ngx_http_health_peer_t              *peers;
     ngx_str_t                            request;  /* of the check */
     uint64_t                             hash;     /* name and peers */
@@ -316,8 +331,11 @@ const char *ngx_http_health_resolve_state(
 
 void ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle);
 void ngx_http_health_check_timer(ngx_event_t *ev);
+void ngx_http_health_peer_fail(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_uint_t cause, u_char *why, ngx_err_t err);
 
 extern const char  *ngx_http_health_check_reasons[];
+extern const char  *ngx_http_health_observed[];
 
 
 /* ngx_http_health_upstream_report.c */
