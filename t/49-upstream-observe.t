@@ -16,7 +16,8 @@
 # attempt on one peer, and the answer says which.  A small answer leaves the
 # front only with its last buffer, which nginx sends after the attempt was
 # given back to the balancer: when the client has it, the count has moved
-# (and the peer is out if it was the N-th), whichever worker serves the
+# (and the peer is out if it was the N-th; nginx's own 504 and the next
+# peer's answer come after it anyway), whichever worker serves the
 # next request.
 
 use strict;
@@ -173,7 +174,8 @@ my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF")->start;
     server {
         listen 127.0.0.1:%%PORT%%;
         proxy_next_upstream off;
-        proxy_read_timeout 300ms;
+        proxy_read_timeout 1s;
+        add_header X-Peer \$upstream_addr always;
 
         location /health { health_status; }
         location /g5/ { proxy_pass http://g5/; }
@@ -201,14 +203,16 @@ sub peer {
     return undef;
 }
 
-# who answered a request: the name in the body, or "504" for a timeout
+# who answered a request and how: "P2:500", "P2:504" (timed out), from the
+# last peer the front names in X-Peer
 sub who {
     my ($r) = @_;
-    return 'timeout' if $r->{status} == 504;
-    return $r->{content} =~ /^(P\d)$/ ? "$1:$r->{status}" : "?$r->{status}";
+    my ($last) = ($r->{headers}{'x-peer'} // '') =~ /([^\s,]*)$/;
+    my $peer = $NAME{$last} // '?';
+    return "$peer:$r->{status}";
 }
 
-# requests to /U/PATH until N of them were answered by peer P (at most 40
+# requests to /U/PATH until N of them went to peer P (at most 40
 # requests); returns the list of who answered every one
 sub until_hits {
     my ($u, $path, $p, $n) = @_;
@@ -217,7 +221,7 @@ sub until_hits {
     while ($hits < $n && @seen < 40) {
         my $w = who($ng->get("/$u/$path"));
         push @seen, $w;
-        $hits++ if $w =~ /^\Q$p\E:/ || ($p eq 'timeout' && $w eq 'timeout');
+        $hits++ if $w =~ /^\Q$p\E:/;
     }
     return @seen;
 }
@@ -320,8 +324,8 @@ ok(wait_until(sub {
 # there, and they reset the count as any answer does
 
 {
-    my @seen = until_hits('gt', 'slow', 'timeout', 2);
-    is(scalar(grep { $_ eq 'timeout' } @seen), 2, 'gt: two timeouts');
+    my @seen = until_hits('gt', 'slow', 'P2', 2);
+    is(scalar(grep { $_ eq 'P2:504' } @seen), 2, 'gt: two timeouts of P2');
     is(peer(status(), 'gt', 'P2')->{health_checks}{consecutive_passive_fails},
        2, 'gt: count 2');
 
@@ -331,7 +335,8 @@ ok(wait_until(sub {
     is($p2->{health_checks}{consecutive_passive_fails}, 0,
        'gt: and an answer resets the count');
 
-    until_hits('gt', 'slow', 'timeout', 3);
+    @seen = until_hits('gt', 'slow', 'P2', 3);
+    is(scalar(grep { $_ eq 'P2:504' } @seen), 3, 'gt: three more');
     $p2 = peer(status(), 'gt', 'P2');
     is($p2->{state}, 'unhealthy', 'gt: out at the third timeout in a row');
     is($p2->{reason}, '3 consecutive timeouts', 'gt: the reason');
@@ -344,7 +349,8 @@ ok(wait_until(sub {
 # and timeouts do not count for observe=5xx (nor do they reset it)
 {
     until_hits('t5', 'fail', 'P2', 1);
-    until_hits('t5', 'slow', 'timeout', 3);
+    my @seen = until_hits('t5', 'slow', 'P2', 3);
+    is(scalar(grep { $_ eq 'P2:504' } @seen), 3, 't5: three timeouts of P2');
     my $p2 = peer(status(), 't5', 'P2');
     is($p2->{state}, 'up', 't5: timeouts do not count for observe=5xx');
     is($p2->{health_checks}{consecutive_passive_fails}, 1,
