@@ -416,6 +416,9 @@ ngx_http_health_check_pass(ngx_http_health_peer_t *peer,
         return;
     }
 
+    /* what real requests did while it was out (fail-open) counts no more */
+    __atomic_store_n(&psh->observed, 0, __ATOMIC_RELAXED);
+
     if (state == NGX_HTTP_HEALTH_PEER_OUT) {
         __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
 

@@ -165,6 +165,12 @@ my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF")->start;
         $hc passes=3 observe=5xx,timeout observe_fails=3;
     }
 
+    # one peer: out of rotation, it still serves (fail-open)
+    upstream single {
+        $S2
+        $hc passes=10 observe=5xx observe_fails=3;
+    }
+
     upstream off {
         $S1
         $S2
@@ -185,6 +191,7 @@ my $ng = HealthTest::Nginx->new(workers => 2, conf => <<"EOF")->start;
         location /limit/ { proxy_pass http://limit/; }
         location /back/ { proxy_pass http://back/; }
         location /off/ { proxy_pass http://off/; }
+        location /single/ { proxy_pass http://single/; }
         location /next5/ {
             proxy_pass http://next5/;
             proxy_next_upstream error timeout http_500;
@@ -228,7 +235,7 @@ sub until_hits {
 
 ok(wait_until(sub {
     my $d = status() or return;
-    for my $u (qw(g5 reset next5 gt t5 limit back off)) {
+    for my $u (qw(g5 reset next5 gt t5 limit back single off)) {
         for my $s (@{ $d->{upstreams}{$u}{peers} }) {
             return unless ($s->{health_checks}{checks} // 0) >= 1;
         }
@@ -423,7 +430,34 @@ ok(wait_until(sub {
 }
 
 ###########################################################################
-# 7. off (the default): 10 500s in a row, P2 stays in
+# 7. the 5xx a peer answers while out (fail-open) do not count once it is
+# back: it takes observe_fails new ones
+
+{
+    my @seen = until_hits('single', 'fail', 'P2', 5);
+    is_deeply(\@seen, [('P2:500') x 5], 'single: five 500s, fail-open');
+
+    ok(wait_until(sub {
+        slurp($ng->error_log)
+            =~ /peer \Q$A2\E of upstream "single" passed 10 checks, back/
+    }, timeout => 20), 'single: P2 back in through its checks');
+
+    my $p2 = peer(status(), 'single', 'P2');
+    is($p2->{health_checks}{consecutive_passive_fails}, 0,
+       'single: the count starts over');
+
+    until_hits('single', 'fail', 'P2', 2);
+    $p2 = peer(status(), 'single', 'P2');
+    is($p2->{state}, 'up', 'single: two 500s leave it in');
+    is($p2->{health_checks}{consecutive_passive_fails}, 2, 'single: count 2');
+
+    my $log = slurp($ng->error_log);
+    my @out = $log =~ /(peer \Q$A2\E of upstream "single" had [^\n]*)/g;
+    is(scalar @out, 1, 'single: out once') or diag explain \@out;
+}
+
+###########################################################################
+# 8. off (the default): 10 500s in a row, P2 stays in
 
 {
     my @seen = until_hits('off', 'fail', 'P2', 10);
