@@ -140,6 +140,8 @@ ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf)
     hucf->required = NGX_CONF_UNSET;
     hucf->max_ejected = NGX_CONF_UNSET_UINT;
     hucf->match_bytes = NGX_CONF_UNSET_SIZE;
+    hucf->observe = NGX_CONF_UNSET_UINT;
+    hucf->observe_fails = NGX_CONF_UNSET_UINT;
 
     return hucf;
 }
@@ -321,6 +323,59 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "observe=", 8) == 0) {
+            if (hucf->observe != NGX_CONF_UNSET_UINT) {
+                goto duplicate;
+            }
+
+            v.data = value[i].data + 8;
+
+            if (ngx_strcmp(v.data, "off") == 0) {
+                hucf->observe = 0;
+
+            } else if (ngx_strcmp(v.data, "5xx") == 0) {
+                hucf->observe = NGX_HTTP_HEALTH_OBSERVE_5XX;
+
+            } else if (ngx_strcmp(v.data, "timeout") == 0) {
+                hucf->observe = NGX_HTTP_HEALTH_OBSERVE_TIMEOUT;
+
+            } else if (ngx_strcmp(v.data, "5xx,timeout") == 0
+                       || ngx_strcmp(v.data, "timeout,5xx") == 0)
+            {
+                hucf->observe = NGX_HTTP_HEALTH_OBSERVE_5XX
+                                |NGX_HTTP_HEALTH_OBSERVE_TIMEOUT;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be \"5xx\", "
+                                   "\"timeout\", \"5xx,timeout\" or \"off\"",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "observe_fails=", 14) == 0) {
+            if (hucf->observe_fails != NGX_CONF_UNSET_UINT) {
+                goto duplicate;
+            }
+
+            n = ngx_atoi(value[i].data + 14, value[i].len - 14);
+
+            if (n == NGX_ERROR || n < 1 || n > 1000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a number from 1 "
+                                   "to 1000", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            hucf->observe_fails = n;
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "status=", 7) == 0) {
             if (hucf->nranges) {
                 goto duplicate;
@@ -369,6 +424,8 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_uint_value(hucf->max_ejected, 50);
     ngx_conf_init_size_value(hucf->match_bytes, 4096);
     hucf->match_size = ngx_http_health_match_size(hucf);
+    ngx_conf_init_uint_value(hucf->observe, 0);
+    ngx_conf_init_uint_value(hucf->observe_fails, 5);
 
     if (hucf->nranges == 0) {
         hucf->ranges[0].lo = 200;
@@ -662,6 +719,7 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
 
     hu->uscf = uscf;
     hu->conf = hucf->enabled ? hucf : NULL;
+    hu->observe = hucf->enabled ? hucf->observe : 0;
     hu->hmcf = humcf->hmcf;
     hu->name = uscf->host;
     hu->npeers = n + nslots;

@@ -63,6 +63,9 @@ static ngx_int_t ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
+static void ngx_http_health_upstream_observe(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp, ngx_uint_t state,
+    ngx_uint_t status);
 static void ngx_http_health_upstream_notify_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t type);
 static ngx_uint_t ngx_http_health_upstream_snap(
@@ -603,6 +606,10 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
         u = hp->request->upstream;
         status = (u && u->state) ? u->state->status : 0;
 
+        if (hp->upstream->observe) {
+            ngx_http_health_upstream_observe(pc, hp, state, status);
+        }
+
         if (status == 0 && (state & NGX_PEER_FAILED)) {
             /*
              * Refused, reset or timed out before a status line: no
@@ -630,6 +637,75 @@ ngx_http_health_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
     }
 
     hp->original_free_peer(pc, hp->data, state);
+}
+
+
+/*
+ * health_check observe=: the attempt's outcome as a passive check.  The
+ * status is the peer's own, as the proxy parsed it (a 500 given up for the
+ * next peer by proxy_next_upstream included); nginx sets its own 502/504
+ * only after this call.  A timeout is told from other failures by the
+ * timed out event of the upstream connection, still open here: the
+ * connect and send timeouts time out its write event, the read timeout
+ * its read event.  A refused or reset connection, or one closed before a
+ * status line, is neither counted nor resets the count: no answer came,
+ * and the active checks see such a peer.  Any answer that is not counted
+ * resets it.
+ */
+static void
+ngx_http_health_upstream_observe(ngx_peer_connection_t *pc,
+    ngx_http_health_upstream_peer_data_t *hp, ngx_uint_t state,
+    ngx_uint_t status)
+{
+    u_char                       why[64];
+    uint32_t                     n;
+    ngx_uint_t                   what;
+    ngx_http_health_upstream_t  *hu;
+    ngx_http_health_peer_sh_t   *psh;
+
+    hu = hp->upstream;
+    psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + hp->index);
+
+    if (status >= 500 && status <= 599) {
+        what = NGX_HTTP_HEALTH_OBSERVE_5XX;
+
+    } else if (status) {
+        what = 0;
+
+    } else if ((state & NGX_PEER_FAILED) && pc->connection
+               && (pc->connection->read->timedout
+                   || pc->connection->write->timedout))
+    {
+        what = NGX_HTTP_HEALTH_OBSERVE_TIMEOUT;
+
+    } else {
+        return;
+    }
+
+    if (!(hu->observe & what)) {
+        if (what != NGX_HTTP_HEALTH_OBSERVE_TIMEOUT
+            && ngx_http_health_load(&psh->observed))
+        {
+            __atomic_store_n(&psh->observed, 0, __ATOMIC_RELAXED);
+        }
+
+        return;
+    }
+
+    n = __atomic_add_fetch(&psh->observed, 1, __ATOMIC_RELAXED);
+
+    if (n < hu->conf->observe_fails
+        || ngx_http_health_load(&psh->down) == NGX_HTTP_HEALTH_PEER_OUT)
+    {
+        return;
+    }
+
+    *ngx_snprintf(why, sizeof(why) - 1, "had %ui consecutive %s",
+                  hu->conf->observe_fails,
+                  ngx_http_health_observed[hu->observe]) = '\0';
+
+    ngx_http_health_peer_fail(hu, hp->index, NGX_HTTP_HEALTH_CAUSE_OBSERVE,
+                              why, 0);
 }
 
 

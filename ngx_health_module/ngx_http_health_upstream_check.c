@@ -66,6 +66,14 @@ typedef char  ngx_http_health_results_fit[
     sizeof(ngx_http_health_check_results) / sizeof(char *)
     <= NGX_HTTP_HEALTH_CHECK_NRESULTS ? 1 : -1];
 
+/* what observe= counts, by its bits */
+const char  *ngx_http_health_observed[] = {
+    "failures",
+    "5xx responses",
+    "timeouts",
+    "5xx responses or timeouts"
+};
+
 
 /* leases this worker holds are free at once for the others */
 void
@@ -486,6 +494,9 @@ ngx_http_health_check_pass(ngx_http_health_peer_t *peer,
         return;
     }
 
+    /* what real requests did while it was out (fail-open) counts no more */
+    __atomic_store_n(&psh->observed, 0, __ATOMIC_RELAXED);
+
     if (state == NGX_HTTP_HEALTH_PEER_OUT) {
         __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
 
@@ -504,48 +515,97 @@ ngx_http_health_check_pass(ngx_http_health_peer_t *peer,
 
 
 /*
- * Enough checks failed: the peer leaves rotation if the group's limit
- * leaves room, else it stays in, kept by the limit, and takes a slot at
- * a later failed check once one is free.  A peer out of rotation stays
- * out until it passes again, so the limit never swaps peers around.
+ * Enough checks failed: the peer leaves rotation, or is kept in by the
+ * group's limit (ngx_http_health_peer_fail()).
  */
 static void
 ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
     ngx_http_health_peer_sh_t *psh, ngx_http_health_upstream_sh_t *ush,
     ngx_http_health_check_result_e result, ngx_uint_t code)
 {
-    u_char                       reason[128];
-    uint32_t                     state;
+    u_char                       why[160];
     ngx_http_health_match_t     *m;
-    uint64_t                     n;
-    ngx_uint_t                   max;
     ngx_http_health_upstream_t  *hu;
 
-    hu = peer->upstream;
-    state = ngx_http_health_load(&psh->down);
-
-    if (state == NGX_HTTP_HEALTH_PEER_OUT) {
+    if (ngx_http_health_load(&psh->down) == NGX_HTTP_HEALTH_PEER_OUT) {
         return;
     }
 
+    hu = peer->upstream;
+
     if (result == NGX_HTTP_HEALTH_CHECK_STATUS) {
-        *ngx_snprintf(reason, sizeof(reason) - 1, "status %ui", code) = '\0';
+        *ngx_snprintf(why, sizeof(why) - 1,
+                      "failed %ui checks (last: status %ui)",
+                      hu->conf->fails, code) = '\0';
 
     } else if (result == NGX_HTTP_HEALTH_CHECK_HEADER
                && (hu->conf->match_headers == NULL
                    || peer->which >= hu->conf->match_headers->nelts))
     {
-        *ngx_snprintf(reason, sizeof(reason) - 1, "headers did not end "
-                      "within %uz bytes", hu->conf->match_size) = '\0';
+        *ngx_snprintf(why, sizeof(why) - 1, "failed %ui checks (last: "
+                      "headers did not end within %uz bytes)",
+                      hu->conf->fails, hu->conf->match_size) = '\0';
 
     } else if (result == NGX_HTTP_HEALTH_CHECK_HEADER) {
         m = hu->conf->match_headers->elts;
-        *ngx_snprintf(reason, sizeof(reason) - 1, "header %V not matched",
+        *ngx_snprintf(why, sizeof(why) - 1, "failed %ui checks (last: "
+                      "header %V not matched)", hu->conf->fails,
                       &m[peer->which].name) = '\0';
 
     } else {
-        *ngx_cpystrn(reason, (u_char *) ngx_http_health_check_reasons[result],
-                     sizeof(reason)) = '\0';
+        *ngx_snprintf(why, sizeof(why) - 1, "failed %ui checks (last: %s)",
+                      hu->conf->fails, ngx_http_health_check_reasons[result])
+            = '\0';
+    }
+
+    ngx_http_health_peer_fail(hu, peer->index, NGX_HTTP_HEALTH_CAUSE_CHECKS,
+                              why, peer->err);
+}
+
+
+/*
+ * A peer that just left rotation, or was just kept in: it comes back (or
+ * is no longer kept in) through "passes" checks after this, and the real
+ * requests before this do not count again (observe=), so a peer kept in
+ * is tried again after as many failures as first.
+ */
+static ngx_inline void
+ngx_http_health_peer_restart(ngx_http_health_peer_sh_t *psh,
+    ngx_uint_t cause)
+{
+    __atomic_store_n(&psh->cause, (uint32_t) cause, __ATOMIC_RELAXED);
+    __atomic_store_n(&psh->consecutive_passes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&psh->observed, 0, __ATOMIC_RELAXED);
+}
+
+
+/*
+ * Peer i failed enough checks, or enough real requests (observe=, from any
+ * worker): it leaves rotation if the group's limit leaves room, else it
+ * stays in, kept by the limit, and takes a slot at a later failure once
+ * one is free.  A peer out of rotation stays out until it passes its
+ * checks again, so the limit never swaps peers around.  Whoever changes
+ * the state (the exchanges make it one worker) logs it.
+ */
+void
+ngx_http_health_peer_fail(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_uint_t cause, u_char *why, ngx_err_t err)
+{
+    uint32_t                        state;
+    uint64_t                        n;
+    ngx_str_t                      *name;
+    ngx_uint_t                      max;
+    ngx_http_health_peer_sh_t      *psh;
+    ngx_http_health_upstream_sh_t  *ush;
+
+    psh = ngx_http_health_peer_sh(hu->hmcf, hu->first + i);
+    ush = ngx_http_health_upstream_sh(hu->hmcf, hu->index);
+    name = &hu->peers[i].name;
+
+    state = ngx_http_health_load(&psh->down);
+
+    if (state == NGX_HTTP_HEALTH_PEER_OUT) {
+        return;
     }
 
     /* a slot under the limit first, then the peer's state */
@@ -566,10 +626,11 @@ ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
                 return;
             }
 
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, peer->err,
-                          "health: peer %V of upstream \"%V\" failed %ui "
-                          "checks (last: %s), out of rotation%s",
-                          &peer->name, &hu->name, hu->conf->fails, reason,
+            ngx_http_health_peer_restart(psh, cause);
+
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, err,
+                          "health: peer %V of upstream \"%V\" %s, out of "
+                          "rotation%s", name, &hu->name, why,
                           state == NGX_HTTP_HEALTH_PEER_KEPT
                           ? " (a slot under max_ejected freed up)" : "");
             return;
@@ -584,10 +645,12 @@ ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
         return;
     }
 
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, peer->err,
-                  "health: peer %V of upstream \"%V\" failed %ui checks "
-                  "(last: %s) but stays in rotation, kept in by "
-                  "max_ejected=%ui%%: %uL of %ui peers are out already",
-                  &peer->name, &hu->name, hu->conf->fails, reason,
-                  ngx_http_health_max_ejected_pct(hu), n, hu->nchecked);
+    ngx_http_health_peer_restart(psh, cause);
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, err,
+                  "health: peer %V of upstream \"%V\" %s but stays in "
+                  "rotation, kept in by max_ejected=%ui%%: %uL of %ui peers "
+                  "are out already",
+                  name, &hu->name, why, ngx_http_health_max_ejected_pct(hu),
+                  n, hu->nchecked);
 }

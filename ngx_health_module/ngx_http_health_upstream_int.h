@@ -73,6 +73,16 @@ typedef enum {
 #define NGX_HTTP_HEALTH_PEER_KEPT      2
 
 
+/* why a peer left rotation or is kept in ("cause" in its record) */
+#define NGX_HTTP_HEALTH_CAUSE_CHECKS   0
+#define NGX_HTTP_HEALTH_CAUSE_OBSERVE  1
+
+
+/* health_check observe=: what of the real traffic counts as a failure */
+#define NGX_HTTP_HEALTH_OBSERVE_5XX      0x01
+#define NGX_HTTP_HEALTH_OBSERVE_TIMEOUT  0x02
+
+
 /* in shared memory, one per peer; written by the lease holder */
 typedef struct {
     ngx_http_health_lease_t      lease;          /* of the checks */
@@ -89,6 +99,8 @@ typedef struct {
     uint64_t                     results[NGX_HTTP_HEALTH_CHECK_NRESULTS];
     uint64_t                     rtt_us;         /* of the last check */
     uint64_t                     rtt_sum_us;     /* of every check */
+    uint32_t                     observed;       /* consecutive, observe= */
+    uint32_t                     cause;          /* NGX_HTTP_HEALTH_CAUSE_* */
 } ngx_http_health_peer_sh_t;
 
 
@@ -172,6 +184,8 @@ typedef struct {
     ngx_uint_t                   passes;
     ngx_flag_t                   required;
     ngx_uint_t                   max_ejected;    /* percent */
+    ngx_uint_t                   observe;        /* OBSERVE_* bits */
+    ngx_uint_t                   observe_fails;
     ngx_uint_t                   nranges;
     ngx_http_health_range_t      ranges[NGX_HTTP_HEALTH_MAX_RANGES];
     ngx_array_t                 *match_headers;  /* ngx_http_health_match_t */
@@ -228,6 +242,7 @@ struct ngx_http_health_upstream_s {
     ngx_uint_t                           first;   /* global peer slot */
     ngx_uint_t                           npeers;
     ngx_uint_t                           nchecked;  /* not marked down */
+    ngx_uint_t                           observe;   /* 0 without checks */
     ngx_http_health_peer_t              *peers;
     ngx_str_t                            request;  /* of the check */
     uint64_t                             hash;     /* name and peers */
@@ -346,6 +361,8 @@ const char *ngx_http_health_resolve_state(
 
 void ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle);
 void ngx_http_health_check_timer(ngx_event_t *ev);
+void ngx_http_health_peer_fail(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_uint_t cause, u_char *why, ngx_err_t err);
 
 extern const char  *ngx_http_health_check_reasons[];
 extern const char  *ngx_http_health_check_results[];
@@ -362,6 +379,7 @@ ngx_uint_t ngx_http_health_match_complete(
 ngx_http_health_check_result_e ngx_http_health_match(
     ngx_http_health_upstream_srv_conf_t *hucf, u_char *buf, size_t len,
     ngx_uint_t *which);
+extern const char  *ngx_http_health_observed[];
 
 
 /* ngx_http_health_upstream_report.c */

@@ -189,7 +189,7 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     text = &rep->upstreams_text;
 
     b = ngx_http_health_text_room(rep->pool, text,
-                                  6 * name->len + 1024 + 12 * NGX_INT64_LEN
+                                  6 * name->len + 1280 + 13 * NGX_INT64_LEN
                                   + 3 * NGX_HTTP_HEALTH_NUMBER_LEN
                                   + NGX_HTTP_HEALTH_CHECK_NRESULTS
                                     * (32 + NGX_INT64_LEN));
@@ -214,12 +214,35 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
                             : ngx_http_health_put(p, "false");
 
     if (ngx_http_health_peer_kept(hu, psh, state)) {
-        p = ngx_sprintf(p, ",\"kept_by_limit\":true,\"kept_reason\":\"fails "
-                        "its health checks, kept in rotation by "
+        p = ngx_sprintf(p, ",\"kept_by_limit\":true,\"kept_reason\":\"%s, "
+                        "kept in rotation by "
                         "max_ejected=%ui%%: at most %ui of %ui peers may be "
-                        "out at once\"", ngx_http_health_max_ejected_pct(hu),
+                        "out at once\"",
+                        ngx_http_health_load(&psh->cause)
+                        == NGX_HTTP_HEALTH_CAUSE_OBSERVE
+                        ? "fails real requests (observe)"
+                        : "fails its health checks",
+                        ngx_http_health_max_ejected_pct(hu),
                         ngx_http_health_max_ejected(hu), hu->nchecked);
     }
+
+    /* why it is out of rotation, or kept in */
+    if (hu->conf
+        && ngx_http_health_load(&psh->down) != NGX_HTTP_HEALTH_PEER_IN)
+    {
+        if (ngx_http_health_load(&psh->cause)
+            == NGX_HTTP_HEALTH_CAUSE_OBSERVE)
+        {
+            p = ngx_sprintf(p, ",\"reason\":\"%ui consecutive %s\"",
+                            hu->conf->observe_fails,
+                            ngx_http_health_observed[hu->observe]);
+
+        } else {
+            p = ngx_sprintf(p, ",\"reason\":\"%ui failed checks\"",
+                            hu->conf->fails);
+        }
+    }
+
     p = ngx_http_health_put(p, ",\"requests\":");
     p = ngx_http_health_write_uint(p, st->requests + failed);
     p = ngx_http_health_put(p, ",\"fails\":");
@@ -250,6 +273,12 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
         p = ngx_http_health_put(p, ",\"consecutive_passes\":");
         p = ngx_http_health_write_uint(p,
                           ngx_http_health_load(&psh->consecutive_passes));
+
+        if (hu->observe) {
+            p = ngx_http_health_put(p, ",\"consecutive_passive_fails\":");
+            p = ngx_http_health_write_uint(p,
+                                  ngx_http_health_load(&psh->observed));
+        }
 
         switch (ngx_http_health_load(&psh->last_passed)) {
         case 0:
