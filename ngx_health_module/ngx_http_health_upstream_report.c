@@ -900,8 +900,13 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
 
         ngx_http_health_labels(p, names[f]);
 
-        p = (pr->ramp >= 10000) ? ngx_http_health_put(p, "\"} 1")
-                                : ngx_sprintf(p, "\"} 0.%04ui", pr->ramp);
+        if (pr->ramp == 0 || pr->ramp >= 10000) {
+            p = ngx_http_health_put(p, "\"} ");
+            *p++ = pr->ramp ? '1' : '0';
+
+        } else {
+            p = ngx_sprintf(p, "\"} 0.%04ui", pr->ramp);
+        }
         break;
 
     default: /* 5 */
