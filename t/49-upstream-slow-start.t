@@ -13,7 +13,7 @@
 # times the ratio the status showed before the batch and c times the one
 # it showed after.  A request with no other peer left (or only backups)
 # takes the ramping one.  A peer never out does not ramp: not at startup,
-# not at a reload.
+# not at a reload; a reload during a ramp keeps it going.
 #
 # Two real nginx backends, /hc toggled by a file; the groups have a zone
 # and nginx two workers, which share the balancers' state: with two peers
@@ -258,12 +258,23 @@ for my $g (@G) {
 
 # batches while it ramps: B2's share within 2 (two workers) of the
 # balancer's choices times the ratios read before and after
-my (%batches, %ramped, %bad, %seen);
+my (%batches, %ramped, %bad, %seen, $reloaded);
 my $r0 = ratios();
 my $round = 0;
 
 while (grep { ($r0->{$_} // 1) < 1 } @G, 'solo', 'bk') {
     last if ++$round > 500 || time - $back > 5 * $SLOW;
+
+    # a reload in the middle of the ramp: it goes on, in the new workers
+    if (!$reloaded && ($r0->{rr} // 0) > 0.3 && ($r0->{rr} // 1) < 0.7) {
+        $reloaded = $r0->{rr};
+        $ng->reload;
+        $r0 = ratios();
+        my $d = status();
+        ok(($r0->{rr} // 0) >= $reloaded && $r0->{rr} < 1,
+           "a reload at ratio $reloaded: the ramp goes on ($r0->{rr})");
+        ok(b2($d, 'rr')->{slow_start}, 'and the status still shows it');
+    }
 
     for my $g (@G) {
         my $f0 = $r0->{$g} // 0;
@@ -293,6 +304,8 @@ while (grep { ($r0->{$_} // 1) < 1 } @G, 'solo', 'bk') {
         $batches{$g}++;
     }
 }
+
+ok($reloaded, 'the reload happened during the ramp');
 
 for my $g (@G) {
     cmp_ok($ramped{$g} // 0, '>=', 3,
