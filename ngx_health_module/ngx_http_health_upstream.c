@@ -142,6 +142,7 @@ ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf)
     hucf->match_bytes = NGX_CONF_UNSET_SIZE;
     hucf->observe = NGX_CONF_UNSET_UINT;
     hucf->observe_fails = NGX_CONF_UNSET_UINT;
+    hucf->slow_start = NGX_CONF_UNSET_MSEC;
 
     return hucf;
 }
@@ -376,6 +377,29 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "slow_start=", 11) == 0) {
+            if (hucf->slow_start != NGX_CONF_UNSET_MSEC) {
+                goto duplicate;
+            }
+
+            v.data = value[i].data + 11;
+            v.len = value[i].len - 11;
+
+            ms = ngx_parse_time(&v, 0);
+
+            /* 0 is off; the ramp is computed in milliseconds */
+            if (ms == (ngx_msec_t) NGX_ERROR || ms > 86400000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a time from 0 "
+                                   "(off) to 1d", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            hucf->slow_start = ms;
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "status=", 7) == 0) {
             if (hucf->nranges) {
                 goto duplicate;
@@ -426,6 +450,7 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     hucf->match_size = ngx_http_health_match_size(hucf);
     ngx_conf_init_uint_value(hucf->observe, 0);
     ngx_conf_init_uint_value(hucf->observe_fails, 5);
+    ngx_conf_init_msec_value(hucf->slow_start, 0);
 
     if (hucf->nranges == 0) {
         hucf->ranges[0].lo = 200;
@@ -720,6 +745,7 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
     hu->uscf = uscf;
     hu->conf = hucf->enabled ? hucf : NULL;
     hu->observe = hucf->enabled ? hucf->observe : 0;
+    hu->slow_start = hucf->enabled ? hucf->slow_start : 0;
     hu->hmcf = humcf->hmcf;
     hu->name = uscf->host;
     hu->npeers = n + nslots;
@@ -833,6 +859,9 @@ ngx_http_health_upstream_init_module(ngx_cycle_t *cycle)
 
         ngx_http_health_upstream_limit(&hu[u], hmcf);
 
+        /* a ramp under way goes on at the pace of this configuration */
+        ngx_http_health_upstream_ramp_extend(&hu[u], 0);
+
         hu[u].generation = __atomic_add_fetch(&ush->generation, 1,
                                               __ATOMIC_ACQ_REL)
                            & 0xffffffff;
@@ -916,6 +945,7 @@ ngx_http_health_upstream_inherit(ngx_http_health_upstream_t *hu,
         }
 
         ush->generation = ngx_http_health_load(&oush->generation);
+        ush->ramp_until = ngx_http_health_load(&oush->ramp_until);
 
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "health: upstream \"%V\" unchanged, its check state "

@@ -11,6 +11,11 @@
  * so the loop ends); our free counts the attempt before passing it on.
  * The chosen peer is found from its sockaddr pointer through a small hash
  * built per worker from the live peer list, so no name is compared.
+ *
+ * Slow start takes the same way: a peer back in rotation since less than
+ * slow_start is taken, when the balancer chooses it, only for the share
+ * of those times that the elapsed part of slow_start is, the others are
+ * given back like a skipped peer's, so any balancer ramps.
  */
 
 
@@ -23,6 +28,7 @@
 
 
 #define NGX_HTTP_HEALTH_FAIL_OPEN_LOG  10          /* seconds between lines */
+#define NGX_HTTP_HEALTH_RAMPED         4           /* given back, a request */
 
 
 /* per request, in front of the balancer's own data */
@@ -42,6 +48,9 @@ typedef struct {
     uint64_t                     start;          /* usec */
     unsigned                     skipped:1;      /* a peer, once */
     unsigned                     fail_open:1;    /* for this request */
+    unsigned                     ramp_off:1;     /* for this request */
+    ngx_uint_t                   nramped;
+    ngx_uint_t                   ramped[NGX_HTTP_HEALTH_RAMPED];
 } ngx_http_health_upstream_peer_data_t;
 
 
@@ -69,7 +78,17 @@ static void ngx_http_health_upstream_observe(ngx_peer_connection_t *pc,
 static void ngx_http_health_upstream_notify_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t type);
 static ngx_uint_t ngx_http_health_upstream_snap(
-    ngx_http_health_upstream_t *hu, ngx_http_health_rr_snap_t *snap);
+    ngx_http_health_upstream_t *hu, ngx_http_health_rr_snap_t *snap,
+    ngx_uint_t all);
+static uint64_t ngx_http_health_upstream_ramping(
+    ngx_http_health_upstream_t *hu, ngx_http_health_upstream_sh_t *ush);
+static ngx_uint_t ngx_http_health_upstream_ramp_skip(
+    ngx_http_health_upstream_peer_data_t *hp, ngx_uint_t i, uint64_t now);
+static ngx_uint_t ngx_http_health_upstream_ramp_retry(
+    ngx_http_health_upstream_peer_data_t *hp);
+static ngx_uint_t ngx_http_health_upstream_ramped(
+    ngx_http_health_upstream_peer_data_t *hp,
+    ngx_http_upstream_rr_peer_t *rr);
 static void ngx_http_health_upstream_skip(ngx_peer_connection_t *pc,
     ngx_http_health_upstream_peer_data_t *hp, ngx_http_health_rr_snap_t *snap,
     ngx_uint_t nsnap, ngx_uint_t i);
@@ -158,6 +177,51 @@ ngx_http_health_upstream_map(ngx_cycle_t *cycle,
     hu->tracked = (k == nstatic);
 
     return NGX_OK;
+}
+
+
+/*
+ * A ramp ends at until (monotonic msec), or, with 0, each ramp of the
+ * group's peers under way ends slow_start after the peer came back (at a
+ * reload, which may change slow_start): the group's record keeps the
+ * latest end, so the requests know when no peer ramps.
+ */
+void
+ngx_http_health_upstream_ramp_extend(ngx_http_health_upstream_t *hu,
+    uint64_t until)
+{
+    uint64_t                        cur, returned;
+    ngx_uint_t                      i;
+    ngx_http_health_upstream_sh_t  *ush;
+
+    if (hu->slow_start == 0) {
+        return;
+    }
+
+    for (i = 0; until == 0 && i < hu->npeers; i++) {
+        returned = ngx_http_health_load(
+                       &ngx_http_health_peer_sh(hu->hmcf,
+                                                hu->first + i)->returned);
+
+        if (returned) {
+            until = ngx_max(until, returned + hu->slow_start);
+        }
+    }
+
+    if (until == 0) {
+        return;
+    }
+
+    ush = ngx_http_health_upstream_sh(hu->hmcf, hu->index);
+    cur = ngx_http_health_load(&ush->ramp_until);
+
+    while (cur < until
+           && !__atomic_compare_exchange_n(&ush->ramp_until, &cur, until, 0,
+                                           __ATOMIC_RELEASE,
+                                           __ATOMIC_RELAXED))
+    {
+        /* void */
+    }
 }
 
 
@@ -265,6 +329,8 @@ ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
     hp->rrp = rrp;
     hp->skipped = 0;
     hp->fail_open = 0;
+    hp->ramp_off = 0;
+    hp->nramped = 0;
     hp->request = r;
     hp->data = u->peer.data;
     hp->original_get_peer = u->peer.get;
@@ -302,7 +368,7 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_health_upstream_peer_data_t  *hp = data;
 
-    uint64_t                        ndown, logged;
+    uint64_t                        ndown, logged, ramp;
     ngx_int_t                       rc;
     ngx_uint_t                      i, n, nsnap;
     ngx_http_health_upstream_t     *hu;
@@ -342,11 +408,23 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
         ndown = 0;
     }
 
-    nsnap = ndown ? ngx_http_health_upstream_snap(hu, snap) : 0;
+    /* slow start: without it, or past the ramps, this load and a branch */
+    ramp = (hu->slow_start && hp->rrp)
+           ? ngx_http_health_upstream_ramping(hu, ush) : 0;
+
+    nsnap = (ndown || ramp) ? ngx_http_health_upstream_snap(hu, snap, ramp != 0)
+                            : 0;
 
     for (n = 0; /* void */ ; n++) {
 
         rc = hp->original_get_peer(pc, hp->data);
+
+        if (rc == NGX_BUSY && hp->nramped
+            && ngx_http_health_upstream_ramp_retry(hp))
+        {
+            /* nothing else is left: the ramping peer is better than none */
+            continue;
+        }
 
         if (rc == NGX_BUSY && hp->skipped
             && ngx_http_health_upstream_fail_open(pc, hp))
@@ -376,14 +454,42 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
 
         i = ngx_http_health_upstream_lookup(hu, pc->sockaddr);
 
-        if (ndown == 0 || i == NGX_HTTP_HEALTH_NO_PEER || n >= hu->npeers
-            || !ngx_http_health_peer_out(hmcf, hu->first + i))
+        if (i == NGX_HTTP_HEALTH_NO_PEER || n >= hu->npeers) {
+            break;
+        }
+
+        if (ndown && ngx_http_health_peer_out(hmcf, hu->first + i)) {
+            ngx_http_health_upstream_skip(pc, hp, snap, nsnap, i);
+            hp->skipped = 1;
+            continue;
+        }
+
+        if (ramp == 0) {
+            break;
+        }
+
+        if (hp->nramped && !hp->ramp_off && hu->peers[i].backup
+            && !hu->peers[hp->ramped[0]].backup)
         {
+            /*
+             * The primaries are used up but for a ramping one that was
+             * given back: it, not a backup, takes the request.
+             */
+            ngx_http_health_upstream_skip(pc, hp, snap, nsnap, i);
+
+            /*
+             * It is in the primary list, unless a re-resolve took it out
+             * meanwhile: then the balancer goes on with the backups.
+             */
+            (void) ngx_http_health_upstream_ramp_retry(hp);
+            continue;
+        }
+
+        if (!ngx_http_health_upstream_ramp_skip(hp, i, ramp)) {
             break;
         }
 
         ngx_http_health_upstream_skip(pc, hp, snap, nsnap, i);
-        hp->skipped = 1;
     }
 
     hp->index = i;
@@ -400,7 +506,7 @@ ngx_http_health_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
  */
 static ngx_uint_t
 ngx_http_health_upstream_snap(ngx_http_health_upstream_t *hu,
-    ngx_http_health_rr_snap_t *snap)
+    ngx_http_health_rr_snap_t *snap, ngx_uint_t all)
 {
     ngx_uint_t                    k, n;
     ngx_http_upstream_rr_peer_t  *rr;
@@ -410,7 +516,8 @@ ngx_http_health_upstream_snap(ngx_http_health_upstream_t *hu,
     for (k = 0; k < hu->npeers && n < NGX_HTTP_HEALTH_SNAPS; k++) {
         rr = hu->peers[k].rr;
 
-        if (rr == NULL || !ngx_http_health_peer_out(hu->hmcf, hu->first + k))
+        if (rr == NULL
+            || (!all && !ngx_http_health_peer_out(hu->hmcf, hu->first + k)))
         {
             continue;
         }
@@ -422,6 +529,165 @@ ngx_http_health_upstream_snap(ngx_http_health_upstream_t *hu,
     }
 
     return n;
+}
+
+
+/*
+ * Whether a peer of the group ramps now: the group's record holds the end
+ * of its last ramp, cleared by the first request past it, so after a ramp
+ * the requests are back to the one load.  The time now (monotonic msec),
+ * or 0.
+ */
+static uint64_t
+ngx_http_health_upstream_ramping(ngx_http_health_upstream_t *hu,
+    ngx_http_health_upstream_sh_t *ush)
+{
+    uint64_t  until, now;
+
+    until = ngx_http_health_load(&ush->ramp_until);
+
+    if (until == 0) {
+        return 0;
+    }
+
+    now = ngx_http_health_monotonic_usec() / 1000;
+
+    if (now < until) {
+        return now;
+    }
+
+    (void) __atomic_compare_exchange_n(&ush->ramp_until, &until, 0, 0,
+                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+
+    return 0;
+}
+
+
+/*
+ * The balancer chose peer i during a ramp: the request takes it for the
+ * share elapsed/slow_start of the times it is chosen.  Deterministic error
+ * diffusion per worker (the credit grows by the elapsed milliseconds at
+ * each choice and pays slow_start for each one taken), so over any run of
+ * choices the peers taken are the sum of those shares to within one.
+ */
+static ngx_uint_t
+ngx_http_health_upstream_ramp_skip(ngx_http_health_upstream_peer_data_t *hp,
+    ngx_uint_t i, uint64_t now)
+{
+    ngx_msec_t                   elapsed;
+    ngx_http_health_peer_t      *peer;
+    ngx_http_health_upstream_t  *hu;
+
+    hu = hp->upstream;
+
+    if (hp->ramp_off || hp->nramped == NGX_HTTP_HEALTH_RAMPED) {
+        return 0;
+    }
+
+    elapsed = ngx_http_health_ramp_elapsed(hu, i, now);
+
+    if (elapsed >= hu->slow_start) {
+        return 0;
+    }
+
+    peer = &hu->peers[i];
+    peer->ramp_credit += elapsed;
+
+    if (peer->ramp_credit >= hu->slow_start) {
+        peer->ramp_credit -= hu->slow_start;
+        return 0;
+    }
+
+    hp->ramped[hp->nramped++] = i;
+
+    return 1;
+}
+
+
+/*
+ * No peer is left for the request but the ramping ones it gave back: they
+ * become candidates again, in the list the balancer is on or, when it
+ * moved on to the backups, in the primary one with everything else there
+ * marked tried.  Once a request.
+ */
+static ngx_uint_t
+ngx_http_health_upstream_ramp_retry(ngx_http_health_upstream_peer_data_t *hp)
+{
+    uintptr_t                          m;
+    ngx_uint_t                         i, n, cleared;
+    ngx_http_upstream_rr_peer_t       *rr;
+    ngx_http_upstream_rr_peers_t      *primary;
+    ngx_http_upstream_rr_peer_data_t  *rrp;
+
+    rrp = hp->rrp;
+
+    if (rrp == NULL || hp->ramp_off) {
+        return 0;
+    }
+
+    hp->ramp_off = 1;
+
+    primary = hp->upstream->uscf->peer.data;
+    cleared = 0;
+
+    ngx_http_upstream_rr_peers_rlock(primary);
+
+    for (rr = rrp->peers->peer, i = 0; rr; rr = rr->next, i++) {
+        if (ngx_http_health_upstream_ramped(hp, rr)) {
+            rrp->tried[i / (8 * sizeof(uintptr_t))]
+                &= ~((uintptr_t) 1 << i % (8 * sizeof(uintptr_t)));
+            cleared++;
+        }
+    }
+
+    if (cleared == 0 && rrp->peers != primary) {
+
+        for (rr = primary->peer; rr; rr = rr->next) {
+            cleared += ngx_http_health_upstream_ramped(hp, rr);
+        }
+
+        /* the marks are written only if a ramped peer is there */
+        for (rr = cleared ? primary->peer : NULL, i = 0; rr;
+             rr = rr->next, i++)
+        {
+            n = i / (8 * sizeof(uintptr_t));
+            m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
+
+            if (ngx_http_health_upstream_ramped(hp, rr)) {
+                rrp->tried[n] &= ~m;
+
+            } else {
+                rrp->tried[n] |= m;
+            }
+        }
+
+        if (cleared) {
+            rrp->peers = primary;
+        }
+    }
+
+    ngx_http_upstream_rr_peers_unlock(primary);
+
+    return cleared != 0;
+}
+
+
+/* whether the request gave back the peer for its ramp */
+static ngx_uint_t
+ngx_http_health_upstream_ramped(ngx_http_health_upstream_peer_data_t *hp,
+    ngx_http_upstream_rr_peer_t *rr)
+{
+    ngx_uint_t  k, j;
+
+    k = ngx_http_health_upstream_lookup(hp->upstream, rr->sockaddr);
+
+    for (j = 0; k != NGX_HTTP_HEALTH_NO_PEER && j < hp->nramped; j++) {
+        if (hp->ramped[j] == k) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

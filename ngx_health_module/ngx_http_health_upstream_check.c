@@ -481,6 +481,7 @@ ngx_http_health_check_pass(ngx_http_health_peer_t *peer,
     ngx_http_health_peer_sh_t *psh, ngx_http_health_upstream_sh_t *ush)
 {
     uint32_t                     state;
+    uint64_t                     now;
     ngx_http_health_upstream_t  *hu;
 
     hu = peer->upstream;
@@ -499,6 +500,21 @@ ngx_http_health_check_pass(ngx_http_health_peer_t *peer,
 
     if (state == NGX_HTTP_HEALTH_PEER_OUT) {
         __atomic_fetch_sub(&ush->ndown, 1, __ATOMIC_RELEASE);
+
+        /* back from out of rotation: its slow start, if any, begins */
+        now = ngx_max(ngx_http_health_monotonic_usec() / 1000, 1);
+        __atomic_store_n(&psh->returned, now, __ATOMIC_RELEASE);
+        ngx_http_health_upstream_ramp_extend(hu, now + hu->slow_start);
+
+        if (hu->slow_start) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "health: peer %V of upstream \"%V\" passed %ui "
+                          "checks, back in rotation, its share ramping up "
+                          "over slow_start=%Mms",
+                          &peer->name, &hu->name, hu->conf->passes,
+                          hu->slow_start);
+            return;
+        }
 
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "health: peer %V of upstream \"%V\" passed %ui "

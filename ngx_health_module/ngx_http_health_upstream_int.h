@@ -101,6 +101,8 @@ typedef struct {
     uint64_t                     rtt_sum_us;     /* of every check */
     uint32_t                     observed;       /* consecutive, observe= */
     uint32_t                     cause;          /* NGX_HTTP_HEALTH_CAUSE_* */
+    uint64_t                     returned;       /* monotonic msec, back in
+                                                    rotation from out */
 } ngx_http_health_peer_sh_t;
 
 
@@ -119,7 +121,8 @@ typedef struct {
     uint64_t                     first;
     uint64_t                     npeers;
     uint64_t                     max_ejected;    /* %, newest config */
-    u_char                       pad[NGX_HTTP_HEALTH_CACHE_LINE - 56];
+    uint64_t                     ramp_until;     /* monotonic msec, 0 none */
+    u_char                       pad[2 * NGX_HTTP_HEALTH_CACHE_LINE - 64];
 } ngx_http_health_upstream_sh_t;
 
 
@@ -186,6 +189,7 @@ typedef struct {
     ngx_uint_t                   max_ejected;    /* percent */
     ngx_uint_t                   observe;        /* OBSERVE_* bits */
     ngx_uint_t                   observe_fails;
+    ngx_msec_t                   slow_start;     /* 0: off */
     ngx_uint_t                   nranges;
     ngx_http_health_range_t      ranges[NGX_HTTP_HEALTH_MAX_RANGES];
     ngx_array_t                 *match_headers;  /* ngx_http_health_match_t */
@@ -212,6 +216,7 @@ typedef struct {
     unsigned                     backup:1;
     unsigned                     down:1;         /* "down" in the config */
     ngx_http_upstream_rr_peer_t *rr;             /* live, per worker */
+    uint64_t                     ramp_credit;    /* per worker, msec */
 #if (NGX_HTTP_HEALTH_RESOLVE)
     ngx_http_health_rslot_sh_t  *slot;           /* of a resolve line */
     unsigned                     live:1;         /* per worker, at sync */
@@ -243,6 +248,7 @@ struct ngx_http_health_upstream_s {
     ngx_uint_t                           npeers;
     ngx_uint_t                           nchecked;  /* not marked down */
     ngx_uint_t                           observe;   /* 0 without checks */
+    ngx_msec_t                           slow_start;  /* 0: off */
     ngx_http_health_peer_t              *peers;
     ngx_str_t                            request;  /* of the check */
     uint64_t                             hash;     /* name and peers */
@@ -305,6 +311,28 @@ ngx_http_health_peer_out(ngx_http_health_main_conf_t *hmcf, ngx_uint_t g)
 {
     return ngx_http_health_load(&ngx_http_health_peer_sh(hmcf, g)->down)
            == NGX_HTTP_HEALTH_PEER_OUT;
+}
+
+
+/*
+ * How far peer i of a group is into its slow start at now (monotonic
+ * msec): the milliseconds since it came back into rotation from out of
+ * it, or slow_start itself when it is not ramping (or slow start is off).
+ */
+static ngx_inline ngx_msec_t
+ngx_http_health_ramp_elapsed(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    uint64_t now)
+{
+    uint64_t  returned;
+
+    returned = ngx_http_health_load(
+                   &ngx_http_health_peer_sh(hu->hmcf, hu->first + i)->returned);
+
+    if (returned == 0 || now >= returned + hu->slow_start) {
+        return hu->slow_start;
+    }
+
+    return now > returned ? (ngx_msec_t) (now - returned) : 0;
 }
 
 
@@ -398,6 +426,8 @@ ngx_int_t ngx_http_health_upstream_map(ngx_cycle_t *cycle,
     ngx_http_health_upstream_t *hu);
 ngx_int_t ngx_http_health_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
+void ngx_http_health_upstream_ramp_extend(ngx_http_health_upstream_t *hu,
+    uint64_t until);
 
 
 #endif /* _NGX_HTTP_HEALTH_UPSTREAM_INT_H_INCLUDED_ */

@@ -16,10 +16,14 @@
 #include "ngx_http_health_upstream_int.h"
 
 
+#define ngx_http_health_put(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
+
+
 /* a peer's figures for a scrape, read once for all the families */
 typedef struct {
     const char                  *state;      /* NULL: not listed */
     ngx_uint_t                   kept;       /* kept in by max_ejected */
+    ngx_uint_t                   ramp;       /* 1/10000 of the share */
     uint64_t                     requests;   /* attempts with a response */
     uint64_t                     failed;
     uint64_t                     fails;      /* nginx's, all workers */
@@ -47,6 +51,11 @@ static ngx_int_t ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     ngx_http_health_upstream_t *hu, ngx_uint_t i,
     ngx_http_health_peer_sh_t *psh, const char *state,
     ngx_http_health_stats_t *st, ngx_uint_t first);
+static ngx_uint_t ngx_http_health_peer_ramp(ngx_http_health_upstream_t *hu,
+    ngx_uint_t i, ngx_http_health_peer_sh_t *psh, ngx_msec_t *left);
+static u_char *ngx_http_health_peer_slow_start(u_char *p,
+    ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh);
 
 
 /* the state of a peer for the report: ours first, then nginx's own */
@@ -99,6 +108,64 @@ ngx_http_health_peer_kept(ngx_http_health_upstream_t *hu,
 {
     return hu->conf && state[0] == 'u' && state[2] == 'h'
            && ngx_http_health_load(&psh->down) == NGX_HTTP_HEALTH_PEER_KEPT;
+}
+
+
+/*
+ * The share of its balancer's choices a peer takes, in 1/10000: 0 out of
+ * rotation by its checks, the elapsed part of slow_start while it ramps
+ * (and the time left of it), 10000 otherwise.
+ */
+static ngx_uint_t
+ngx_http_health_peer_ramp(ngx_http_health_upstream_t *hu, ngx_uint_t i,
+    ngx_http_health_peer_sh_t *psh, ngx_msec_t *left)
+{
+    ngx_msec_t  elapsed;
+
+    *left = 0;
+
+    if (ngx_http_health_peer_out(hu->hmcf, hu->first + i)) {
+        return 0;
+    }
+
+    if (hu->slow_start == 0) {
+        return 10000;
+    }
+
+    elapsed = ngx_http_health_ramp_elapsed(hu, i,
+                                ngx_http_health_monotonic_usec() / 1000);
+
+    *left = hu->slow_start - elapsed;
+
+    return (uint64_t) elapsed * 10000 / hu->slow_start;
+}
+
+
+/* ,"slow_start":{...} of a ramping peer; at most 128 bytes */
+static u_char *
+ngx_http_health_peer_slow_start(u_char *p, ngx_http_health_upstream_t *hu,
+    ngx_uint_t i, ngx_http_health_peer_sh_t *psh)
+{
+    uint64_t     until;
+    ngx_uint_t   ramp;
+    ngx_msec_t   left;
+    ngx_time_t  *tp;
+
+    ramp = ngx_http_health_peer_ramp(hu, i, psh, &left);
+
+    if (left == 0) {
+        return p;
+    }
+
+    tp = ngx_timeofday();
+    until = (uint64_t) tp->sec * 1000 + tp->msec + left;
+
+    p = ngx_http_health_put(p, ",\"slow_start\":{\"until\":\"");
+    p = ngx_http_health_iso8601(p, (time_t) (until / 1000), until % 1000);
+
+    return ngx_sprintf(p, "\",\"seconds_left\":%M.%03M,\"weight_pct\":%ui,"
+                       "\"ratio\":0.%04ui}", left / 1000, left % 1000,
+                       ramp / 100, ramp);
 }
 
 
@@ -160,9 +227,6 @@ ngx_http_health_peer_event(ngx_http_health_report_t *rep,
 }
 
 
-#define ngx_http_health_put(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
-
-
 /*
  * A peer's object, written as text like a zone's (see the status): the
  * keys and their order are those the jansson tree had.
@@ -189,7 +253,8 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     text = &rep->upstreams_text;
 
     b = ngx_http_health_text_room(rep->pool, text,
-                                  6 * name->len + 1280 + 13 * NGX_INT64_LEN
+                                  6 * name->len + 1280 + 128
+                                  + 13 * NGX_INT64_LEN
                                   + 3 * NGX_HTTP_HEALTH_NUMBER_LEN
                                   + NGX_HTTP_HEALTH_CHECK_NRESULTS
                                     * (32 + NGX_INT64_LEN));
@@ -241,6 +306,10 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
             p = ngx_sprintf(p, ",\"reason\":\"%ui failed checks\"",
                             hu->conf->fails);
         }
+    }
+
+    if (hu->slow_start && state[0] != 'd') {
+        p = ngx_http_health_peer_slow_start(p, hu, i, psh);
     }
 
     p = ngx_http_health_put(p, ",\"requests\":");
@@ -583,6 +652,7 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
     uint64_t                       cum;
     ngx_buf_t                     *b;
     ngx_uint_t                     u, i, k, f, g, nu;
+    ngx_msec_t                     left;
     ngx_http_health_text_t        *text;
     ngx_http_health_stats_t       *st;
     ngx_http_health_peer_sh_t     *psh;
@@ -628,7 +698,12 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
         "# HELP nginx_health_upstream_peer_check_last_duration_seconds Round "
         "trip of a peer's last active health check.\n"
         "# TYPE nginx_health_upstream_peer_check_last_duration_seconds "
-        "gauge\n"
+        "gauge\n",
+        "# HELP nginx_health_upstream_peer_slow_start_ratio The share of "
+        "the balancer's choices of a peer it takes: from 0 to 1 during its "
+        "slow start, 1 otherwise, 0 while out of rotation by its checks; "
+        "only for groups with health_check.\n"
+        "# TYPE nginx_health_upstream_peer_slow_start_ratio gauge\n"
     };
 
     hmcf = humcf->hmcf;
@@ -741,6 +816,9 @@ ngx_http_health_upstream_prometheus(ngx_http_health_report_t *rep,
                 pr->results[k] = ngx_http_health_load(&psh->results[k]);
                 pr->checks += pr->results[k];
             }
+            pr->ramp = hu[u].conf
+                       ? ngx_http_health_peer_ramp(&hu[u], i, psh, &left)
+                       : 0;
 
             ngx_http_health_shm_read(hmcf,
                     ngx_http_health_peer_block(hmcf, hu[u].first + i), st, 1);
@@ -835,7 +913,8 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
         "nginx_health_upstream_peer_fails_total",
         "nginx_health_upstream_peer_checks_total",
         "nginx_health_upstream_peer_check_duration_seconds_sum",
-        "nginx_health_upstream_peer_check_last_duration_seconds"
+        "nginx_health_upstream_peer_check_last_duration_seconds",
+        "nginx_health_upstream_peer_slow_start_ratio"
     };
 
 #define ngx_http_health_labels(p, name)                                       \
@@ -955,6 +1034,22 @@ ngx_http_health_prom_peer(ngx_http_health_main_conf_t *hmcf, ngx_uint_t f,
         ngx_http_health_labels(p, names[f]);
         p = ngx_http_health_put(p, "\"} ");
         p += health_hist_format_seconds(pr->rtt_us, (char *) p, 32);
+        break;
+
+    case 11:
+        if (pr->kept == 0) {
+            return p;
+        }
+
+        ngx_http_health_labels(p, names[f]);
+
+        if (pr->ramp == 0 || pr->ramp >= 10000) {
+            p = ngx_http_health_put(p, "\"} ");
+            *p++ = pr->ramp ? '1' : '0';
+
+        } else {
+            p = ngx_sprintf(p, "\"} 0.%04ui", pr->ramp);
+        }
         break;
 
     default: /* 5 */

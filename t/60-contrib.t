@@ -55,6 +55,7 @@ my %DESIGN = (
     nginx_health_upstream_peer_checks_total                  => 'counter',
     nginx_health_upstream_peer_check_duration_seconds        => 'summary',
     nginx_health_upstream_peer_check_last_duration_seconds   => 'gauge',
+    nginx_health_upstream_peer_slow_start_ratio              => 'gauge',
 );
 
 # The directives of the design, for the example configurations.
