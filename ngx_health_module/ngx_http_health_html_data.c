@@ -12,7 +12,7 @@
 
 const char  ngx_http_health_html_csp[] =
     "default-src 'none'; "
-    "script-src 'sha256-WKQ5OaebNlquxcqGyrk6AAKwJyJW6jgWVw6UBzwqTXE='; "
+    "script-src 'sha256-8f6jQcBNy6EI/9arzYkYF+nBucHXoxJFIGop4oUqSHg='; "
     "style-src 'sha256-sFmyhFERiCEB/tb77Ju9j5ASG334oEa8n4ZcjdBWU/8='; "
     "connect-src 'self'; "
     "img-src data:; "
@@ -1208,6 +1208,12 @@ const u_char  ngx_http_health_html[] =
     "    if (p.kept_by_limit === true) {\n"
     "      return h(\"span\", { title: typeof p.kept_reason === \"string\" \? p.kept_reason : \"\" },\n"
     "        pill(\"degraded\", String(p.state || \"unhealthy\") + \", kept in by max_ejected\"));\n"
+    "    }\n"
+    "    if (isObj(p.slow_start) && isNum(p.slow_start.weight_pct)) {\n"
+    "      return h(\"span\", { title: \"slow_start: its share ramps up until \"\n"
+    "                                + (typeof p.slow_start.until === \"string\" \? p.slow_start.until : \"\?\") },\n"
+    "        pill(\"degraded\", String(p.state || \"up\") + \", ramping up: \"\n"
+    "             + fmt(p.slow_start.weight_pct, 0) + \" %\"));\n"
     "    }\n"
     "    return pill(peerStatus(p.state), String(p.state || \"unknown\"));\n"
     "  }\n"

@@ -136,6 +136,14 @@ my $full = JSON::PP->new->canonical->encode({
                              last_passed => JSON::PP::false,
                              last_error => 'status not accepted',
                              last_rtt_ms => 1.5 } },
+        # issue 15: back in rotation, its share ramping up (slow_start)
+        { server => '127.0.0.1:8084', state => 'up', requests => 5,
+          fails => 0, latency_ms => { p95 => 20 },
+          slow_start => { until => '2026-11-22T10:31:00.000Z',
+                          seconds_left => 12.5, weight_pct => 37,
+                          ratio => 0.375 },
+          health_checks => { checks => 120, fails => 40,
+                             last_passed => JSON::PP::true } },
     ], max_ejected => 1, ejected => 1, kept_by_limit => 1 } },
 });
 (my $full_conf = $full) =~ s/'/\\'/g;
@@ -374,12 +382,14 @@ like($dom, qr/id="upstreams-panel"(?! hidden)/, 'full: upstreams shown');
 like($dom, qr/<h3>app<\/h3>/, 'full: upstream app by name');
 like($dom, qr/<code>127\.0\.0\.1:8082<\/code>.*?unhealthy/s,
      'full: a peer with its state');
-like($dom, qr/1 of 3 peers up, 1 failing but kept in by max_ejected/,
+like($dom, qr/2 of 4 peers up, 1 failing but kept in by max_ejected/,
      'full: peers up, and the ones kept in by max_ejected');
 like($dom, qr/<tr class="s-degraded"><th scope="row"><code>127\.0\.0\.1:8083<\/code>.*?title="fails its health checks, kept in rotation by max_ejected=50%: at most 1 of 3 peers may be out at once".*?unhealthy, kept in by max_ejected/s,
      'full: the kept-in peer is degraded, says so, and why on hover');
 like($dom, qr/<code>127\.0\.0\.1:8083<\/code>.*?failed: status not accepted \S+ HTTP 503 \S+ 1\.5 ms/s,
      'full: the last check\'s error, status and round trip');
+like($dom, qr/<code>127\.0\.0\.1:8084<\/code>.*?title="slow_start: its share ramps up until 2026-11-22T10:31:00\.000Z".*?up, ramping up: 37 %/s,
+     'full: a peer in its slow start says how far its share has ramped');
 like($dom, qr/<code>zone:api:latency_p95<\/code>.*?pending unhealthy at 10:31:30 UTC \S+ held 300 s/s,
      'full: a held check says what is pending, when, and how long it held');
 like($dom, qr/id="database-panel"(?! hidden)/, 'full: database shown');
