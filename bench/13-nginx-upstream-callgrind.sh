@@ -11,8 +11,11 @@
 # Each variant runs twice, with N1 and N2 requests; (Ir(N2) - Ir(N1)) /
 # (N2 - N1) cancels start-up and shutdown.
 #
-# No health_check in the measured configuration: active checks cost per
-# interval, not per request, and would not cancel between the two runs.
+# Two module variants: "module", a group without health_check (passive
+# statistics and the wrapper only), and "checked", the same group with
+# health_check and every per-request feature of it on (slow_start, observe
+# of 5xx and timeouts, max_ejected): interval=1d, so the one check at
+# start-up is the same in both runs and cancels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -55,10 +58,13 @@ EOC
     -e "$out/backend/logs/error.log"
 trap 'kill -QUIT $(cat "$out/backend/nginx.pid") 2>/dev/null || true' EXIT
 
-write_conf() {     # $1: stock|module
-    local load=''
-    if [ "$1" = module ]; then
+write_conf() {     # $1: stock|module|checked
+    local load='' check=''
+    if [ "$1" != stock ]; then
         load="load_module $MODULE;"
+    fi
+    if [ "$1" = checked ]; then
+        check="health_check interval=1d timeout=1s slow_start=30s observe=5xx,timeout max_ejected=50%;"
     fi
     cat > "$out/$1.conf" <<EOC
 $load
@@ -75,6 +81,7 @@ http {
     upstream app {
         server 127.0.0.1:$bport;
         keepalive 4;
+        $check
     }
     server {
         listen 127.0.0.1:$port;
@@ -94,7 +101,7 @@ measure() {     # $1: variant, $2: requests
 }
 
 declare -A per
-for v in stock module; do
+for v in stock module checked; do
     write_conf $v
     a=$(measure $v "$N1")
     b=$(measure $v "$N2")
@@ -116,6 +123,9 @@ own() {     # $1: callgrind file
 own_a=$(own "$out/callgrind.module.$N1")
 own_b=$(own "$out/callgrind.module.$N2")
 own_per=$(( (own_b - own_a) / (N2 - N1) ))
+own_a=$(own "$out/callgrind.checked.$N1")
+own_b=$(own "$out/callgrind.checked.$N2")
+own_chk=$(( (own_b - own_a) / (N2 - N1) ))
 
 perl -e 'my ($s, $m, $o) = @ARGV;
     printf "callgrind upstream: stock %d, module with peer statistics and " .
@@ -125,3 +135,13 @@ perl -e 'my ($s, $m, $o) = @ARGV;
     printf "callgrind upstream: the module'"'"'s own functions run %d " .
         "instructions/proxied request (%.2f%% of stock)\n", $o, $o / $s * 100' \
     "${per[stock]}" "${per[module]}" "$own_per" | tee "$out/result.txt"
+
+perl -e 'my ($s, $m, $o) = @ARGV;
+    printf "callgrind upstream: stock %d, module with health_check " .
+        "(slow_start, observe, max_ejected) %d instructions/proxied request: " .
+        "ratio %.4f (%+.2f%%, %+d instructions; goal <= +2%%)\n",
+        $s, $m, $m / $s, ($m / $s - 1) * 100, $m - $s;
+    printf "callgrind upstream: with health_check the module'"'"'s own " .
+        "functions run %d instructions/proxied request (%.2f%% of stock)\n",
+        $o, $o / $s * 100' \
+    "${per[stock]}" "${per[checked]}" "$own_chk" | tee -a "$out/result.txt"
