@@ -64,6 +64,57 @@ typedef struct SlowRow
 	double		ms;
 } SlowRow;
 
+/* a process of the server by its pid, for the wait event and vacuum flag */
+typedef struct ProcByPid
+{
+	int			pid;
+	PGPROC	   *proc;
+} ProcByPid;
+
+static int
+proc_by_pid_cmp(const void *x, const void *y)
+{
+	int			a = ((const ProcByPid *) x)->pid;
+	int			b = ((const ProcByPid *) y)->pid;
+
+	return (a > b) - (a < b);
+}
+
+/*
+ * Every PGPROC in use, sorted by pid, in one pass over ProcGlobal's array
+ * and without ProcArrayLock: BackendPidGetProc() takes the lock and walks
+ * the array once per call, which made the session scan quadratic in the
+ * number of sessions.  What is read here is read racily anyway (a
+ * backend sets its wait event at will); a slot taken over by another
+ * process in between has another pid and is simply not matched.
+ */
+static ProcByPid *
+health_procs_by_pid(int *nprocs)
+{
+	uint32		i;
+	uint32		all = ProcGlobal->allProcCount;
+	ProcByPid  *procs = palloc(sizeof(ProcByPid) * Max(all, 1));
+	int			n = 0;
+
+	for (i = 0; i < all; i++)
+	{
+		PGPROC	   *proc = &ProcGlobal->allProcs[i];
+		int			pid = *((volatile int *) &proc->pid);
+
+		if (pid <= 0)
+			continue;
+
+		procs[n].pid = pid;
+		procs[n].proc = proc;
+		n++;
+	}
+
+	qsort(procs, n, sizeof(ProcByPid), proc_by_pid_cmp);
+	*nprocs = n;
+
+	return procs;
+}
+
 void
 health_activity_collect(HealthActivity *a)
 {
@@ -71,6 +122,8 @@ health_activity_collect(HealthActivity *a)
 	int			i;
 	Oid			me = GetUserId();
 	bool		read_all;
+	ProcByPid  *procs;
+	int			nprocs;
 
 	read_all = has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
 
@@ -79,13 +132,16 @@ health_activity_collect(HealthActivity *a)
 	memset(a, 0, sizeof(HealthActivity));
 	a->now = GetCurrentTimestamp();
 	a->backends = palloc0(sizeof(HealthBackend) * Max(n, 1));
+	procs = health_procs_by_pid(&nprocs);
 
 	for (i = 1; i <= n; i++)
 	{
 		LocalPgBackendStatus *local = health_local_beentry(i);
 		PgBackendStatus *be;
 		HealthBackend *b;
-		PGPROC	   *proc;
+		PGPROC	   *proc = NULL;
+		ProcByPid	key;
+		ProcByPid  *found;
 
 		if (local == NULL)
 			continue;
@@ -109,7 +165,11 @@ health_activity_collect(HealthActivity *a)
 		 * it only tells whether to ask the lock manager, whose view
 		 * (pg_locks) is open to everyone.  It is never shown for them.
 		 */
-		proc = BackendPidGetProc(b->pid);
+		key.pid = b->pid;
+		found = bsearch(&key, procs, nprocs, sizeof(ProcByPid),
+						proc_by_pid_cmp);
+		if (found != NULL)
+			proc = found->proc;
 		if (proc != NULL)
 		{
 			b->wait_event_info = HEALTH_READ_ONCE_U32(proc->wait_event_info);
@@ -142,6 +202,8 @@ health_activity_collect(HealthActivity *a)
 		b->state_change = be->st_state_start_timestamp;
 		b->activity_raw = be->st_activity_raw;
 	}
+
+	pfree(procs);
 }
 
 const HealthBackend *
