@@ -19,6 +19,12 @@
 
 
 static void ngx_http_health_check_write(ngx_event_t *wev);
+#if (NGX_HTTP_SSL)
+static void ngx_http_health_check_ssl(ngx_http_health_peer_t *peer,
+    ngx_connection_t *c);
+static void ngx_http_health_check_ssl_handshaked(ngx_connection_t *c);
+#endif
+static void ngx_http_health_check_close(ngx_connection_t *c);
 static void ngx_http_health_check_read(ngx_event_t *rev);
 static void ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     ngx_http_health_check_result_e result, ngx_uint_t code);
@@ -35,8 +41,39 @@ const char  *ngx_http_health_check_reasons[] = {
     "timed out",
     "closed before a status line",
     "invalid status line",
-    "status not accepted"
+    "status not accepted",
+    "tls handshake failed",
+    "certificate verify failed"
 };
+
+
+#if (NGX_HTTP_SSL) && !defined X509_V_ERR_HOSTNAME_MISMATCH
+#define X509_V_ERR_HOSTNAME_MISMATCH  62
+#endif
+
+
+/*
+ * The reason of a failed check, at most NGX_HTTP_HEALTH_REASON_LEN
+ * bytes of ASCII: a certificate that fails verification says why, in
+ * OpenSSL's words.
+ */
+u_char *
+ngx_http_health_check_reason(u_char *buf, uint32_t result, uint32_t code,
+    uint32_t tls_error)
+{
+    result = ngx_min(result, NGX_HTTP_HEALTH_CHECK_LAST);
+
+#if (NGX_HTTP_SSL)
+    if (result == NGX_HTTP_HEALTH_CHECK_TLS_VERIFY && tls_error) {
+        return ngx_snprintf(buf, NGX_HTTP_HEALTH_REASON_LEN, "%s: %s",
+                            ngx_http_health_check_reasons[result],
+                            X509_verify_cert_error_string(tls_error));
+    }
+#endif
+
+    return ngx_snprintf(buf, NGX_HTTP_HEALTH_REASON_LEN, "%s",
+                        ngx_http_health_check_reasons[result]);
+}
 
 
 /* leases this worker holds are free at once for the others */
@@ -140,6 +177,7 @@ ngx_http_health_check_timer(ngx_event_t *ev)
     peer->sent = 0;
     peer->received = 0;
     peer->err = 0;
+    peer->tls_error = 0;
     peer->deadline = ngx_current_msec + hu->conf->timeout;
 
     rc = ngx_event_connect_peer(&peer->pc);
@@ -189,6 +227,13 @@ ngx_http_health_check_write(ngx_event_t *wev)
         return;
     }
 
+#if (NGX_HTTP_SSL)
+    if (hu->conf->ssl && c->ssl == NULL) {
+        ngx_http_health_check_ssl(peer, c);
+        return;
+    }
+#endif
+
     while (peer->sent < hu->request.len) {
         n = c->send(c, hu->request.data + peer->sent,
                     hu->request.len - peer->sent);
@@ -226,6 +271,145 @@ ngx_http_health_check_write(ngx_event_t *wev)
     if (c->read->ready) {
         ngx_http_health_check_read(c->read);
     }
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * Connected: the handshake, as nginx's upstream does it, under the timer
+ * of the check's write event, which bounds connect, handshake and request.
+ */
+static void
+ngx_http_health_check_ssl(ngx_http_health_peer_t *peer, ngx_connection_t *c)
+{
+    int                                   err;
+    socklen_t                             len;
+    ngx_int_t                             rc;
+    ngx_http_health_upstream_srv_conf_t  *hucf;
+
+    hucf = peer->upstream->conf;
+
+    /* a refused connect is a failed connect, not a failed handshake */
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err) {
+        peer->err = err;
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+        return;
+    }
+
+    if (ngx_ssl_create_connection(hucf->ssl, c,
+                                  NGX_SSL_BUFFER|NGX_SSL_CLIENT)
+        != NGX_OK)
+    {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_HANDSHAKE,
+                                   0);
+        return;
+    }
+
+    /* as per RFC 6066, no literal IPv4 or IPv6 address */
+    if (hucf->ssl_server_name && hucf->ssl_name.len
+        && hucf->ssl_name.data[0] != '['
+        && ngx_inet_addr(hucf->ssl_name.data, hucf->ssl_name.len)
+           == INADDR_NONE
+        && SSL_set_tlsext_host_name(c->ssl->connection,
+                                    (char *) hucf->ssl_name.data)
+           == 0)
+    {
+        ngx_ssl_error(NGX_LOG_ERR, c->log, 0,
+                      "SSL_set_tlsext_host_name(\"%s\") failed",
+                      hucf->ssl_name.data);
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_HANDSHAKE,
+                                   0);
+        return;
+    }
+
+    rc = ngx_ssl_handshake(c);
+
+    if (rc == NGX_AGAIN) {
+        c->ssl->handler = ngx_http_health_check_ssl_handshaked;
+        return;
+    }
+
+    ngx_http_health_check_ssl_handshaked(c);
+}
+
+
+static void
+ngx_http_health_check_ssl_handshaked(ngx_connection_t *c)
+{
+    long                                  rc;
+    ngx_http_health_peer_t               *peer;
+    ngx_http_health_upstream_srv_conf_t  *hucf;
+
+    peer = c->data;
+    hucf = peer->upstream->conf;
+
+    if (c->read->timedout || c->write->timedout) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TIMEOUT, 0);
+        return;
+    }
+
+    if (!c->ssl->handshaked) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_HANDSHAKE,
+                                   0);
+        return;
+    }
+
+    if (hucf->ssl_verify) {
+        rc = SSL_get_verify_result(c->ssl->connection);
+
+        if (rc != X509_V_OK) {
+            peer->tls_error = (uint32_t) rc;
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_VERIFY,
+                                       0);
+            return;
+        }
+
+        if (ngx_ssl_check_host(c, &hucf->ssl_name) != NGX_OK) {
+            peer->tls_error = X509_V_ERR_HOSTNAME_MISMATCH;
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_VERIFY,
+                                       0);
+            return;
+        }
+    }
+
+    c->read->handler = ngx_http_health_check_read;
+    c->write->handler = ngx_http_health_check_write;
+
+    ngx_http_health_check_write(c->write);
+}
+
+#endif
+
+
+/*
+ * A TLS connection says close_notify without waiting for the peer's; a
+ * full socket buffer finishes it later, for a second at most.
+ */
+static void
+ngx_http_health_check_close(ngx_connection_t *c)
+{
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+
+        if (ngx_ssl_shutdown(c) == NGX_AGAIN) {
+            c->ssl->handler = ngx_http_health_check_close;
+            c->data = NULL;
+            ngx_add_timer(c->write, 1000);
+            return;
+        }
+    }
+#endif
+
+    ngx_close_connection(c);
 }
 
 
@@ -329,7 +513,7 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     ngx_http_health_upstream_sh_t  *ush;
 
     if (peer->pc.connection) {
-        ngx_close_connection(peer->pc.connection);
+        ngx_http_health_check_close(peer->pc.connection);
         peer->pc.connection = NULL;
     }
 
@@ -360,6 +544,7 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     ngx_http_health_add(&psh->checks, 1);
     __atomic_store_n(&psh->last_code, (uint32_t) code, __ATOMIC_RELAXED);
     __atomic_store_n(&psh->last_result, (uint32_t) result, __ATOMIC_RELAXED);
+    __atomic_store_n(&psh->last_tls_error, peer->tls_error, __ATOMIC_RELAXED);
 
     if (result == NGX_HTTP_HEALTH_CHECK_OK) {
         __atomic_store_n(&psh->last_passed, 1, __ATOMIC_RELAXED);
@@ -435,7 +620,7 @@ ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
     ngx_http_health_peer_sh_t *psh, ngx_http_health_upstream_sh_t *ush,
     ngx_http_health_check_result_e result, ngx_uint_t code)
 {
-    u_char                       reason[64];
+    u_char                       reason[NGX_HTTP_HEALTH_REASON_LEN + 1];
     uint32_t                     state;
     uint64_t                     n;
     ngx_uint_t                   max;
@@ -452,8 +637,8 @@ ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
         *ngx_snprintf(reason, sizeof(reason) - 1, "status %ui", code) = '\0';
 
     } else {
-        *ngx_cpystrn(reason, (u_char *) ngx_http_health_check_reasons[result],
-                     sizeof(reason)) = '\0';
+        *ngx_http_health_check_reason(reason, result, code,
+                                      peer->tls_error) = '\0';
     }
 
     /* a slot under the limit first, then the peer's state */

@@ -174,8 +174,9 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     uint32_t                 code;
     ngx_buf_t               *b;
     ngx_str_t               *name;
-    const char              *reason;
+    u_char                  *last;
     ngx_http_health_text_t  *text;
+    u_char                   reason[NGX_HTTP_HEALTH_REASON_LEN];
 
     static const double  q[] = { 0.5, 0.95, 0.99 };
 
@@ -251,13 +252,12 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
             p = ngx_http_health_put(p, ",\"last_passed\":true");
             break;
         default:
-            reason = ngx_http_health_check_reasons[
-                         ngx_min(ngx_http_health_load(&psh->last_result),
-                                 NGX_HTTP_HEALTH_CHECK_STATUS)];
+            last = ngx_http_health_check_reason(reason,
+                           ngx_http_health_load(&psh->last_result), 0,
+                           ngx_http_health_load(&psh->last_tls_error));
             p = ngx_http_health_put(p, ",\"last_passed\":false,"
                                        "\"last_error\":");
-            p = ngx_http_health_json_write_string(p, (u_char *) reason,
-                                                  ngx_strlen(reason));
+            p = ngx_http_health_json_write_string(p, reason, last - reason);
         }
 
         code = ngx_http_health_load(&psh->last_code);
