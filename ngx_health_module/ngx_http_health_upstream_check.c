@@ -81,6 +81,7 @@ void
 ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                             u, j;
+    ngx_connection_t                      *c;
     ngx_http_health_peer_sh_t             *psh;
     ngx_http_health_upstream_t            *hu;
     ngx_http_health_upstream_main_conf_t  *humcf;
@@ -97,6 +98,22 @@ ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle)
         for (j = 0; j < hu[u].npeers; j++) {
             psh = ngx_http_health_peer_sh(humcf->hmcf, hu[u].first + j);
             ngx_http_health_lease_release(&psh->lease, hu[u].generation);
+
+            /* a check under way ends with the worker, quietly */
+            c = hu[u].peers[j].pc.connection;
+
+            if (c == NULL) {
+                continue;
+            }
+
+#if (NGX_HTTP_SSL)
+            if (c->ssl) {
+                c->ssl->no_send_shutdown = 1;
+            }
+#endif
+
+            ngx_http_health_check_close(c);
+            hu[u].peers[j].pc.connection = NULL;
         }
     }
 }
@@ -202,6 +219,10 @@ ngx_http_health_check_timer(ngx_event_t *ev)
     c->read->log = ev->log;
     c->write->log = ev->log;
 
+    /* a check holds no graceful shutdown: the worker closes it at exit */
+    c->read->cancelable = 1;
+    c->write->cancelable = 1;
+
     ngx_add_timer(c->write, hu->conf->timeout);
 
     if (rc == NGX_OK) {
@@ -304,6 +325,14 @@ ngx_http_health_check_ssl(ngx_http_health_peer_t *peer, ngx_connection_t *c)
         return;
     }
 
+    /* the TLS state lives in a pool of the connection's own */
+    c->pool = ngx_create_pool(512, c->log);
+    if (c->pool == NULL) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_HANDSHAKE,
+                                   0);
+        return;
+    }
+
     if (ngx_ssl_create_connection(hucf->ssl, c,
                                   NGX_SSL_BUFFER|NGX_SSL_CLIENT)
         != NGX_OK)
@@ -396,6 +425,8 @@ ngx_http_health_check_ssl_handshaked(ngx_connection_t *c)
 static void
 ngx_http_health_check_close(ngx_connection_t *c)
 {
+    ngx_pool_t  *pool;
+
 #if (NGX_HTTP_SSL)
     if (c->ssl) {
         c->ssl->no_wait_shutdown = 1;
@@ -409,7 +440,13 @@ ngx_http_health_check_close(ngx_connection_t *c)
     }
 #endif
 
+    pool = c->pool;
+
     ngx_close_connection(c);
+
+    if (pool) {
+        ngx_destroy_pool(pool);
+    }
 }
 
 
