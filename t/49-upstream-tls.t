@@ -381,4 +381,18 @@ like($out, qr/invalid value "tls=yes"/, 'tls=yes is refused');
 EOF
 is($rc, 0, 'tls_verify=on with tls_trusted_certificate: accepted') or diag $out;
 
+# two locations proxy to the group, over https and over http: the first
+# counts, and nginx -t says so
+($rc, $out) = HealthTest::Nginx->conf_error(<<"EOF");
+    upstream u { server 127.0.0.1:1; health_check; }
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        location /a { proxy_pass https://u; }
+        location /b { proxy_pass http://u; }
+    }
+EOF
+is($rc, 0, 'https and http locations of one group: accepted') or diag $out;
+like($out, qr/\[warn\].*locations proxy to upstream "u" with different TLS settings/,
+     'https and http locations of one group: nginx -t warns');
+
 done_testing();
