@@ -152,6 +152,25 @@ my $ng = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
         health_check $hc timeout=5s;
     }
 
+    # no location proxies to these: the checks' own TLS context
+    upstream own {
+        server $addr{g2};
+        health_check $hc timeout=5s tls_verify=on tls_name=app.test
+                     tls_trusted_certificate=$dir/ca.crt;
+    }
+
+    upstream ownwrong {
+        server $addr{w};
+        health_check $hc timeout=5s tls_verify=on tls_name=app.test
+                     tls_trusted_certificate=$dir/ca.crt;
+    }
+
+    # proxied over https, but the checks told to speak plain HTTP
+    upstream forcedplain {
+        server $addr{p};
+        health_check $hc timeout=5s tls=off;
+    }
+
     upstream silent {
         server $addr{h1};
         health_check $hc timeout=1s;
@@ -186,6 +205,10 @@ $verify
 
         location /plain/ {
             proxy_pass https://plain;
+        }
+
+        location /forcedplain/ {
+            proxy_pass https://forcedplain;
         }
 
         location /silent/ {
@@ -324,6 +347,28 @@ ok(@hc >= 1, 'no SNI: the TLS peer of the group logged the checks');
 is_deeply([grep { $_ ne '- /hc' } @hc], [],
           'no SNI: no check sent a name (proxy_ssl_server_name off)')
     or diag $sni;
+
+# health_check's own TLS settings, no location: verified, or refused
+$doc = wait_until(sub {
+    my $d = status();
+    return (hc($d, 'own', 0)->{consecutive_passes} >= 2
+            && peer($d, 'ownwrong', 0)->{state} eq 'unhealthy') ? $d : undef;
+}, timeout => 20);
+ok($doc, 'tls_ parameters: the right certificate passes, the wrong name not')
+    or diag explain status()->{upstreams};
+$doc //= status();
+is(hc($doc, 'ownwrong', 0)->{last_error},
+   'certificate verify failed: hostname mismatch',
+   'tls_ parameters: the reason of the wrong name');
+
+# tls=off: a group proxied over https checked in plain HTTP
+$doc = wait_until(sub {
+    my $d = status();
+    return hc($d, 'forcedplain', 0)->{consecutive_passes} >= 2 ? $d : undef;
+}, timeout => 20);
+ok($doc, 'tls=off: the plain peer passes its plain checks');
+is(hc($doc // status(), 'forcedplain', 0)->{last_status}, 200,
+   'tls=off: it answered 200');
 
 # a peer that accepts and never speaks: the check sent a ClientHello and
 # timed out within its timeout (1s)
