@@ -28,6 +28,11 @@
 
 #include "ngx_http_health_upstream_int.h"
 
+/* from 1.29.4 on, the proxy module's configuration is public */
+#if (NGX_HTTP_SSL && nginx_version >= 1029004)
+#include <ngx_http_proxy_module.h>
+#endif
+
 
 static void *ngx_http_health_upstream_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf);
@@ -922,6 +927,8 @@ ngx_http_health_upstream_merge_loc_conf(ngx_conf_t *cf, void *parent,
 #if (nginx_version < 1023000)
     /* the proxy module makes an SSL object for "https://" only */
     tls = (ucf->ssl != NULL);
+#elif (nginx_version >= 1029004)
+    tls = ((ngx_http_proxy_loc_conf_t *) ucf)->ssl ? 1 : 0;
 #else
     /* it makes one for every location: "https://" is its private flag */
     tls = 0;
