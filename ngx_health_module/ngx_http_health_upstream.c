@@ -28,6 +28,11 @@
 
 #include "ngx_http_health_upstream_int.h"
 
+/* from 1.29.4 on, the proxy module's configuration is public */
+#if (NGX_HTTP_SSL && nginx_version >= 1029004)
+#include <ngx_http_proxy_module.h>
+#endif
+
 
 static void *ngx_http_health_upstream_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf);
@@ -44,6 +49,16 @@ static ngx_int_t ngx_http_health_parse_ranges(ngx_str_t *value,
 static ngx_int_t ngx_http_health_upstream_track(ngx_conf_t *cf,
     ngx_http_health_upstream_main_conf_t *humcf,
     ngx_http_upstream_srv_conf_t *uscf);
+static ngx_int_t ngx_http_health_parse_flag(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *value, size_t skip, ngx_flag_t *flag);
+#if (NGX_HTTP_SSL)
+static char *ngx_http_health_upstream_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_health_upstream_tls(ngx_conf_t *cf);
+static ngx_int_t ngx_http_health_upstream_tls_group(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf,
+    ngx_http_health_upstream_srv_conf_t *hucf);
+#endif
 
 
 static ngx_command_t  ngx_http_health_upstream_commands[] = {
@@ -61,7 +76,11 @@ static ngx_command_t  ngx_http_health_upstream_commands[] = {
 
 static ngx_http_module_t  ngx_http_health_upstream_module_ctx = {
     NULL,                                  /* preconfiguration */
+#if (NGX_HTTP_SSL)
+    ngx_http_health_upstream_tls,          /* postconfiguration */
+#else
     NULL,                                  /* postconfiguration */
+#endif
 
     ngx_http_health_upstream_create_main_conf,
                                            /* create main configuration */
@@ -72,7 +91,12 @@ static ngx_http_module_t  ngx_http_health_upstream_module_ctx = {
     NULL,                                  /* merge server configuration */
 
     NULL,                                  /* create location configuration */
+#if (NGX_HTTP_SSL)
+    ngx_http_health_upstream_merge_loc_conf
+                                           /* merge location configuration */
+#else
     NULL                                   /* merge location configuration */
+#endif
 };
 
 
@@ -143,6 +167,9 @@ ngx_http_health_upstream_create_srv_conf(ngx_conf_t *cf)
     hucf->observe = NGX_CONF_UNSET_UINT;
     hucf->observe_fails = NGX_CONF_UNSET_UINT;
     hucf->slow_start = NGX_CONF_UNSET_MSEC;
+    hucf->tls = NGX_CONF_UNSET;
+    hucf->tls_server_name = NGX_CONF_UNSET;
+    hucf->tls_verify = NGX_CONF_UNSET;
 
     return hucf;
 }
@@ -419,6 +446,97 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "tls=", 4) == 0) {
+            if (hucf->tls != NGX_CONF_UNSET) {
+                goto duplicate;
+            }
+
+            if (ngx_http_health_parse_flag(cf, cmd, &value[i], 4, &hucf->tls)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "tls_server_name=", 16) == 0) {
+            if (hucf->tls_server_name != NGX_CONF_UNSET) {
+                goto duplicate;
+            }
+
+            if (ngx_http_health_parse_flag(cf, cmd, &value[i], 16,
+                                           &hucf->tls_server_name)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "tls_verify=", 11) == 0) {
+            if (hucf->tls_verify != NGX_CONF_UNSET) {
+                goto duplicate;
+            }
+
+            if (ngx_http_health_parse_flag(cf, cmd, &value[i], 11,
+                                           &hucf->tls_verify)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "tls_name=", 9) == 0) {
+            if (hucf->tls_name.data) {
+                goto duplicate;
+            }
+
+            v.data = value[i].data + 9;
+            v.len = value[i].len - 9;
+
+            /* a host name: what SNI and the certificate check compare */
+            for (n = 0; n < (ngx_int_t) v.len; n++) {
+                if (v.data[n] <= ' ' || v.data[n] >= 0x7f) {
+                    break;
+                }
+            }
+
+            if (v.len == 0 || v.len > 253 || n != (ngx_int_t) v.len) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a host name",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            hucf->tls_name = v;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "tls_trusted_certificate=", 24) == 0) {
+            if (hucf->tls_trusted_certificate.data) {
+                goto duplicate;
+            }
+
+            v.data = value[i].data + 24;
+            v.len = value[i].len - 24;
+
+            if (v.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be a file",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            hucf->tls_trusted_certificate = v;
+            continue;
+        }
+
         switch (ngx_http_health_match_parse(cf, hucf, &value[i])) {
         case NGX_OK:
             continue;
@@ -435,6 +553,15 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            &value[i], &cmd->name);
         return NGX_CONF_ERROR;
     }
+
+#if !(NGX_HTTP_SSL)
+    if (hucf->tls == 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tls=on\" in \"%V\" directive requires "
+                           "the ngx_http_ssl_module", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+#endif
 
     if (hucf->uri.data == NULL) {
         ngx_str_set(&hucf->uri, "/");
@@ -468,6 +595,30 @@ duplicate:
                        "duplicate parameter \"%V\" in \"%V\" directive",
                        &value[i], &cmd->name);
     return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_health_parse_flag(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *value, size_t skip, ngx_flag_t *flag)
+{
+    if (value->len - skip == 2 && ngx_strncmp(value->data + skip, "on", 2) == 0)
+    {
+        *flag = 1;
+        return NGX_OK;
+    }
+
+    if (value->len - skip == 3
+        && ngx_strncmp(value->data + skip, "off", 3) == 0)
+    {
+        *flag = 0;
+        return NGX_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must be \"on\" or \"off\"", value, &cmd->name);
+    return NGX_ERROR;
 }
 
 
@@ -817,6 +968,282 @@ ngx_http_health_upstream_track(ngx_conf_t *cf,
 
     return NGX_OK;
 }
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * The modules merge one after the other, in their order, and a dynamic
+ * module comes after the built-in ones: the proxy module has merged every
+ * location by now, so the location's proxy settings here are final.  Its
+ * configuration starts with the public ngx_http_upstream_conf_t; the
+ * module is looked up by name, so an nginx built without it loads this one
+ * all the same.
+ */
+static char *
+ngx_http_health_upstream_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_uint_t                            i, tls;
+    ngx_module_t                         *m;
+    ngx_http_conf_ctx_t                  *ctx;
+    ngx_http_upstream_conf_t             *ucf, *first;
+    ngx_http_health_upstream_srv_conf_t  *hucf;
+
+    m = NULL;
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        if (ngx_strcmp(cf->cycle->modules[i]->name, "ngx_http_proxy_module")
+            == 0)
+        {
+            m = cf->cycle->modules[i];
+            break;
+        }
+    }
+
+    if (m == NULL || m->type != NGX_HTTP_MODULE) {
+        return NGX_CONF_OK;
+    }
+
+    ctx = cf->ctx;
+    ucf = ctx->loc_conf[m->ctx_index];
+
+    /* proxy_pass with variables names no group */
+    if (ucf == NULL || ucf->upstream == NULL
+        || ucf->upstream->srv_conf == NULL)
+    {
+        return NGX_CONF_OK;
+    }
+
+    hucf = ngx_http_conf_upstream_srv_conf(ucf->upstream,
+                                           ngx_http_health_upstream_module);
+
+    if (hucf == NULL || !hucf->enabled) {
+        return NGX_CONF_OK;
+    }
+
+#if (nginx_version < 1023000)
+    /* the proxy module makes an SSL object for "https://" only */
+    tls = (ucf->ssl != NULL);
+#elif (nginx_version >= 1029004)
+    tls = ((ngx_http_proxy_loc_conf_t *) ucf)->ssl ? 1 : 0;
+#else
+    /* it makes one for every location: "https://" is its private flag */
+    tls = 0;
+#endif
+
+    first = hucf->proxy;
+
+    if (first == NULL) {
+        hucf->proxy = ucf;
+        hucf->proxy_tls = tls;
+        return NGX_CONF_OK;
+    }
+
+    if (first == ucf || hucf->proxy_warned) {
+        return NGX_CONF_OK;
+    }
+
+    if (tls == hucf->proxy_tls
+        && ucf->ssl_server_name == first->ssl_server_name
+        && ucf->ssl_verify == first->ssl_verify
+        && ((ucf->ssl_name == NULL && first->ssl_name == NULL)
+            || (ucf->ssl_name && first->ssl_name
+                && ucf->ssl_name->value.len == first->ssl_name->value.len
+                && ngx_strncmp(ucf->ssl_name->value.data,
+                               first->ssl_name->value.data,
+                               ucf->ssl_name->value.len) == 0)))
+    {
+        return NGX_CONF_OK;
+    }
+
+    hucf->proxy_warned = 1;
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "health: locations proxy to upstream \"%V\" with "
+                       "different TLS settings (https or not, "
+                       "proxy_ssl_name, proxy_ssl_server_name, "
+                       "proxy_ssl_verify); its checks follow the first "
+                       "location, or the health_check tls parameters",
+                       &ucf->upstream->host);
+
+    return NGX_CONF_OK;
+}
+
+
+/* after every merge: what TLS the checks of each group speak */
+static ngx_int_t
+ngx_http_health_upstream_tls(ngx_conf_t *cf)
+{
+    ngx_uint_t                            i;
+    ngx_http_upstream_srv_conf_t        **uscfp;
+    ngx_http_upstream_main_conf_t        *umcf;
+    ngx_http_health_upstream_srv_conf_t  *hucf;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+        if (uscfp[i]->srv_conf == NULL) {
+            continue;
+        }
+
+        hucf = ngx_http_conf_upstream_srv_conf(uscfp[i],
+                                             ngx_http_health_upstream_module);
+
+        if (hucf == NULL || !hucf->enabled) {
+            continue;
+        }
+
+        if (ngx_http_health_upstream_tls_group(cf, uscfp[i], hucf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_health_upstream_tls_group(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf,
+    ngx_http_health_upstream_srv_conf_t *hucf)
+{
+    u_char                    *p, *last;
+    ngx_str_t                  name;
+    ngx_ssl_t                 *ssl;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_upstream_conf_t  *ucf;
+
+    ucf = hucf->proxy;
+
+    if (hucf->tls == NGX_CONF_UNSET) {
+        /* a tls_ parameter asks for TLS, else as the group is proxied */
+        hucf->tls = hucf->proxy_tls || hucf->tls_name.data
+                    || hucf->tls_trusted_certificate.data
+                    || hucf->tls_verify != NGX_CONF_UNSET
+                    || hucf->tls_server_name != NGX_CONF_UNSET;
+    }
+
+    if (!hucf->tls) {
+        return NGX_OK;
+    }
+
+    hucf->ssl_verify = (hucf->tls_verify != NGX_CONF_UNSET) ? hucf->tls_verify
+                       : ucf ? ucf->ssl_verify : 0;
+    hucf->ssl_server_name = (hucf->tls_server_name != NGX_CONF_UNSET)
+                            ? hucf->tls_server_name
+                            : ucf ? ucf->ssl_server_name : 0;
+
+    /* as nginx: proxy_ssl_name, else the host of proxy_pass, the group */
+    if (hucf->tls_name.data) {
+        name = hucf->tls_name;
+
+    } else if (ucf && ucf->ssl_name && ucf->ssl_name->lengths == NULL) {
+        name = ucf->ssl_name->value;
+
+    } else {
+        if (ucf && ucf->ssl_name) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "health: \"proxy_ssl_name\" of upstream \"%V\" "
+                          "holds variables, its checks use the name "
+                          "\"%V\" (set tls_name= to change it)",
+                          &uscf->host, &uscf->host);
+        }
+
+        name = uscf->host;
+    }
+
+    /* a port, as in "$proxy_host", is not part of the name */
+    p = name.data;
+    last = name.data + name.len;
+
+    if (p < last && *p == '[') {
+        p = ngx_strlchr(p, last, ']');
+        if (p == NULL) {
+            p = name.data;
+        }
+    }
+
+    p = ngx_strlchr(p, last, ':');
+    if (p) {
+        name.len = p - name.data;
+    }
+
+    hucf->ssl_name.data = ngx_pnalloc(cf->pool, name.len + 1);
+    if (hucf->ssl_name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(hucf->ssl_name.data, name.data, name.len + 1);
+    hucf->ssl_name.len = name.len;
+
+    /* the proxy's SSL context carries its certificates and protocols */
+    if (hucf->tls_trusted_certificate.data == NULL
+        && ucf && ucf->ssl && ucf->ssl->ctx)
+    {
+        if (hucf->ssl_verify && !ucf->ssl_verify) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"health_check\" of upstream \"%V\" in %s:%ui "
+                          "verifies certificates but the proxy does not, "
+                          "so it has no trusted certificates: set "
+                          "tls_trusted_certificate=", &uscf->host,
+                          uscf->file_name, uscf->line);
+            return NGX_ERROR;
+        }
+
+        hucf->ssl = ucf->ssl;
+        return NGX_OK;
+    }
+
+    if (hucf->ssl_verify && hucf->tls_trusted_certificate.data == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"health_check\" of upstream \"%V\" in %s:%ui has "
+                      "tls_verify=on but no trusted certificates: set "
+                      "tls_trusted_certificate=", &uscf->host,
+                      uscf->file_name, uscf->line);
+        return NGX_ERROR;
+    }
+
+    ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    ssl->log = cf->log;
+
+    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = ssl;
+
+    /* the depth of proxy_ssl_verify_depth's default */
+    if (hucf->tls_trusted_certificate.data
+        && ngx_ssl_trusted_certificate(cf, ssl,
+                                       &hucf->tls_trusted_certificate, 1)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    hucf->ssl = ssl;
+
+    return NGX_OK;
+}
+
+#endif
 
 
 /*

@@ -19,6 +19,12 @@
 
 
 static void ngx_http_health_check_write(ngx_event_t *wev);
+#if (NGX_HTTP_SSL)
+static void ngx_http_health_check_ssl(ngx_http_health_peer_t *peer,
+    ngx_connection_t *c);
+static void ngx_http_health_check_ssl_handshaked(ngx_connection_t *c);
+#endif
+static void ngx_http_health_check_close(ngx_connection_t *c);
 static void ngx_http_health_check_read(ngx_event_t *rev);
 static void ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     ngx_http_health_check_result_e result, ngx_uint_t code);
@@ -37,7 +43,9 @@ const char  *ngx_http_health_check_reasons[] = {
     "invalid status line",
     "status not accepted",
     "header not matched",
-    "body not matched"
+    "body not matched",
+    "tls handshake failed",
+    "certificate verify failed"
 };
 
 
@@ -50,7 +58,9 @@ const char  *ngx_http_health_check_results[] = {
     "invalid",
     "status",
     "header",
-    "body"
+    "body",
+    "tls_handshake",
+    "tls_verify"
 };
 
 const ngx_uint_t  ngx_http_health_check_nresults =
@@ -75,11 +85,41 @@ const char  *ngx_http_health_observed[] = {
 };
 
 
+#if (NGX_HTTP_SSL) && !defined X509_V_ERR_HOSTNAME_MISMATCH
+#define X509_V_ERR_HOSTNAME_MISMATCH  62
+#endif
+
+
+/*
+ * The reason of a failed check, at most NGX_HTTP_HEALTH_REASON_LEN
+ * bytes of ASCII: a certificate that fails verification says why, in
+ * OpenSSL's words.
+ */
+u_char *
+ngx_http_health_check_reason(u_char *buf, uint32_t result, uint32_t code,
+    uint32_t tls_error)
+{
+    result = ngx_min(result, NGX_HTTP_HEALTH_CHECK_LAST);
+
+#if (NGX_HTTP_SSL)
+    if (result == NGX_HTTP_HEALTH_CHECK_TLS_VERIFY && tls_error) {
+        return ngx_snprintf(buf, NGX_HTTP_HEALTH_REASON_LEN, "%s: %s",
+                            ngx_http_health_check_reasons[result],
+                            X509_verify_cert_error_string(tls_error));
+    }
+#endif
+
+    return ngx_snprintf(buf, NGX_HTTP_HEALTH_REASON_LEN, "%s",
+                        ngx_http_health_check_reasons[result]);
+}
+
+
 /* leases this worker holds are free at once for the others */
 void
 ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                             u, j;
+    ngx_connection_t                      *c;
     ngx_http_health_peer_sh_t             *psh;
     ngx_http_health_upstream_t            *hu;
     ngx_http_health_upstream_main_conf_t  *humcf;
@@ -96,6 +136,22 @@ ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle)
         for (j = 0; j < hu[u].npeers; j++) {
             psh = ngx_http_health_peer_sh(humcf->hmcf, hu[u].first + j);
             ngx_http_health_lease_release(&psh->lease, hu[u].generation);
+
+            /* a check under way ends with the worker, quietly */
+            c = hu[u].peers[j].pc.connection;
+
+            if (c == NULL) {
+                continue;
+            }
+
+#if (NGX_HTTP_SSL)
+            if (c->ssl) {
+                c->ssl->no_send_shutdown = 1;
+            }
+#endif
+
+            ngx_http_health_check_close(c);
+            hu[u].peers[j].pc.connection = NULL;
         }
     }
 }
@@ -176,6 +232,7 @@ ngx_http_health_check_timer(ngx_event_t *ev)
     peer->sent = 0;
     peer->received = 0;
     peer->err = 0;
+    peer->tls_error = 0;
     peer->deadline = ngx_current_msec + hu->conf->timeout;
     peer->start_us = ngx_http_health_monotonic_usec();
 
@@ -209,6 +266,10 @@ ngx_http_health_check_timer(ngx_event_t *ev)
     c->read->log = ev->log;
     c->write->log = ev->log;
 
+    /* a check holds no graceful shutdown: the worker closes it at exit */
+    c->read->cancelable = 1;
+    c->write->cancelable = 1;
+
     ngx_add_timer(c->write, hu->conf->timeout);
 
     if (rc == NGX_OK) {
@@ -233,6 +294,13 @@ ngx_http_health_check_write(ngx_event_t *wev)
         ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TIMEOUT, 0);
         return;
     }
+
+#if (NGX_HTTP_SSL)
+    if (hu->conf->ssl && c->ssl == NULL) {
+        ngx_http_health_check_ssl(peer, c);
+        return;
+    }
+#endif
 
     while (peer->sent < hu->request.len) {
         n = c->send(c, hu->request.data + peer->sent,
@@ -270,6 +338,161 @@ ngx_http_health_check_write(ngx_event_t *wev)
 
     if (c->read->ready) {
         ngx_http_health_check_read(c->read);
+    }
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * Connected: the handshake, as nginx's upstream does it, under the timer
+ * of the check's write event, which bounds connect, handshake and request.
+ */
+static void
+ngx_http_health_check_ssl(ngx_http_health_peer_t *peer, ngx_connection_t *c)
+{
+    int                                   err;
+    socklen_t                             len;
+    ngx_int_t                             rc;
+    ngx_http_health_upstream_srv_conf_t  *hucf;
+
+    hucf = peer->upstream->conf;
+
+    /* a refused connect is a failed connect, not a failed handshake */
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err) {
+        peer->err = err;
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_CONNECT, 0);
+        return;
+    }
+
+    /* the TLS state lives in a pool of the connection's own */
+    c->pool = ngx_create_pool(512, c->log);
+    if (c->pool == NULL) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_HANDSHAKE,
+                                   0);
+        return;
+    }
+
+    if (ngx_ssl_create_connection(hucf->ssl, c,
+                                  NGX_SSL_BUFFER|NGX_SSL_CLIENT)
+        != NGX_OK)
+    {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_HANDSHAKE,
+                                   0);
+        return;
+    }
+
+    /* as per RFC 6066, no literal IPv4 or IPv6 address */
+    if (hucf->ssl_server_name && hucf->ssl_name.len
+        && hucf->ssl_name.data[0] != '['
+        && ngx_inet_addr(hucf->ssl_name.data, hucf->ssl_name.len)
+           == INADDR_NONE
+        && SSL_set_tlsext_host_name(c->ssl->connection,
+                                    (char *) hucf->ssl_name.data)
+           == 0)
+    {
+        ngx_ssl_error(NGX_LOG_ERR, c->log, 0,
+                      "SSL_set_tlsext_host_name(\"%s\") failed",
+                      hucf->ssl_name.data);
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_HANDSHAKE,
+                                   0);
+        return;
+    }
+
+    rc = ngx_ssl_handshake(c);
+
+    if (rc == NGX_AGAIN) {
+        c->ssl->handler = ngx_http_health_check_ssl_handshaked;
+        return;
+    }
+
+    ngx_http_health_check_ssl_handshaked(c);
+}
+
+
+static void
+ngx_http_health_check_ssl_handshaked(ngx_connection_t *c)
+{
+    long                                  rc;
+    ngx_http_health_peer_t               *peer;
+    ngx_http_health_upstream_srv_conf_t  *hucf;
+
+    peer = c->data;
+    hucf = peer->upstream->conf;
+
+    if (c->read->timedout || c->write->timedout) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TIMEOUT, 0);
+        return;
+    }
+
+    if (!c->ssl->handshaked) {
+        ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_HANDSHAKE,
+                                   0);
+        return;
+    }
+
+    if (hucf->ssl_verify) {
+        rc = SSL_get_verify_result(c->ssl->connection);
+
+        if (rc != X509_V_OK) {
+            peer->tls_error = (uint32_t) rc;
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_VERIFY,
+                                       0);
+            return;
+        }
+
+        if (ngx_ssl_check_host(c, &hucf->ssl_name) != NGX_OK) {
+            peer->tls_error = X509_V_ERR_HOSTNAME_MISMATCH;
+            ngx_http_health_check_done(peer, NGX_HTTP_HEALTH_CHECK_TLS_VERIFY,
+                                       0);
+            return;
+        }
+    }
+
+    c->read->handler = ngx_http_health_check_read;
+    c->write->handler = ngx_http_health_check_write;
+
+    ngx_http_health_check_write(c->write);
+}
+
+#endif
+
+
+/*
+ * A TLS connection says close_notify without waiting for the peer's; a
+ * full socket buffer finishes it later, for a second at most.
+ */
+static void
+ngx_http_health_check_close(ngx_connection_t *c)
+{
+    ngx_pool_t  *pool;
+
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+
+        if (ngx_ssl_shutdown(c) == NGX_AGAIN) {
+            c->ssl->handler = ngx_http_health_check_close;
+            c->data = NULL;
+            ngx_add_timer(c->write, 1000);
+            return;
+        }
+    }
+#endif
+
+    pool = c->pool;
+
+    ngx_close_connection(c);
+
+    if (pool) {
+        ngx_destroy_pool(pool);
     }
 }
 
@@ -411,7 +634,7 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     ngx_http_health_upstream_sh_t  *ush;
 
     if (peer->pc.connection) {
-        ngx_close_connection(peer->pc.connection);
+        ngx_http_health_check_close(peer->pc.connection);
         peer->pc.connection = NULL;
     }
 
@@ -447,6 +670,7 @@ ngx_http_health_check_done(ngx_http_health_peer_t *peer,
     __atomic_store_n(&psh->rtt_us, rtt, __ATOMIC_RELAXED);
     __atomic_store_n(&psh->last_code, (uint32_t) code, __ATOMIC_RELAXED);
     __atomic_store_n(&psh->last_result, (uint32_t) result, __ATOMIC_RELAXED);
+    __atomic_store_n(&psh->last_tls_error, peer->tls_error, __ATOMIC_RELAXED);
 
     if (result == NGX_HTTP_HEALTH_CHECK_OK) {
         __atomic_store_n(&psh->last_passed, 1, __ATOMIC_RELAXED);
@@ -539,7 +763,9 @@ ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
     ngx_http_health_peer_sh_t *psh, ngx_http_health_upstream_sh_t *ush,
     ngx_http_health_check_result_e result, ngx_uint_t code)
 {
-    u_char                       why[160];
+    u_char                       why[NGX_HTTP_HEALTH_REASON_LEN + 64];
+    u_char                       reason[NGX_HTTP_HEALTH_REASON_LEN];
+    u_char                      *last;
     ngx_http_health_match_t     *m;
     ngx_http_health_upstream_t  *hu;
 
@@ -569,9 +795,10 @@ ngx_http_health_check_fail(ngx_http_health_peer_t *peer,
                       &m[peer->which].name) = '\0';
 
     } else {
-        *ngx_snprintf(why, sizeof(why) - 1, "failed %ui checks (last: %s)",
-                      hu->conf->fails, ngx_http_health_check_reasons[result])
-            = '\0';
+        last = ngx_http_health_check_reason(reason, result, code,
+                                            peer->tls_error);
+        *ngx_snprintf(why, sizeof(why) - 1, "failed %ui checks (last: %*s)",
+                      hu->conf->fails, last - reason, reason) = '\0';
     }
 
     ngx_http_health_peer_fail(hu, peer->index, NGX_HTTP_HEALTH_CAUSE_CHECKS,

@@ -55,8 +55,15 @@ typedef enum {
     NGX_HTTP_HEALTH_CHECK_INVALID,
     NGX_HTTP_HEALTH_CHECK_STATUS,
     NGX_HTTP_HEALTH_CHECK_HEADER,
-    NGX_HTTP_HEALTH_CHECK_BODY
+    NGX_HTTP_HEALTH_CHECK_BODY,
+    NGX_HTTP_HEALTH_CHECK_TLS_HANDSHAKE,
+    NGX_HTTP_HEALTH_CHECK_TLS_VERIFY
 } ngx_http_health_check_result_e;
+
+#define NGX_HTTP_HEALTH_CHECK_LAST     NGX_HTTP_HEALTH_CHECK_TLS_VERIFY
+
+/* the longest reason ngx_http_health_check_reason() writes */
+#define NGX_HTTP_HEALTH_REASON_LEN     96
 
 
 /* room for every result in a peer's record (results[] below) */
@@ -95,6 +102,7 @@ typedef struct {
     uint32_t                     last_passed;    /* 0 none, 1 yes, 2 no */
     uint32_t                     last_code;
     uint32_t                     last_result;
+    uint32_t                     last_tls_error; /* X509_V_ERR_*, or 0 */
     uint64_t                     failed;         /* attempts, no response */
     uint64_t                     results[NGX_HTTP_HEALTH_CHECK_NRESULTS];
     uint64_t                     rtt_us;         /* of the last check */
@@ -197,6 +205,25 @@ typedef struct {
     size_t                       match_bytes;
     size_t                       match_size;     /* of the read, 0: none */
 
+    /* TLS: the parameters, then what the checks use */
+    ngx_flag_t                   tls;            /* unset: as proxied */
+    ngx_str_t                    tls_name;
+    ngx_flag_t                   tls_server_name;
+    ngx_flag_t                   tls_verify;
+    ngx_str_t                    tls_trusted_certificate;
+#if (NGX_HTTP_SSL)
+    ngx_ssl_t                   *ssl;            /* NULL: plain HTTP */
+    ngx_str_t                    ssl_name;       /* null-terminated */
+    ngx_flag_t                   ssl_server_name;
+    ngx_flag_t                   ssl_verify;
+
+    /* the first location that proxies to the group */
+    ngx_http_upstream_conf_t    *proxy;
+    ngx_uint_t                   proxy_line;
+    unsigned                     proxy_tls:1;
+    unsigned                     proxy_warned:1;
+#endif
+
     struct ngx_http_health_upstream_s  *upstream;
 } ngx_http_health_upstream_srv_conf_t;
 
@@ -230,6 +257,7 @@ typedef struct {
     size_t                       sent;
     size_t                       received;
     ngx_err_t                    err;            /* of a failed check */
+    uint32_t                     tls_error;      /* X509_V_ERR_* */
     ngx_msec_t                   deadline;
     uint64_t                     start_us;       /* of the check */
     u_char                      *mbuf;           /* match_size, or NULL */
@@ -391,6 +419,9 @@ void ngx_http_health_upstream_exit_process(ngx_cycle_t *cycle);
 void ngx_http_health_check_timer(ngx_event_t *ev);
 void ngx_http_health_peer_fail(ngx_http_health_upstream_t *hu, ngx_uint_t i,
     ngx_uint_t cause, u_char *why, ngx_err_t err);
+
+u_char *ngx_http_health_check_reason(u_char *buf, uint32_t result,
+    uint32_t code, uint32_t tls_error);
 
 extern const char  *ngx_http_health_check_reasons[];
 extern const char  *ngx_http_health_check_results[];

@@ -244,8 +244,9 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
     ngx_uint_t               k;
     ngx_buf_t               *b;
     ngx_str_t               *name;
-    const char              *reason;
+    u_char                  *last;
     ngx_http_health_text_t  *text;
+    u_char                   reason[NGX_HTTP_HEALTH_REASON_LEN];
 
     static const double  q[] = { 0.5, 0.95, 0.99 };
 
@@ -357,13 +358,12 @@ ngx_http_health_peer_json(ngx_http_health_report_t *rep,
             p = ngx_http_health_put(p, ",\"last_passed\":true");
             break;
         default:
-            reason = ngx_http_health_check_reasons[
-                         ngx_min(ngx_http_health_load(&psh->last_result),
-                                 ngx_http_health_check_nresults - 1)];
+            last = ngx_http_health_check_reason(reason,
+                           ngx_http_health_load(&psh->last_result), 0,
+                           ngx_http_health_load(&psh->last_tls_error));
             p = ngx_http_health_put(p, ",\"last_passed\":false,"
                                        "\"last_error\":");
-            p = ngx_http_health_json_write_string(p, (u_char *) reason,
-                                                  ngx_strlen(reason));
+            p = ngx_http_health_json_write_string(p, reason, last - reason);
         }
 
         code = ngx_http_health_load(&psh->last_code);

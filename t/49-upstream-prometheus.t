@@ -99,7 +99,8 @@ sub value {
 
 my %RESULT = ($ag => 'passed', $ab => 'status', $closed => 'connect',
               $as => 'timeout');
-my @RESULTS = qw(passed connect timeout closed invalid status header body);
+my @RESULTS = qw(passed connect timeout closed invalid status header body
+               tls_handshake tls_verify);
 
 # every peer of "checked" has had at least three checks
 my ($m, $page);
