@@ -1028,8 +1028,27 @@ ngx_http_health_upstream_merge_loc_conf(ngx_conf_t *cf, void *parent,
 #elif (nginx_version >= 1029004)
     tls = ((ngx_http_proxy_loc_conf_t *) ucf)->ssl ? 1 : 0;
 #else
-    /* it makes one for every location: "https://" is its private flag */
+    /*
+     * It makes one for every location, and its context once any location
+     * proxies over TLS: "https://" is its private flag.  A group that may
+     * be proxied over TLS, with no tls= of its own, is said at nginx -t,
+     * once: its checks speak plain HTTP, and against peers that speak
+     * only TLS they would fail (up to max_ejected of the group out).
+     */
     tls = 0;
+
+    if (hucf->tls == NGX_CONF_UNSET && ucf->ssl && ucf->ssl->ctx
+        && !hucf->tls_unknown_warned)
+    {
+        hucf->tls_unknown_warned = 1;
+
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "health: nginx %s does not tell modules whether "
+                           "upstream \"%V\" is proxied over https; its "
+                           "checks speak plain HTTP unless its health_check "
+                           "says tls=on (say tls=off to silence this)",
+                           NGINX_VERSION, &ucf->upstream->host);
+    }
 #endif
 
     first = hucf->proxy;

@@ -222,6 +222,7 @@ typedef struct {
     ngx_uint_t                   proxy_line;
     unsigned                     proxy_tls:1;
     unsigned                     proxy_warned:1;
+    unsigned                     tls_unknown_warned:1;
 #endif
 
     struct ngx_http_health_upstream_s  *upstream;
