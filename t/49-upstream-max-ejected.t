@@ -63,24 +63,7 @@ EOF
 ###########################################################################
 # the groups
 
-sub backend {
-    my ($name) = @_;
-    my $be = HealthTest::Nginx->new(conf => <<"EOF2");
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        location / { return 200 "$name"; }
-        location = /hc {
-            root %%DIR%%/html;
-            try_files /hc.txt =503;
-        }
-    }
-EOF2
-    spew($be->dir . '/html/hc.txt', "ok\n");
-    return $be->start;
-}
-
-sub hc_on  { spew($_[0]->dir . '/html/hc.txt', "ok\n") }
-sub hc_off { unlink $_[0]->dir . '/html/hc.txt' }
+sub backend { HealthTest::Nginx->toggled_backend(@_) }
 
 my @B = map { backend("P$_") } 1 .. 4;
 my @A = map { '127.0.0.1:' . $_->port } @B;
@@ -184,11 +167,11 @@ is($doc->{upstreams}{half}{kept_by_limit}, 0, 'none kept in');
 ###########################################################################
 # 1. P1, then P2, then P3 fail: in "half" the first two leave, P3 stays
 
-hc_off($B[0]);
+$B[0]->hc_off;
 ok(wait_states(half => 'P1:out P2:up P3:up P4:up'), 'P1 leaves');
-hc_off($B[1]);
+$B[1]->hc_off;
 ok(wait_states(half => 'P1:out P2:out P3:up P4:up'), 'P2 leaves');
-hc_off($B[2]);
+$B[2]->hc_off;
 $doc = wait_states(half => 'P1:out P2:out P3:kept P4:up',
                    all => 'P1:out P2:out P3:out P4:up');
 ok($doc, 'half: P3 fails too but is kept in; all: P3 leaves');
@@ -239,7 +222,7 @@ is(scalar @out, 1, 'P1 out: logged once, with the reason');
 ###########################################################################
 # 2. P1 passes again: its slot goes to P3 at P3's next failed check
 
-hc_on($B[0]);
+$B[0]->hc_on;
 $doc = wait_states(half => 'P1:up P2:out P3:out P4:up',
                    all => 'P1:up P2:out P3:out P4:up');
 ok($doc, 'P1 back; the kept-in P3 takes the freed slot');
@@ -258,8 +241,8 @@ is(scalar @took, 1, 'P3 out: logged once, saying a slot freed up');
 # 3. every peer fails: "half" keeps two in (no flapping: P2 and P3 stay
 #    out), "all" fails open as it did before max_ejected
 
-hc_off($B[0]);
-hc_off($B[3]);
+$B[0]->hc_off;
+$B[3]->hc_off;
 $doc = wait_states(half => 'P1:kept P2:out P3:out P4:kept',
                    all => 'P1:out P2:out P3:out P4:out');
 ok($doc, 'half: P1 and P4 kept in; all: every peer out');
@@ -295,7 +278,7 @@ is_deeply(spread('half', 30), { P1 => 10, P3 => 10, P4 => 10 },
           'P1, P3 and P4 serve');
 
 # the peer kept in passes again: no longer kept
-hc_on($B[2]);
+$B[2]->hc_on;
 ok(wait_states(half => 'P1:kept P2:out P3:up P4:kept'), 'P3 passes: up');
 like(slurp($ng->error_log) // '',
      qr/\[notice\].*peer \Q$A[2]\E of upstream "half" passed 1 checks, no longer kept in rotation by max_ejected/,

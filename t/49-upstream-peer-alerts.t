@@ -25,24 +25,7 @@ use Time::HiRes qw(time sleep);
 use HealthTest qw(:all);
 use Resp;
 
-sub backend {
-    my ($name) = @_;
-    my $be = HealthTest::Nginx->new(conf => <<"EOF2");
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        location / { return 200 "$name"; }
-        location = /hc {
-            root %%DIR%%/html;
-            try_files /hc.txt =503;
-        }
-    }
-EOF2
-    spew($be->dir . '/html/hc.txt', "ok\n");
-    return $be->start;
-}
-
-sub hc_on  { spew($_[0]->dir . '/html/hc.txt', "ok\n") }
-sub hc_off { unlink $_[0]->dir . '/html/hc.txt' }
+sub backend { HealthTest::Nginx->toggled_backend(@_) }
 
 my @B = map { backend("P$_") } 1 .. 3;
 my @A = map { '127.0.0.1:' . $_->port } @B;
@@ -93,7 +76,7 @@ is_deeply([grep { $_->{check} =~ /^upstream:g:/ } msgs($sub, $alerts)], [],
           'peers starting healthy raise no alert');
 
 # P1 fails: out of rotation
-hc_off($B[0]);
+$B[0]->hc_off;
 my $a = wait_alert(0, 'healthy', 'unhealthy');
 ok($a, 'P1 out: an alert healthy -> unhealthy');
 is($a && $a->{severity}, 'critical', 'critical');
@@ -102,13 +85,13 @@ like($a && $a->{message}, qr/"upstream:g:\Q$A[0]\E" of web1 went from healthy to
      'and says what changed');
 
 # P2 fails: 1 of 3 may be out, P2 is kept in
-hc_off($B[1]);
+$B[1]->hc_off;
 $a = wait_alert(1, 'healthy', 'degraded');
 ok($a, 'P2 kept in by max_ejected: an alert healthy -> degraded');
 is($a && $a->{severity}, 'warning', 'a warning');
 
 # P1 passes again: P1 back, and P2 takes the slot
-hc_on($B[0]);
+$B[0]->hc_on;
 ok(wait_alert(0, 'unhealthy', 'healthy'), 'P1 back: unhealthy -> healthy');
 ok(wait_alert(1, 'degraded', 'unhealthy'), 'P2 out: degraded -> unhealthy');
 

@@ -70,24 +70,7 @@ EOF
 ###########################################################################
 # the groups
 
-sub backend {
-    my ($name) = @_;
-    my $be = HealthTest::Nginx->new(conf => <<"EOF2");
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        location / { return 200 "$name"; }
-        location = /hc {
-            root %%DIR%%/html;
-            try_files /hc.txt =503;
-        }
-    }
-EOF2
-    spew($be->dir . '/html/hc.txt', "ok\n");
-    return $be->start;
-}
-
-sub hc_on  { spew($_[0]->dir . '/html/hc.txt', "ok\n") }
-sub hc_off { unlink $_[0]->dir . '/html/hc.txt' }
+sub backend { HealthTest::Nginx->toggled_backend(@_) }
 
 my @B = map { backend("B$_") } 1 .. 2;
 my ($A1, $A2) = map { '127.0.0.1:' . $_->port } @B;
@@ -227,14 +210,14 @@ is_deeply(batch('bk', 10), { B1 => 0, B2 => 10 }, 'bk: the primary serves');
 ###########################################################################
 # 2. B2 fails its checks and comes back: it ramps
 
-hc_off($B[1]);
+$B[1]->hc_off;
 wait_b2('B2 out of rotation in every group',
         sub { $_[0]{state} eq 'unhealthy' });
 is_deeply(ratios(), { map { ($_ => 0) } @G, 'solo', 'bk' },
           'Prometheus: slow_start_ratio 0 while out of rotation');
 is_deeply(batch('rr', 10), { B1 => 10, B2 => 0 }, 'rr: B1 alone');
 
-hc_on($B[1]);
+$B[1]->hc_on;
 my $back = time;
 $doc = wait_b2('B2 back in every group, ramping',
                sub { $_[0]{state} eq 'up' && $_[0]{slow_start} });

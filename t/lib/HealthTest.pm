@@ -793,6 +793,28 @@ EOF
 
 # a started backend answering its NAME on / and HC (default 200) on /hc;
 # extra => more server-level text
+# A backend whose /hc answers 200 while the file html/hc.txt exists and
+# 503 once hc_off removed it (hc_on puts it back): a check endpoint the
+# test turns on and off, every other path answering NAME.
+sub toggled_backend {
+    my ($class, $name) = @_;
+    my $be = $class->new(conf => <<"EOF");
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / { return 200 "$name"; }
+        location = /hc {
+            root %%DIR%%/html;
+            try_files /hc.txt =503;
+        }
+    }
+EOF
+    $be->hc_on;
+    return $be->start;
+}
+
+sub hc_on  { HealthTest::spew($_[0]->dir . '/html/hc.txt', "ok\n") }
+sub hc_off { unlink $_[0]->dir . '/html/hc.txt' }
+
 sub backend {
     my ($class, $name, %o) = @_;
     my $hc = $o{hc} // 200;
