@@ -106,6 +106,7 @@ static int ngx_http_health_pgb_pool_cmp(const void *a, const void *b);
 static u_char *ngx_http_health_pgb_render(ngx_http_health_pgb_conf_t *conf,
     PGconn *conn, ngx_http_health_pgb_pool_t *pools, ngx_uint_t n,
     size_t *len, ngx_log_t *log);
+static json_t *ngx_http_health_pgb_number(int64_t v);
 static json_t *ngx_http_health_pgb_text(char *src, size_t len);
 
 
