@@ -406,6 +406,13 @@ my $hostile = console(
 my $wrong = console(
     'SHOW POOLS' => rows_result([qw(database owner)], [['app', 'x']]),
     'SHOW DATABASES' => rows_result([qw(name)], [['app']]));
+# logs in, then never answers
+my $hung = HostileServer->start(sub {
+    my ($sock) = @_;
+    HostileServer::pg_startup($sock) or return;
+    HostileServer::pg_query($sock);
+    sleep 300;
+});
 my $alien = console('SHOW POOLS' => rows_result([qw(a b)], [[1, 2]]));
 my $refuse = console('SHOW POOLS' => HostileServer::pg_msg('E',
     "SERROR\0C42501\0M" . ("\xff" x 3000) . "\0\0"));
@@ -419,6 +426,8 @@ my $ng2 = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
                      name=alien interval=100ms timeout=2s;
     health_pgbouncer "hostaddr=127.0.0.1 port=@{[$refuse->port]} dbname=pgbouncer user=a"
                      name=refuse interval=100ms timeout=2s;
+    health_pgbouncer "hostaddr=127.0.0.1 port=@{[$hung->port]} dbname=pgbouncer user=a"
+                     name=hung interval=100ms timeout=300ms;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -491,6 +500,12 @@ ok(defined $ng2->wait_check('refuse', 'unknown',
    'an error of invalid UTF-8: unknown, the reason made valid');
 ($c) = $ng2->check('refuse');
 ok(length($c->{reason}) <= 512, 'and bounded (' . length($c->{reason}) . ')');
+
+ok(defined $ng2->wait_check('hung', 'unhealthy',
+                            reason => qr/^timed out after 300ms waiting for SHOW POOLS from .*port=@{[$hung->port]}/),
+   'a console that never answers: unhealthy after the timeout, with the reason');
+$r = $ng2->get('/health');
+is($r->{status}, 200, 'and the status location answers meanwhile');
 
 $ng2->stop;
 $ng3->stop;
