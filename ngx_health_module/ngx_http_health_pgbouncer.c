@@ -107,6 +107,11 @@ static u_char *ngx_http_health_pgb_render(ngx_http_health_pgb_conf_t *conf,
     PGconn *conn, ngx_http_health_pgb_pool_t *pools, ngx_uint_t n,
     size_t *len, ngx_log_t *log);
 static json_t *ngx_http_health_pgb_number(int64_t v);
+static ngx_int_t ngx_http_health_pgb_prometheus(ngx_http_health_report_t *rep,
+    void *data);
+static ngx_int_t ngx_http_health_pgb_series(ngx_http_health_report_t *rep,
+    u_char *check, json_t *pool, const char *metric, const char *state,
+    const char *field);
 static json_t *ngx_http_health_pgb_text(char *src, size_t len);
 
 
@@ -125,8 +130,10 @@ ngx_http_health_pgbouncer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_flag_t                  required;
     ngx_msec_t                  interval, timeout;
     ngx_http_health_hold_t      hold;
-    ngx_http_health_probe_t    *probe;
+    ngx_http_health_probe_t    *probe, **pp;
+    ngx_http_health_reporter_t  reporter;
     ngx_http_health_pgb_conf_t *pcf;
+    ngx_http_health_main_conf_t *hmcf = conf;
 
     value = cf->args->elts;
     ngx_memzero(&hold, sizeof(ngx_http_health_hold_t));
@@ -189,6 +196,25 @@ ngx_http_health_pgbouncer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     pcf->kind.queries[2] = "SHOW CONFIG";
     pcf->kind.evaluate = ngx_http_health_pgb_evaluate;
     pcf->kind.data = pcf;
+
+    /* one reporter writes the series of every health_pgbouncer */
+    pp = hmcf->probes.elts;
+
+    for (i = 0; i < hmcf->probes.nelts; i++) {
+        if (pp[i]->json == ngx_http_health_pgb_json) {
+            break;
+        }
+    }
+
+    if (i == hmcf->probes.nelts) {
+        reporter.collect = NULL;
+        reporter.prometheus = ngx_http_health_pgb_prometheus;
+        reporter.data = &hmcf->probes;
+
+        if (ngx_http_health_add_reporter(cf, &reporter) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     probe = ngx_http_health_pg_add(cf, cmd, &value[1], &name, &pcf->kind);
     if (probe == NULL) {
@@ -877,4 +903,168 @@ ngx_http_health_pgb_json(ngx_http_health_probe_t *probe,
     json_decref(doc);
 
     return NGX_OK;
+}
+
+
+/*
+ * Prometheus: the listed pools of every health_pgbouncer, read back from
+ * the check's fields.  A family's lines come together, so each family
+ * goes through all the checks; a null figure has no line.
+ */
+static ngx_int_t
+ngx_http_health_pgb_prometheus(ngx_http_health_report_t *rep, void *data)
+{
+    ngx_array_t *probes = data;
+
+    u_char                      *buf, **names;
+    size_t                       len;
+    json_t                     **docs, *pools, *pool;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, f, k, n;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_health_probe_t    **pp;
+    ngx_http_health_probe_sh_t  *sh;
+
+    static const char  *families[][4] = {
+        { "server_connections", "active", "sv_active",
+          "Server connections of a PgBouncer pool, by state." },
+        { "server_connections", "idle", "sv_idle", NULL },
+        { "server_connections", "used", "sv_used", NULL },
+        { "clients", "active", "cl_active",
+          "Clients of a PgBouncer pool, by state." },
+        { "clients", "waiting", "cl_waiting", NULL },
+        { "size", NULL, "pool_size",
+          "Server connections a PgBouncer pool may open." },
+        { "maxwait_seconds", NULL, "maxwait_seconds",
+          "Longest wait of a client of a PgBouncer pool." }
+    };
+
+    pp = probes->elts;
+    n = probes->nelts;
+
+    docs = ngx_pcalloc(rep->pool, n * sizeof(json_t *));
+    names = ngx_pcalloc(rep->pool, n * sizeof(u_char *));
+
+    if (docs == NULL || names == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (pp[i]->json != ngx_http_health_pgb_json) {
+            continue;
+        }
+
+        sh = pp[i]->sh;
+        shpool = (ngx_slab_pool_t *) pp[i]->shm_zone->shm.addr;
+
+        buf = ngx_pnalloc(rep->pool, pp[i]->data_size);
+        if (buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_shmtx_lock(&shpool->mutex);
+
+        len = sh->checked ? ngx_min(sh->data_len, pp[i]->data_size) : 0;
+        ngx_memcpy(buf, sh->data, len);
+
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        if (len == 0) {
+            continue;
+        }
+
+        docs[i] = json_loadb((char *) buf, len, 0, NULL);
+        names[i] = ngx_http_health_prom_escape(rep->pool, &pp[i]->name);
+
+        if (names[i] == NULL) {
+            json_decref(docs[i]);
+            docs[i] = NULL;
+        }
+    }
+
+    rc = NGX_OK;
+
+    for (f = 0; rc == NGX_OK && f < sizeof(families) / sizeof(families[0]);
+         f++)
+    {
+        if (families[f][3]
+            && ngx_http_health_printf(rep,
+                   "# HELP nginx_health_pgbouncer_pool_%s %s\n"
+                   "# TYPE nginx_health_pgbouncer_pool_%s gauge\n",
+                   families[f][0], families[f][3], families[f][0])
+               != NGX_OK)
+        {
+            rc = NGX_ERROR;
+            break;
+        }
+
+        for (i = 0; rc == NGX_OK && i < n; i++) {
+            pools = docs[i] ? json_object_get(docs[i], "pools") : NULL;
+
+            json_array_foreach(pools, k, pool) {
+                if (ngx_http_health_pgb_series(rep, names[i], pool,
+                                               families[f][0],
+                                               families[f][1],
+                                               families[f][2])
+                    != NGX_OK)
+                {
+                    rc = NGX_ERROR;
+                    break;
+                }
+            }
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        json_decref(docs[i]);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_health_pgb_series(ngx_http_health_report_t *rep, u_char *check,
+    json_t *pool, const char *metric, const char *state, const char *field)
+{
+    u_char     *db, *user;
+    json_t     *v, *d, *u;
+    ngx_str_t   s;
+
+    v = json_object_get(pool, field);
+    d = json_object_get(pool, "database");
+    u = json_object_get(pool, "user");
+
+    if (!json_is_number(v) || !json_is_string(d)) {
+        return NGX_OK;
+    }
+
+    /* the names were made valid UTF-8 when kept; escaped here */
+    s.data = (u_char *) json_string_value(d);
+    s.len = json_string_length(d);
+    db = ngx_http_health_prom_escape(rep->pool, &s);
+
+    s.data = (u_char *) (json_is_string(u) ? json_string_value(u) : "");
+    s.len = json_is_string(u) ? json_string_length(u) : 0;
+    user = ngx_http_health_prom_escape(rep->pool, &s);
+
+    if (db == NULL || user == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (json_is_integer(v)) {
+        return ngx_http_health_printf(rep,
+                   "nginx_health_pgbouncer_pool_%s{check=\"%s\","
+                   "database=\"%s\",user=\"%s\"%s%s%s} %L\n",
+                   metric, check, db, user,
+                   state ? ",state=\"" : "", state ? state : "",
+                   state ? "\"" : "", (int64_t) json_integer_value(v));
+    }
+
+    return ngx_http_health_printf(rep,
+               "nginx_health_pgbouncer_pool_%s{check=\"%s\","
+               "database=\"%s\",user=\"%s\"%s%s%s} %.6f\n",
+               metric, check, db, user,
+               state ? ",state=\"" : "", state ? state : "",
+               state ? "\"" : "", json_number_value(v));
 }

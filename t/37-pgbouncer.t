@@ -27,6 +27,14 @@ use HostileServer;
 
 sub conf_error { HealthTest::Nginx->conf_error(@_) }
 
+sub promtool {
+    my ($text, $what) = @_;
+    my $f = tmp_dir('prom') . '/metrics.txt';
+    spew($f, $text);
+    my ($rc, $out) = run_cmd('sh', '-c', "promtool check metrics < $f");
+    is($rc, 0, "promtool accepts $what") or diag $out;
+}
+
 ##########################################################################
 # configuration
 
@@ -268,6 +276,23 @@ for my $k (1 .. 5) {
     }
 }
 
+# Prometheus: the pools' series, the figures of SHOW POOLS
+{
+    my $m = $ng->get('/metrics')->{content};
+    my $l = 'check="pgbouncer",database="app",user="postgres"';
+    like($m, qr/^nginx_health_pgbouncer_pool_server_connections\{$l,state="active"\} 5$/m,
+         'Prometheus: 5 active server connections of app');
+    like($m, qr/^nginx_health_pgbouncer_pool_clients\{$l,state="active"\} 5$/m,
+         'Prometheus: 5 active clients of app');
+    like($m, qr/^nginx_health_pgbouncer_pool_size\{$l\} 5$/m,
+         'Prometheus: a pool of 5');
+    like($m, qr/^nginx_health_pgbouncer_pool_size\{check="patient",database="capped",user="postgres"\} 2$/m,
+         'Prometheus: every health_pgbouncer has its series');
+    is(scalar(() = $m =~ /^# TYPE nginx_health_pgbouncer_pool_server_connections gauge$/mg), 1,
+       'one TYPE line for the family of two checks');
+    promtool($m, 'the page with the pools');
+}
+
 # required=off: the instance is capped at degraded
 ($c, $r, $doc) = $ng->check('pgbouncer');
 is($doc->{status}, 'degraded', 'an unhealthy pgbouncer, required=off: the instance is degraded');
@@ -461,6 +486,7 @@ my $ng3 = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
     server {
         listen 127.0.0.1:%%PORT%%;
         location /health { health_status; }
+        location /metrics { health_status prometheus; }
     }
 EOF
 $ng3->start;
@@ -481,6 +507,14 @@ is($p->{sv_idle}, undef, '"1e3": null');
 is($p->{sv_used}, undef, '" 2": null');
 is($p->{maxwait_seconds}, undef, 'maxwait "x": null');
 is($p->{pool_size}, 20, 'pool_size: default_pool_size of SHOW CONFIG');
+{
+    my $m = $ng3->get('/metrics')->{content};
+    like($m, qr/^nginx_health_pgbouncer_pool_size\{check="pgbouncer",database="(?:$FFFD)+\(\\"<b>\\\\ [^\n]*\} 20$/m,
+         'Prometheus: the hostile names escaped in the labels, on one line');
+    unlike($m, qr/^nginx_health_pgbouncer_pool_(?:server_connections|clients)\{/m,
+           'no series for the null figures');
+    promtool($m, 'the page of the hostile names');
+}
 
 ok(defined $ng2->wait_check('wrong', 'unknown',
                             reason => qr/share of the pools in use is not known/),
