@@ -123,17 +123,16 @@ static const char  *ngx_http_health_pgb_columns[] = {
 char *
 ngx_http_health_pgbouncer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char                        err[128];
-    ngx_int_t                   rc;
-    ngx_str_t                  *value, name;
-    ngx_uint_t                  i;
-    ngx_flag_t                  required;
-    ngx_msec_t                  interval, timeout;
-    ngx_http_health_hold_t      hold;
-    ngx_http_health_probe_t    *probe, **pp;
-    ngx_http_health_reporter_t  reporter;
-    ngx_http_health_pgb_conf_t *pcf;
-    ngx_http_health_main_conf_t *hmcf = conf;
+    ngx_int_t                     rc;
+    ngx_str_t                    *value, name;
+    ngx_uint_t                    i;
+    ngx_flag_t                    required;
+    ngx_msec_t                    interval, timeout;
+    ngx_http_health_hold_t        hold;
+    ngx_http_health_probe_t      *probe, **pp;
+    ngx_http_health_reporter_t    reporter;
+    ngx_http_health_pgb_conf_t   *pcf;
+    ngx_http_health_main_conf_t  *hmcf = conf;
 
     value = cf->args->elts;
     ngx_memzero(&hold, sizeof(ngx_http_health_hold_t));
@@ -181,12 +180,15 @@ ngx_http_health_pgbouncer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (health_threshold_validate(&pcf->pool, err, sizeof(err)) != 0
-        || health_threshold_validate(&pcf->wait, err, sizeof(err)) != 0)
+    if (pcf->pool.warning > pcf->pool.critical
+        || pcf->wait.warning > pcf->wait.critical)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid thresholds in \"%V\" directive: %s",
-                           &cmd->name, err);
+                           "invalid thresholds in \"%V\" directive, %s",
+                           &cmd->name,
+                           pcf->pool.warning > pcf->pool.critical
+                           ? "pool_warning is above pool_critical"
+                           : "wait_warning is above wait_critical");
         return NGX_CONF_ERROR;
     }
 
@@ -241,7 +243,7 @@ ngx_http_health_pgb_threshold(ngx_conf_t *cf, ngx_command_t *cmd,
     char        err[128];
     double     *pct, *sec;
     size_t      len;
-    ngx_int_t   ms;
+    uint64_t    us;
     ngx_str_t   s;
 
     pct = NULL;
@@ -292,17 +294,17 @@ ngx_http_health_pgb_threshold(ngx_conf_t *cf, ngx_command_t *cmd,
     s.data = value->data + len;
     s.len = value->len - len;
 
-    ms = ngx_parse_time(&s, 0);
-
-    if (ms == NGX_ERROR) {
+    if (ngx_http_health_parse_usec(&s, &us) != NGX_OK
+        || us == 0 || us > 3600000000ULL)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"%V\" in \"%V\" directive, "
-                           "it must be a time (\"500ms\", \"2s\")",
+                           "it must be a time from 1us to 1h",
                            value, &cmd->name);
         return NGX_ERROR;
     }
 
-    *sec = ms / 1000.0;
+    *sec = us / 1e6;
 
     return NGX_OK;
 }

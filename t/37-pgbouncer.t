@@ -55,15 +55,26 @@ sub promtool {
          'nginx -t: a share over 100% is refused');
 
     ($rc, $out) = conf_error('health_pgbouncer "hostaddr=127.0.0.1" wait_critical=soon;');
-    like($out, qr/invalid value "wait_critical=soon" in "health_pgbouncer" directive, it must be a time/,
+    like($out, qr/invalid value "wait_critical=soon" in "health_pgbouncer" directive, it must be a time from 1us to 1h/,
          'nginx -t: a wait that is no time is refused');
 
+    ($rc, $out) = conf_error('health_pgbouncer "hostaddr=127.0.0.1" wait_warning=0 wait_critical=2h;');
+    like($out, qr/invalid value "wait_warning=0" in "health_pgbouncer" directive, it must be a time from 1us to 1h/,
+         'nginx -t: a wait threshold of 0 is refused');
+
+    ($rc, $out) = conf_error('health_pgbouncer "hostaddr=127.0.0.1" wait_critical=2h;');
+    like($out, qr/invalid value "wait_critical=2h" in "health_pgbouncer" directive/,
+         'nginx -t: a wait threshold over 1h is refused');
+
+    ($rc, $out) = conf_error('health_pgbouncer "hostaddr=127.0.0.1" wait_warning=250ms wait_critical=2.5s;');
+    is($rc, 0, 'nginx -t: fractions and units of the module\'s times') or diag $out;
+
     ($rc, $out) = conf_error('health_pgbouncer "hostaddr=127.0.0.1" pool_warning=90 pool_critical=80;');
-    like($out, qr/invalid thresholds in "health_pgbouncer" directive/,
+    like($out, qr/invalid thresholds in "health_pgbouncer" directive, pool_warning is above pool_critical/,
          'nginx -t: a warning beyond the critical threshold is refused');
 
     ($rc, $out) = conf_error('health_pgbouncer "hostaddr=127.0.0.1" wait_warning=6s;');
-    like($out, qr/invalid thresholds in "health_pgbouncer" directive/,
+    like($out, qr/invalid thresholds in "health_pgbouncer" directive, wait_warning is above wait_critical/,
          'nginx -t: wait_warning beyond the default wait_critical is refused');
 
     ($rc, $out) = conf_error('health_pgbouncer "host=bouncer.example.com";');
