@@ -90,6 +90,15 @@ typedef struct {
 } ngx_http_health_pgb_db_t;
 
 
+/* what sizes a pool: SHOW DATABASES, and SHOW CONFIG's defaults */
+typedef struct {
+    ngx_http_health_pgb_db_t   *dbs;          /* sorted by name */
+    ngx_uint_t                  ndbs;
+    int64_t                     dflt;         /* default_pool_size */
+    int64_t                     max;          /* max_db_connections */
+} ngx_http_health_pgb_sizes_t;
+
+
 static ngx_int_t ngx_http_health_pgb_threshold(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_str_t *value, ngx_http_health_pgb_conf_t *conf);
 static void ngx_http_health_pgb_evaluate(ngx_http_health_pg_kind_t *kind,
@@ -97,6 +106,13 @@ static void ngx_http_health_pgb_evaluate(ngx_http_health_pg_kind_t *kind,
     ngx_uint_t n, uint64_t response_us);
 static ngx_int_t ngx_http_health_pgb_json(ngx_http_health_probe_t *probe,
     ngx_http_health_probe_result_t *res, json_t *obj);
+static ngx_int_t ngx_http_health_pgb_pools(PGresult **res, ngx_uint_t n,
+    ngx_http_health_pgb_pool_t **pools, ngx_uint_t *npools, ngx_log_t *log);
+static int64_t ngx_http_health_pgb_size(ngx_http_health_pgb_sizes_t *sizes,
+    ngx_http_health_pgb_pool_t *pl);
+static u_char *ngx_http_health_pgb_judge(ngx_http_health_pgb_conf_t *conf,
+    ngx_http_health_pgb_pool_t *pools, ngx_uint_t n, u_char *p,
+    u_char *last, health_status_t *status);
 static ngx_http_health_pgb_db_t *ngx_http_health_pgb_databases(
     PGresult *res, ngx_uint_t *n, ngx_log_t *log);
 static int64_t ngx_http_health_pgb_setting(PGresult *res, const char *name);
@@ -315,16 +331,13 @@ ngx_http_health_pgb_evaluate(ngx_http_health_pg_kind_t *kind,
     ngx_http_health_probe_t *probe, PGconn *conn, PGresult **res,
     ngx_uint_t n, uint64_t response_us)
 {
-    int                          rows, row, col[NGX_HTTP_HEALTH_PGB_FIGURES];
-    int                          cdb, cuser, cwait, cwait_us;
     u_char                       reason[NGX_HTTP_HEALTH_PROBE_REASON_LEN];
     u_char                      *p, *last, *data;
     size_t                       len;
-    int64_t                      dflt, dmax, max, mw, us;
-    ngx_uint_t                   i, k, npools, ndbs, shares;
-    health_status_t              status, s;
-    ngx_http_health_pgb_db_t    *dbs, *db, key;
-    ngx_http_health_pgb_pool_t  *pools, *pl, *fullest, *longest;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, npools;
+    health_status_t              status;
+    ngx_http_health_pgb_pool_t  *pools;
     ngx_http_health_pgb_conf_t  *conf = kind->data;
 
     p = reason;
@@ -332,229 +345,48 @@ ngx_http_health_pgb_evaluate(ngx_http_health_pg_kind_t *kind,
     data = NULL;
     len = 0;
     pools = NULL;
-    dbs = NULL;
-    ndbs = 0;
+    npools = 0;
     status = HEALTH_UNKNOWN;
 
     for (i = 0; i < n; i++) {
-        if (res[i] != NULL && PQresultStatus(res[i]) == PGRES_TUPLES_OK) {
-            continue;
-        }
-
-        if (i > 0) {
-            /* pool sizes unknown: the pools are still worth reporting */
+        if (res[i] == NULL || PQresultStatus(res[i]) != PGRES_TUPLES_OK) {
             break;
         }
+    }
 
-        if (res[i] == NULL) {
-            p = ngx_slprintf(p, last, "no answer to %s", kind->queries[i]);
+    if (i == 0) {
+        if (res[0] == NULL) {
+            p = ngx_slprintf(p, last, "no answer to %s", kind->queries[0]);
 
-        } else if (PQresultStatus(res[i]) == PGRES_FATAL_ERROR) {
-            p = ngx_slprintf(p, last, "%s failed: %s", kind->queries[i],
-                             PQresultErrorMessage(res[i]));
+        } else if (PQresultStatus(res[0]) == PGRES_FATAL_ERROR) {
+            p = ngx_slprintf(p, last, "%s failed: %s", kind->queries[0],
+                             PQresultErrorMessage(res[0]));
 
         } else {
             p = ngx_slprintf(p, last, "%s did not answer rows (%s)",
-                             kind->queries[i],
-                             PQresStatus(PQresultStatus(res[i])));
+                             kind->queries[0],
+                             PQresStatus(PQresultStatus(res[0])));
         }
 
         goto done;
     }
 
-    n = i;
+    /* a later query that failed leaves the pool sizes unknown, only */
+    rc = ngx_http_health_pgb_pools(res, i, &pools, &npools, probe->log);
 
-    rows = PQntuples(res[0]);
-    cdb = PQfnumber(res[0], "database");
-    cuser = PQfnumber(res[0], "user");
-
-    if (cdb < 0) {
+    if (rc == NGX_DECLINED) {
         p = ngx_slprintf(p, last, "SHOW POOLS answered no \"database\" "
                          "column: is %V PgBouncer's admin console?",
                          &probe->target);
         goto done;
     }
 
-    for (k = 0; k < NGX_HTTP_HEALTH_PGB_FIGURES; k++) {
-        col[k] = PQfnumber(res[0], ngx_http_health_pgb_columns[k]);
+    if (rc == NGX_ERROR) {
+        p = ngx_slprintf(p, last, "out of memory");
+        goto done;
     }
 
-    cwait = PQfnumber(res[0], "maxwait");
-    cwait_us = PQfnumber(res[0], "maxwait_us");
-
-    if (n > 1) {
-        dbs = ngx_http_health_pgb_databases(res[1], &ndbs, probe->log);
-    }
-
-    dflt = -1;
-    dmax = -1;
-
-    if (n > 2) {
-        dflt = ngx_http_health_pgb_setting(res[2], "default_pool_size");
-        dmax = ngx_http_health_pgb_setting(res[2], "max_db_connections");
-    }
-
-    if (rows > 0) {
-        pools = ngx_alloc(rows * sizeof(ngx_http_health_pgb_pool_t),
-                          probe->log);
-        if (pools == NULL) {
-            p = ngx_slprintf(p, last, "out of memory");
-            goto done;
-        }
-    }
-
-    npools = 0;
-    shares = 0;
-
-    for (row = 0; row < rows; row++) {
-        if (PQgetisnull(res[0], row, cdb)) {
-            continue;
-        }
-
-        pl = &pools[npools];
-        pl->database = PQgetvalue(res[0], row, cdb);
-        pl->database_len = PQgetlength(res[0], row, cdb);
-
-        if (pl->database_len == sizeof(NGX_HTTP_HEALTH_PGB_ADMIN_DB) - 1
-            && ngx_memcmp(pl->database, NGX_HTTP_HEALTH_PGB_ADMIN_DB,
-                          pl->database_len) == 0)
-        {
-            continue;
-        }
-
-        if (cuser >= 0 && !PQgetisnull(res[0], row, cuser)) {
-            pl->user = PQgetvalue(res[0], row, cuser);
-            pl->user_len = PQgetlength(res[0], row, cuser);
-
-        } else {
-            pl->user = NULL;
-            pl->user_len = 0;
-        }
-
-        for (k = 0; k < NGX_HTTP_HEALTH_PGB_FIGURES; k++) {
-            pl->figure[k] = ngx_http_health_pgb_int(res[0], row, col[k]);
-        }
-
-        pl->pool_size = -1;
-        max = -1;
-
-        if (dbs) {
-            key.name = pl->database;
-            key.len = pl->database_len;
-
-            db = bsearch(&key, dbs, ndbs, sizeof(ngx_http_health_pgb_db_t),
-                         ngx_http_health_pgb_db_cmp);
-
-            if (db) {
-                pl->pool_size = db->pool_size;
-                max = db->max_connections;
-            }
-        }
-
-        /* none of their own: the defaults, as PgBouncer takes them */
-        if (pl->pool_size <= 0) {
-            pl->pool_size = dflt > 0 ? dflt : -1;
-        }
-
-        if (max <= 0) {
-            max = dmax;
-        }
-
-        /* max_db_connections caps the pool below its size */
-        if (max > 0 && pl->pool_size > max) {
-            pl->pool_size = max;
-        }
-
-        pl->share = NAN;
-
-        if (pl->pool_size > 0
-            && pl->figure[NGX_HTTP_HEALTH_PGB_SV_ACTIVE] >= 0)
-        {
-            pl->share = pl->figure[NGX_HTTP_HEALTH_PGB_SV_ACTIVE] * 100.0
-                        / pl->pool_size;
-            shares++;
-        }
-
-        mw = ngx_http_health_pgb_int(res[0], row, cwait);
-        us = ngx_http_health_pgb_int(res[0], row, cwait_us);
-
-        pl->maxwait = NAN;
-
-        if (mw >= 0) {
-            pl->maxwait = mw + ((us >= 0 && us < 1000000) ? us / 1e6 : 0);
-        }
-
-        npools++;
-    }
-
-    if (npools) {
-        ngx_qsort(pools, npools, sizeof(ngx_http_health_pgb_pool_t),
-                  ngx_http_health_pgb_pool_cmp);
-    }
-
-    status = HEALTH_HEALTHY;
-    fullest = NULL;
-    longest = NULL;
-
-    for (i = 0; i < npools; i++) {
-        if (!isnan(pools[i].share)
-            && (fullest == NULL || pools[i].share > fullest->share))
-        {
-            fullest = &pools[i];
-        }
-
-        if (!isnan(pools[i].maxwait)
-            && (longest == NULL || pools[i].maxwait > longest->maxwait))
-        {
-            longest = &pools[i];
-        }
-    }
-
-    if (npools && shares == 0) {
-        status = HEALTH_UNKNOWN;
-        p = ngx_slprintf(p, last, "the share of the pools in use is not "
-                         "known: SHOW POOLS or SHOW DATABASES lacks "
-                         "sv_active or pool_size");
-    }
-
-    if (fullest) {
-        s = health_threshold_eval(&conf->pool, fullest->share);
-
-        if (s != HEALTH_HEALTHY) {
-            p = ngx_slprintf(p, last, "%spool %*s/%*s uses %L of %L server "
-                             "connections",
-                             p == reason ? "" : "; ",
-                             ngx_min(fullest->database_len,
-                                     NGX_HTTP_HEALTH_PGB_NAME_LEN),
-                             fullest->database,
-                             ngx_min(fullest->user_len,
-                                     NGX_HTTP_HEALTH_PGB_NAME_LEN),
-                             fullest->user ? fullest->user : "",
-                             fullest->figure[NGX_HTTP_HEALTH_PGB_SV_ACTIVE],
-                             fullest->pool_size);
-        }
-
-        status = health_status_worst(status, s);
-    }
-
-    if (longest) {
-        s = health_threshold_eval(&conf->wait, longest->maxwait);
-
-        if (s != HEALTH_HEALTHY) {
-            p = ngx_slprintf(p, last, "%sa client of pool %*s/%*s has "
-                             "waited %.3f s for a server connection",
-                             p == reason ? "" : "; ",
-                             ngx_min(longest->database_len,
-                                     NGX_HTTP_HEALTH_PGB_NAME_LEN),
-                             longest->database,
-                             ngx_min(longest->user_len,
-                                     NGX_HTTP_HEALTH_PGB_NAME_LEN),
-                             longest->user ? longest->user : "",
-                             longest->maxwait);
-        }
-
-        status = health_status_worst(status, s);
-    }
+    p = ngx_http_health_pgb_judge(conf, pools, npools, p, last, &status);
 
     data = ngx_http_health_pgb_render(conf, conn, pools, npools, &len,
                                       probe->log);
@@ -571,10 +403,247 @@ done:
     if (pools) {
         ngx_free(pools);
     }
+}
 
-    if (dbs) {
-        ngx_free(dbs);
+
+/*
+ * The pools of SHOW POOLS (res[0]) but the console's own, with their
+ * sizes from SHOW DATABASES (res[1]) and SHOW CONFIG (res[2]) when n says
+ * they answered; sorted fullest first.  NGX_DECLINED: no "database"
+ * column.  *pools is malloc'd.
+ */
+static ngx_int_t
+ngx_http_health_pgb_pools(PGresult **res, ngx_uint_t n,
+    ngx_http_health_pgb_pool_t **pools, ngx_uint_t *npools, ngx_log_t *log)
+{
+    int                          rows, row, col[NGX_HTTP_HEALTH_PGB_FIGURES];
+    int                          cdb, cuser, cwait, cwait_us;
+    int64_t                      mw, us;
+    ngx_uint_t                   k, np;
+    ngx_http_health_pgb_pool_t  *pl;
+    ngx_http_health_pgb_sizes_t  sizes;
+
+    rows = PQntuples(res[0]);
+    cdb = PQfnumber(res[0], "database");
+    cuser = PQfnumber(res[0], "user");
+    cwait = PQfnumber(res[0], "maxwait");
+    cwait_us = PQfnumber(res[0], "maxwait_us");
+
+    if (cdb < 0) {
+        return NGX_DECLINED;
     }
+
+    for (k = 0; k < NGX_HTTP_HEALTH_PGB_FIGURES; k++) {
+        col[k] = PQfnumber(res[0], ngx_http_health_pgb_columns[k]);
+    }
+
+    if (rows <= 0) {
+        return NGX_OK;
+    }
+
+    *pools = ngx_alloc(rows * sizeof(ngx_http_health_pgb_pool_t), log);
+    if (*pools == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&sizes, sizeof(ngx_http_health_pgb_sizes_t));
+    sizes.dflt = -1;
+    sizes.max = -1;
+
+    if (n > 1) {
+        sizes.dbs = ngx_http_health_pgb_databases(res[1], &sizes.ndbs, log);
+    }
+
+    if (n > 2) {
+        sizes.dflt = ngx_http_health_pgb_setting(res[2], "default_pool_size");
+        sizes.max = ngx_http_health_pgb_setting(res[2], "max_db_connections");
+    }
+
+    np = 0;
+
+    for (row = 0; row < rows; row++) {
+        if (PQgetisnull(res[0], row, cdb)) {
+            continue;
+        }
+
+        pl = &(*pools)[np];
+        pl->database = PQgetvalue(res[0], row, cdb);
+        pl->database_len = PQgetlength(res[0], row, cdb);
+
+        if (pl->database_len == sizeof(NGX_HTTP_HEALTH_PGB_ADMIN_DB) - 1
+            && ngx_memcmp(pl->database, NGX_HTTP_HEALTH_PGB_ADMIN_DB,
+                          pl->database_len) == 0)
+        {
+            continue;
+        }
+
+        pl->user = NULL;
+        pl->user_len = 0;
+
+        if (cuser >= 0 && !PQgetisnull(res[0], row, cuser)) {
+            pl->user = PQgetvalue(res[0], row, cuser);
+            pl->user_len = PQgetlength(res[0], row, cuser);
+        }
+
+        for (k = 0; k < NGX_HTTP_HEALTH_PGB_FIGURES; k++) {
+            pl->figure[k] = ngx_http_health_pgb_int(res[0], row, col[k]);
+        }
+
+        pl->pool_size = ngx_http_health_pgb_size(&sizes, pl);
+
+        pl->share = NAN;
+
+        if (pl->pool_size > 0
+            && pl->figure[NGX_HTTP_HEALTH_PGB_SV_ACTIVE] >= 0)
+        {
+            pl->share = pl->figure[NGX_HTTP_HEALTH_PGB_SV_ACTIVE] * 100.0
+                        / pl->pool_size;
+        }
+
+        mw = ngx_http_health_pgb_int(res[0], row, cwait);
+        us = ngx_http_health_pgb_int(res[0], row, cwait_us);
+
+        pl->maxwait = NAN;
+
+        if (mw >= 0) {
+            pl->maxwait = mw + ((us >= 0 && us < 1000000) ? us / 1e6 : 0);
+        }
+
+        np++;
+    }
+
+    if (sizes.dbs) {
+        ngx_free(sizes.dbs);
+    }
+
+    ngx_qsort(*pools, np, sizeof(ngx_http_health_pgb_pool_t),
+              ngx_http_health_pgb_pool_cmp);
+
+    *npools = np;
+
+    return NGX_OK;
+}
+
+
+/* the database's pool_size, else the default, capped by max_db_connections */
+static int64_t
+ngx_http_health_pgb_size(ngx_http_health_pgb_sizes_t *sizes,
+    ngx_http_health_pgb_pool_t *pl)
+{
+    int64_t                    size, max;
+    ngx_http_health_pgb_db_t  *db, key;
+
+    size = -1;
+    max = -1;
+
+    if (sizes->dbs) {
+        key.name = pl->database;
+        key.len = pl->database_len;
+
+        db = bsearch(&key, sizes->dbs, sizes->ndbs,
+                     sizeof(ngx_http_health_pgb_db_t),
+                     ngx_http_health_pgb_db_cmp);
+
+        if (db) {
+            size = db->pool_size;
+            max = db->max_connections;
+        }
+    }
+
+    /* none of their own: the defaults, as PgBouncer takes them */
+    if (size <= 0) {
+        size = sizes->dflt > 0 ? sizes->dflt : -1;
+    }
+
+    if (max <= 0) {
+        max = sizes->max;
+    }
+
+    /* max_db_connections stops the pool from growing to its size */
+    if (max > 0 && size > max) {
+        size = max;
+    }
+
+    return size;
+}
+
+
+/*
+ * The fullest pool against the pool thresholds, the longest wait against
+ * the wait thresholds: the worse is the status, the reason names the
+ * pools.  unknown only when no pool's share is known.
+ */
+static u_char *
+ngx_http_health_pgb_judge(ngx_http_health_pgb_conf_t *conf,
+    ngx_http_health_pgb_pool_t *pools, ngx_uint_t n, u_char *p,
+    u_char *last, health_status_t *status)
+{
+    u_char                      *start;
+    ngx_uint_t                   i;
+    health_status_t              s;
+    ngx_http_health_pgb_pool_t  *fullest, *longest;
+
+    start = p;
+    fullest = NULL;
+    longest = NULL;
+
+    for (i = 0; i < n; i++) {
+        /* sorted: the first with a share is the fullest */
+        if (fullest == NULL && !isnan(pools[i].share)) {
+            fullest = &pools[i];
+        }
+
+        if (!isnan(pools[i].maxwait)
+            && (longest == NULL || pools[i].maxwait > longest->maxwait))
+        {
+            longest = &pools[i];
+        }
+    }
+
+    *status = HEALTH_HEALTHY;
+
+    if (n && fullest == NULL) {
+        *status = HEALTH_UNKNOWN;
+        p = ngx_slprintf(p, last, "the share of the pools in use is not "
+                         "known: SHOW POOLS or SHOW DATABASES lacks "
+                         "sv_active or pool_size");
+    }
+
+    s = fullest ? health_threshold_eval(&conf->pool, fullest->share)
+                : HEALTH_HEALTHY;
+
+    if (s != HEALTH_HEALTHY) {
+        p = ngx_slprintf(p, last, "%spool %*s/%*s uses %L of %L server "
+                         "connections", p == start ? "" : "; ",
+                         ngx_min(fullest->database_len,
+                                 NGX_HTTP_HEALTH_PGB_NAME_LEN),
+                         fullest->database,
+                         ngx_min(fullest->user_len,
+                                 NGX_HTTP_HEALTH_PGB_NAME_LEN),
+                         fullest->user ? fullest->user : "",
+                         fullest->figure[NGX_HTTP_HEALTH_PGB_SV_ACTIVE],
+                         fullest->pool_size);
+        *status = health_status_worst(*status, s);
+    }
+
+    s = longest ? health_threshold_eval(&conf->wait, longest->maxwait)
+                : HEALTH_HEALTHY;
+
+    if (s != HEALTH_HEALTHY) {
+        p = ngx_slprintf(p, last, "%sa client of pool %*s/%*s has waited "
+                         "%.3f s for a server connection",
+                         p == start ? "" : "; ",
+                         ngx_min(longest->database_len,
+                                 NGX_HTTP_HEALTH_PGB_NAME_LEN),
+                         longest->database,
+                         ngx_min(longest->user_len,
+                                 NGX_HTTP_HEALTH_PGB_NAME_LEN),
+                         longest->user ? longest->user : "",
+                         longest->maxwait);
+        *status = health_status_worst(*status, s);
+    }
+
+    return p;
 }
 
 

@@ -440,7 +440,7 @@ my $hostile = console(
     'SHOW CONFIG' => rows_result([qw(key value)], [['default_pool_size', 20]]));
 
 my $wrong = console(
-    'SHOW POOLS' => rows_result([qw(database owner)], [['app', 'x']]),
+    'SHOW POOLS' => rows_result([qw(database owner maxwait)], [['app', 'x', 0]]),
     'SHOW DATABASES' => rows_result([qw(name)], [['app']]));
 # logs in, then never answers
 my $hung = HostileServer->start(sub {
@@ -535,6 +535,7 @@ is($c->{pools_total}, 1, 'the pool is still listed');
 is($c->{pools}[0]{database}, 'app', 'by its name');
 is($c->{pools}[0]{sv_active}, undef, 'sv_active null');
 is($c->{pools}[0]{pool_size}, undef, 'pool_size null');
+is($c->{pools}[0]{maxwait_seconds}, 0, 'maxwait read (0): a healthy wait does not turn unknown into degraded');
 
 ok(defined $ng2->wait_check('alien', 'unknown',
                             reason => qr/SHOW POOLS answered no "database" column/),
