@@ -18,6 +18,7 @@
 #include "ngx_http_health_status.h"
 #include "ngx_http_health_probe.h"
 #include "ngx_http_health_pg.h"
+#include "ngx_http_health_pgbouncer.h"
 #include "ngx_http_health_redis.h"
 #include "ngx_http_health_redis_queue.h"
 #include "ngx_http_health_upstream.h"
@@ -96,6 +97,13 @@ static ngx_command_t  ngx_http_health_commands[] = {
     { ngx_string("health_postgres"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_health_pg,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("health_pgbouncer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_health_pgbouncer,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },

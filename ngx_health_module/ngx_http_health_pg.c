@@ -87,6 +87,11 @@ typedef struct {
 
     ngx_http_health_probe_t     *probe;
 
+    /* NULL for health_postgres; else its queries, sent in turn */
+    ngx_http_health_pg_kind_t   *kind;
+    ngx_uint_t                   step;
+    PGresult                    *results[NGX_HTTP_HEALTH_PG_QUERIES_MAX];
+
     /* libpq reads what the worker passes on, never more than the cap */
     ngx_http_health_relay_t      relay;
 } ngx_http_health_pg_ctx_t;
@@ -109,6 +114,8 @@ static void ngx_http_health_pg_flush(ngx_http_health_pg_ctx_t *ctx);
 static void ngx_http_health_pg_read(ngx_http_health_pg_ctx_t *ctx);
 static void ngx_http_health_pg_idle_read(ngx_http_health_pg_ctx_t *ctx);
 static void ngx_http_health_pg_done(ngx_http_health_pg_ctx_t *ctx);
+static void ngx_http_health_pg_kind_done(ngx_http_health_pg_ctx_t *ctx,
+    PGresult *res, uint64_t response_us);
 static void ngx_http_health_pg_evaluate(ngx_http_health_pg_ctx_t *ctx,
     PGresult *res, uint64_t response_us);
 static void ngx_http_health_pg_event(ngx_event_t *ev);
@@ -135,9 +142,8 @@ static ngx_uint_t ngx_http_health_pg_safe_key(const char *key, size_t max);
 char *
 ngx_http_health_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char                      *rv;
     ngx_int_t                  rc;
-    ngx_str_t                 *value, name, target;
+    ngx_str_t                 *value, name;
     ngx_uint_t                 i, report;
     ngx_flag_t                 required;
     ngx_msec_t                 interval, timeout;
@@ -203,28 +209,50 @@ ngx_http_health_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_health_pg_ctx_t));
-    if (ctx == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    rv = ngx_http_health_pg_conninfo(cf, cmd, &value[1], ctx, &target);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    probe = ngx_http_health_probe_add(cf, &name, &cmd->name);
+    probe = ngx_http_health_pg_add(cf, cmd, &value[1], &name, NULL);
     if (probe == NULL) {
         return NGX_CONF_ERROR;
     }
 
     ngx_str_set(&probe->kind, "postgres");
-    probe->target = target;
     probe->interval = interval;
     probe->timeout = timeout;
     probe->required = required;
     probe->hold = hold;
     probe->data_size = NGX_HTTP_HEALTH_PG_REPORT_SIZE;
+
+    ctx = probe->ctx;
+    ctx->report = report;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_http_health_probe_t *
+ngx_http_health_pg_add(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *conninfo, ngx_str_t *name, ngx_http_health_pg_kind_t *kind)
+{
+    ngx_str_t                  target;
+    ngx_http_health_probe_t   *probe;
+    ngx_http_health_pg_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_health_pg_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_health_pg_conninfo(cf, cmd, conninfo, ctx, &target)
+        != NGX_CONF_OK)
+    {
+        return NULL;
+    }
+
+    probe = ngx_http_health_probe_add(cf, name, &cmd->name);
+    if (probe == NULL) {
+        return NULL;
+    }
+
+    probe->target = target;
     probe->run = ngx_http_health_pg_run;
     probe->abort = ngx_http_health_pg_abort;
     probe->stop = ngx_http_health_pg_stop;
@@ -232,9 +260,9 @@ ngx_http_health_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     probe->ctx = ctx;
 
     ctx->probe = probe;
-    ctx->report = report;
+    ctx->kind = kind;
 
-    return NGX_CONF_OK;
+    return probe;
 }
 
 
@@ -443,10 +471,14 @@ ngx_http_health_pg_abort(ngx_http_health_probe_t *probe, u_char *buf,
     u_char                    *p;
     ngx_http_health_pg_ctx_t  *ctx = probe->ctx;
 
-    p = ngx_slprintf(buf, last, "%s %V",
-                     ctx->state == NGX_HTTP_HEALTH_PG_CONNECTING
-                     ? "connecting to" : "waiting for health_report() from",
-                     &probe->target);
+    if (ctx->state == NGX_HTTP_HEALTH_PG_CONNECTING) {
+        p = ngx_slprintf(buf, last, "connecting to %V", &probe->target);
+
+    } else {
+        p = ngx_slprintf(buf, last, "waiting for %s from %V",
+                         ctx->kind ? ctx->kind->asked : "health_report()",
+                         &probe->target);
+    }
 
     ngx_http_health_pg_close(ctx);
 
@@ -536,9 +568,21 @@ ngx_http_health_pg_connect_step(ngx_http_health_pg_ctx_t *ctx,
 static void
 ngx_http_health_pg_send_query(ngx_http_health_pg_ctx_t *ctx)
 {
-    u_char  query[NGX_HTTP_HEALTH_PG_SCHEMA_LEN + 128], *p;
+    char    *text;
+    u_char   query[NGX_HTTP_HEALTH_PG_SCHEMA_LEN + 128], *p;
 
     ctx->state = NGX_HTTP_HEALTH_PG_QUERYING;
+
+    if (ctx->kind) {
+        /* the round's time runs from its first query to its last answer */
+        if (ctx->step == 0) {
+            ctx->started = ngx_http_health_monotonic_usec();
+        }
+
+        text = (char *) ctx->kind->queries[ctx->step];
+        goto send;
+    }
+
     ctx->started = ngx_http_health_monotonic_usec();
     ctx->discovering = (ctx->schema_len == 0);
 
@@ -555,8 +599,11 @@ ngx_http_health_pg_send_query(ngx_http_health_pg_ctx_t *ctx)
     }
 
     *p = '\0';
+    text = (char *) query;
 
-    if (!PQsendQuery(ctx->conn, (char *) query)) {
+send:
+
+    if (!PQsendQuery(ctx->conn, text)) {
         ngx_http_health_pg_fail(ctx, HEALTH_UNHEALTHY,
                                 "cannot send the query to %V: %s",
                                 &ctx->probe->target,
@@ -683,6 +730,11 @@ ngx_http_health_pg_done(ngx_http_health_pg_ctx_t *ctx)
 
     ctx->state = NGX_HTTP_HEALTH_PG_IDLE;
 
+    if (ctx->kind) {
+        ngx_http_health_pg_kind_done(ctx, res, rt);
+        return;
+    }
+
     if (ctx->discovering && res != NULL
         && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
         && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0))
@@ -696,6 +748,42 @@ ngx_http_health_pg_done(ngx_http_health_pg_ctx_t *ctx)
     /* the round ends in there */
     ngx_http_health_pg_evaluate(ctx, res, rt);
     PQclear(res);
+
+    if (ngx_http_health_pg_watch(ctx, 1, 0) != NGX_OK) {
+        ngx_http_health_pg_close(ctx);
+    }
+}
+
+
+/* an answer to one of the kind's queries: the next, or the verdict */
+static void
+ngx_http_health_pg_kind_done(ngx_http_health_pg_ctx_t *ctx, PGresult *res,
+    uint64_t response_us)
+{
+    ngx_uint_t  i, n;
+
+    ctx->results[ctx->step++] = res;
+
+    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK
+        && ctx->step < NGX_HTTP_HEALTH_PG_QUERIES_MAX
+        && ctx->kind->queries[ctx->step] != NULL)
+    {
+        /* the same round goes on, under the same timer */
+        ngx_http_health_pg_send_query(ctx);
+        return;
+    }
+
+    n = ctx->step;
+    ctx->step = 0;
+
+    /* the round ends in there */
+    ctx->kind->evaluate(ctx->kind, ctx->probe, ctx->conn, ctx->results, n,
+                        response_us);
+
+    for (i = 0; i < n; i++) {
+        PQclear(ctx->results[i]);
+        ctx->results[i] = NULL;
+    }
 
     if (ngx_http_health_pg_watch(ctx, 1, 0) != NGX_OK) {
         ngx_http_health_pg_close(ctx);
@@ -1263,6 +1351,13 @@ ngx_http_health_pg_close(ngx_http_health_pg_ctx_t *ctx)
     if (ctx->res) {
         PQclear(ctx->res);
         ctx->res = NULL;
+    }
+
+    /* a sequence cut short: its answers so far */
+    while (ctx->step) {
+        ctx->step--;
+        PQclear(ctx->results[ctx->step]);
+        ctx->results[ctx->step] = NULL;
     }
 
     if (ctx->conn) {

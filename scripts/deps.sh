@@ -73,6 +73,7 @@ pkgs=(
     procps psmisc util-linux curl
     openssl                             # a TLS PostgreSQL for the probe's tests
     faketime                            # t/18-clock-step.t steps the wall clock
+    pgbouncer                           # t/37-pgbouncer.t
     debootstrap                         # make test-matrix, test-deb, CI
 )
 
