@@ -489,14 +489,8 @@ ngx_http_health_probe_end(ngx_http_health_probe_t *probe, ngx_int_t rc,
     health_status_t status, uint64_t response_us, u_char *data, size_t len,
     u_char *reason, size_t reason_len)
 {
-    /*
-     * A second end of a round already ended changes nothing.  It has been
-     * seen once, on Debian 13's hiredis 1.2, for a Sentinel-found master
-     * stopped under a round (t/33-redis-sentinel.t); which callback ends
-     * it twice is not found yet, so it is said at warn, not as an alert.
-     */
     if (!probe->busy) {
-        ngx_log_error(NGX_LOG_WARN, probe->log, 0,
+        ngx_log_error(NGX_LOG_ALERT, probe->log, 0,
                       "health: check \"%V\" ended a round that was not "
                       "under way", &probe->name);
         return;

@@ -1291,6 +1291,24 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
 
     ctx->ac = NULL;
 
+    /*
+     * A round that is still asking the Sentinels has sent nothing on this
+     * context: it goes on and connects anew to the master it is told of.
+     * Ending it here would end it a second time when the answer comes.
+     */
+    if (ctx->sentinel
+        && ngx_http_health_redis_sentinel_busy(ctx->sentinel) != NULL)
+    {
+        ngx_log_error((ctx->unasked ? NGX_LOG_WARN : NGX_LOG_INFO),
+                      ctx->probe->log, 0,
+                      "health: connection of \"%V\" to %V %s while asking "
+                      "the Sentinels, reconnecting in this round",
+                      &ctx->probe->name, &ctx->peer,
+                      ctx->unasked ? "lost: it sent a reply no command "
+                                     "waited for" : "closed");
+        return;
+    }
+
     /* a reply nobody asked for may come between rounds */
     if (ctx->probe->busy || ctx->unasked) {
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY,

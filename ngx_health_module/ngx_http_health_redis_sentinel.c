@@ -94,6 +94,9 @@ ngx_http_health_redis_sentinel_init(ngx_conf_t *cf,
 void
 ngx_http_health_redis_sentinel_ask(ngx_http_health_redis_sentinel_t *s)
 {
+    /* a question still open would leak its connection: one at a time */
+    ngx_http_health_redis_sentinel_close(s);
+
     s->tried = 0;
     s->unknown = 0;
     s->answered = NULL;

@@ -255,6 +255,59 @@ ok(defined $ng2->wait_check('cache', 'unhealthy', timeout => 20,
    'a replica named master: unhealthy');
 $ng2->stop;
 
+##########################################################################
+# the master's connection lost while a round asks the Sentinels (a master
+# stopped or restarted between rounds): the round goes on to the master it
+# is told of, connecting anew; it is neither failed nor ended twice (the
+# second end was an [alert], seen on Debian 13)
+
+{
+    my $drop = HealthTest::Redis->start;
+    my $pd = $drop->port;
+    my $kills = HealthTest::tmp_dir('kills') . '/kills';
+    HealthTest::spew($kills, '');
+
+    # every question first drops nginx's connection to the master (CLIENT
+    # KILL skips redis-cli's own), then is answered once the drop is seen
+    my $asked = fake_sentinel(sub {
+        my ($s) = @_;
+        my $n = $drop->cli('CLIENT', 'KILL', 'TYPE', 'normal');
+        sleep 0.3;
+        if (open my $fh, '>>', $kills) { print $fh "$n\n"; close $fh }
+        return "*2\r\n" . bulk('127.0.0.1') . bulk($pd);
+    });
+
+    my $ng3 = HealthTest::Nginx->new(workers => 1, conf => <<"EOF");
+    health_redis 127.0.0.1:@{[ $asked->port ]} sentinel=mymaster name=drop
+                 publish=off interval=200ms timeout=3s;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /health { health_status; }
+    }
+EOF
+    $ng3->start;
+
+    # a kill that found nginx's connection, then two more rounds
+    my $dropped = sub {
+        scalar grep { /^[1-9]/ } split /\n/, HealthTest::slurp($kills) // ''
+    };
+    ok(wait_until(sub { $dropped->() >= 3 }, timeout => 30),
+       'three rounds lost the master\'s connection while asking the Sentinel');
+    my ($c) = $ng3->check('drop');
+    is($c->{status}, 'healthy',
+       'the round went on to the master: healthy') or diag explain $c;
+    my $log = HealthTest::slurp($ng3->error_log);
+    unlike($log, qr/ended a round that was not under way/,
+           'no round ended twice');
+    unlike($log, qr/connection to 127\.0\.0\.1:$pd \(master of mymaster\) lost/,
+           'no round failed for a connection it had not used');
+    like($log, qr/\[info\] [^\n]*health: connection of "drop" to 127\.0\.0\.1:$pd \(master of mymaster\) closed while asking the Sentinels, reconnecting in this round/,
+         'the drop under the question is logged at info');
+    $ng3->stop;
+    $asked->stop;
+    $drop->stop;
+}
+
 $_->stop for values %fake;
 $sentinel->stop;
 $replica->stop;
