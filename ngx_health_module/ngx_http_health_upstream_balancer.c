@@ -54,6 +54,12 @@ typedef struct {
 } ngx_http_health_upstream_peer_data_t;
 
 
+/* the peers a retry of the balancer makes candidates again */
+typedef ngx_uint_t (*ngx_http_health_upstream_pick_pt)(
+    ngx_http_health_upstream_peer_data_t *hp,
+    ngx_http_upstream_rr_peer_t *rr);
+
+
 /* what choosing and giving back a skipped peer changes in nginx's own */
 typedef struct {
     ngx_http_upstream_rr_peer_t *rr;
@@ -86,6 +92,9 @@ static ngx_uint_t ngx_http_health_upstream_ramp_skip(
     ngx_http_health_upstream_peer_data_t *hp, ngx_uint_t i, uint64_t now);
 static ngx_uint_t ngx_http_health_upstream_ramp_retry(
     ngx_http_health_upstream_peer_data_t *hp);
+static ngx_uint_t ngx_http_health_upstream_untry(
+    ngx_http_health_upstream_peer_data_t *hp,
+    ngx_http_health_upstream_pick_pt pick);
 static ngx_uint_t ngx_http_health_upstream_ramped(
     ngx_http_health_upstream_peer_data_t *hp,
     ngx_http_upstream_rr_peer_t *rr);
@@ -95,6 +104,9 @@ static void ngx_http_health_upstream_skip(ngx_peer_connection_t *pc,
 static void ngx_http_health_upstream_close(ngx_connection_t *c);
 static ngx_uint_t ngx_http_health_upstream_fail_open(
     ngx_peer_connection_t *pc, ngx_http_health_upstream_peer_data_t *hp);
+static ngx_uint_t ngx_http_health_upstream_out(
+    ngx_http_health_upstream_peer_data_t *hp,
+    ngx_http_upstream_rr_peer_t *rr);
 
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_health_upstream_set_session(
@@ -606,12 +618,32 @@ ngx_http_health_upstream_ramp_skip(ngx_http_health_upstream_peer_data_t *hp,
 
 /*
  * No peer is left for the request but the ramping ones it gave back: they
- * become candidates again, in the list the balancer is on or, when it
- * moved on to the backups, in the primary one with everything else there
- * marked tried.  Once a request.
+ * become candidates again.  Once a request.
  */
 static ngx_uint_t
 ngx_http_health_upstream_ramp_retry(ngx_http_health_upstream_peer_data_t *hp)
+{
+    if (hp->rrp == NULL || hp->ramp_off) {
+        return 0;
+    }
+
+    hp->ramp_off = 1;
+
+    return ngx_http_health_upstream_untry(hp,
+                                          ngx_http_health_upstream_ramped);
+}
+
+
+/*
+ * The peers pick() chooses become candidates again: their tried marks are
+ * cleared in the list the balancer is on or, when it moved on to backups
+ * that hold none of them, in the primary list with everything else there
+ * marked tried.  The marks of the primary list are written only when one
+ * of them is picked, as the bitmap then changes lists.
+ */
+static ngx_uint_t
+ngx_http_health_upstream_untry(ngx_http_health_upstream_peer_data_t *hp,
+    ngx_http_health_upstream_pick_pt pick)
 {
     uintptr_t                          m;
     ngx_uint_t                         i, n, cleared;
@@ -620,20 +652,13 @@ ngx_http_health_upstream_ramp_retry(ngx_http_health_upstream_peer_data_t *hp)
     ngx_http_upstream_rr_peer_data_t  *rrp;
 
     rrp = hp->rrp;
-
-    if (rrp == NULL || hp->ramp_off) {
-        return 0;
-    }
-
-    hp->ramp_off = 1;
-
     primary = hp->upstream->uscf->peer.data;
     cleared = 0;
 
     ngx_http_upstream_rr_peers_rlock(primary);
 
     for (rr = rrp->peers->peer, i = 0; rr; rr = rr->next, i++) {
-        if (ngx_http_health_upstream_ramped(hp, rr)) {
+        if (pick(hp, rr)) {
             rrp->tried[i / (8 * sizeof(uintptr_t))]
                 &= ~((uintptr_t) 1 << i % (8 * sizeof(uintptr_t)));
             cleared++;
@@ -643,17 +668,16 @@ ngx_http_health_upstream_ramp_retry(ngx_http_health_upstream_peer_data_t *hp)
     if (cleared == 0 && rrp->peers != primary) {
 
         for (rr = primary->peer; rr; rr = rr->next) {
-            cleared += ngx_http_health_upstream_ramped(hp, rr);
+            cleared += pick(hp, rr);
         }
 
-        /* the marks are written only if a ramped peer is there */
         for (rr = cleared ? primary->peer : NULL, i = 0; rr;
              rr = rr->next, i++)
         {
             n = i / (8 * sizeof(uintptr_t));
             m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
 
-            if (ngx_http_health_upstream_ramped(hp, rr)) {
+            if (pick(hp, rr)) {
                 rrp->tried[n] &= ~m;
 
             } else {
@@ -771,66 +795,18 @@ ngx_http_health_upstream_close(ngx_connection_t *c)
  * Fail-open for one request: every peer left after skipping the ones that
  * failed their checks has been tried, so the skipped ones become the
  * candidates (the request would have gone to them without the module).
- * Their tried marks are cleared in the list the balancer is on, or, when
- * it moved on to backups that hold none of them, on the primary list with
- * everything else marked tried.
  */
 static ngx_uint_t
 ngx_http_health_upstream_fail_open(ngx_peer_connection_t *pc,
     ngx_http_health_upstream_peer_data_t *hp)
 {
-    uintptr_t                          m;
-    ngx_uint_t                         i, k, n, cleared, pass;
-    ngx_http_upstream_rr_peer_t       *rr;
-    ngx_http_health_upstream_t        *hu;
-    ngx_http_upstream_rr_peers_t      *peers, *primary;
-    ngx_http_upstream_rr_peer_data_t  *rrp;
+    ngx_http_health_upstream_t  *hu;
 
-    rrp = hp->rrp;
     hu = hp->upstream;
 
-    if (rrp == NULL || hp->fail_open) {
-        return 0;
-    }
-
-    primary = hu->uscf->peer.data;
-    cleared = 0;
-
-    for (pass = 0; pass < 2 && cleared == 0; pass++) {
-
-        peers = pass ? primary : rrp->peers;
-
-        if (pass && rrp->peers == primary) {
-            break;
-        }
-
-        ngx_http_upstream_rr_peers_rlock(primary);
-
-        for (rr = peers->peer, i = 0; rr; rr = rr->next, i++) {
-            n = i / (8 * sizeof(uintptr_t));
-            m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
-
-            k = ngx_http_health_upstream_lookup(hu, rr->sockaddr);
-
-            if (k != NGX_HTTP_HEALTH_NO_PEER
-                && ngx_http_health_peer_out(hu->hmcf, hu->first + k))
-            {
-                rrp->tried[n] &= ~m;
-                cleared++;
-
-            } else if (pass) {
-                rrp->tried[n] |= m;
-            }
-        }
-
-        ngx_http_upstream_rr_peers_unlock(primary);
-
-        if (cleared && pass) {
-            rrp->peers = primary;
-        }
-    }
-
-    if (cleared == 0) {
+    if (hp->rrp == NULL || hp->fail_open
+        || !ngx_http_health_upstream_untry(hp, ngx_http_health_upstream_out))
+    {
         return 0;
     }
 
@@ -842,6 +818,22 @@ ngx_http_health_upstream_fail_open(ngx_peer_connection_t *pc,
                   "ones that failed them (fail-open)", &hu->name);
 
     return 1;
+}
+
+
+/* whether the peer is out of rotation by its checks */
+static ngx_uint_t
+ngx_http_health_upstream_out(ngx_http_health_upstream_peer_data_t *hp,
+    ngx_http_upstream_rr_peer_t *rr)
+{
+    ngx_uint_t                   k;
+    ngx_http_health_upstream_t  *hu;
+
+    hu = hp->upstream;
+    k = ngx_http_health_upstream_lookup(hu, rr->sockaddr);
+
+    return k != NGX_HTTP_HEALTH_NO_PEER
+           && ngx_http_health_peer_out(hu->hmcf, hu->first + k);
 }
 
 
