@@ -50,7 +50,8 @@ static ngx_int_t ngx_http_health_upstream_track(ngx_conf_t *cf,
     ngx_http_health_upstream_main_conf_t *humcf,
     ngx_http_upstream_srv_conf_t *uscf);
 static ngx_int_t ngx_http_health_parse_flag(ngx_conf_t *cf,
-    ngx_command_t *cmd, ngx_str_t *value, size_t skip, ngx_flag_t *flag);
+    ngx_command_t *cmd, ngx_http_health_upstream_srv_conf_t *hucf,
+    ngx_str_t *value);
 #if (NGX_HTTP_SSL)
 static char *ngx_http_health_upstream_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -59,6 +60,24 @@ static ngx_int_t ngx_http_health_upstream_tls_group(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *uscf,
     ngx_http_health_upstream_srv_conf_t *hucf);
 #endif
+
+
+typedef struct {
+    ngx_str_t                      name;
+    size_t                         offset;
+} ngx_http_health_check_flag_t;
+
+
+/* health_check's on|off parameters */
+static ngx_http_health_check_flag_t  ngx_http_health_check_flags[] = {
+    { ngx_string("tls="),
+      offsetof(ngx_http_health_upstream_srv_conf_t, tls) },
+    { ngx_string("tls_server_name="),
+      offsetof(ngx_http_health_upstream_srv_conf_t, tls_server_name) },
+    { ngx_string("tls_verify="),
+      offsetof(ngx_http_health_upstream_srv_conf_t, tls_verify) },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_http_health_upstream_commands[] = {
@@ -446,48 +465,15 @@ ngx_http_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "tls=", 4) == 0) {
-            if (hucf->tls != NGX_CONF_UNSET) {
-                goto duplicate;
-            }
-
-            if (ngx_http_health_parse_flag(cf, cmd, &value[i], 4, &hucf->tls)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
+        switch (ngx_http_health_parse_flag(cf, cmd, hucf, &value[i])) {
+        case NGX_OK:
             continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "tls_server_name=", 16) == 0) {
-            if (hucf->tls_server_name != NGX_CONF_UNSET) {
-                goto duplicate;
-            }
-
-            if (ngx_http_health_parse_flag(cf, cmd, &value[i], 16,
-                                           &hucf->tls_server_name)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "tls_verify=", 11) == 0) {
-            if (hucf->tls_verify != NGX_CONF_UNSET) {
-                goto duplicate;
-            }
-
-            if (ngx_http_health_parse_flag(cf, cmd, &value[i], 11,
-                                           &hucf->tls_verify)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
+        case NGX_BUSY:
+            goto duplicate;
+        case NGX_ERROR:
+            return NGX_CONF_ERROR;
+        default: /* NGX_DECLINED */
+            break;
         }
 
         if (ngx_strncmp(value[i].data, "tls_name=", 9) == 0) {
@@ -598,19 +584,44 @@ duplicate:
 }
 
 
+/*
+ * The on|off parameters: NGX_OK, NGX_BUSY for one given twice, NGX_ERROR,
+ * or NGX_DECLINED for another parameter.
+ */
 static ngx_int_t
 ngx_http_health_parse_flag(ngx_conf_t *cf, ngx_command_t *cmd,
-    ngx_str_t *value, size_t skip, ngx_flag_t *flag)
+    ngx_http_health_upstream_srv_conf_t *hucf, ngx_str_t *value)
 {
-    if (value->len - skip == 2 && ngx_strncmp(value->data + skip, "on", 2) == 0)
-    {
+    size_t                         len;
+    ngx_flag_t                    *flag;
+    ngx_http_health_check_flag_t  *f;
+
+    for (f = ngx_http_health_check_flags; f->name.len; f++) {
+        if (value->len >= f->name.len
+            && ngx_strncmp(value->data, f->name.data, f->name.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (f->name.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    flag = (ngx_flag_t *) ((char *) hucf + f->offset);
+
+    if (*flag != NGX_CONF_UNSET) {
+        return NGX_BUSY;
+    }
+
+    len = value->len - f->name.len;
+
+    if (len == 2 && ngx_strncmp(value->data + f->name.len, "on", 2) == 0) {
         *flag = 1;
         return NGX_OK;
     }
 
-    if (value->len - skip == 3
-        && ngx_strncmp(value->data + skip, "off", 3) == 0)
-    {
+    if (len == 3 && ngx_strncmp(value->data + f->name.len, "off", 3) == 0) {
         *flag = 0;
         return NGX_OK;
     }

@@ -431,6 +431,20 @@ like($out, qr/tls_verify=on but no trusted certificates/,
 EOF
 like($out, qr/invalid value "tls=yes"/, 'tls=yes is refused');
 
+# each on|off parameter: a value other than on or off, an empty one, twice
+for my $p (qw(tls tls_server_name tls_verify)) {
+    for my $bad ("$p=yes", "$p=", "$p=onn") {
+        ($rc, $out) = HealthTest::Nginx->conf_error(
+            "upstream u { server 127.0.0.1:1; health_check $bad; }");
+        like($out, qr/invalid value "\Q$bad\E" in "health_check" directive, it must be "on" or "off"/,
+             "$bad is refused");
+    }
+    ($rc, $out) = HealthTest::Nginx->conf_error(
+        "upstream u { server 127.0.0.1:1; health_check $p=off $p=off; }");
+    like($out, qr/duplicate parameter "$p=off" in "health_check" directive/,
+         "$p= twice is refused");
+}
+
 ($rc, $out) = HealthTest::Nginx->conf_error(<<"EOF");
     upstream u { server 127.0.0.1:1;
                  health_check tls_verify=on tls_trusted_certificate=$dir/ca.crt; }
