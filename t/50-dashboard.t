@@ -322,6 +322,17 @@ ok($dom =~ m{<code>zone:sparse:error_rate</code></div><div role="cell"><span cla
    'check zone:sparse:error_rate: the same grey badge')
     or diag(($dom =~ m{(zone:sparse:error_rate</code>.{0,300})}s)[0] // 'no check');
 
+# ?refresh=N: whole seconds from 1 to 30, not rounded to the list's
+for (['7', 7], ['45', 30], ['0.4', 1], ['2', 2]) {
+    my ($q, $want) = @$_;
+    my $d = chromium('--virtual-time-budget=1000', '--dump-dom',
+                     $ng->url("/paced?refresh=$q"));
+    ok($d =~ m{<select id="refresh">(.*?)</select>}s
+       && $1 =~ m{<option value="$want" selected="">$want s</option>},
+       "?refresh=$q: the list shows $want s, selected")
+        or diag(($d =~ m{(<select id="refresh">.*?</select>)}s)[0] // 'no list');
+}
+
 ok($has_upstreams, 'the status JSON has upstreams');
 # ok(), not like(): a failure need not print the whole page
 ok($dom =~ /<h3>app<\/h3>/, 'upstream app by name')
