@@ -1670,7 +1670,8 @@ ngx_http_health_render_prometheus(ngx_http_request_t *r,
              service, NGX_HTTP_HEALTH_VERSION);
 
         emit("# HELP nginx_health_status Overall status: 0 healthy, "
-             "1 degraded, 2 unhealthy, 3 unknown.\n"
+             "1 degraded, 2 unhealthy (an unknown check makes it "
+             "degraded).\n"
              "# TYPE nginx_health_status gauge\n"
              "nginx_health_status %d\n", (int) rep->status);
     }

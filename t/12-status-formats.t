@@ -131,6 +131,8 @@ is($out, '', 'promtool has nothing to say') or diag $out;
 like($text, qr/^nginx_health_info\{service="web-1",version="0\.1\.0"\} 1$/m,
      'nginx_health_info');
 like($text, qr/^nginx_health_status 1$/m, 'nginx_health_status degraded');
+like($text, qr/^# HELP nginx_health_status Overall status: 0 healthy, 1 degraded, 2 unhealthy \(an unknown check makes it degraded\)\.$/m,
+     'nginx_health_status: its HELP names no value 3, which it never takes');
 like($text, qr/^nginx_health_check_status\{check="zone:api:error_rate"\} 1$/m,
      'check status');
 
