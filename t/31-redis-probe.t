@@ -183,6 +183,12 @@ my $ttl = $rd->cli('-n', 2, 'TTL', 'health:instance:web1');
 ok($ttl > 86000 && $ttl <= 86400, "the instance key expires ($ttl s)");
 my $inst = eval { decode_json($rd->cli('-n', 2, 'GET', 'health:instance:web1')) };
 is($inst && $inst->{service}, 'web1', 'the instance key holds the status');
+# what the README says it holds: the status message and four fields, no more
+is(join(',', sort keys %{ $inst || {} }),
+   'checks,config_hash,interval_s,service,status,timestamp,uptime_s,version',
+   'the instance key: the status message with the fleet\'s fields');
+ok(!grep({ ref } values %{ $inst->{checks} || {} }),
+   'its checks are names and status words only');
 
 # only the alerts after the stop: a slow first round may have had one
 my $seen_alerts = @{ $got{'health:system:alerts'} || [] };
