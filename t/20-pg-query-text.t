@@ -57,10 +57,56 @@ isnt($rc, 0, 'pg_monitor may not turn report_query_text on');
 like($out, qr/permission denied to set parameter "pg_health.report_query_text"/,
      'permission denied');
 
+# before the library is loaded in a session PostgreSQL keeps any
+# SET pg_health.* as a placeholder: a role that is not superuser gets SET,
+# then a WARNING when the library loads, and the value is dropped (the
+# README says so)
+($rc, $out) = $pg->psql("SET pg_health.statement_warning = '1s'; "
+    . "SELECT 1 FROM health_report(); SHOW pg_health.statement_warning",
+    user => 'monitor', allow_error => 1);
+is($rc, 0, 'before the library loads, SET by pg_monitor answers SET');
+like($out, qr/WARNING:  permission denied to set parameter "pg_health\.statement_warning"/,
+     'the library loading drops it with a warning');
+like($out, qr/^500ms$/m, 'and the setting keeps its value');
+
+# with the library preloaded the same SET is refused at once
+{
+    my $pre = pg_with_extension(conf => "shared_preload_libraries = 'pg_health'");
+    $pre->psql('CREATE ROLE monitor LOGIN IN ROLE pg_monitor');
+    my ($prc, $pout) = $pre->psql("SET pg_health.statement_warning = '1s'",
+                                  user => 'monitor', allow_error => 1);
+    isnt($prc, 0, 'preloaded: SET by pg_monitor fails');
+    like($pout, qr/permission denied to set parameter "pg_health\.statement_warning"/,
+         'preloaded: permission denied at once');
+    $pre->stop;
+}
+
 $r = report($pg, set => { %low, 'pg_health.report_query_text' => 'on' });
 ($s) = grep { $_->{pid} == $pid } @{ $r->{checks}{slow_queries}{sessions} };
 is($s->{query}, 'SELECT pg_sleep(60) /* card 4111-1111 */',
    'report_query_text on (superuser): the text is shown');
+ok(defined $s->{query_truncated} && !$s->{query_truncated},
+   'query_truncated: false for a text shown whole');
+
+# a text over 256 bytes: cut at a character (byte 256 is the first of a
+# two-byte one), and said so
+{
+    my $long = 'SELECT pg_sleep(60) /* ' . ('x' x 232) . ("\x{e9}" x 10) . ' */';
+    my $bytes = do { my $b = $long; utf8::encode($b); $b };
+    bg_with_app($pg, 'long', $bytes, user => 'app');
+    ok(wait_for_clients($pg, 'long', 1), 'a session runs a long statement');
+    my ($lp) = pids_of_app($pg, 'long');
+    my $ls;
+    ok(wait_until(sub {
+        my $lr = report($pg, set => { %low, 'pg_health.report_query_text' => 'on' });
+        ($ls) = grep { $_->{pid} == $lp } @{ $lr->{checks}{slow_queries}{sessions} };
+        $ls && $ls->{query};
+    }, timeout => 10), 'the long statement is a slow query');
+    is($ls->{query}, substr($long, 0, 255),
+       'its text cut before the character that byte 256 starts');
+    ok($ls->{query_truncated}, 'query_truncated: true');
+    $pg->psql("SELECT pg_terminate_backend($lp)");
+}
 
 # the row functions follow pg_stat_activity: app's text for monitor, not
 # for a role that merely has EXECUTE

@@ -144,6 +144,7 @@ static void
 report_query(health_json_t *w, const HealthBackend *b)
 {
 	char	   *q;
+	int			len;
 
 	if (b == NULL || !b->visible || b->query_id == 0)
 		health_json_null(w, "query_id");
@@ -160,8 +161,14 @@ report_query(health_json_t *w, const HealthBackend *b)
 		return;
 	}
 
-	q = health_backend_text(b, b->activity_raw, PG_HEALTH_REPORT_QUERY_LEN);
+	/* whole, then cut at a character: whether it was cut is said */
+	q = health_backend_text(b, b->activity_raw, INT_MAX);
+	len = strlen(q);
+	if (len > PG_HEALTH_REPORT_QUERY_LEN)
+		q[pg_mbcliplen(q, len, PG_HEALTH_REPORT_QUERY_LEN)] = '\0';
+
 	health_json_string(w, "query", q);
+	health_json_bool(w, "query_truncated", len > PG_HEALTH_REPORT_QUERY_LEN);
 }
 
 /* who the session is: what pg_stat_activity shows to every role */
