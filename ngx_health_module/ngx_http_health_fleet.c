@@ -1502,30 +1502,10 @@ ngx_http_health_fleet_handler(ngx_http_request_t *r, ngx_uint_t format)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (ngx_http_health_header(r, "Cache-Control", "no-store")
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        r->headers_out.status = NGX_HTTP_OK;
-        ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4; charset=utf-8");
-        r->headers_out.content_type_len = r->headers_out.content_type.len;
-        r->headers_out.content_type_lowcase = NULL;
-        r->headers_out.content_length_n = length;
-
-        if (r->method == NGX_HTTP_HEAD) {
-            r->header_only = 1;
-        }
-
-        rc = ngx_http_send_header(r);
-
-        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-            return rc;
-        }
-
-        return ngx_http_output_filter(r, out);
+        /* the last buffer marked: a short answer is not held back */
+        return ngx_http_health_send(r, NGX_HTTP_OK,
+                                    "text/plain; version=0.0.4; "
+                                    "charset=utf-8", out, length);
     }
 
     root = json_object();

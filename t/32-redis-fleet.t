@@ -414,6 +414,17 @@ is($c->{reason}, 'not read yet', '... not read yet');
 is($f->{status}, 'unknown', '?scope=fleet: unknown');
 is($f->{read_at}, undef, 'read_at null');
 
+# a short Prometheus answer (under nginx's postpone_output of 1460 bytes)
+# is sent, not held back until the keepalive timeout
+{
+    my $t0 = time;
+    my $pr = $unread->get('/health?scope=fleet&format=prometheus');
+    is($pr->{status}, 200, 'a fleet never read, Prometheus: 200');
+    ok(length($pr->{content}) < 1460, 'a short answer (' . length($pr->{content}) . ' bytes)');
+    like($pr->{content}, qr/^nginx_health_fleet_status 3$/m, 'nginx_health_fleet_status 3 (unknown)');
+    ok(time - $t0 < 15, 'at once, not at the keepalive timeout');
+}
+
 $r = $plain->get('/health?scope=fleet');
 is($r->{status}, 400, 'no fleet=on: 400');
 like($r->{content}, qr/fleet=on/, '... saying what it needs');
