@@ -302,6 +302,8 @@ for my $k (1 .. 5) {
     is(scalar(() = $m =~ /^# TYPE nginx_health_pgbouncer_pool_server_connections gauge$/mg), 1,
        'one TYPE line for the family of two checks');
     promtool($m, 'the page with the pools');
+    like($m, qr/^nginx_health_pgbouncer_pool_clients\{$l,state="waiting"\} \d+$/m,
+         'Prometheus: the waiting clients the dashboard\'s pool panel reads');
 }
 
 # required=off: the instance is capped at degraded
