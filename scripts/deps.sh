@@ -68,7 +68,8 @@ pkgs=(
     perl                                # the t/ harness (core Perl only)
     wrk apache2-utils valgrind          # make bench
     clang "$rt"                         # make test-asan
-    prometheus                          # promtool
+    prometheus                          # promtool, the server for t/61
+    prometheus-alertmanager             # amtool and the server for t/62
     chromium                            # dashboard browser test
     procps psmisc util-linux curl
     openssl                             # a TLS PostgreSQL for the probe's tests

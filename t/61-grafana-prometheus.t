@@ -138,7 +138,7 @@ if ($prom == 0) {
         "--storage.tsdb.path=$dir/data", "--web.listen-address=127.0.0.1:$pp",
         '--log.level=warn' or POSIX::_exit(127);
 }
-END { if ($prom) { kill 'TERM', $prom; waitpid($prom, 0) } }
+END { local $?; if ($prom) { kill 'TERM', $prom; waitpid($prom, 0) } }
 
 my $http = HTTP::Tiny->new(timeout => 10);
 sub query {
