@@ -52,6 +52,12 @@ int			pg_health_xmin_horizon_warning = 60 * 1000;
 int			pg_health_xmin_horizon_critical = 5 * 60 * 1000;
 bool		pg_health_report_query_text = false;
 char	   *pg_health_ignore_applications = NULL;
+double		pg_health_disk_warning = 80.0;
+double		pg_health_disk_critical = 90.0;
+int			pg_health_archive_age_warning = 10 * 60;
+int			pg_health_archive_age_critical = 30 * 60;
+int			pg_health_archive_ready_warning = 10;
+int			pg_health_archive_ready_critical = 15;
 
 void		_PG_init(void);
 
@@ -166,6 +172,32 @@ _PG_init(void)
 							   "pg_dump,pg_dumpall,pg_basebackup,pg_restore",
 							   PGC_SUSET, GUC_LIST_INPUT,
 							   check_application_list, NULL, NULL);
+
+	/* disk and archiver checks (disk.c, archiver.c) */
+	define_percent("pg_health.disk_warning",
+				   "Use of a file system holding the data directory, pg_wal or a tablespace, in percent as df computes it, that makes the disk check degraded.",
+				   &pg_health_disk_warning, 80.0);
+	define_percent("pg_health.disk_critical",
+				   "Use of a file system holding the data directory, pg_wal or a tablespace, in percent as df computes it, that makes the disk check unhealthy.",
+				   &pg_health_disk_critical, 90.0);
+	DefineCustomIntVariable("pg_health.archive_age_warning",
+							"Time the oldest WAL file waiting to be archived has waited that makes the archiver check degraded.",
+							NULL, &pg_health_archive_age_warning, 10 * 60,
+							0, INT_MAX, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_health.archive_age_critical",
+							"Time the oldest WAL file waiting to be archived has waited that makes the archiver check unhealthy.",
+							NULL, &pg_health_archive_age_critical, 30 * 60,
+							0, INT_MAX, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_health.archive_ready_warning",
+							"WAL files waiting to be archived (.ready) that make the archiver check degraded.",
+							NULL, &pg_health_archive_ready_warning, 10,
+							0, INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_health.archive_ready_critical",
+							"WAL files waiting to be archived (.ready) that make the archiver check unhealthy.",
+							NULL, &pg_health_archive_ready_critical, 15,
+							0, INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_health");
 }
