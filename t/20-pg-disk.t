@@ -170,6 +170,34 @@ SKIP: {
     is($r->{checks}{disk}{status}, 'healthy', 'lost dropped: healthy');
     is($r->{checks}{disk}{file_systems_count}, 2, 'two file systems again');
 
+    # a link to a path that is not UTF-8: the report still parses
+    my $odd = HealthTest::tmp_dir('odd');
+    mkdir "$odd/a" or die;
+    mkdir "$odd/caf\xe9" or die;
+    system('chown', '-R', 'postgres:postgres', $odd) == 0 or die;
+    $pg->psql("CREATE TABLESPACE odd LOCATION '$odd/a'");
+    my $oid = $pg->psql("SELECT oid FROM pg_tablespace WHERE spcname = 'odd'");
+    unlink "$data/pg_tblspc/$oid" or die;
+    symlink("$odd/caf\xe9", "$data/pg_tblspc/$oid") or die;
+    $r = report($pg);
+    my ($loc) = grep { ($_->{name} // '') eq 'odd' }
+        map { @{ $_->{locations} } } @{ $r->{checks}{disk}{file_systems} };
+    is($loc->{path}, "$odd/caf?", 'a byte that is not UTF-8 becomes ?');
+    is($r->{checks}{disk}{status}, 'healthy', 'and is judged');
+    unlink "$data/pg_tblspc/$oid";
+    symlink("$odd/a", "$data/pg_tblspc/$oid") or die;
+    $pg->psql('DROP TABLESPACE odd');
+
+    # pg_tblspc cannot be listed: unknown, not healthy
+    chmod 0, "$data/pg_tblspc" or die;
+    $r = report($pg);
+    $d = $r->{checks}{disk};
+    chmod 0700, "$data/pg_tblspc";
+    is($d->{status}, 'unknown', 'pg_tblspc unreadable: unknown');
+    like($d->{reason}, qr/^could not read the file system of pg_tblspc: Permission denied$/,
+         'with the reason');
+    is(fs_of($d, 'data_directory')->{status}, 'healthy', 'the data directory still judged');
+
     $pg->psql('DROP TABLESPACE small');
     $pg->stop;
     ($rc, $out) = run_cmd('umount', $mnt);

@@ -117,7 +117,8 @@ archive_wal(health_json_t *w, const char *key, const char *name)
 	if (name[0] == '\0')
 		health_json_null(w, key);
 	else
-		health_json_stringn(w, key, name, strnlen(name, MAX_XFN_CHARS));
+		health_json_string(w, key,
+						   health_file_text(pnstrdup(name, MAX_XFN_CHARS)));
 }
 
 health_status_t
@@ -184,13 +185,14 @@ health_report_archiver(health_json_t *w)
 		{
 			chk.status = HEALTH_UNHEALTHY;
 			chk.reason = psprintf("archiving failed for WAL file %s at %s and has not succeeded since",
-								  pnstrdup(s->last_failed_wal, MAX_XFN_CHARS),
+								  health_file_text(pnstrdup(s->last_failed_wal,
+													   MAX_XFN_CHARS)),
 								  health_format_timestamp(s->last_failed_timestamp,
 														  buf, sizeof(buf)));
 		}
 		else if (by_age != HEALTH_HEALTHY && by_age == chk.status)
 			chk.reason = psprintf("WAL file %s has waited %.0f s to be archived",
-								  r.oldest, age_s);
+								  health_file_text(r.oldest), age_s);
 		else if (chk.status != HEALTH_HEALTHY)
 			chk.reason = psprintf("%d WAL files wait to be archived", r.count);
 	}
@@ -204,7 +206,7 @@ health_report_archiver(health_json_t *w)
 	health_json_integer(w, "ready_warning", pg_health_archive_ready_warning);
 	health_json_integer(w, "ready_critical", pg_health_archive_ready_critical);
 	if (r.oldest[0] != '\0')
-		health_json_string(w, "oldest_ready_wal", r.oldest);
+		health_json_string(w, "oldest_ready_wal", health_file_text(r.oldest));
 	else
 		health_json_null(w, "oldest_ready_wal");
 	health_json_integer(w, "archived_count", s->archived_count);

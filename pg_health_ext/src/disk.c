@@ -79,9 +79,10 @@ typedef struct HealthDisk
 	bool		show_paths;
 } HealthDisk;
 
+/* err: the location is known unreadable already (errno) */
 static void
 disk_add(HealthDisk *d, const char *kind, const char *name,
-		 const char *path)
+		 const char *path, int err)
 {
 	HealthDiskLocation *loc;
 	HealthDiskFs *fs;
@@ -108,12 +109,12 @@ disk_add(HealthDisk *d, const char *kind, const char *name,
 	if (len > 0)
 	{
 		target[len] = '\0';
-		loc->path = pstrdup(target);
+		loc->path = health_file_text(target);
 	}
 	else
-		loc->path = pstrdup(path);
+		loc->path = health_file_text(path);
 
-	if (stat(path, &st) == 0)
+	if (err == 0 && stat(path, &st) == 0)
 	{
 		for (i = 0; i < d->nfs; i++)
 		{
@@ -132,9 +133,9 @@ disk_add(HealthDisk *d, const char *kind, const char *name,
 	fs->nlocations = 1;
 	fs->first = d->nlocations - 1;
 
-	if (stat(path, &st) != 0 || statvfs(path, &vfs) != 0)
+	if (err != 0 || stat(path, &st) != 0 || statvfs(path, &vfs) != 0)
 	{
-		fs->error = pstrdup(strerror(errno));
+		fs->error = health_file_text(strerror(err != 0 ? err : errno));
 		fs->status = HEALTH_UNKNOWN;
 		return;
 	}
@@ -211,12 +212,15 @@ disk_collect(HealthDisk *d)
 									pg_health_disk_critical);
 	d->show_paths = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_SETTINGS);
 
-	disk_add(d, "data_directory", NULL, DataDir);
+	disk_add(d, "data_directory", NULL, DataDir, 0);
 	snprintf(path, sizeof(path), "%s/%s", DataDir, XLOGDIR);
-	disk_add(d, "pg_wal", NULL, path);
+	disk_add(d, "pg_wal", NULL, path, 0);
 
+	/* tablespaces that cannot be listed cannot be judged: say so */
 	snprintf(path, sizeof(path), "%s/%s", DataDir, "pg_tblspc");
 	dir = AllocateDir(path);
+	if (dir == NULL)
+		disk_add(d, "pg_tblspc", NULL, path, errno);
 	while ((de = ReadDirExtended(dir, path, LOG)) != NULL)
 	{
 		char		link[MAXPGPATH];
@@ -233,7 +237,7 @@ disk_collect(HealthDisk *d)
 			name = psprintf("%u", spcoid);
 
 		snprintf(link, sizeof(link), "%s/%s", path, de->d_name);
-		disk_add(d, "tablespace", name, link);
+		disk_add(d, "tablespace", name, link, 0);
 	}
 	if (dir != NULL)
 		FreeDir(dir);

@@ -22,6 +22,8 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "pgtime.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
@@ -258,4 +260,41 @@ health_format_timestamp(TimestampTz ts, char *buf, size_t len)
 			 tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
 
 	return buf;
+}
+
+/*
+ * A name read from the file system (a path, a file name, strerror) as text
+ * of this database: its bytes follow no encoding, and one bad byte must
+ * not make jsonb_in fail the whole report.  Whole valid characters are
+ * kept, any other byte becomes '?' (in SQL_ASCII every high-bit byte).
+ */
+char *
+health_file_text(const char *s)
+{
+	int			enc = GetDatabaseEncoding();
+	int			len = strlen(s);
+	StringInfoData out;
+
+	initStringInfo(&out);
+
+	while (len > 0)
+	{
+		int			l = 1;
+
+		if (!IS_HIGHBIT_SET(*s))
+			appendStringInfoChar(&out, *s);
+		else if (enc != PG_SQL_ASCII
+				 && (l = pg_encoding_verifymbchar(enc, s, len)) > 0)
+			appendBinaryStringInfo(&out, s, l);
+		else
+		{
+			appendStringInfoChar(&out, '?');
+			l = 1;
+		}
+
+		s += l;
+		len -= l;
+	}
+
+	return out.data;
 }

@@ -241,6 +241,7 @@ extern int	pg_health_archive_age_critical;
 extern int	pg_health_archive_ready_warning;
 extern int	pg_health_archive_ready_critical;
 
+extern char *health_file_text(const char *s);
 extern health_status_t health_report_disk(health_json_t *w);
 extern health_status_t health_report_archiver(health_json_t *w);
 
