@@ -22,6 +22,8 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "pgtime.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
@@ -52,6 +54,12 @@ int			pg_health_xmin_horizon_warning = 60 * 1000;
 int			pg_health_xmin_horizon_critical = 5 * 60 * 1000;
 bool		pg_health_report_query_text = false;
 char	   *pg_health_ignore_applications = NULL;
+double		pg_health_disk_warning = 80.0;
+double		pg_health_disk_critical = 90.0;
+int			pg_health_archive_age_warning = 10 * 60;
+int			pg_health_archive_age_critical = 30 * 60;
+int			pg_health_archive_ready_warning = 10;
+int			pg_health_archive_ready_critical = 15;
 
 void		_PG_init(void);
 
@@ -167,6 +175,32 @@ _PG_init(void)
 							   PGC_SUSET, GUC_LIST_INPUT,
 							   check_application_list, NULL, NULL);
 
+	/* disk and archiver checks (disk.c, archiver.c) */
+	define_percent("pg_health.disk_warning",
+				   "Use of a file system holding the data directory, pg_wal or a tablespace, in percent as df computes it, that makes the disk check degraded.",
+				   &pg_health_disk_warning, 80.0);
+	define_percent("pg_health.disk_critical",
+				   "Use of a file system holding the data directory, pg_wal or a tablespace, in percent as df computes it, that makes the disk check unhealthy.",
+				   &pg_health_disk_critical, 90.0);
+	DefineCustomIntVariable("pg_health.archive_age_warning",
+							"Time the oldest WAL file waiting to be archived has waited that makes the archiver check degraded.",
+							NULL, &pg_health_archive_age_warning, 10 * 60,
+							0, INT_MAX, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_health.archive_age_critical",
+							"Time the oldest WAL file waiting to be archived has waited that makes the archiver check unhealthy.",
+							NULL, &pg_health_archive_age_critical, 30 * 60,
+							0, INT_MAX, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_health.archive_ready_warning",
+							"WAL files waiting to be archived (.ready) that make the archiver check degraded.",
+							NULL, &pg_health_archive_ready_warning, 10,
+							0, INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_health.archive_ready_critical",
+							"WAL files waiting to be archived (.ready) that make the archiver check unhealthy.",
+							NULL, &pg_health_archive_ready_critical, 15,
+							0, INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("pg_health");
 }
 
@@ -226,4 +260,41 @@ health_format_timestamp(TimestampTz ts, char *buf, size_t len)
 			 tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
 
 	return buf;
+}
+
+/*
+ * A name read from the file system (a path, a file name, strerror) as text
+ * of this database: its bytes follow no encoding, and one bad byte must
+ * not make jsonb_in fail the whole report.  Whole valid characters are
+ * kept, any other byte becomes '?' (in SQL_ASCII every high-bit byte).
+ */
+char *
+health_file_text(const char *s)
+{
+	int			enc = GetDatabaseEncoding();
+	int			len = strlen(s);
+	StringInfoData out;
+
+	initStringInfo(&out);
+
+	while (len > 0)
+	{
+		int			l = 1;
+
+		if (!IS_HIGHBIT_SET(*s))
+			appendStringInfoChar(&out, *s);
+		else if (enc != PG_SQL_ASCII
+				 && (l = pg_encoding_verifymbchar(enc, s, len)) > 0)
+			appendBinaryStringInfo(&out, s, l);
+		else
+		{
+			appendStringInfoChar(&out, '?');
+			l = 1;
+		}
+
+		s += l;
+		len -= l;
+	}
+
+	return out.data;
 }

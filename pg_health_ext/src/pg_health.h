@@ -233,4 +233,16 @@ typedef struct HealthWraparound
 
 extern void health_wraparound_collect(HealthWraparound *w);
 
+/* disk.c, archiver.c: each writes its own check of health_report() */
+extern double pg_health_disk_warning;
+extern double pg_health_disk_critical;
+extern int	pg_health_archive_age_warning;
+extern int	pg_health_archive_age_critical;
+extern int	pg_health_archive_ready_warning;
+extern int	pg_health_archive_ready_critical;
+
+extern char *health_file_text(const char *s);
+extern health_status_t health_report_disk(health_json_t *w);
+extern health_status_t health_report_archiver(health_json_t *w);
+
 #endif							/* PG_HEALTH_H */
