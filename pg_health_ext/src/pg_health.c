@@ -52,6 +52,7 @@ int			pg_health_xmin_horizon_warning = 60 * 1000;
 int			pg_health_xmin_horizon_critical = 5 * 60 * 1000;
 bool		pg_health_report_query_text = false;
 char	   *pg_health_ignore_applications = NULL;
+int			pg_health_statements_min_calls = 100;
 
 void		_PG_init(void);
 
@@ -166,6 +167,16 @@ _PG_init(void)
 							   "pg_dump,pg_dumpall,pg_basebackup,pg_restore",
 							   PGC_SUSET, GUC_LIST_INPUT,
 							   check_application_list, NULL, NULL);
+
+	/*
+	 * PgHero's slow_query_calls: a mean over fewer calls says little about
+	 * the application's statements, and pg_stat_statements never forgets
+	 * a one-off (a migration, a report run by hand) until it is reset.
+	 */
+	DefineCustomIntVariable("pg_health.statements_min_calls",
+							"Calls a pg_stat_statements entry needs before the statements check judges its mean time.",
+							NULL, &pg_health_statements_min_calls, 100, 1, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_health");
 }

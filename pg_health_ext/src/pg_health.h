@@ -57,6 +57,7 @@ extern int	pg_health_xmin_horizon_warning;
 extern int	pg_health_xmin_horizon_critical;
 extern bool pg_health_report_query_text;
 extern char *pg_health_ignore_applications;
+extern int	pg_health_statements_min_calls;
 
 /*
  * One backend as the backend status array shows it.  The strings point
@@ -232,5 +233,8 @@ typedef struct HealthWraparound
 } HealthWraparound;
 
 extern void health_wraparound_collect(HealthWraparound *w);
+
+/* statements.c */
+extern health_status_t health_statements_report(health_json_t *w);
 
 #endif							/* PG_HEALTH_H */
