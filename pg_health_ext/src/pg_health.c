@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
@@ -53,6 +54,9 @@ int			pg_health_xmin_horizon_critical = 5 * 60 * 1000;
 bool		pg_health_report_query_text = false;
 char	   *pg_health_ignore_applications = NULL;
 int			pg_health_statements_min_calls = 100;
+int			pg_health_statement_objective_ms = 100;
+double		pg_health_statement_objective_pct = 99.0;
+int			pg_health_statement_latency_min = 20;
 
 void		_PG_init(void);
 
@@ -178,7 +182,24 @@ _PG_init(void)
 							NULL, &pg_health_statements_min_calls, 100, 1, INT_MAX,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 
+	/* the guides' objective: 99% of database queries within 100 ms */
+	DefineCustomIntVariable("pg_health.statement_objective_ms",
+							"Time within which a statement counts as fast for the statement latency check.",
+							NULL, &pg_health_statement_objective_ms, 100, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	define_percent("pg_health.statement_objective_pct",
+				   "Share of statements, in percent, that must be within pg_health.statement_objective_ms; below it the statement latency check is degraded.",
+				   &pg_health_statement_objective_pct, 99.0);
+	DefineCustomIntVariable("pg_health.statement_latency_min",
+							"Statements the statement latency window needs before the check judges it.",
+							NULL, &pg_health_statement_latency_min, 20, 1, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("pg_health");
+
+	/* statement timing needs shared memory: only when preloaded */
+	if (process_shared_preload_libraries_in_progress)
+		health_latency_init();
 }
 
 health_threshold_t

@@ -58,6 +58,9 @@ extern int	pg_health_xmin_horizon_critical;
 extern bool pg_health_report_query_text;
 extern char *pg_health_ignore_applications;
 extern int	pg_health_statements_min_calls;
+extern int	pg_health_statement_objective_ms;
+extern double pg_health_statement_objective_pct;
+extern int	pg_health_statement_latency_min;
 
 /*
  * One backend as the backend status array shows it.  The strings point
@@ -236,5 +239,9 @@ extern void health_wraparound_collect(HealthWraparound *w);
 
 /* statements.c */
 extern health_status_t health_statements_report(health_json_t *w);
+
+/* latency.c */
+extern void health_latency_init(void);
+extern health_status_t health_latency_report(health_json_t *w);
 
 #endif							/* PG_HEALTH_H */
