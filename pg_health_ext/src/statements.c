@@ -41,6 +41,7 @@
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -279,7 +280,12 @@ health_statements_collect(HealthStatements *s)
 
 		memset(s, 0, sizeof(HealthStatements));
 		s->weighs = true;
-		s->reason = psprintf("pg_stat_statements could not be read: %s",
+
+		/* the server's message, in this database's encoding; bounded */
+		s->reason = psprintf("pg_stat_statements could not be read: %.*s",
+							 pg_mbcliplen(edata->message,
+										  strlen(edata->message),
+										  PG_HEALTH_REPORT_QUERY_LEN),
 							 edata->message);
 		FreeErrorData(edata);
 	}
