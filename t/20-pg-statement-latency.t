@@ -24,8 +24,12 @@ use Test::More;
 use HealthTest qw(:all);
 use HealthTest::PgUtil qw(:all);
 
-my $pg = HealthTest::Pg->start(conf => "shared_preload_libraries = 'pg_health'\n");
+# pg_stat_statements loaded first: pg_health's hooks call its hooks, and
+# both count
+my $pg = HealthTest::Pg->start(
+    conf => "shared_preload_libraries = 'pg_stat_statements, pg_health'\n");
 $pg->psql('CREATE EXTENSION pg_health', db => 'template1');
+$pg->psql('CREATE EXTENSION pg_stat_statements');
 $pg->psql("CREATE DATABASE $_") for qw(work few nested);
 
 sub lat { report($pg, db => $_[0])->{checks}{statement_latency} }
@@ -49,6 +53,13 @@ cmp_ok($c->{p50_ms}, '<', 100, 'p50 is a fast statement');
 cmp_ok($c->{max_ms}, '>=', 150, 'max: a sleep');
 cmp_ok($c->{p99_ms}, '>=', 150 * (1 - 1 / 32), 'p99 is a sleep (within the histogram\'s 1/32)');
 cmp_ok($c->{p99_ms}, '<=', $c->{max_ms}, 'p99 never above max');
+
+# pg_stat_statements, chained, saw the same statements
+is($pg->psql("SELECT string_agg(calls::text, ',' ORDER BY calls) "
+             . "FROM pg_stat_statements WHERE dbid = "
+             . "(SELECT oid FROM pg_database WHERE datname = 'work') "
+             . "AND query IN ('SELECT \$1', 'SELECT pg_sleep(\$1)')"),
+   "$M,$N", 'pg_stat_statements counted them too');
 
 # the first report is counted now, and only by its own database
 $c = lat('work');
