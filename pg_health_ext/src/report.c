@@ -65,7 +65,7 @@
 
 #include "pg_health.h"
 
-#define REPORT_CHECKS	9
+#define REPORT_CHECKS	11
 
 /* the distance from an ID to its wraparound: 2^31 */
 #define REPORT_WRAP_LIMIT	2147483648.0
@@ -832,6 +832,8 @@ health_report(PG_FUNCTION_ARGS)
 									  autovacuum_multixact_freeze_max_age,
 									  pg_health_multixact_warning,
 									  pg_health_multixact_critical);
+	statuses[n++] = health_report_replication(&cw, a.now);
+	statuses[n++] = health_report_slots(&cw);
 	health_json_object_close(&cw);
 
 	if (health_json_finish(&cw) != 0)
