@@ -600,7 +600,9 @@ health_slots_collect(HealthSlots *s)
 			if (sl->status == HEALTH_HEALTHY)
 			{
 				sl->status = HEALTH_DEGRADED;
-				sl->reason = "the slot is inactive: no consumer uses it and it keeps WAL (and any xmin) for it";
+				sl->reason = XLogRecPtrIsInvalid(sl->restart_lsn)
+					? "the slot is inactive: no consumer reads from it"
+					: "the slot is inactive: no consumer reads from it, and the WAL it retains grows";
 			}
 		}
 
