@@ -49,6 +49,12 @@ is($r->{checks}{replication_slots}{count}, 0, 'alone: no slot');
 is($r->{checks}{replication_slots}{warning}, 80, 'slot WAL warning 80%');
 is($r->{checks}{replication_slots}{critical}, 90, 'slot WAL critical 90%');
 
+# nothing hidden from a role without pg_read_all_stats when no standby is
+# connected: judged, not unknown
+$rep = report($primary, user => 'app')->{checks}{replication};
+is($rep->{status}, 'healthy', 'alone, no pg_read_all_stats: healthy, nothing hidden');
+is($rep->{connected}, 0, 'alone, no pg_read_all_stats: no standby');
+
 # a standby, application_name standby1, streaming into slot standby1_slot
 $primary->psql("SELECT pg_create_physical_replication_slot('standby1_slot', true)");
 my $bin = HealthTest::Pg::pgbin();
@@ -162,6 +168,7 @@ is($r->{checks}{replication}{status}, 'unknown', 'no pg_read_all_stats: unknown'
 like($r->{checks}{replication}{reason}, qr/role "app" cannot see pg_stat_replication.*pg_monitor/,
      'no pg_read_all_stats: the reason');
 ok(!exists $r->{checks}{replication}{standbys}, 'no pg_read_all_stats: no standby details');
+is($r->{checks}{replication}{connected}, 1, 'no pg_read_all_stats: the sender is counted');
 is($r->{checks}{replication_slots}{count}, 1, 'no pg_read_all_stats: slots are public');
 
 # the slot while its standby streams: active, healthy

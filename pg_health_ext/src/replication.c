@@ -379,14 +379,17 @@ health_replication_collect(HealthReplication *r, TimestampTz now)
 	r->standby = RecoveryInProgress();
 	r->lag_ms = 0.0;
 
-	/* pg_stat_replication and pg_stat_wal_receiver hide the rest */
+	/*
+	 * pg_stat_replication and pg_stat_wal_receiver show other columns than
+	 * the pid and application_name only to these roles.  A primary's list
+	 * of senders is read all the same: when it is empty, nothing is hidden.
+	 */
 	r->visible = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
-	if (!r->visible)
-		return;
 
 	if (r->standby)
 	{
-		standby_collect(r, cxt, now);
+		if (r->visible)
+			standby_collect(r, cxt, now);
 		return;
 	}
 
@@ -723,7 +726,7 @@ health_report_replication(health_json_t *w, TimestampTz now)
 
 	if (check_init(&chk, "replication_lag", "ms", t))
 	{
-		if (!r.visible)
+		if (!r.visible && (r.standby || r.nstandbys > 0))
 		{
 			chk.status = HEALTH_UNKNOWN;
 			chk.reason = psprintf("role \"%s\" cannot see pg_stat_replication and pg_stat_wal_receiver: grant it pg_read_all_stats (or pg_monitor)",
@@ -765,7 +768,7 @@ health_report_replication(health_json_t *w, TimestampTz now)
 		else
 			health_json_null(w, "sender_port");
 	}
-	else if (r.visible)
+	else if (!r.standby)
 	{
 		json_lsn(w, "current_lsn", r.current_lsn);
 		health_json_integer(w, "connected", r.nstandbys);
@@ -773,10 +776,13 @@ health_report_replication(health_json_t *w, TimestampTz now)
 		json_list(w, "missing", r.missing);
 		health_json_integer(w, "sync_wanted", r.sync_wanted);
 		health_json_integer(w, "sync_connected", r.sync_connected);
-		health_json_array_open(w, "standbys");
-		for (i = 0; i < r.nstandbys && i < PG_HEALTH_REPORT_ITEMS; i++)
-			report_standby(w, &r.standbys[i]);
-		health_json_array_close(w);
+		if (r.visible)
+		{
+			health_json_array_open(w, "standbys");
+			for (i = 0; i < r.nstandbys && i < PG_HEALTH_REPORT_ITEMS; i++)
+				report_standby(w, &r.standbys[i]);
+			health_json_array_close(w);
+		}
 	}
 
 	health_json_object_close(w);
