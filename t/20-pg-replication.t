@@ -201,6 +201,48 @@ is($rc, 't', 'standby: receive_lsn not ahead of pg_last_wal_receive_lsn()');
 $r = report($standby, user => 'app');
 is($r->{checks}{replication}{status}, 'unknown', 'standby, no pg_read_all_stats: unknown');
 
+# replay paused on the standby while the primary writes: behind in bytes
+# and in time, on both sides
+$standby->psql('SELECT pg_wal_replay_pause()');
+ok(wait_until(sub { $standby->psql('SELECT pg_get_wal_replay_pause_state()') eq 'paused' },
+              timeout => 15), 'paused: replay pauses');
+$primary->psql("INSERT INTO filler SELECT g, repeat('y', 1000) FROM generate_series(1, 3000) g");
+my $target = $primary->psql('SELECT pg_current_wal_lsn()');
+ok(wait_until(sub {
+    $standby->psql("SELECT pg_last_wal_receive_lsn() >= '$target'::pg_lsn") eq 't'
+}, timeout => 30), 'paused: the standby received the new WAL');
+my $lag_sql = "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint"
+    . " || ' ' || (extract(epoch from clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::numeric(20,3)";
+my ($bytes0, $ms0) = split ' ', $standby->psql($lag_sql);
+$sr = report($standby, set => \%tight)->{checks}{replication};
+my ($bytes1, $ms1) = split ' ', $standby->psql($lag_sql);
+is($bytes0, $bytes1, 'paused: nothing more arrives (received - replayed fixed)');
+is($sr->{replay_lag_bytes}, $bytes0, 'paused: replay_lag_bytes = received - replayed');
+cmp_ok($sr->{replay_lag_bytes}, '>', 1024 * 1024, 'paused: more than 1MB behind');
+cmp_ok($sr->{value}, '>=', $ms0, 'paused: lag not below now - last replay before');
+cmp_ok($sr->{value}, '<=', $ms1, 'paused: lag not above now - last replay after');
+is($sr->{status}, 'unhealthy', 'paused: over the 2s critical, unhealthy');
+like($sr->{reason} // '', qr/^$/, 'paused: no reason but the lag');
+my %bytes = ('pg_health.replication_lag_bytes_warning' => '1MB',
+             'pg_health.replication_lag_bytes_critical' => '1GB',
+             'pg_health.replication_lag_warning' => '1h',
+             'pg_health.replication_lag_critical' => '2h');
+$sr = report($standby, set => \%bytes)->{checks}{replication};
+is($sr->{status}, 'degraded', 'paused: 1MB byte warning, degraded on the standby');
+is($sr->{bytes_warning}, 1024 * 1024, 'paused: bytes_warning shown in bytes');
+$rep = report($primary, set => \%bytes)->{checks}{replication};
+($sb) = @{ $rep->{standbys} };
+cmp_ok($sb->{replay_lag_bytes}, '>=', $bytes0, 'paused: the primary sees at least as many bytes behind');
+is($sb->{status}, 'degraded', 'paused: 1MB byte warning, degraded on the primary');
+$bytes{'pg_health.replication_lag_bytes_critical'} = '1MB';
+is(report($primary, set => \%bytes)->{checks}{replication}{status}, 'unhealthy',
+   'paused: 1MB byte critical, unhealthy on the primary');
+$standby->psql('SELECT pg_wal_replay_resume()');
+ok(wait_until(sub {
+    $sr = report($standby)->{checks}{replication};
+    $sr->{replay_lag_bytes} == 0 && $sr->{value} == 0;
+}, timeout => 30), 'resumed: caught up, lag 0');
+
 # the primary goes away: the WAL receiver stops streaming
 $primary->stop;
 ok(wait_until(sub {

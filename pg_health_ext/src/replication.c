@@ -740,7 +740,7 @@ health_report_replication(health_json_t *w, TimestampTz now)
 	}
 	chk.value = r.standby ? (r.lag_ms >= 0 ? rint(r.lag_ms * 1000.0) / 1000.0 : NAN)
 		: rint(Max(r.max_lag_ms, 0.0) * 1000.0) / 1000.0;
-	if (r.standby && !r.visible)
+	if (!r.visible && (r.standby || r.nstandbys > 0))
 		chk.value = NAN;
 
 	health_json_check_open(w, "replication", &chk);
