@@ -65,6 +65,13 @@ int			pg_health_statements_min_calls = 100;
 int			pg_health_statement_objective_ms = 100;
 double		pg_health_statement_objective_pct = 99.0;
 int			pg_health_statement_latency_min = 20;
+int			pg_health_replication_lag_warning = 30 * 1000;
+int			pg_health_replication_lag_critical = 5 * 60 * 1000;
+int			pg_health_replication_lag_bytes_warning = -1;
+int			pg_health_replication_lag_bytes_critical = -1;
+char	   *pg_health_expected_standbys = NULL;
+double		pg_health_slot_wal_warning = 80.0;
+double		pg_health_slot_wal_critical = 90.0;
 
 void		_PG_init(void);
 
@@ -227,6 +234,37 @@ _PG_init(void)
 							"Statements the statement latency window needs before the check judges it.",
 							NULL, &pg_health_statement_latency_min, 20, 1, INT_MAX,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	/* replication (replication.c) */
+	define_ms("pg_health.replication_lag_warning",
+			  "Replay lag of a standby that makes the replication check degraded.",
+			  &pg_health_replication_lag_warning, 30 * 1000);
+	define_ms("pg_health.replication_lag_critical",
+			  "Replay lag of a standby that makes the replication check unhealthy.",
+			  &pg_health_replication_lag_critical, 5 * 60 * 1000);
+	DefineCustomIntVariable("pg_health.replication_lag_bytes_warning",
+							"WAL not yet replayed by a standby that makes the replication check degraded.",
+							"-1 turns this threshold off.",
+							&pg_health_replication_lag_bytes_warning, -1,
+							-1, INT_MAX, PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_health.replication_lag_bytes_critical",
+							"WAL not yet replayed by a standby that makes the replication check unhealthy.",
+							"-1 turns this threshold off.",
+							&pg_health_replication_lag_bytes_critical, -1,
+							-1, INT_MAX, PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("pg_health.expected_standbys",
+							   "Application names of the standbys that should be connected to this primary.",
+							   "A comma-separated list, compared with pg_stat_replication.application_name without regard to case.",
+							   &pg_health_expected_standbys, "",
+							   PGC_SUSET, GUC_LIST_INPUT,
+							   check_application_list, NULL, NULL);
+	define_percent("pg_health.slot_wal_warning",
+				   "WAL a replication slot retains, in percent of max_slot_wal_keep_size (or of the room for WAL on the pg_wal file system), that is degraded.",
+				   &pg_health_slot_wal_warning, 80.0);
+	define_percent("pg_health.slot_wal_critical",
+				   "WAL a replication slot retains, in percent of max_slot_wal_keep_size (or of the room for WAL on the pg_wal file system), that is unhealthy.",
+				   &pg_health_slot_wal_critical, 90.0);
 
 	MarkGUCPrefixReserved("pg_health");
 

@@ -254,5 +254,97 @@ extern health_status_t health_statements_report(health_json_t *w);
 /* latency.c */
 extern void health_latency_init(void);
 extern health_status_t health_latency_report(health_json_t *w);
+/* replication.c: the replication and replication_slots checks */
+#include "access/xlogdefs.h"
+#include "nodes/pg_list.h"
+
+extern int	pg_health_replication_lag_warning;
+extern int	pg_health_replication_lag_critical;
+extern int	pg_health_replication_lag_bytes_warning;	/* kB, -1 off */
+extern int	pg_health_replication_lag_bytes_critical;
+extern char *pg_health_expected_standbys;
+extern double pg_health_slot_wal_warning;
+extern double pg_health_slot_wal_critical;
+
+/* one row of pg_stat_replication; lags in ms, -1 when not known */
+typedef struct HealthStandby
+{
+	const char *application_name;
+	const char *client_addr;
+	const char *state;
+	const char *sync_state;
+	XLogRecPtr	sent_lsn;
+	XLogRecPtr	write_lsn;
+	XLogRecPtr	flush_lsn;
+	XLogRecPtr	replay_lsn;
+	double		write_lag_ms;
+	double		flush_lag_ms;
+	double		replay_lag_ms;
+	int64		replay_lag_bytes;	/* the write position minus replay_lsn */
+	const char *reason;
+	health_status_t status;
+} HealthStandby;
+
+typedef struct HealthReplication
+{
+	bool		standby;		/* this server is in recovery */
+	bool		visible;		/* the caller may see the views' details */
+	/* a primary */
+	XLogRecPtr	current_lsn;
+	int			nstandbys;
+	HealthStandby *standbys;	/* worst first */
+	double		max_lag_ms;
+	List	   *expected;		/* pg_health.expected_standbys */
+	List	   *missing;		/* of those, the ones not connected */
+	int			sync_wanted;	/* synchronous_standby_names' count */
+	int			sync_connected;
+	/* a standby */
+	XLogRecPtr	receive_lsn;
+	XLogRecPtr	replay_lsn;
+	TimestampTz last_replay;
+	double		lag_ms;			/* -1 when not known */
+	int64		lag_bytes;
+	const char *receiver_state;
+	bool		receiver_streaming;
+	bool		receiver_expected;	/* primary_conninfo is set */
+	const char *sender_host;
+	int			sender_port;
+} HealthReplication;
+
+typedef struct HealthSlot
+{
+	const char *name;
+	const char *slot_type;
+	const char *database;
+	const char *wal_status;
+	bool		active;
+	bool		temporary;
+	XLogRecPtr	restart_lsn;
+	int64		retained_bytes;
+	double		retained_pct;
+	const char *reason;
+	health_status_t status;
+} HealthSlot;
+
+typedef struct HealthSlots
+{
+	int			nslots;
+	HealthSlot *slots;			/* worst first */
+	int			inactive;
+	int64		max_retained;
+	double		max_pct;
+	int64		limit_bytes;	/* -1 when not known */
+	const char *limit_source;
+	const char *statvfs_error;
+} HealthSlots;
+
+extern void health_replication_collect(HealthReplication *r, TimestampTz now);
+extern health_status_t health_replication_judge(HealthReplication *r,
+												const health_threshold_t *t,
+												const char **reason);
+extern void health_slots_collect(HealthSlots *s);
+extern health_status_t health_report_replication(health_json_t *w,
+												 TimestampTz now);
+extern health_status_t health_report_slots(health_json_t *w);
 
 #endif							/* PG_HEALTH_H */

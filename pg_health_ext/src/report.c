@@ -65,7 +65,7 @@
 
 #include "pg_health.h"
 
-#define REPORT_CHECKS	13
+#define REPORT_CHECKS	15
 
 /* the distance from an ID to its wraparound: 2^31 */
 #define REPORT_WRAP_LIMIT	2147483648.0
@@ -843,6 +843,8 @@ health_report(PG_FUNCTION_ARGS)
 	statuses[n++] = health_report_archiver(&cw);
 	statuses[n++] = health_statements_report(&cw);
 	statuses[n++] = health_latency_report(&cw);
+	statuses[n++] = health_report_replication(&cw, a.now);
+	statuses[n++] = health_report_slots(&cw);
 	health_json_object_close(&cw);
 
 	if (health_json_finish(&cw) != 0)

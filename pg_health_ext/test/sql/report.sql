@@ -58,6 +58,25 @@ RESET pg_health.wraparound_warning;
 SELECT c->>'status' AS status, c->'holders' AS holders, c->'held_by' AS held_by
 FROM (SELECT health_report()->'checks'->'xmin_horizon' AS c) AS x;
 
+-- replication on a server without standbys: nothing connected; an
+-- expected standby that is not there is named
+SELECT c->>'status' AS status, c->>'role' AS role, c->'connected' AS connected,
+       c->'warning' AS warning, c->'critical' AS critical
+FROM (SELECT health_report()->'checks'->'replication' AS c) AS x;
+SET pg_health.expected_standbys = 'standby_a, "Standby B"';
+SELECT c->>'status' AS status, c->'missing' AS missing, c->>'reason' AS reason
+FROM (SELECT health_report()->'checks'->'replication' AS c) AS x;
+RESET pg_health.expected_standbys;
+
+-- a slot no consumer uses is inactive: degraded, named
+SELECT 1 FROM pg_catalog.pg_create_physical_replication_slot('regress_slot');
+SELECT s->>'slot_name' AS slot_name, s->'active' AS active,
+       s->'retained_bytes' AS retained_bytes, s->>'status' AS status,
+       s->>'reason' AS reason
+FROM pg_catalog.jsonb_array_elements(health_report()->'checks'->'replication_slots'->'slots') AS s
+WHERE s->>'slot_name' = 'regress_slot';
+SELECT 1 FROM pg_catalog.pg_drop_replication_slot('regress_slot');
+
 -- no waits, no slow statements but our own (never counted)
 SELECT c->>'status' AS status, c->'count' AS count, c->'sessions' AS sessions
 FROM (SELECT health_report()->'checks'->'lock_waits' AS c) AS x;
