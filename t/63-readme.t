@@ -52,6 +52,8 @@
 #   192.0.2.20:5432: (a password file)  -> 127.0.0.1:<the cluster's port>:
 #   192.0.2.10/32 (the nginx host, pg_hba) -> 127.0.0.1/32
 #   psql (sh)                           -> the cluster in PGHOST, PGPORT
+#   -o www-data -g www-data, runuser -u www-data -- (sh)
+#                                       -> dropped when the test is not root
 # and a fragment gets what it names but does not define (another block of
 # the README does): a location for each zone of zone=NAME, an upstream for
 # each proxy_pass http://NAME.
@@ -139,6 +141,11 @@ sub localise_sh {
     my ($sh) = @_;
     $sh =~ s{\b(?:127\.0\.0\.1|localhost)(?::(\d+))?(?=/)}{'127.0.0.1:' . port_for($1 // 80)}ge;
     $sh =~ s{/etc/nginx/([\w.-]+\.pgpass)}{$dir/$1}g;
+    # not root: no other user to be (the file stays mode 600, ours)
+    unless (HealthTest::is_root()) {
+        $sh =~ s{ -o www-data -g www-data}{}g;
+        $sh =~ s{runuser -u www-data -- }{}g;
+    }
     $sh =~ s{hostaddr=192\.0\.2\.20}{'hostaddr=127.0.0.1 port=' . pg()->port}ge;
     $sh =~ s{192\.0\.2\.20:5432:}{'127.0.0.1:' . pg()->port . ':'}ge;
     return $sh;
