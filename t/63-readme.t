@@ -99,6 +99,10 @@ for my $i (0 .. $#lines) {
 }
 ok(!$in, 'every fence is closed');
 ok(scalar(grep { $_->{lang} eq 'nginx' } @blocks) >= 10, 'README has nginx blocks');
+# a newcomer's first configuration is a whole nginx.conf, started for real
+my ($first) = grep { $_->{lang} eq 'nginx' && $_->{text} =~ /^\s*events\b/m } @blocks;
+ok($first && ($first->{marker} // '') eq 'start',
+   'README has a complete configuration (events {}), started by this test');
 
 ###########################################################################
 # substitutions
