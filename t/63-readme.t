@@ -22,6 +22,11 @@
 #   <!-- test: upstream -->      nginx: inside http { upstream {} }
 #   <!-- test: main -->          nginx: before events {} and http {} (load_module)
 #   <!-- test: start -->         nginx: complete; also started, for the sh blocks
+#   <!-- test: http start -->    nginx: a fragment, also started with a status
+#                                location; every check of it must be
+#                                probed, healthy or, for a database, carry
+#                                the report (the recipe's role, pg_hba.conf
+#                                line and password file, read by www-data)
 #   <!-- test: sql ROLE [DB] --> sql: run as ROLE (postgres, monitor) in DB
 #                                (default app: the test's cluster has a
 #                                database app, as the reader's has)
@@ -48,6 +53,9 @@
 #   /var/log/nginx/, /etc/nginx/*.pgpass, /etc/nginx/mime.types paths
 #                                       -> files in the test's directory
 #   pid, error_log and the temp paths   -> in the test's directory (added)
+#   user                                -> www-data when root (Debian's
+#                                          worker user: the password file is
+#                                          read as nginx reads it there)
 #   hostaddr=192.0.2.20 (the database)  -> hostaddr=127.0.0.1 port=<the cluster>
 #   192.0.2.20:5432: (a password file)  -> 127.0.0.1:<the cluster's port>:
 #   192.0.2.10/32 (the nginx host, pg_hba) -> 127.0.0.1/32
@@ -129,7 +137,7 @@ sub localise_nginx {
     $conf =~ s{/var/log/nginx/}{$dir/logs/}g;
     $conf =~ s{/etc/nginx/([\w.-]+\.pgpass)}{$dir/$1}g;
     $conf =~ s{hostaddr=192\.0\.2\.20}{'hostaddr=127.0.0.1 port=' . pg()->port}ge;
-    my $user = HealthTest::is_root() ? "user root;\n" : '';
+    my $user = HealthTest::is_root() ? "user www-data;\n" : '';
     $conf =~ s{^user\s+[^;]+;\n}{}m;
     $conf = "${user}pid $dir/nginx.pid;\nerror_log $dir/logs/error.log info;\n$conf";
     $conf =~ s#^http\s*\{#http {
@@ -204,20 +212,53 @@ for my $b (@blocks) {
 
     if ($lang eq 'nginx') {
         my $complete = $text =~ /^\s*events\b/m;
-        if (!$complete && $m !~ /^(http|server|upstream|main)$/) {
+        my ($kind, $start) = $m =~ /^(start|main|http|server|upstream)( start)?$/;
+        $kind //= '';
+        $start = 1 if $kind eq 'start';
+        if (!$complete && (!$kind || $kind eq 'start')) {
             fail("$where: a fragment without a marker (main, http, server, upstream or skip)");
             next;
         }
-        my $conf = localise_nginx($complete ? $text : wrap($m, $text));
+        my $ng = $start ? HealthTest::Nginx->new : undef;
+        # a fragment that is started gets a status location to read it by
+        $port{$ng->port} = $ng->port if $ng && !$complete;   # kept as it is
+        my $fixture = $ng && !$complete
+            ? "server {\n    listen 127.0.0.1:" . $ng->port . ";\n"
+              . "    location = /health { health_status; }\n}\n"
+            : '';
+        my $conf = localise_nginx($complete ? $text : wrap($kind, $text . $fixture));
         my ($rc, $out) = nginx_t($conf);
         is($rc, 0, "$where: nginx -t") or diag "$out\n$conf";
-        if ($m eq 'start' && $rc == 0) {
-            my $ng = HealthTest::Nginx->new;
-            $conf =~ s{^pid [^;]+;}{'pid ' . $ng->dir . '/nginx.pid;'}me;
-            spew($ng->dir . '/nginx.conf', $conf);
-            ok(eval { $ng->start; 1 }, "$where: nginx starts") or diag $@;
-            push @started, $ng;
+        next unless $ng && $rc == 0;
+        my $ngdir = $ng->dir;
+        $conf =~ s{^pid [^;]+;}{pid $ngdir/nginx.pid;}m;
+        $conf =~ s{^error_log [^;]+;}{error_log $ngdir/logs/error.log info;}m;
+        spew("$ngdir/nginx.conf", $conf);
+        ok(eval { $ng->start; 1 }, "$where: nginx starts") or diag $@;
+        push @started, $ng;
+        next if $complete;
+        # every check of the fragment is probed and answers healthy: so the
+        # recipe's role, pg_hba.conf line and password file work as the
+        # worker reads them
+        my $doc = $ng->wait_doc(sub {
+            my $c = $_[0]{checks} // {};
+            %$c && !grep { ($_->{reason} // '') =~ /not probed yet/ } values %$c;
+        });
+        for my $name (sort keys %{ $doc->{checks} // {} }) {
+            my $c = $doc->{checks}{$name};
+            if ($c->{report}) {
+                # the database's own verdict is the machine's (its disk):
+                # what is at stake is that the report arrived
+                is($c->{report}{database}, 'app',
+                   "$where: check $name has the report of database app");
+                is($c->{status}, $c->{report}{status},
+                   "$where: check $name is the report's status") or diag explain $c;
+            } else {
+                is($c->{status}, 'healthy', "$where: check $name is healthy")
+                    or diag explain $c;
+            }
         }
+        ok($doc && %{ $doc->{checks} // {} }, "$where: checks probed") or diag explain $doc;
     } elsif ($lang eq 'sql') {
         my ($role, $db) = $m =~ /^sql (\w+)(?: (\w+))?$/;
         if (!$role) {
