@@ -7,7 +7,8 @@
 # seconds, another session's temporary table full of dead rows, a session
 # idle in its transaction for a few seconds.  Statement thresholds are for
 # client applications' statements; dead tuples are judged against
-# autovacuum's own trigger.
+# autovacuum's own trigger.  pgbench's statements, recorded by
+# pg_stat_statements, are judged by the statements check and healthy.
 
 use strict;
 use warnings;
@@ -19,7 +20,9 @@ use Test::More;
 use HealthTest qw(:all);
 use HealthTest::PgUtil qw(:all);
 
-my $pg = pg_with_extension();
+my $pg = pg_with_extension(
+    conf => "shared_preload_libraries = 'pg_stat_statements'\n");
+$pg->psql('CREATE EXTENSION pg_stat_statements');
 my $bin = HealthTest::Pg::pgbin();
 my @conn = ('-h', $pg->host, '-p', $pg->port, '-U', 'postgres');
 
@@ -84,9 +87,15 @@ SQL
 }, timeout => 30), 'pg_dump and VACUUM run over 2.5s, 5000 dead temp rows, '
                    . 'an idle transaction over 2.5s');
 
+ok(wait_until(sub { report($pg)->{checks}{statements}{judged} > 0 },
+              timeout => 30), 'pgbench\'s statements are judged');
+
 my $r = report($pg);
 is($r->{checks}{$_}{status}, 'healthy', "$_ healthy")
-    for sort keys %{ $r->{checks} };
+    for grep { $_ ne 'statement_latency' } sort keys %{ $r->{checks} };
+# (pg_health is not preloaded here: t/20-pg-statement-latency.t)
+is($r->{checks}{statement_latency}{status}, 'unknown',
+   'statement_latency: unknown without shared_preload_libraries');
 is($r->{status}, 'healthy', 'the report is healthy');
 cmp_ok($r->{checks}{slow_queries}{excluded}, '>=', 2,
        'slow_queries: the pg_dump and the VACUUM were left out');

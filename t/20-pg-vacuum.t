@@ -68,8 +68,50 @@ my ($d) = grep { $_->{relname} eq $toast } @{ $r->{checks}{dead_tuples}{tables} 
 ok($d, 'dead_tuples lists the TOAST table');
 is($d->{status}, 'unhealthy', 'all dead: unhealthy');
 
-# a vacuum clears both
-$pg->psql('VACUUM never, docs');
+# the pass over the statistics (min_dead > 0) finds what the scan of
+# pg_class (min_dead 0) finds: a TOAST table taking its table's options
+# (autovacuum_enabled off on the table only), one renamed so that its
+# owner cannot be told from its name (the scan is used then), and a table
+# in a schema of its own
+$pg->psql(<<'SQL');
+CREATE SCHEMA other;
+CREATE TABLE other.notes (id int, body text) WITH (autovacuum_enabled = false);
+ALTER TABLE other.notes ALTER COLUMN body SET STORAGE EXTERNAL;
+INSERT INTO other.notes SELECT g, repeat('y', 3000) FROM generate_series(1, 2000) g;
+DELETE FROM other.notes;
+SQL
+my $cols = "schemaname, relname, n_live_tup, n_dead_tup, vacuum_threshold, "
+         . "last_autovacuum, last_vacuum, status";
+my $same = sub {
+    my ($what) = @_;
+    my $fast = $pg->psql("SELECT $cols FROM health_dead_tuples(1) ORDER BY 1, 2");
+    my $scan = $pg->psql("SELECT $cols FROM health_dead_tuples(0) "
+                         . "WHERE n_dead_tup >= 1 ORDER BY 1, 2");
+    is($fast, $scan, "$what: the pass over the statistics equals the scan")
+        or diag "fast:\n$fast\nscan:\n$scan";
+    return $fast;
+};
+my $notes_toast = $pg->psql("SELECT c.reltoastrelid::regclass FROM pg_class c "
+                            . "WHERE c.relname = 'notes'") =~ s/^pg_toast\.//r;
+ok(wait_until(sub {
+    $pg->psql("SELECT count(*) FROM health_dead_tuples(1) WHERE relname = '$notes_toast'") eq '1'
+}, timeout => 15), 'the new TOAST table\'s dead chunks are counted');
+my $fast = $same->('TOAST tables named after their owners');
+like($fast, qr/^pg_toast\|\Q$notes_toast\E\|/m, 'the TOAST table of other.notes is listed');
+($d) = grep { $_->{relname} eq $notes_toast } @{ report($pg)->{checks}{vacuum}{tables} };
+is($d && $d->{autovacuum_enabled}, JSON::PP::false,
+   'it takes autovacuum_enabled = off from its table');
+is($d && $d->{toast_of}, 'other.notes', 'and names it');
+
+$pg->psql("ALTER TABLE pg_toast.$notes_toast RENAME TO renamed_toast",
+          allow_error => 1);
+$pg->psql('SET allow_system_table_mods = on; '
+          . "ALTER TABLE pg_toast.$notes_toast RENAME TO renamed_toast");
+$fast = $same->('a TOAST table renamed');
+like($fast, qr/^pg_toast\|renamed_toast\|/m, 'the renamed TOAST table is listed');
+
+# a vacuum clears them all
+$pg->psql('VACUUM never, docs, other.notes');
 $r = report($pg, set => {'pg_health.vacuum_overdue' => '1s'});
 is($r->{checks}{vacuum}{past_trigger}, 0, 'after VACUUM nothing is past its trigger');
 is($r->{checks}{vacuum}{status}, 'healthy', 'vacuum healthy');

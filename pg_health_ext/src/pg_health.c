@@ -24,6 +24,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
@@ -60,6 +61,10 @@ int			pg_health_archive_age_warning = 10 * 60;
 int			pg_health_archive_age_critical = 30 * 60;
 int			pg_health_archive_ready_warning = 10;
 int			pg_health_archive_ready_critical = 15;
+int			pg_health_statements_min_calls = 100;
+int			pg_health_statement_objective_ms = 100;
+double		pg_health_statement_objective_pct = 99.0;
+int			pg_health_statement_latency_min = 20;
 
 void		_PG_init(void);
 
@@ -200,8 +205,34 @@ _PG_init(void)
 							"WAL files waiting to be archived (.ready) that make the archiver check unhealthy.",
 							NULL, &pg_health_archive_ready_critical, 15,
 							0, INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
+	/*
+	 * PgHero's slow_query_calls: a mean over fewer calls says little about
+	 * the application's statements, and pg_stat_statements never forgets
+	 * a one-off (a migration, a report run by hand) until it is reset.
+	 */
+	DefineCustomIntVariable("pg_health.statements_min_calls",
+							"Calls a pg_stat_statements entry needs before the statements check judges its mean time.",
+							NULL, &pg_health_statements_min_calls, 100, 1, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/* the guides' objective: 99% of database queries within 100 ms */
+	DefineCustomIntVariable("pg_health.statement_objective_ms",
+							"Time within which a statement counts as fast for the statement latency check.",
+							NULL, &pg_health_statement_objective_ms, 100, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	define_percent("pg_health.statement_objective_pct",
+				   "Share of statements, in percent, that must be within pg_health.statement_objective_ms; below it the statement latency check is degraded.",
+				   &pg_health_statement_objective_pct, 99.0);
+	DefineCustomIntVariable("pg_health.statement_latency_min",
+							"Statements the statement latency window needs before the check judges it.",
+							NULL, &pg_health_statement_latency_min, 20, 1, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_health");
+
+	/* statement timing needs shared memory: only when preloaded */
+	if (process_shared_preload_libraries_in_progress)
+		health_latency_init();
 }
 
 health_threshold_t

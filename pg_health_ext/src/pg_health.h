@@ -57,6 +57,10 @@ extern int	pg_health_xmin_horizon_warning;
 extern int	pg_health_xmin_horizon_critical;
 extern bool pg_health_report_query_text;
 extern char *pg_health_ignore_applications;
+extern int	pg_health_statements_min_calls;
+extern int	pg_health_statement_objective_ms;
+extern double pg_health_statement_objective_pct;
+extern int	pg_health_statement_latency_min;
 
 /*
  * One backend as the backend status array shows it.  The strings point
@@ -244,5 +248,11 @@ extern int	pg_health_archive_ready_critical;
 extern char *health_file_text(const char *s);
 extern health_status_t health_report_disk(health_json_t *w);
 extern health_status_t health_report_archiver(health_json_t *w);
+/* statements.c */
+extern health_status_t health_statements_report(health_json_t *w);
+
+/* latency.c */
+extern void health_latency_init(void);
+extern health_status_t health_latency_report(health_json_t *w);
 
 #endif							/* PG_HEALTH_H */

@@ -65,7 +65,7 @@
 
 #include "pg_health.h"
 
-#define REPORT_CHECKS	11
+#define REPORT_CHECKS	13
 
 /* the distance from an ID to its wraparound: 2^31 */
 #define REPORT_WRAP_LIMIT	2147483648.0
@@ -841,6 +841,8 @@ health_report(PG_FUNCTION_ARGS)
 									  pg_health_multixact_critical);
 	statuses[n++] = health_report_disk(&cw);
 	statuses[n++] = health_report_archiver(&cw);
+	statuses[n++] = health_statements_report(&cw);
+	statuses[n++] = health_latency_report(&cw);
 	health_json_object_close(&cw);
 
 	if (health_json_finish(&cw) != 0)

@@ -32,12 +32,14 @@
 #include "catalog/pg_database.h"
 #include "catalog/pg_namespace.h"
 #include "funcapi.h"
+#include "lib/dshash.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/autovacuum.h"
 #include "postmaster/postmaster.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/pgstat_internal.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
@@ -55,6 +57,13 @@
 #define TABSTAT_DEAD(t)				((t)->n_dead_tuples)
 #define TABSTAT_LAST_VACUUM(t)		((t)->vacuum_timestamp)
 #define TABSTAT_LAST_AUTOVACUUM(t)	((t)->autovac_vacuum_timestamp)
+#endif
+
+/* PostgreSQL 18 widened the object of a statistics key */
+#if PG_VERSION_NUM >= 180000
+#define STATKEY_OBJECT(k)			((Oid) (k).objid)
+#else
+#define STATKEY_OBJECT(k)			((k).objoid)
 #endif
 
 PG_FUNCTION_INFO_V1(health_dead_tuples);
@@ -194,6 +203,216 @@ table_kept_up(const HealthActivity *a, const HealthTable *t)
 		<= 3.0 * autovacuum_naptime * 1000.0;
 }
 
+/* a table of this database with enough dead tuples, from the statistics */
+typedef struct TableHit
+{
+	Oid			relid;
+	int64		live;
+	int64		dead;
+	TimestampTz last_vacuum;
+	TimestampTz last_autovacuum;
+} TableHit;
+
+/*
+ * The relations of this database with at least min_dead dead tuples, in
+ * one pass over the shared statistics hash table (what pg_stat_user_tables
+ * reads one lookup per table).  The partition locks the pass holds keep
+ * every entry it sees from being freed; the figures are read as the view
+ * reads them with stats_fetch_consistency = none.
+ */
+static TableHit *
+tables_stats_pass(int64 min_dead, int *nhits)
+{
+	dshash_seq_status hstat;
+	PgStatShared_HashEntry *p;
+	TableHit   *hits;
+	int			cap = 16;
+
+	*nhits = 0;
+	hits = palloc(sizeof(TableHit) * cap);
+
+	dshash_seq_init(&hstat, pgStatLocal.shared_hash, false);
+
+	while ((p = dshash_seq_next(&hstat)) != NULL)
+	{
+		PgStatShared_Relation *shrel;
+		PgStat_StatTabEntry *st;
+		TableHit   *h;
+
+		if (p->key.kind != PGSTAT_KIND_RELATION
+			|| p->key.dboid != MyDatabaseId || p->dropped)
+			continue;
+
+		shrel = dsa_get_address(pgStatLocal.dsa, p->body);
+		st = &shrel->stats;
+
+		LWLockAcquire(&shrel->header.lock, LW_SHARED);
+
+		if (TABSTAT_DEAD(st) < min_dead)
+		{
+			LWLockRelease(&shrel->header.lock);
+			continue;
+		}
+
+		if (*nhits == cap)
+		{
+			cap *= 2;
+			hits = repalloc(hits, sizeof(TableHit) * cap);
+		}
+
+		h = &hits[(*nhits)++];
+		h->relid = STATKEY_OBJECT(p->key);
+		h->live = TABSTAT_LIVE(st);
+		h->dead = TABSTAT_DEAD(st);
+		h->last_vacuum = TABSTAT_LAST_VACUUM(st);
+		h->last_autovacuum = TABSTAT_LAST_AUTOVACUUM(st);
+
+		LWLockRelease(&shrel->header.lock);
+	}
+
+	dshash_seq_term(&hstat);
+
+	return hits;
+}
+
+/*
+ * The owner of a TOAST table, named pg_toast_<owner's OID> by PostgreSQL
+ * and checked against the owner's reltoastrelid; false when that fails
+ * (a name changed by hand), and the caller scans pg_class instead.
+ */
+static bool
+tables_toast_owner(Form_pg_class toast, Oid toastrelid, TupleDesc desc,
+				   HealthTable *t, TableAutovac *av)
+{
+	unsigned int owner;
+	char		tail;
+	HeapTuple	tup;
+	Form_pg_class form;
+	TableAutovac oav;
+
+	if (sscanf(NameStr(toast->relname), "pg_toast_%u%c", &owner, &tail) != 1)
+		return false;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum((Oid) owner));
+	if (!HeapTupleIsValid(tup))
+		return false;
+
+	form = (Form_pg_class) GETSTRUCT(tup);
+	if (form->reltoastrelid != toastrelid)
+	{
+		ReleaseSysCache(tup);
+		return false;
+	}
+
+	namestrcpy(&t->ownername, NameStr(form->relname));
+	t->owner_nspid = form->relnamespace;
+
+	/* a TOAST table without options of its own uses its table's */
+	if (!av->own)
+	{
+		table_autovac_options(tup, desc, &oav);
+		*av = oav;
+	}
+
+	/* a TOAST table of pg_catalog's or information_schema's is not a user
+	 * table */
+	if (form->relnamespace == PG_CATALOG_NAMESPACE
+		|| form->relnamespace == get_namespace_oid("information_schema", true))
+		t->n_dead = -1;
+
+	ReleaseSysCache(tup);
+	return true;
+}
+
+/*
+ * With min_dead > 0, only the tables the statistics show past it are read
+ * from the catalog, each through the syscache: no scan of pg_class and no
+ * statistics lookup per table, whatever the number of tables.  false when
+ * a TOAST table's owner cannot be found by its name.
+ */
+static bool
+tables_collect_hits(int64 min_dead, HealthTables *result, TableAutovac **avsp)
+{
+	Relation	rel;
+	TupleDesc	desc;
+	TableHit   *hits;
+	TableAutovac *avs;
+	Oid			infoschema;
+	int			nhits;
+	int			i;
+
+	hits = tables_stats_pass(min_dead, &nhits);
+
+	result->ntables = 0;
+	result->tables = palloc(sizeof(HealthTable) * Max(nhits, 1));
+	avs = palloc(sizeof(TableAutovac) * Max(nhits, 1));
+	*avsp = avs;
+
+	infoschema = get_namespace_oid("information_schema", true);
+
+	/* pg_class's descriptor, for the reloptions */
+	rel = table_open(RelationRelationId, AccessShareLock);
+	desc = RelationGetDescr(rel);
+
+	for (i = 0; i < nhits; i++)
+	{
+		HeapTuple	tup;
+		Form_pg_class form;
+		HealthTable *t;
+		TableAutovac *av;
+
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(hits[i].relid));
+		if (!HeapTupleIsValid(tup))
+			continue;			/* dropped since */
+
+		form = (Form_pg_class) GETSTRUCT(tup);
+
+		if ((form->relkind != RELKIND_RELATION
+			 && form->relkind != RELKIND_MATVIEW
+			 && form->relkind != RELKIND_TOASTVALUE)
+			|| form->relnamespace == PG_CATALOG_NAMESPACE
+			|| form->relnamespace == infoschema
+			|| (form->relpersistence == RELPERSISTENCE_TEMP
+				&& isOtherTempNamespace(form->relnamespace)))
+		{
+			ReleaseSysCache(tup);
+			continue;
+		}
+
+		av = &avs[result->ntables];
+		t = &result->tables[result->ntables];
+		memset(t, 0, sizeof(HealthTable));
+		table_autovac_options(tup, desc, av);
+
+		t->relid = hits[i].relid;
+		t->nspid = form->relnamespace;
+		namestrcpy(&t->relname, NameStr(form->relname));
+		t->temp = form->relpersistence == RELPERSISTENCE_TEMP;
+		t->toast = form->relkind == RELKIND_TOASTVALUE;
+		t->n_live = hits[i].live;
+		t->n_dead = hits[i].dead;
+		t->dead_pct = t->n_live + t->n_dead > 0
+			? t->n_dead * 100.0 / (t->n_live + t->n_dead) : 0.0;
+		t->vacuum_threshold = form->reltuples;
+		t->last_vacuum = hits[i].last_vacuum;
+		t->last_autovacuum = hits[i].last_autovacuum;
+
+		if (t->toast
+			&& !tables_toast_owner(form, t->relid, desc, t, av))
+		{
+			ReleaseSysCache(tup);
+			table_close(rel, AccessShareLock);
+			return false;
+		}
+
+		ReleaseSysCache(tup);
+		result->ntables++;
+	}
+
+	table_close(rel, AccessShareLock);
+	return true;
+}
+
 void
 health_tables_collect(const HealthActivity *a, int64 min_dead,
 					  HealthTables *result)
@@ -214,6 +433,12 @@ health_tables_collect(const HealthActivity *a, int64 min_dead,
 
 	th = health_threshold(pg_health_dead_tuples_warning,
 						  pg_health_dead_tuples_critical);
+
+	if (min_dead > 0 && tables_collect_hits(min_dead, result, &avs))
+	{
+		owners = NULL;
+		goto judge;
+	}
 
 	result->ntables = 0;
 	result->tables = palloc(sizeof(HealthTable) * cap);
@@ -306,6 +531,8 @@ health_tables_collect(const HealthActivity *a, int64 min_dead,
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 
+judge:
+
 	for (i = 0; i < result->ntables; i++)
 	{
 		HealthTable *t = &result->tables[i];
@@ -314,9 +541,10 @@ health_tables_collect(const HealthActivity *a, int64 min_dead,
 		/*
 		 * A TOAST table without autovacuum options of its own uses its
 		 * table's, as autovacuum does.  A TOAST table of pg_catalog's is
-		 * not a user table.
+		 * not a user table.  (The pass over the statistics has found the
+		 * owners already.)
 		 */
-		if (t->toast)
+		if (t->toast && owners != NULL)
 		{
 			for (j = 0; j < nowners; j++)
 			{
