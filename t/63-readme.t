@@ -75,7 +75,6 @@ use Test::More;
 use JSON::PP;
 
 use HealthTest qw(:all);
-use HealthTest::PgUtil qw(:all);
 
 my $ROOT = repo_root();
 my $README = $ENV{README} // "$ROOT/README.md";
@@ -175,7 +174,6 @@ sub nginx_t {
 
 sub wrap {
     my ($kind, $text) = @_;
-    my $module = HealthTest::Nginx::module_path();
     my $p = free_port();
     return "$text\nevents {}\nhttp {}\n" if $kind eq 'main';
     my $inner = $kind eq 'http' ? $text
