@@ -237,6 +237,12 @@ typedef struct HealthWraparound
 
 extern void health_wraparound_collect(HealthWraparound *w);
 
+/* report.c: a check's thresholds, validated; false (the check unknown,
+ * with the reason) when pg_health.SETTING_warning and _critical do not
+ * fit together */
+extern bool health_check_init(health_check_t *c, const char *setting,
+							  const char *unit, health_threshold_t t);
+
 /* disk.c, archiver.c: each writes its own check of health_report() */
 extern double pg_health_disk_warning;
 extern double pg_health_disk_critical;

@@ -691,27 +691,6 @@ json_list(health_json_t *w, const char *key, List *names)
 	health_json_array_close(w);
 }
 
-static bool
-check_init(health_check_t *c, const char *setting, const char *unit,
-		   health_threshold_t t)
-{
-	char		err[128];
-
-	memset(c, 0, sizeof(health_check_t));
-	c->unit = unit;
-	c->threshold = t;
-
-	if (health_threshold_validate(&t, err, sizeof(err)) != 0)
-	{
-		c->status = HEALTH_UNKNOWN;
-		c->reason = psprintf("pg_health.%s_warning and pg_health.%s_critical do not fit together: %s",
-							 setting, setting, err);
-		return false;
-	}
-
-	return true;
-}
-
 static void
 report_standby(health_json_t *w, const HealthStandby *s)
 {
@@ -752,7 +731,7 @@ health_report_replication(health_json_t *w, TimestampTz now)
 						 pg_health_replication_lag_critical);
 	health_replication_collect(&r, now);
 
-	if (check_init(&chk, "replication_lag", "ms", t))
+	if (health_check_init(&chk, "replication_lag", "ms", t))
 	{
 		if (!r.visible && (r.standby || r.nstandbys > 0))
 		{
@@ -834,7 +813,7 @@ health_report_slots(health_json_t *w)
 
 	t = health_threshold(pg_health_slot_wal_warning,
 						 pg_health_slot_wal_critical);
-	valid = check_init(&chk, "slot_wal", "%", t);
+	valid = health_check_init(&chk, "slot_wal", "%", t);
 	health_slots_collect(&s);
 
 	if (valid)

@@ -99,8 +99,8 @@ report_grow(void *ctx, void *ptr, size_t old, size_t size)
  * Fill the common part of a check.  A warning beyond critical cannot be
  * judged against: the check says unknown and why.
  */
-static bool
-report_check_init(health_check_t *c, const char *setting, const char *unit,
+bool
+health_check_init(health_check_t *c, const char *setting, const char *unit,
 				  health_threshold_t t)
 {
 	char		err[128];
@@ -220,7 +220,7 @@ report_connections(health_json_t *w, const HealthActivity *a)
 
 	health_connections_count(a, &c);
 
-	if (report_check_init(&chk, "connections", "%", c.threshold))
+	if (health_check_init(&chk, "connections", "%", c.threshold))
 		chk.status = c.status;
 	chk.value = isnan(c.usage_pct) ? NAN
 		: rint(c.usage_pct * 100.0) / 100.0;
@@ -275,7 +275,7 @@ report_sessions(health_json_t *w, const HealthActivity *a, bool xact)
 		t = health_threshold(pg_health_statement_warning,
 							 pg_health_statement_critical);
 
-	valid = report_check_init(&chk, setting, "ms", t);
+	valid = health_check_init(&chk, setting, "ms", t);
 	rows = palloc(sizeof(ReportRow) * Max(a->nbackends, 1));
 
 	for (i = 0; i < a->nbackends; i++)
@@ -380,7 +380,7 @@ report_lock_waits(health_json_t *w, const HealthActivity *a)
 						 pg_health_lock_wait_critical);
 	nwaits = health_lock_waits_collect(a, &waits);
 
-	if (report_check_init(&chk, "lock_wait", "ms", t))
+	if (health_check_init(&chk, "lock_wait", "ms", t))
 		chk.status = nwaits > 0
 			? health_threshold_eval(&t, waits[0].wait_ms) : HEALTH_HEALTHY;
 	chk.value = nwaits > 0 ? rint(waits[0].wait_ms * 1000.0) / 1000.0 : 0.0;
@@ -477,7 +477,7 @@ report_dead_tuples(health_json_t *w, const HealthTables *tabs, bool standby)
 			count++;
 	}
 
-	if (report_check_init(&chk, "dead_tuples", "%", t))
+	if (health_check_init(&chk, "dead_tuples", "%", t))
 		chk.status = health_threshold_eval(&t, worst);
 	chk.value = rint(worst * 100.0) / 100.0;
 	if (standby)
@@ -652,7 +652,7 @@ report_wraparound(health_json_t *w, const char *key, const char *setting,
 	health_threshold_t t = health_threshold(warning, critical);
 	double		pct = age * 100.0 / REPORT_WRAP_LIMIT;
 
-	if (report_check_init(&chk, setting, "%", t))
+	if (health_check_init(&chk, setting, "%", t))
 		chk.status = health_threshold_eval(&t, pct);
 	chk.value = rint(pct * 100.0) / 100.0;
 
@@ -702,7 +702,7 @@ report_xmin_horizon(health_json_t *w, const HealthActivity *a)
 
 	t = health_threshold(pg_health_xmin_horizon_warning,
 						 pg_health_xmin_horizon_critical);
-	valid = report_check_init(&chk, "xmin_horizon", "ms", t);
+	valid = health_check_init(&chk, "xmin_horizon", "ms", t);
 
 	health_horizon_collect(a, &h);
 
