@@ -56,7 +56,7 @@
 #   user                                -> www-data when root (Debian's
 #                                          worker user: the password file is
 #                                          read as nginx reads it there)
-#   hostaddr=192.0.2.20 (the database)  -> hostaddr=127.0.0.1 port=<the cluster>
+#   host=192.0.2.20 or hostaddr= (the database) -> the same =127.0.0.1 port=<the cluster>
 #   192.0.2.20:5432: (a password file)  -> 127.0.0.1:<the cluster's port>:
 #   192.0.2.10/32 (the nginx host, pg_hba) -> 127.0.0.1/32
 #   psql (sh)                           -> the cluster in PGHOST, PGPORT
@@ -135,7 +135,7 @@ sub localise_nginx {
     $conf =~ s{\blisten\s+(?:[\w.\[\]:]+:)?(\d+)\b}{'listen 127.0.0.1:' . port_for($1)}ge;
     $conf =~ s{/var/log/nginx/}{$dir/logs/}g;
     $conf =~ s{/etc/nginx/([\w.-]+\.pgpass)}{$dir/$1}g;
-    $conf =~ s{hostaddr=192\.0\.2\.20}{'hostaddr=127.0.0.1 port=' . pg()->port}ge;
+    $conf =~ s{\b(host|hostaddr)=192\.0\.2\.20}{"$1=127.0.0.1 port=" . pg()->port}ge;
     my $user = HealthTest::is_root() ? "user www-data;\n" : '';
     $conf =~ s{^user\s+[^;]+;\n}{}m;
     $conf = "${user}pid $dir/nginx.pid;\nerror_log $dir/logs/error.log info;\n$conf";
@@ -157,7 +157,7 @@ sub localise_sh {
         $sh =~ s{ -o www-data -g www-data}{}g;
         $sh =~ s{runuser -u www-data -- }{}g;
     }
-    $sh =~ s{hostaddr=192\.0\.2\.20}{'hostaddr=127.0.0.1 port=' . pg()->port}ge;
+    $sh =~ s{\b(host|hostaddr)=192\.0\.2\.20}{"$1=127.0.0.1 port=" . pg()->port}ge;
     $sh =~ s{192\.0\.2\.20:5432:}{'127.0.0.1:' . pg()->port . ':'}ge;
     return $sh;
 }
@@ -285,7 +285,10 @@ for my $b (@blocks) {
         }
         my $sh = localise_sh($text);
         local $ENV{PGPORT} = pg()->port;
-        local $ENV{PGHOST} = '127.0.0.1';
+        # not the address the blocks name: Debian's psql wrapper sets PGHOST
+        # too, and libpq looks a password file up under the host it uses,
+        # so a conninfo with hostaddr= and no host= would miss the file
+        local $ENV{PGHOST} = 'localhost';
         local $ENV{PATH} = HealthTest::Pg::pgbin() . ":$ENV{PATH}";
         my ($rc, $out) = run_cmd('bash', '-e', '-o', 'pipefail', '-c', $sh);
         is($rc, 0, "$where: runs") or diag "$out\n$sh";
