@@ -131,10 +131,15 @@ sub bouncer_start {
 
 sub bouncer_pid { my $p = slurp("$bdir/pgbouncer.pid") // ''; chomp $p; $p }
 
+# SIGTERM stops PgBouncer at once before 1.23; from 1.23 it waits for every
+# client to leave (nginx's probe never does), and SIGQUIT stops it at once
 sub bouncer_stop {
     my $pid = bouncer_pid() or return;
-    kill 'TERM', $pid;
-    wait_until(sub { !kill 0, $pid }, timeout => 20);
+    for my $sig (qw(TERM QUIT KILL)) {
+        kill $sig, $pid;
+        last if wait_until(sub { !kill 0, $pid }, timeout => 5);
+    }
+    unlink "$bdir/pgbouncer.pid";
 }
 
 END { local $?; bouncer_stop() }
