@@ -28,6 +28,7 @@
 #include <hiredis/async.h>
 #if (NGX_HTTP_HEALTH_REDIS_SSL)
 #include <hiredis/hiredis_ssl.h>
+#include <openssl/err.h>
 #endif
 
 #include "health_status.h"
@@ -203,6 +204,8 @@ static ngx_int_t ngx_http_health_redis_connect(
     ngx_http_health_redis_ctx_t *ctx);
 static void ngx_http_health_redis_connected(const redisAsyncContext *ac,
     int status);
+static const char *ngx_http_health_redis_lost_why(
+    ngx_http_health_redis_ctx_t *ctx, const redisAsyncContext *ac);
 static void ngx_http_health_redis_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_health_redis_setup_reply(redisAsyncContext *ac,
@@ -1316,9 +1319,7 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
                                                 : 0,
                                    "connection to %V lost: %s",
                                    &ctx->peer,
-                                   ctx->unasked
-                                   ? "it sent a reply no command waited for"
-                                   : ac->errstr[0] ? ac->errstr : "closed");
+                                   ngx_http_health_redis_lost_why(ctx, ac));
         return;
     }
 
@@ -1326,6 +1327,51 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
                   "health: connection of \"%V\" to %V closed, "
                   "reconnecting at the next probe",
                   &ctx->probe->name, &ctx->peer);
+}
+
+
+/*
+ * Why a connection was lost: hiredis' error text, but a TLS failure that
+ * hiredis reports as an I/O error without errno ("Success": the handshake
+ * went on inside its reads and a certificate was refused) takes OpenSSL's
+ * reason from the error queue.
+ */
+static const char *
+ngx_http_health_redis_lost_why(ngx_http_health_redis_ctx_t *ctx,
+    const redisAsyncContext *ac)
+{
+#if (NGX_HTTP_HEALTH_REDIS_SSL)
+    unsigned long   e;
+    const char     *r;
+    static u_char   why[160];
+
+    if (ctx->server.ssl && ac->err == REDIS_ERR_IO && !ctx->unasked) {
+        e = ERR_peek_last_error();
+
+        if (e) {
+            r = ERR_reason_error_string(e);
+            ERR_clear_error();
+
+            if (r) {
+                (void) ngx_snprintf(why, sizeof(why) - 1, "TLS failed: %s%Z",
+                                    r);
+                why[sizeof(why) - 1] = '\0';
+                return (const char *) why;
+            }
+        }
+    }
+#endif
+
+    if (ctx->unasked) {
+        return "it sent a reply no command waited for";
+    }
+
+    /* an I/O error without errno says "Success" */
+    if (ac->errstr[0] == '\0' || ngx_strcmp(ac->errstr, "Success") == 0) {
+        return "closed";
+    }
+
+    return ac->errstr;
 }
 
 
@@ -1347,9 +1393,7 @@ ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                    "connection to %V lost: %s",
                                    &ctx->peer,
-                                   ctx->unasked
-                                   ? "it sent a reply no command waited for"
-                                   : ac->errstr[0] ? ac->errstr : "closed");
+                                   ngx_http_health_redis_lost_why(ctx, ac));
         return NGX_DECLINED;
     }
 
