@@ -228,7 +228,6 @@ ngx_http_health_hold_eval(ngx_http_health_report_t *rep, ngx_str_t *name,
 {
     uint64_t                       now, wall;
     ngx_uint_t                     full;
-    ngx_time_t                    *tp;
     ngx_slab_pool_t               *shpool;
     ngx_shm_zone_t                *shm_zone;
     ngx_http_health_hold_node_t   *node;
@@ -243,12 +242,21 @@ ngx_http_health_hold_eval(ngx_http_health_report_t *rep, ngx_str_t *name,
         return NGX_DECLINED;
     }
 
-    /* when the report's reads began: later judgements may have applied */
-    now = rep->clock ? rep->clock : ngx_http_health_monotonic_usec();
-    now = now ? now : 1;
+    /*
+     * when the report's reads began (later judgements may have applied),
+     * and the wall-clock time read with it, which dates "since" and
+     * "until": the two readings of one moment
+     */
+    if (rep->clock) {
+        now = rep->clock;
+        wall = rep->wall;
 
-    tp = ngx_timeofday();
-    wall = (uint64_t) tp->sec * 1000 + tp->msec;
+    } else {
+        now = ngx_http_health_monotonic_usec();
+        wall = ngx_http_health_wall_msec();
+    }
+
+    now = now ? now : 1;
 
     sh = shm_zone->data;
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;

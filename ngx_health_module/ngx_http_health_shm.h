@@ -110,6 +110,23 @@ ngx_http_health_monotonic_usec(void)
 
 
 /*
+ * The wall clock in milliseconds, read now: what dates a moment timed by
+ * the monotonic clock.  Not nginx's cached time: ngx_time_update() reads
+ * the wall clock before the monotonic one, and a report started after a
+ * wake-up would pair a fresh monotonic reading with a wall time from
+ * before it (a date of the past, when the wall clock was set in between).
+ */
+static ngx_inline uint64_t
+ngx_http_health_wall_msec(void)
+{
+    (void) clock_gettime(CLOCK_REALTIME, &ngx_http_health_ts);
+
+    return (uint64_t) ngx_http_health_ts.tv_sec * 1000
+           + ngx_http_health_ts.tv_nsec / 1000000;
+}
+
+
+/*
  * One request, as the hot path writes it: the block's place in the
  * segment (22 bits), the status (10 bits, 0 when above 1023) and the
  * monotonic second it ended in (32 bits); its time and bytes.

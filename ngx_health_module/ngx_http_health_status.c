@@ -662,6 +662,12 @@ ngx_http_health_report_init(ngx_http_health_report_t *rep)
     /* for held checks: no judgement of older reads applies after this */
     rep->clock = ngx_http_health_monotonic_usec();
 
+    /*
+     * and its date, read after it: a wall clock set between the two
+     * readings dates the moment later, never earlier, than it was
+     */
+    rep->wall = ngx_http_health_wall_msec();
+
     /* every record a finished request wrote, into the blocks first */
     ngx_http_health_shm_sync(rep->hmcf);
 

@@ -69,6 +69,7 @@ typedef struct {
     ngx_http_health_main_conf_t *hmcf;
     ngx_http_health_format_e     format;
     uint64_t                     clock;      /* monotonic us, reads began */
+    uint64_t                     wall;       /* wall ms, read after clock */
 
     health_status_t              status;         /* worst of the checks */
     ngx_array_t                  checks;     /* ngx_http_health_check_t */
