@@ -84,14 +84,21 @@ ok(wait_until(sub {
     @upstream >= 10;
 }, timeout => 20), 'ten requests wait on the backend');
 
+my @old = $ng->worker_pids;
+is(scalar @old, 2, 'two workers before the reload');
 $ng->reload(conf => conf('location = /added { health_zone added; return 200; }'),
             nowait => 1);
+# an old worker answers until it has handled the master's QUIT, which on
+# a loaded machine may come after a new worker's first answer: every old
+# worker shutting down (its listening sockets closed), still alive for
+# the requests it holds, is what the questions below wait for
+ok(wait_until(sub {
+    !grep { (slurp("/proc/$_/cmdline") // '') !~ /shutting down/ } @old;
+}, timeout => 20), 'old workers still hold the requests');
 ok(wait_until(sub {
     my $doc = $ng->get_json('/health');
     $doc && exists $doc->{zones}{added};
 }, timeout => 20), 'the configuration with one more zone is in force');
-ok(scalar(grep { (slurp("/proc/$_/cmdline") // '') =~ /shutting down/ }
-          $ng->worker_pids), 'old workers still hold the requests');
 
 my $doc = $ng->get_json('/health');
 is_deeply({ map { $_ => $doc->{zones}{"z$_"}{requests} } 1 .. 10 },
