@@ -205,7 +205,8 @@ static ngx_int_t ngx_http_health_redis_connect(
 static void ngx_http_health_redis_connected(const redisAsyncContext *ac,
     int status);
 static const char *ngx_http_health_redis_lost_why(
-    ngx_http_health_redis_ctx_t *ctx, const redisAsyncContext *ac);
+    ngx_http_health_redis_ctx_t *ctx, const redisAsyncContext *ac,
+    u_char *buf, size_t len);
 static void ngx_http_health_redis_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_health_redis_setup_reply(redisAsyncContext *ac,
@@ -1286,6 +1287,7 @@ ngx_http_health_redis_connected(const redisAsyncContext *ac, int status)
 static void
 ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
 {
+    u_char                        why[160];
     ngx_http_health_redis_ctx_t  *ctx = ac->data;
 
     if (ac != ctx->ac) {
@@ -1319,7 +1321,8 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
                                                 : 0,
                                    "connection to %V lost: %s",
                                    &ctx->peer,
-                                   ngx_http_health_redis_lost_why(ctx, ac));
+                                   ngx_http_health_redis_lost_why(ctx, ac, why,
+                                                              sizeof(why)));
         return;
     }
 
@@ -1334,16 +1337,15 @@ ngx_http_health_redis_disconnected(const redisAsyncContext *ac, int status)
  * Why a connection was lost: hiredis' error text, but a TLS failure that
  * hiredis reports as an I/O error without errno ("Success": the handshake
  * went on inside its reads and a certificate was refused) takes OpenSSL's
- * reason from the error queue.
+ * reason from the error queue, written into the caller's buf.
  */
 static const char *
 ngx_http_health_redis_lost_why(ngx_http_health_redis_ctx_t *ctx,
-    const redisAsyncContext *ac)
+    const redisAsyncContext *ac, u_char *buf, size_t len)
 {
 #if (NGX_HTTP_HEALTH_REDIS_SSL)
     unsigned long   e;
     const char     *r;
-    static u_char   why[160];
 
     if (ctx->server.ssl && ac->err == REDIS_ERR_IO && !ctx->unasked) {
         e = ERR_peek_last_error();
@@ -1353,13 +1355,15 @@ ngx_http_health_redis_lost_why(ngx_http_health_redis_ctx_t *ctx,
             ERR_clear_error();
 
             if (r) {
-                (void) ngx_snprintf(why, sizeof(why) - 1, "TLS failed: %s%Z",
-                                    r);
-                why[sizeof(why) - 1] = '\0';
-                return (const char *) why;
+                (void) ngx_snprintf(buf, len - 1, "TLS failed: %s%Z", r);
+                buf[len - 1] = '\0';
+                return (const char *) buf;
             }
         }
     }
+#else
+    (void) buf;
+    (void) len;
 #endif
 
     if (ctx->unasked) {
@@ -1380,7 +1384,7 @@ ngx_int_t
 ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
     redisAsyncContext *ac, redisReply *reply, const char *what)
 {
-    u_char  text[200], *p;
+    u_char  text[200], why[160], *p;
 
     if (ac != ctx->ac) {
         /* a context we let go of: its replies do not count */
@@ -1393,7 +1397,8 @@ ngx_http_health_redis_reply_ok(ngx_http_health_redis_ctx_t *ctx,
         ngx_http_health_redis_fail(ctx, HEALTH_UNHEALTHY, 0,
                                    "connection to %V lost: %s",
                                    &ctx->peer,
-                                   ngx_http_health_redis_lost_why(ctx, ac));
+                                   ngx_http_health_redis_lost_why(ctx, ac, why,
+                                                              sizeof(why)));
         return NGX_DECLINED;
     }
 
