@@ -89,6 +89,14 @@ define_ms(const char *name, const char *desc, int *var, int dflt)
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 }
 
+static void
+define_int(const char *name, const char *desc, const char *long_desc,
+		   int *var, int dflt, int min, int unit)
+{
+	DefineCustomIntVariable(name, desc, long_desc, var, dflt, min, INT_MAX,
+							PGC_SUSET, unit, NULL, NULL, NULL);
+}
+
 static bool
 check_application_list(char **newval, void **extra, GucSource source)
 {
@@ -136,10 +144,9 @@ _PG_init(void)
 			  "Time waiting on a lock that makes the lock waits check unhealthy.",
 			  &pg_health_lock_wait_critical, 2 * 60 * 1000);
 
-	DefineCustomIntVariable("pg_health.dead_tuples_min",
-							"Dead tuples a table needs before the dead tuples check judges it.",
-							NULL, &pg_health_dead_tuples_min, 1000, 0, INT_MAX,
-							PGC_SUSET, 0, NULL, NULL, NULL);
+	define_int("pg_health.dead_tuples_min",
+			   "Dead tuples a table needs before the dead tuples check judges it.",
+			   NULL, &pg_health_dead_tuples_min, 1000, 0, 0);
 	define_percent("pg_health.dead_tuples_warning",
 				   "Dead tuples, in percent of a table's tuples, that make the table degraded.",
 				   &pg_health_dead_tuples_warning, 10.0);
@@ -147,11 +154,9 @@ _PG_init(void)
 				   "Dead tuples, in percent of a table's tuples, that make the table unhealthy.",
 				   &pg_health_dead_tuples_critical, 25.0);
 
-	DefineCustomIntVariable("pg_health.vacuum_overdue",
-							"Time since the last vacuum after which a table past autovacuum's trigger counts as overdue.",
-							NULL, &pg_health_vacuum_overdue, 24 * 60 * 60,
-							1, INT_MAX, PGC_SUSET, GUC_UNIT_S,
-							NULL, NULL, NULL);
+	define_int("pg_health.vacuum_overdue",
+			   "Time since the last vacuum after which a table past autovacuum's trigger counts as overdue.",
+			   NULL, &pg_health_vacuum_overdue, 24 * 60 * 60, 1, GUC_UNIT_S);
 
 	define_percent("pg_health.wraparound_warning",
 				   "Age of the cluster's oldest datfrozenxid, in percent of the way to transaction ID wraparound, that is degraded.",
@@ -194,46 +199,37 @@ _PG_init(void)
 	define_percent("pg_health.disk_critical",
 				   "Use of a file system holding the data directory, pg_wal or a tablespace, in percent as df computes it, that makes the disk check unhealthy.",
 				   &pg_health_disk_critical, 90.0);
-	DefineCustomIntVariable("pg_health.archive_age_warning",
-							"Time the oldest WAL file waiting to be archived has waited that makes the archiver check degraded.",
-							NULL, &pg_health_archive_age_warning, 10 * 60,
-							0, INT_MAX, PGC_SUSET, GUC_UNIT_S,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pg_health.archive_age_critical",
-							"Time the oldest WAL file waiting to be archived has waited that makes the archiver check unhealthy.",
-							NULL, &pg_health_archive_age_critical, 30 * 60,
-							0, INT_MAX, PGC_SUSET, GUC_UNIT_S,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pg_health.archive_ready_warning",
-							"WAL files waiting to be archived (.ready) that make the archiver check degraded.",
-							NULL, &pg_health_archive_ready_warning, 10,
-							0, INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("pg_health.archive_ready_critical",
-							"WAL files waiting to be archived (.ready) that make the archiver check unhealthy.",
-							NULL, &pg_health_archive_ready_critical, 15,
-							0, INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
+	define_int("pg_health.archive_age_warning",
+			   "Time the oldest WAL file waiting to be archived has waited that makes the archiver check degraded.",
+			   NULL, &pg_health_archive_age_warning, 10 * 60, 0, GUC_UNIT_S);
+	define_int("pg_health.archive_age_critical",
+			   "Time the oldest WAL file waiting to be archived has waited that makes the archiver check unhealthy.",
+			   NULL, &pg_health_archive_age_critical, 30 * 60, 0, GUC_UNIT_S);
+	define_int("pg_health.archive_ready_warning",
+			   "WAL files waiting to be archived (.ready) that make the archiver check degraded.",
+			   NULL, &pg_health_archive_ready_warning, 10, 0, 0);
+	define_int("pg_health.archive_ready_critical",
+			   "WAL files waiting to be archived (.ready) that make the archiver check unhealthy.",
+			   NULL, &pg_health_archive_ready_critical, 15, 0, 0);
 	/*
 	 * PgHero's slow_query_calls: a mean over fewer calls says little about
 	 * the application's statements, and pg_stat_statements never forgets
 	 * a one-off (a migration, a report run by hand) until it is reset.
 	 */
-	DefineCustomIntVariable("pg_health.statements_min_calls",
-							"Calls a pg_stat_statements entry needs before the statements check judges its mean time.",
-							NULL, &pg_health_statements_min_calls, 100, 1, INT_MAX,
-							PGC_SUSET, 0, NULL, NULL, NULL);
+	define_int("pg_health.statements_min_calls",
+			   "Calls a pg_stat_statements entry needs before the statements check judges its mean time.",
+			   NULL, &pg_health_statements_min_calls, 100, 1, 0);
 
 	/* the guides' objective: 99% of database queries within 100 ms */
-	DefineCustomIntVariable("pg_health.statement_objective_ms",
-							"Time within which a statement counts as fast for the statement latency check.",
-							NULL, &pg_health_statement_objective_ms, 100, 1, INT_MAX,
-							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	define_int("pg_health.statement_objective_ms",
+			   "Time within which a statement counts as fast for the statement latency check.",
+			   NULL, &pg_health_statement_objective_ms, 100, 1, GUC_UNIT_MS);
 	define_percent("pg_health.statement_objective_pct",
 				   "Share of statements, in percent, that must be within pg_health.statement_objective_ms; below it the statement latency check is degraded.",
 				   &pg_health_statement_objective_pct, 99.0);
-	DefineCustomIntVariable("pg_health.statement_latency_min",
-							"Statements the statement latency window needs before the check judges it.",
-							NULL, &pg_health_statement_latency_min, 20, 1, INT_MAX,
-							PGC_SUSET, 0, NULL, NULL, NULL);
+	define_int("pg_health.statement_latency_min",
+			   "Statements the statement latency window needs before the check judges it.",
+			   NULL, &pg_health_statement_latency_min, 20, 1, 0);
 	/* replication (replication.c) */
 	define_ms("pg_health.replication_lag_warning",
 			  "Replay lag of a standby that makes the replication check degraded.",
@@ -241,18 +237,14 @@ _PG_init(void)
 	define_ms("pg_health.replication_lag_critical",
 			  "Replay lag of a standby that makes the replication check unhealthy.",
 			  &pg_health_replication_lag_critical, 5 * 60 * 1000);
-	DefineCustomIntVariable("pg_health.replication_lag_bytes_warning",
-							"WAL not yet replayed by a standby that makes the replication check degraded.",
-							"-1 turns this threshold off.",
-							&pg_health_replication_lag_bytes_warning, -1,
-							-1, INT_MAX, PGC_SUSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pg_health.replication_lag_bytes_critical",
-							"WAL not yet replayed by a standby that makes the replication check unhealthy.",
-							"-1 turns this threshold off.",
-							&pg_health_replication_lag_bytes_critical, -1,
-							-1, INT_MAX, PGC_SUSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
+	define_int("pg_health.replication_lag_bytes_warning",
+			   "WAL not yet replayed by a standby that makes the replication check degraded.",
+			   "-1 turns this threshold off.",
+			   &pg_health_replication_lag_bytes_warning, -1, -1, GUC_UNIT_KB);
+	define_int("pg_health.replication_lag_bytes_critical",
+			   "WAL not yet replayed by a standby that makes the replication check unhealthy.",
+			   "-1 turns this threshold off.",
+			   &pg_health_replication_lag_bytes_critical, -1, -1, GUC_UNIT_KB);
 	DefineCustomStringVariable("pg_health.expected_standbys",
 							   "Application names of the standbys that should be connected to this primary.",
 							   "A comma-separated list, compared with pg_stat_replication.application_name without regard to case.",
