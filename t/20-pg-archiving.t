@@ -136,6 +136,17 @@ ok(-f "$arch/$seg1" && -f "$arch/$seg2", 'both are in the archive');
 is($a->{failed_count}, view('failed_count'), 'failed_count is the view\'s');
 cmp_ok($a->{last_archived_age_s}, '>=', 0, 'last_archived_age_s');
 
+# thresholds that do not fit together: unknown, the settings named
+for my $t (['archive_age', 600, 60], ['archive_ready', 20, 15]) {
+    my ($name, $w, $c) = @$t;
+    my $a = archiver(set => { "pg_health.${name}_warning" => $w,
+                              "pg_health.${name}_critical" => $c });
+    is($a->{status}, 'unknown', "$name: warning above critical is unknown");
+    is($a->{reason}, "pg_health.${name}_warning and pg_health.${name}_critical"
+                     . " do not fit together: warning $w is above critical $c",
+       "$name: and why");
+}
+
 # archive_mode off
 my $off = pg_with_extension();
 $a = report($off)->{checks}{archiver};

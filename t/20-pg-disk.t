@@ -69,6 +69,14 @@ is_deeply([$d->{warning}, $d->{critical}, $d->{unit}], [80, 90, '%'],
           'warning 80%, critical 90%');
 is($d->{value}, $fs->{used_pct}, 'value: the fullest file system\'s use%');
 
+# thresholds that do not fit together: unknown, the settings named
+$d = report($pg, set => { 'pg_health.disk_warning' => 95,
+                          'pg_health.disk_critical' => 90 })->{checks}{disk};
+is($d->{status}, 'unknown', 'disk: warning above critical is unknown');
+is($d->{reason}, 'pg_health.disk_warning and pg_health.disk_critical do not '
+                 . 'fit together: warning 95 is above critical 90', 'and why');
+is($d->{value}, $fs->{used_pct}, 'the figures still shown');
+
 # a role with only EXECUTE sees no paths (data_directory is not its to read)
 $pg->psql('CREATE ROLE plain LOGIN; '
           . 'GRANT EXECUTE ON FUNCTION health_report() TO plain');

@@ -127,11 +127,12 @@ health_report_archiver(health_json_t *w)
 	PgStat_ArchiverStats *s = pgstat_fetch_stat_archiver();
 	HealthArchiveReady r;
 	health_check_t chk;
+	health_check_t ready_chk;
 	health_threshold_t ready_t;
 	TimestampTz now = GetCurrentTimestamp();
 	const char *mode = GetConfigOption("archive_mode", false, false);
-	char		err[128];
 	char		buf[64];
+	bool		fit;
 	bool		active;
 	bool		failing;
 	double		age_s = 0.0;
@@ -148,25 +149,24 @@ health_report_archiver(health_json_t *w)
 	if (r.oldest_since != 0)
 		age_s = health_ms_between(r.oldest_since, now) / 1000.0;
 
-	memset(&chk, 0, sizeof(health_check_t));
-	chk.unit = "s";
-	chk.threshold = health_threshold(pg_health_archive_age_warning,
-									 pg_health_archive_age_critical);
+	fit = health_check_init(&chk, "archive_age", "s",
+							health_threshold(pg_health_archive_age_warning,
+											 pg_health_archive_age_critical));
 	chk.value = rint(age_s * 1000.0) / 1000.0;
 	ready_t = health_threshold(pg_health_archive_ready_warning,
 							   pg_health_archive_ready_critical);
 
-	if (health_threshold_validate(&chk.threshold, err, sizeof(err)) != 0)
+	/* the .ready count is judged too: its thresholds must fit as well */
+	if (fit && !health_check_init(&ready_chk, "archive_ready", NULL, ready_t))
 	{
-		chk.status = HEALTH_UNKNOWN;
-		chk.reason = psprintf("pg_health.archive_age_warning and pg_health.archive_age_critical do not fit together: %s",
-							  err);
+		chk.status = ready_chk.status;
+		chk.reason = ready_chk.reason;
+		fit = false;
 	}
-	else if (health_threshold_validate(&ready_t, err, sizeof(err)) != 0)
+
+	if (!fit)
 	{
-		chk.status = HEALTH_UNKNOWN;
-		chk.reason = psprintf("pg_health.archive_ready_warning and pg_health.archive_ready_critical do not fit together: %s",
-							  err);
+		/* unknown, and the reason names the settings */
 	}
 	else if (!active)
 	{

@@ -351,16 +351,14 @@ health_report_disk(health_json_t *w)
 	HealthDisk	d;
 	health_check_t chk;
 	health_status_t judged = HEALTH_HEALTHY;
-	char		err[128];
+	bool		fit;
 	int			fullest = -1;
 	int			unknown = -1;
 	int			i;
 
 	disk_collect(&d);
 
-	memset(&chk, 0, sizeof(health_check_t));
-	chk.unit = "%";
-	chk.threshold = d.threshold;
+	fit = health_check_init(&chk, "disk", "%", d.threshold);
 	chk.value = NAN;
 
 	for (i = 0; i < d.nfs; i++)
@@ -379,11 +377,9 @@ health_report_disk(health_json_t *w)
 	if (fullest >= 0)
 		chk.value = d.fs[fullest].used_pct;
 
-	if (health_threshold_validate(&d.threshold, err, sizeof(err)) != 0)
+	if (!fit)
 	{
-		chk.status = HEALTH_UNKNOWN;
-		chk.reason = psprintf("pg_health.disk_warning and pg_health.disk_critical do not fit together: %s",
-							  err);
+		/* unknown, and the reason names the settings */
 	}
 	else if (judged != HEALTH_HEALTHY)
 	{
