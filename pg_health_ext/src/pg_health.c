@@ -62,6 +62,7 @@ int			pg_health_archive_age_critical = 30 * 60;
 int			pg_health_archive_ready_warning = 10;
 int			pg_health_archive_ready_critical = 15;
 int			pg_health_statements_min_calls = 100;
+int			pg_health_statements_cache = 30;
 int			pg_health_statement_objective_ms = 100;
 double		pg_health_statement_objective_pct = 99.0;
 int			pg_health_statement_latency_min = 20;
@@ -219,6 +220,17 @@ _PG_init(void)
 	define_int("pg_health.statements_min_calls",
 			   "Calls a pg_stat_statements entry needs before the statements check judges its mean time.",
 			   NULL, &pg_health_statements_min_calls, 100, 1, 0);
+
+	/*
+	 * Reading pg_stat_statements costs as much as the rest of the report
+	 * together at its default 5000 entries; its figures are cumulative
+	 * since the last reset, so a poller on a persistent connection may
+	 * reuse them for a while, the report saying their age (age_s).
+	 */
+	DefineCustomIntVariable("pg_health.statements_cache",
+							"Seconds the statements check may reuse this session's last read of pg_stat_statements (0: read it on every call).",
+							NULL, &pg_health_statements_cache, 30, 0, 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 
 	/* the guides' objective: 99% of database queries within 100 ms */
 	define_int("pg_health.statement_objective_ms",

@@ -58,6 +58,7 @@ extern int	pg_health_xmin_horizon_critical;
 extern bool pg_health_report_query_text;
 extern char *pg_health_ignore_applications;
 extern int	pg_health_statements_min_calls;
+extern int	pg_health_statements_cache;
 extern int	pg_health_statement_objective_ms;
 extern double pg_health_statement_objective_pct;
 extern int	pg_health_statement_latency_min;

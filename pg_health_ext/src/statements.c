@@ -16,10 +16,27 @@
  *
  * The function is called with showtext = false, so the query text file is
  * not read: one pass over pg_stat_statements' hash table under its shared
- * lock, at most pg_stat_statements.max rows (5000 by default), sorted
- * twice by the window functions and cut to PG_HEALTH_REPORT_ITEMS rows
- * each way.  No query text is ever reported: queryid identifies the
- * statement, and pg_stat_statements shows its text to those allowed.
+ * lock, at most pg_stat_statements.max rows (5000 by default).  Its rows
+ * are read through an SPI cursor, a batch at a time, and judged here in C
+ * in that one pass: the counts, and the top PG_HEALTH_REPORT_ITEMS by mean
+ * and by total kept in two small arrays, in the order the SQL
+ * ORDER BY mean_exec_time DESC, queryid, userid, dbid would give (and the
+ * same with total_exec_time).  That replaced two window-function sorts of
+ * every row: measured at 5000 entries on PostgreSQL 15 (2 loaded cores,
+ * medians of 40 calls), the check's query took 28 ms where the bare
+ * SELECT count(*) FROM pg_stat_statements(false) takes 9.3 ms, and the
+ * one-pass read costs about the bare read.  That bare read, building
+ * pg_stat_statements' own result of some forty columns a row, is the
+ * floor (9-15 ms there, as much as the rest of the report together), so
+ * a session keeps its last read for pg_health.statements_cache seconds
+ * (30 by default, 0 reads on every call) and the check says the age of
+ * its figures (age_s): they are cumulative since the last reset, and the
+ * nginx module polls on a persistent connection.  The read is reused only
+ * by the same role (what pg_stat_statements shows depends on it) with the
+ * same min_calls and warning; a failed read is never kept.
+ *
+ * No query text is ever reported: queryid identifies the statement, and
+ * pg_stat_statements shows its text to those allowed.
  *
  * Means are over everything since pg_stat_statements' last reset, and a
  * statement is judged only after pg_health.statements_min_calls calls, so
@@ -38,7 +55,6 @@
 #include <math.h>
 
 #include "access/xact.h"
-#include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
@@ -46,11 +62,15 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/timestamp.h"
 
 #include "pg_health.h"
 
 /* the columns of the query below */
-#define STMT_COLS	14
+#define STMT_COLS	8
+
+/* rows fetched from the cursor at a time */
+#define STMT_BATCH	500
 
 typedef struct HealthStatement
 {
@@ -63,8 +83,6 @@ typedef struct HealthStatement
 	double		mean_ms;
 	double		max_ms;
 	int64		rows;
-	int64		by_mean;		/* rank among the judged ones, 1 first */
-	int64		by_total;		/* rank among all */
 } HealthStatement;
 
 typedef struct HealthStatements
@@ -76,9 +94,20 @@ typedef struct HealthStatements
 	int64		over_warning;
 	int64		not_visible;
 	double		worst_mean_ms;	/* of the judged ones */
-	int			nrows;
-	HealthStatement *rows;
+	double		age_s;			/* since the figures were read */
+	int			nmean;
+	int			ntotal;
+	HealthStatement by_mean[PG_HEALTH_REPORT_ITEMS];	/* judged ones only */
+	HealthStatement by_total[PG_HEALTH_REPORT_ITEMS];
 } HealthStatements;
+
+/* this session's last successful read, for pg_health.statements_cache */
+static HealthStatements stmt_cache;
+static bool stmt_cache_valid = false;
+static TimestampTz stmt_cache_at;
+static Oid	stmt_cache_user;
+static int	stmt_cache_min_calls;
+static int	stmt_cache_warning;
 
 static double
 stmt_float(HeapTuple tup, TupleDesc desc, int col)
@@ -138,19 +167,83 @@ stmt_schema(void)
 }
 
 /*
- * One call of pg_stat_statements(false): the top rows by mean (of the
- * statements with enough calls) and by total, with the counts over every
- * row.  Runs in an SPI connection; the rows are copied into cxt.
+ * float8 order as PostgreSQL's float8 btree opclass has it (NaN above
+ * every number, equal to itself), so the C order is the SQL one.
+ */
+static int
+stmt_float_cmp(double a, double b)
+{
+	if (isnan(a))
+		return isnan(b) ? 0 : 1;
+	if (isnan(b))
+		return -1;
+	return a > b ? 1 : (a < b ? -1 : 0);
+}
+
+/*
+ * Whether a comes before b in ORDER BY <key> DESC, queryid, userid, dbid:
+ * queryid ascending with NULLs last, the oids ascending as unsigned.
+ */
+static bool
+stmt_before(const HealthStatement *a, double akey,
+			const HealthStatement *b, double bkey)
+{
+	int			c = stmt_float_cmp(akey, bkey);
+
+	if (c != 0)
+		return c > 0;
+	if (a->has_queryid != b->has_queryid)
+		return a->has_queryid;
+	if (a->has_queryid && a->queryid != b->queryid)
+		return a->queryid < b->queryid;
+	if (a->userid != b->userid)
+		return a->userid < b->userid;
+	return a->dbid < b->dbid;
+}
+
+/* keep r in top[] (*n of PG_HEALTH_REPORT_ITEMS, in order) if it ranks */
+static void
+stmt_keep(HealthStatement *top, int *n, const HealthStatement *r,
+		  bool by_mean)
+{
+	double		key = by_mean ? r->mean_ms : r->total_ms;
+	int			i = *n;
+
+	if (i == PG_HEALTH_REPORT_ITEMS)
+	{
+		const HealthStatement *last = &top[i - 1];
+
+		if (!stmt_before(r, key, last, by_mean ? last->mean_ms
+						 : last->total_ms))
+			return;
+		i--;
+	}
+	else
+		(*n)++;
+
+	for (; i > 0; i--)
+	{
+		const HealthStatement *prev = &top[i - 1];
+
+		if (!stmt_before(r, key, prev, by_mean ? prev->mean_ms
+						 : prev->total_ms))
+			break;
+		top[i] = *prev;
+	}
+	top[i] = *r;
+}
+
+/*
+ * One call of pg_stat_statements(false), read once: the top rows by mean
+ * (of the statements with enough calls) and by total, with the counts over
+ * every row.  Runs in an SPI connection; the rows are copied into s.
  */
 static void
 stmt_read(HealthStatements *s, MemoryContext cxt)
 {
-	Oid			argtypes[2] = {INT8OID, FLOAT8OID};
-	Datum		args[2];
 	char	   *schema;
 	char	   *sql;
-	TupleDesc	desc;
-	uint64		i;
+	Portal		portal;
 
 	schema = stmt_schema();
 	if (schema == NULL)
@@ -163,75 +256,63 @@ stmt_read(HealthStatements *s, MemoryContext cxt)
 	}
 
 	sql = psprintf("SELECT queryid, userid, dbid, calls, total_exec_time,"
-				   " mean_exec_time, max_exec_time, rows, by_mean, by_total,"
-				   " n_all, n_judged, n_over, n_hidden"
-				   " FROM (SELECT p.queryid, p.userid, p.dbid, p.calls,"
-				   " p.total_exec_time, p.mean_exec_time, p.max_exec_time,"
-				   " p.rows,"
-				   " pg_catalog.row_number() OVER (ORDER BY p.calls >= $1 DESC,"
-				   " p.mean_exec_time DESC, p.queryid, p.userid, p.dbid)"
-				   " AS by_mean,"
-				   " pg_catalog.row_number() OVER (ORDER BY"
-				   " p.total_exec_time DESC, p.queryid, p.userid, p.dbid)"
-				   " AS by_total,"
-				   " pg_catalog.count(*) OVER () AS n_all,"
-				   " pg_catalog.count(*) FILTER (WHERE p.calls >= $1) OVER ()"
-				   " AS n_judged,"
-				   " pg_catalog.count(*) FILTER (WHERE p.calls >= $1"
-				   " AND p.mean_exec_time >= $2) OVER () AS n_over,"
-				   " pg_catalog.count(*) FILTER (WHERE p.queryid IS NULL)"
-				   " OVER () AS n_hidden"
-				   " FROM %s.pg_stat_statements(false) AS p) AS s"
-				   " WHERE (by_mean <= %d AND calls >= $1) OR by_total <= %d"
-				   " ORDER BY by_mean",
-				   quote_identifier(schema),
-				   PG_HEALTH_REPORT_ITEMS, PG_HEALTH_REPORT_ITEMS);
+				   " mean_exec_time, max_exec_time, rows"
+				   " FROM %s.pg_stat_statements(false)",
+				   quote_identifier(schema));
 
-	args[0] = Int64GetDatum(pg_health_statements_min_calls);
-	args[1] = Float8GetDatum(pg_health_statement_warning);
-
-	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, true, 0)
-		!= SPI_OK_SELECT)
+	portal = SPI_cursor_open_with_args(NULL, sql, 0, NULL, NULL, NULL,
+									   true, CURSOR_OPT_NO_SCROLL);
+	if (portal == NULL)
 		elog(ERROR, "could not read pg_stat_statements");
 
-	desc = SPI_tuptable->tupdesc;
-	if (desc->natts != STMT_COLS)
-		elog(ERROR, "unexpected pg_stat_statements result");
-
-	s->rows = MemoryContextAllocZero(cxt, sizeof(HealthStatement)
-									 * Max(SPI_processed, 1));
-
-	for (i = 0; i < SPI_processed; i++)
+	for (;;)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		HealthStatement *r = &s->rows[s->nrows++];
-		bool		isnull;
+		TupleDesc	desc;
+		uint64		i;
 
-		r->queryid = stmt_int8(tup, desc, 1, &isnull);
-		r->has_queryid = !isnull;
-		r->userid = stmt_oid(tup, desc, 2);
-		r->dbid = stmt_oid(tup, desc, 3);
-		r->calls = stmt_int8(tup, desc, 4, NULL);
-		r->total_ms = stmt_float(tup, desc, 5);
-		r->mean_ms = stmt_float(tup, desc, 6);
-		r->max_ms = stmt_float(tup, desc, 7);
-		r->rows = stmt_int8(tup, desc, 8, NULL);
-		r->by_mean = stmt_int8(tup, desc, 9, NULL);
-		r->by_total = stmt_int8(tup, desc, 10, NULL);
+		SPI_cursor_fetch(portal, true, STMT_BATCH);
+		if (SPI_processed == 0)
+			break;
 
-		if (i == 0)
+		desc = SPI_tuptable->tupdesc;
+		if (desc->natts != STMT_COLS)
+			elog(ERROR, "unexpected pg_stat_statements result");
+
+		for (i = 0; i < SPI_processed; i++)
 		{
-			s->entries = stmt_int8(tup, desc, 11, NULL);
-			s->judged = stmt_int8(tup, desc, 12, NULL);
-			s->over_warning = stmt_int8(tup, desc, 13, NULL);
-			s->not_visible = stmt_int8(tup, desc, 14, NULL);
-		}
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			HealthStatement r;
+			bool		isnull;
 
-		/* sorted by by_mean: the first judged row is the worst judged */
-		if (r->calls >= pg_health_statements_min_calls
-			&& r->by_mean == 1)
-			s->worst_mean_ms = r->mean_ms;
+			r.queryid = stmt_int8(tup, desc, 1, &isnull);
+			r.has_queryid = !isnull;
+			r.userid = stmt_oid(tup, desc, 2);
+			r.dbid = stmt_oid(tup, desc, 3);
+			r.calls = stmt_int8(tup, desc, 4, NULL);
+			r.total_ms = stmt_float(tup, desc, 5);
+			r.mean_ms = stmt_float(tup, desc, 6);
+			r.max_ms = stmt_float(tup, desc, 7);
+			r.rows = stmt_int8(tup, desc, 8, NULL);
+
+			s->entries++;
+			if (!r.has_queryid)
+				s->not_visible++;
+			if (r.calls >= pg_health_statements_min_calls)
+			{
+				s->judged++;
+				if (stmt_float_cmp(r.mean_ms,
+								   pg_health_statement_warning) >= 0)
+					s->over_warning++;
+				stmt_keep(s->by_mean, &s->nmean, &r, true);
+			}
+			stmt_keep(s->by_total, &s->ntotal, &r, false);
+		}
+		SPI_freetuptable(SPI_tuptable);
 	}
+	SPI_cursor_close(portal);
+
+	if (s->nmean > 0)
+		s->worst_mean_ms = s->by_mean[0].mean_ms;
 }
 
 /*
@@ -243,6 +324,21 @@ health_statements_collect(HealthStatements *s)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (pg_health_statements_cache > 0 && stmt_cache_valid
+		&& stmt_cache_user == GetUserId()
+		&& stmt_cache_min_calls == pg_health_statements_min_calls
+		&& stmt_cache_warning == pg_health_statement_warning
+		&& now >= stmt_cache_at
+		&& now - stmt_cache_at
+		< (int64) pg_health_statements_cache * USECS_PER_SEC)
+	{
+		*s = stmt_cache;
+		s->age_s = (double) (now - stmt_cache_at) / USECS_PER_SEC;
+		return;
+	}
+	stmt_cache_valid = false;
 
 	memset(s, 0, sizeof(HealthStatements));
 	s->weighs = true;
@@ -261,6 +357,16 @@ health_statements_collect(HealthStatements *s)
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+
+		if (s->reason == NULL)
+		{
+			stmt_cache = *s;
+			stmt_cache_valid = true;
+			stmt_cache_at = now;
+			stmt_cache_user = GetUserId();
+			stmt_cache_min_calls = pg_health_statements_min_calls;
+			stmt_cache_warning = pg_health_statement_warning;
+		}
 	}
 	PG_CATCH();
 	{
@@ -346,7 +452,6 @@ health_statements_report(health_json_t *w)
 	health_threshold_t t;
 	char		err[128];
 	int			i;
-	int			n;
 
 	t = health_threshold(pg_health_statement_warning,
 						 pg_health_statement_critical);
@@ -378,30 +483,19 @@ health_statements_report(health_json_t *w)
 	health_json_integer(w, "judged", s.judged);
 	health_json_integer(w, "count", s.over_warning);
 	health_json_integer(w, "not_visible", s.not_visible);
+	if (s.reason == NULL)
+		health_json_number(w, "age_s", rint(s.age_s * 1000.0) / 1000.0);
+	else
+		health_json_null(w, "age_s");
 
 	health_json_array_open(w, "by_mean");
-	for (i = 0, n = 0; i < s.nrows && n < PG_HEALTH_REPORT_ITEMS; i++)
-	{
-		if (s.rows[i].calls < pg_health_statements_min_calls
-			|| s.rows[i].by_mean > PG_HEALTH_REPORT_ITEMS)
-			continue;
-		stmt_entry(w, &s.rows[i], &t);
-		n++;
-	}
+	for (i = 0; i < s.nmean; i++)
+		stmt_entry(w, &s.by_mean[i], &t);
 	health_json_array_close(w);
 
 	health_json_array_open(w, "by_total");
-	for (n = 1; n <= PG_HEALTH_REPORT_ITEMS; n++)
-	{
-		for (i = 0; i < s.nrows; i++)
-		{
-			if (s.rows[i].by_total == n)
-			{
-				stmt_entry(w, &s.rows[i], &t);
-				break;
-			}
-		}
-	}
+	for (i = 0; i < s.ntotal; i++)
+		stmt_entry(w, &s.by_total[i], &t);
 	health_json_array_close(w);
 	health_json_object_close(w);
 
