@@ -584,6 +584,7 @@ ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
     ngx_msec_t                   now;
     ngx_time_t                  *tp;
     ngx_slab_pool_t             *shpool;
+    ngx_uint_t                   changed;
     health_status_t              old;
     ngx_http_health_probe_sh_t  *sh;
 
@@ -607,8 +608,9 @@ ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
     ngx_shmtx_lock(&shpool->mutex);
 
     old = sh->checked ? sh->status : HEALTH_UNKNOWN;
+    changed = !sh->checked || old != status;
 
-    if (!sh->checked || old != status) {
+    if (changed) {
         sh->changed_at = now;
     }
 
@@ -642,13 +644,15 @@ ngx_http_health_probe_set(ngx_http_health_probe_t *probe,
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    if (old != status) {
+    if (changed) {
         /*
-         * A dependency going down needs an operator: "error", the level
-         * of Debian's stock error_log; a recovery is routine.
+         * A dependency going down, or that cannot be judged (its first
+         * answer included), needs an operator: "error", the level of
+         * Debian's stock error_log; degraded is a warning, a recovery
+         * routine.
          */
         level = (status == HEALTH_HEALTHY) ? NGX_LOG_NOTICE
-                : (status == HEALTH_UNHEALTHY) ? NGX_LOG_ERR : NGX_LOG_WARN;
+                : (status == HEALTH_DEGRADED) ? NGX_LOG_WARN : NGX_LOG_ERR;
 
         p = ngx_http_health_log_escape(line, line + sizeof(line), text,
                                        reason_len);

@@ -225,6 +225,11 @@ ok(!exists $c->{reason}, 'no reason when healthy');
 ok(wait_status($ng, 'unknown', name => 'noext',
                reason => qr/pg_health extension is not installed in database "noext"/),
    'a database without the extension: unknown, with the reason');
+# a dependency that cannot be judged needs an operator, from its first
+# answer on: at error, the level of Debian's stock error_log
+like(HealthTest::slurp($ng->error_log),
+     qr/\[error\] \d+#\d+: health: check "noext" is unknown: [^\n]*pg_health extension is not installed/,
+     'error.log: the unknown check at [error], with the reason');
 ok(wait_status($ng, 'unknown', name => 'garbage',
                reason => qr/health_report\(\) did not return the expected report/),
    'a health_report() returning garbage: unknown, with the reason');
