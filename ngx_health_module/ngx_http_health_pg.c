@@ -338,7 +338,8 @@ ngx_http_health_pg_conninfo(ngx_conf_t *cf, ngx_command_t *cmd,
                            "invalid value \"%s=%s\" in \"%V\" directive, "
                            "libpq resolves host names synchronously, which "
                            "would block the worker: give an IP address "
-                           "(hostaddr=) or a socket directory",
+                           "(host=ADDRESS or hostaddr=ADDRESS) or a socket "
+                           "directory",
                            hostaddr ? "hostaddr" : "host",
                            hostaddr ? hostaddr : host, &cmd->name);
         PQconninfoFree(opts);

@@ -48,8 +48,8 @@ sub conf_error { HealthTest::Nginx->conf_error(@_) }
     ($rc, $out) = conf_error('health_postgres "host=db.example.com '
         . "password=$PASSWORD\";");
     isnt($rc, 0, 'nginx -t: a host name fails');
-    like($out, qr/invalid value "host=db\.example\.com" in "health_postgres".*synchronously/,
-         'the host name is refused with the reason');
+    like($out, qr/invalid value "host=db\.example\.com" in "health_postgres".*synchronously.*: give an IP address \(host=ADDRESS or hostaddr=ADDRESS\) or a socket directory/,
+         'the host name is refused with the reason and what to give');
     unlike($out, qr/\Q$PASSWORD\E/, 'the error does not show the password');
 
     ($rc, $out) = conf_error("health_postgres \"hostaddr=127.0.0.1 password=$PASSWORD\" interval=fast;");
