@@ -27,8 +27,8 @@ TABLES=${BENCH_PG_TABLES:-50000}
 DEAD_TABLES=${BENCH_PG_DEAD_TABLES:-500}
 SESSIONS=${BENCH_PG_SESSIONS:-2000}
 STATEMENTS=${BENCH_PG_STATEMENTS:-5000}
-ROUNDS=${BENCH_PG_ROUNDS:-7}
-CALLS=${BENCH_PG_CALLS:-20}
+ROUNDS=${BENCH_PG_ROUNDS:-5}
+CALLS=${BENCH_PG_CALLS:-10}
 [ "$DEAD_TABLES" -le "$TABLES" ] || DEAD_TABLES=$TABLES
 [ "$STATEMENTS" -le "$TABLES" ] || STATEMENTS=$TABLES
 [ "$STATEMENTS" -ge 100 ] || STATEMENTS=100   # pg_stat_statements.max's least
@@ -90,6 +90,7 @@ cleanup() {
     rm -rf "$out/data"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 as_pg "$bindir/pg_ctl" -D "$out/data" -l "$out/postgres.log" -w start \
     > /dev/null
@@ -144,19 +145,21 @@ if [ "$pgss" -lt $((STATEMENTS * 9 / 10)) ]; then
     exit 1
 fi
 
-# the sessions, all held by one pgbench: half run a long statement, half
-# sit idle in a transaction that holds an xid
-cat > "$out/active.sql" <<'SQL'
+# the sessions, all held by one pgbench: the even clients run a long
+# statement, the odd ones sit idle in a transaction that holds an xid
+# (pgbench's \sleep counts microseconds in an int: 2000 s is near its most)
+cat > "$out/sessions.sql" <<'SQL'
+\if :client_id % 2 = 0
 SELECT pg_sleep(3600);
-SQL
-cat > "$out/idle.sql" <<'SQL'
+\else
 BEGIN;
 SELECT txid_current();
-\sleep 3600 s
+\sleep 2000 s
 END;
+\endif
 SQL
 (cd "$out" && exec "$bindir/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres \
-    -c "$SESSIONS" -j 4 -T 3600 -f active.sql@1 -f idle.sql@1 postgres \
+    -c "$SESSIONS" -j 4 -T 3600 -f sessions.sql postgres \
     > "$out/sessions.log" 2>&1) &
 sleepers="$sleepers $!"
 
@@ -176,7 +179,8 @@ sleepers="$sleepers $!"
 
 want=$((SESSIONS + 2))
 n=0
-for _ in $(seq 1 1200); do
+deadline=$((SECONDS + 300))
+while [ "$SECONDS" -lt "$deadline" ]; do
     n=$(psql_ -c "SELECT count(*) FROM pg_catalog.pg_stat_activity
                   WHERE backend_type = 'client backend'
                     AND pid <> pg_backend_pid()
@@ -190,7 +194,14 @@ if [ "$n" -lt "$want" ]; then
     tail -5 "$out/sessions.log" >&2
     exit 1
 fi
-echo "setup: $(( $(date +%s) - t0 )) s ($n sessions held," \
+mix=$(psql_ -c "SELECT format('%s running pg_sleep, %s idle in a transaction
+ holding an xid, %s waiting for a lock',
+    count(*) FILTER (WHERE wait_event = 'PgSleep'),
+    count(*) FILTER (WHERE state = 'idle in transaction'
+                       AND backend_xid IS NOT NULL),
+    count(*) FILTER (WHERE wait_event_type = 'Lock'))
+  FROM pg_catalog.pg_stat_activity")
+echo "setup: $(( $(date +%s) - t0 )) s ($n sessions held: ${mix//$'\n'/};" \
      "$pgss pg_stat_statements entries)"
 
 cat > "$out/a.sql" <<'SQL'
