@@ -92,6 +92,7 @@ print {$_} "GET /hang HTTP/1.0\r\nHost: x\r\n\r\n" for @hang;
 ok(wait_until(sub { $silent->blocking(0); my $s = $silent->accept }, timeout => 5),
    'a request waits on the silent peer');
 $c0 = peers()->[0]{health_checks}{checks};
+my @old = $ng->worker_pids;
 my $t0 = time;
 $ng->reload(conf => conf("health_zone other;", "5s", "5s"), nowait => 1);
 # the new workers' first check comes within one interval (5s)
@@ -99,8 +100,10 @@ ok(wait_until(sub { peers()->[0]{health_checks}{checks} > $c0 },
               timeout => 9, step => 0.1),
    sprintf('a new worker checks after the reload (%.1fs), while an old '
            . 'one still holds a request', time - $t0));
-ok(scalar(grep { (slurp("/proc/$_/cmdline") // '') =~ /shutting down/ }
-          $ng->worker_pids), 'the old worker is still there');
+# alive for the request it holds, once it has handled the master's QUIT
+ok(@old && wait_until(sub {
+    !grep { (slurp("/proc/$_/cmdline") // '') !~ /shutting down/ } @old;
+}, timeout => 20), 'the old worker is still there');
 close $_ for @hang;
 
 $ng->stop;

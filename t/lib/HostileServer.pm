@@ -257,13 +257,13 @@ sub doc {
 }
 
 sub wait_reason {
-    my ($self, $name, $status, $re) = @_;
+    my ($self, $name, $status, $re, %o) = @_;
     my $c;
     my $ok = HealthTest::wait_until(sub {
         my $doc = $self->doc or return 0;
         $c = $doc->{checks}{$name};
         $c && $c->{status} eq $status && ($c->{reason} // '') =~ $re;
-    }, timeout => 20, step => 0.05);
+    }, timeout => $o{timeout} // 20, step => 0.05);
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     Test::More::ok($ok, "$name: $status, "
                    . ($c ? "reason: " . ($c->{reason} // '') : 'no check'));
