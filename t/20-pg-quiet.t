@@ -113,6 +113,16 @@ $r = report($pg, set => {'pg_health.ignore_applications' => ''});
 is($r->{checks}{slow_queries}{status}, 'unhealthy',
    'ignore_applications emptied: the waiting pg_dump is a slow statement');
 
+# one session: the list is split once per value, so a SET between two
+# calls must still change what is left out, and RESET change it back
+my $listed = "SELECT count(*) FROM jsonb_array_elements(health_report()"
+    . "->'checks'->'slow_queries'->'sessions') e"
+    . " WHERE e->>'application_name' = 'pg_dump'";
+is(join(',', grep { /^\d+$/ } split /\n/, $pg->psql(
+       "$listed; SET pg_health.ignore_applications = ''; $listed;"
+       . " RESET pg_health.ignore_applications; $listed;")),
+   '0,1,0', 'ignore_applications: SET and RESET take effect in the session');
+
 # the idle transaction is long_transactions' business
 $r = report($pg, set => {'pg_health.transaction_warning' => '1s',
                          'pg_health.transaction_critical' => '1h'});

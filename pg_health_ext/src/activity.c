@@ -35,6 +35,7 @@
 #include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -221,6 +222,49 @@ health_activity_find(const HealthActivity *a, int pid)
 }
 
 /*
+ * pg_health.ignore_applications, split once per value of the setting: it
+ * is asked for every session, and splitting it anew each time cost more
+ * than the rest of the session scan.  The names live in TopMemoryContext
+ * with the value they were split from.
+ */
+static char *ignored_setting = NULL;
+static char *ignored_buf = NULL;
+static List *ignored_names = NIL;
+
+static List *
+health_ignored_names(void)
+{
+	const char *setting = pg_health_ignore_applications != NULL
+		? pg_health_ignore_applications : "";
+	MemoryContext old;
+
+	if (ignored_setting != NULL && strcmp(ignored_setting, setting) == 0)
+		return ignored_names;
+
+	if (ignored_setting != NULL)
+		pfree(ignored_setting);
+	if (ignored_buf != NULL)
+		pfree(ignored_buf);
+	list_free(ignored_names);
+	ignored_setting = NULL;
+	ignored_buf = NULL;
+	ignored_names = NIL;
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	ignored_buf = pstrdup(setting);
+	if (!SplitIdentifierString(ignored_buf, ',', &ignored_names))
+	{
+		/* the check hook refuses such lists: nothing to match */
+		list_free(ignored_names);
+		ignored_names = NIL;
+	}
+	ignored_setting = pstrdup(setting);
+	MemoryContextSwitchTo(old);
+
+	return ignored_names;
+}
+
+/*
  * pg_health.ignore_applications: a comma-separated list of
  * application_name values whose sessions are not judged as slow queries or
  * long transactions (backup and restore tools run long by design).
@@ -228,37 +272,18 @@ health_activity_find(const HealthActivity *a, int pid)
 bool
 health_backend_ignored(const HealthBackend *b)
 {
-	char	   *list;
-	List	   *names;
 	ListCell   *lc;
-	bool		found = false;
 
-	if (b->appname == NULL || b->appname[0] == '\0'
-		|| pg_health_ignore_applications == NULL
-		|| pg_health_ignore_applications[0] == '\0')
+	if (b->appname == NULL || b->appname[0] == '\0')
 		return false;
 
-	list = pstrdup(pg_health_ignore_applications);
-	if (!SplitIdentifierString(list, ',', &names))
-	{
-		/* the check hook refuses such lists: nothing to match */
-		pfree(list);
-		return false;
-	}
-
-	foreach(lc, names)
+	foreach(lc, health_ignored_names())
 	{
 		if (strcmp((const char *) lfirst(lc), b->appname) == 0)
-		{
-			found = true;
-			break;
-		}
+			return true;
 	}
 
-	list_free(names);
-	pfree(list);
-
-	return found;
+	return false;
 }
 
 /*

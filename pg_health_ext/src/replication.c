@@ -227,12 +227,20 @@ primary_collect(HealthReplication *r, MemoryContext cxt)
 	XLogRecPtr	current;
 	uint64		i;
 
+	/*
+	 * pg_stat_replication's own join, less its cost: the view reads
+	 * pg_stat_get_activity(NULL), a row of every backend of the server
+	 * (each looked up in the proc array under ProcArrayLock), to keep the
+	 * few that are WAL senders.  Asked for one pid, the function returns
+	 * that backend's row alone, the same row the view joins.
+	 */
 	run_kept(&standbys_plan,
-			 "SELECT application_name, pg_catalog.host(client_addr),"
-			 " state, sync_state, sent_lsn, write_lsn, flush_lsn,"
-			 " replay_lsn, write_lag, flush_lag, replay_lag"
-			 " FROM pg_catalog.pg_stat_replication"
-			 " WHERE state IS DISTINCT FROM 'backup'",
+			 "SELECT s.application_name, pg_catalog.host(s.client_addr),"
+			 " w.state, w.sync_state, w.sent_lsn, w.write_lsn, w.flush_lsn,"
+			 " w.replay_lsn, w.write_lag, w.flush_lag, w.replay_lag"
+			 " FROM pg_catalog.pg_stat_get_wal_senders() w,"
+			 " LATERAL pg_catalog.pg_stat_get_activity(w.pid) s"
+			 " WHERE s.pid = w.pid AND w.state IS DISTINCT FROM 'backup'",
 			 "pg_stat_replication");
 
 	/* after the rows: no standby is ahead of what it is measured against */
