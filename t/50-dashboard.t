@@ -432,6 +432,42 @@ diag("screenshot: $png_full");
 
 is(join("\n", $ng->log_alerts), '', 'no alerts in error.log');
 
+# Once any health_rule is given, a zone no rule names has no check: its
+# badge says it is never judged, not a green "healthy"; a zone under an
+# SLO only is as healthy as its SLO; the headline counts the checks that
+# judged nothing for want of requests
+{
+    my $ng2 = HealthTest::Nginx->new(conf => <<'EOF2');
+    health_rule error_rate zone=api warning=10% critical=50% min_requests=1;
+    health_rule error_rate zone=sparse warning=10% critical=50% min_requests=20;
+    health_slo s zone=slozone objective=99%;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /api/    { health_zone api; return 200; }
+        location /site/   { health_zone site; return 200; }
+        location /sparse/ { health_zone sparse; return 200; }
+        location /slo/    { health_zone slozone; return 200; }
+        location = /dashboard { health_zone off; health_status html; }
+        location = /health    { health_zone off; health_status; }
+    }
+EOF2
+    $ng2->start;
+    $ng2->get($_) for qw(/api/a /api/b /site/a /slo/a);
+    $ng2->wait_counted('api', 2);
+    my $d = chromium('--virtual-time-budget=2000', '--dump-dom',
+                     $ng2->url('/dashboard'));
+    like($d, qr{id="summary">all 3 checks healthy \(1 of them not judged: too few requests\)<},
+         'headline: all healthy, one of them not judged');
+    ok($d =~ m{<h3>site</h3><span class="pill s-notjudged"[^>]*><span aria-hidden="true">[^<]*</span>not judged \(no rule\)</span>},
+       'zone site, named by no rule: "not judged (no rule)"')
+        or diag(($d =~ m{(<h3>site</h3>.{0,200})}s)[0] // 'no zone site');
+    like($d, qr{<h3>slozone</h3><span class="pill s-healthy"},
+         'zone slozone, under an SLO only: as healthy as its SLO');
+    like($d, qr{<h3>api</h3><span class="pill s-healthy"}, 'zone api: healthy');
+    is(join("\n", $ng2->log_alerts), '', 'no alerts in error.log');
+    $ng2->stop;
+}
+
 done_testing();
 
 # headless Chromium on a fresh profile, with the flags every dashboard test
