@@ -302,4 +302,7 @@ for my $b (@blocks) {
 }
 
 $_->stop for @started;
+# not left to global destruction, which may remove its directory first
+# and leave the server running
+$pg->stop if $pg;
 done_testing;
