@@ -3,12 +3,16 @@
  * activity.c
  *		Backends: connection headroom and slow queries.
  *
- * Reads the backend status array the way pg_stat_activity does, through
- * this transaction's snapshot of it, so a count here and a count from
- * pg_stat_activity in the same transaction agree exactly.  Details of a
- * backend (state, times, wait event, query) are used only where the caller
- * could see them in pg_stat_activity: it has the privileges of
- * pg_read_all_stats or of the backend's role.
+ * Reads the server's backend status array the way pg_stat_activity's
+ * snapshot is made (each slot copied until its change count says no write
+ * was under way), straight from shared memory and only the fields used
+ * here: the snapshot copies every slot whole with its query text, several
+ * MB a call at a few thousand max_connections, most of it in fresh pages.
+ * A session connecting or leaving at that instant may be counted here and
+ * not by a pg_stat_activity read a moment apart.  Details of a backend
+ * (state, times, wait event, query) are used only where the caller could
+ * see them in pg_stat_activity: it has the privileges of pg_read_all_stats
+ * or of the backend's role.
  *
  * pg_health_ext/src/activity.c
  *
@@ -33,6 +37,8 @@
 #include "postmaster/postmaster.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "utils/backend_status.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -44,11 +50,11 @@
 
 #include "pg_health.h"
 
-/* PostgreSQL 16 renamed the accessor of the local status snapshot */
-#if PG_VERSION_NUM >= 160000
-#define health_local_beentry(i)	pgstat_get_local_beentry_by_index(i)
+/* the slots of the backend status array, as backend_status.c counts them */
+#if PG_VERSION_NUM >= 170000
+#define HEALTH_STATUS_SLOTS		(MaxBackends + NUM_AUXILIARY_PROCS)
 #else
-#define health_local_beentry(i)	pgstat_fetch_stat_local_beentry(i)
+#define HEALTH_STATUS_SLOTS		(MaxBackends + NUM_AUXPROCTYPES)
 #endif
 
 #define HEALTH_WAIT_CLASS(info)	((info) & 0xFF000000U)
@@ -116,55 +122,131 @@ health_procs_by_pid(int *nprocs)
 	return procs;
 }
 
-void
-health_activity_collect(HealthActivity *a)
+/*
+ * The server's backend status array, looked up by the name and size the
+ * postmaster created it with; a server whose layout differs from the one
+ * built against fails the lookup with an error instead of being misread.
+ */
+static PgBackendStatus *
+health_status_array(void)
 {
-	int			n;
+	static PgBackendStatus *array = NULL;
+	bool		found;
+	PgBackendStatus *p;
+
+	if (array != NULL)
+		return array;
+
+	p = ShmemInitStruct("Backend Status Array",
+						mul_size(sizeof(PgBackendStatus), HEALTH_STATUS_SLOTS),
+						&found);
+	if (!found)
+		elog(ERROR, "the server has no backend status array");
+	array = p;
+
+	return array;
+}
+
+/*
+ * One slot copied as pgstat_read_current_status() copies it: again until
+ * the change count is even and unchanged, so no write of the owner was
+ * under way.  text is where the query goes, NULL when it is not wanted.
+ * Returns false for an unused slot.
+ */
+static bool
+health_read_slot(volatile PgBackendStatus *be, HealthBackend *b, char *text)
+{
+	for (;;)
+	{
+		int			before;
+		int			after;
+
+		pgstat_begin_read_activity(be, before);
+
+		b->pid = be->st_procpid;
+		if (b->pid > 0)
+		{
+			b->backend_type = be->st_backendType;
+			b->databaseid = be->st_databaseid;
+			b->userid = be->st_userid;
+			b->proc_start = be->st_proc_start_timestamp;
+			b->progress_command = be->st_progress_command;
+			b->progress_relid = be->st_progress_command_target;
+			b->query_id = be->st_query_id;
+			b->state = be->st_state;
+			b->xact_start = be->st_xact_start_timestamp;
+			b->query_start = be->st_activity_start_timestamp;
+			b->state_change = be->st_state_start_timestamp;
+			strlcpy(b->appname_buf, (const char *) be->st_appname,
+					NAMEDATALEN);
+			if (text != NULL)
+			{
+				const char *raw = (const char *) be->st_activity_raw;
+				size_t		len = strnlen(raw,
+										  pgstat_track_activity_query_size - 1);
+
+				memcpy(text, raw, len);
+				text[len] = '\0';
+			}
+		}
+
+		pgstat_end_read_activity(be, after);
+		if (pgstat_read_activity_complete(before, after))
+			break;
+
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	return b->pid > 0;
+}
+
+/*
+ * The sessions of the server as of now.  want_text: copy each visible
+ * backend's query text as well (activity_raw), else it stays NULL.
+ */
+void
+health_activity_collect(HealthActivity *a, bool want_text)
+{
+	int			slots = HEALTH_STATUS_SLOTS;
 	int			i;
 	Oid			me = GetUserId();
 	bool		read_all;
+	PgBackendStatus *array = health_status_array();
 	ProcByPid  *procs;
 	int			nprocs;
+	char	   *text = NULL;
 
 	read_all = has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
 
-	n = pgstat_fetch_stat_numbackends();
-
 	memset(a, 0, sizeof(HealthActivity));
 	a->now = GetCurrentTimestamp();
-	a->backends = palloc0(sizeof(HealthBackend) * Max(n, 1));
+	a->backends = palloc(sizeof(HealthBackend) * Max(slots, 1));
 	procs = health_procs_by_pid(&nprocs);
 
-	for (i = 1; i <= n; i++)
+	for (i = 0; i < slots; i++)
 	{
-		LocalPgBackendStatus *local = health_local_beentry(i);
-		PgBackendStatus *be;
-		HealthBackend *b;
+		HealthBackend *b = &a->backends[a->nbackends];
 		PGPROC	   *proc = NULL;
 		ProcByPid	key;
 		ProcByPid  *found;
 
-		if (local == NULL)
-			continue;
+		if (want_text && text == NULL)
+			text = palloc(pgstat_track_activity_query_size);
 
-		be = &local->backendStatus;
-		if (be->st_procpid <= 0)
+		memset(b, 0, sizeof(HealthBackend));
+		if (!health_read_slot(&array[i], b, text))
 			continue;
+		a->nbackends++;
 
-		b = &a->backends[a->nbackends++];
-		b->pid = be->st_procpid;
-		b->backend_type = be->st_backendType;
-		b->databaseid = be->st_databaseid;
-		b->userid = be->st_userid;
-		b->appname = be->st_appname;
-		b->visible = read_all || has_privs_of_role(me, be->st_userid);
-		b->xid = local->backend_xid;
-		b->xmin = local->backend_xmin;
+		b->appname = b->appname_buf;
+		b->visible = read_all || has_privs_of_role(me, b->userid);
 
 		/*
 		 * The wait event is kept even for backends the caller may not see:
 		 * it only tells whether to ask the lock manager, whose view
 		 * (pg_locks) is open to everyone.  It is never shown for them.
+		 * The transaction ids are pg_stat_activity's backend_xid and
+		 * backend_xmin, read from the same PGPROC as it does.
 		 */
 		key.pid = b->pid;
 		found = bsearch(&key, procs, nprocs, sizeof(ProcByPid),
@@ -175,6 +257,8 @@ health_activity_collect(HealthActivity *a)
 		{
 			b->wait_event_info = HEALTH_READ_ONCE_U32(proc->wait_event_info);
 			b->in_vacuum = (proc->statusFlags & PROC_IN_VACUUM) != 0;
+			b->xid = HEALTH_READ_ONCE_U32(proc->xid);
+			b->xmin = HEALTH_READ_ONCE_U32(proc->xmin);
 		}
 		if (HEALTH_WAIT_CLASS(b->wait_event_info) == PG_WAIT_LOCK)
 			a->lock_waiters = true;
@@ -191,17 +275,24 @@ health_activity_collect(HealthActivity *a)
 		}
 
 		if (!b->visible)
+		{
+			/* what pg_stat_activity shows only to those who may see it */
+			b->proc_start = 0;
+			b->progress_command = 0;
+			b->progress_relid = InvalidOid;
+			b->query_id = 0;
+			b->state = STATE_UNDEFINED;
+			b->xact_start = 0;
+			b->query_start = 0;
+			b->state_change = 0;
 			continue;
+		}
 
-		b->proc_start = be->st_proc_start_timestamp;
-		b->progress_command = be->st_progress_command;
-		b->progress_relid = be->st_progress_command_target;
-		b->query_id = be->st_query_id;
-		b->state = be->st_state;
-		b->xact_start = be->st_xact_start_timestamp;
-		b->query_start = be->st_activity_start_timestamp;
-		b->state_change = be->st_state_start_timestamp;
-		b->activity_raw = be->st_activity_raw;
+		if (text != NULL)
+		{
+			b->activity_raw = text;
+			text = NULL;
+		}
 	}
 
 	pfree(procs);
@@ -552,7 +643,7 @@ health_connections(PG_FUNCTION_ARGS)
 
 	/* sessions as of now, not as of this transaction's first look */
 	pgstat_clear_snapshot();
-	health_activity_collect(&a);
+	health_activity_collect(&a, false);
 	health_connections_count(&a, &c);
 	health_check_threshold("connections", &c.threshold);
 
@@ -632,7 +723,7 @@ health_slow_queries(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	pgstat_clear_snapshot();
-	health_activity_collect(&a);
+	health_activity_collect(&a, true);
 	rows = palloc(sizeof(SlowRow) * Max(a.nbackends, 1));
 
 	for (i = 0; i < a.nbackends; i++)

@@ -64,9 +64,8 @@ extern double pg_health_statement_objective_pct;
 extern int	pg_health_statement_latency_min;
 
 /*
- * One backend as the backend status array shows it.  The strings point
- * into this transaction's status snapshot (pgstat_read_current_status), the
- * same one pg_stat_activity reads, so they live until the transaction ends.
+ * One backend as the backend status array shows it, copied out of the
+ * array (health_activity_collect) so the strings live as long as it.
  */
 typedef struct HealthBackend
 {
@@ -87,8 +86,9 @@ typedef struct HealthBackend
 	int			progress_command;	/* ProgressCommandType, when visible */
 	Oid			progress_relid; /* the relation it works on */
 	uint64		query_id;		/* 0 when not computed or not visible */
-	const char *appname;
-	const char *activity_raw;	/* NULL when not visible */
+	const char *appname;		/* appname_buf */
+	const char *activity_raw;	/* NULL when not visible or not asked for */
+	char		appname_buf[NAMEDATALEN];
 } HealthBackend;
 
 typedef struct HealthActivity
@@ -198,7 +198,7 @@ extern const char *health_format_timestamp(TimestampTz ts, char *buf,
 										   size_t len);
 
 /* activity.c */
-extern void health_activity_collect(HealthActivity *a);
+extern void health_activity_collect(HealthActivity *a, bool want_text);
 extern bool health_backend_ignored(const HealthBackend *b);
 extern bool health_backend_maintenance(const HealthBackend *b);
 extern char *health_backend_text(const HealthBackend *b, const char *s,

@@ -809,7 +809,7 @@ health_report(PG_FUNCTION_ARGS)
 	/* as of now, not as of this transaction's first look */
 	pgstat_clear_snapshot();
 
-	health_activity_collect(&a);
+	health_activity_collect(&a, pg_health_report_query_text);
 	if (standby)
 		memset(&tabs, 0, sizeof(HealthTables));
 	else

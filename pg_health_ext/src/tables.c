@@ -685,7 +685,7 @@ health_dead_tuples(PG_FUNCTION_ARGS)
 				 errdetail("n_dead_tup is counted by the primary only; a hot standby's counts are not those of its tables."),
 				 errhint("Call health_dead_tuples() on the primary.")));
 
-	health_activity_collect(&a);
+	health_activity_collect(&a, false);
 	health_tables_collect(&a, min_dead, &tabs);
 
 	for (i = 0; i < tabs.ntables; i++)
