@@ -12,7 +12,8 @@
 # the age grows; the interval brought down, the new size comes.  A dropped
 # database is gone after the next round.  Without the worker (not
 # preloaded, interval 0) the sizes are null with the reason and the
-# disk check's verdict is the file systems' alone.
+# disk check's verdict is the file systems' alone.  A hot standby's worker
+# measures the standby's own files.
 
 use strict;
 use warnings;
@@ -126,8 +127,8 @@ is($d->{status}, fs_verdict($d), 'the status is the file systems\' alone');
 # the report does not measure: an hour between rounds, the database grows
 $pg->psql("ALTER SYSTEM SET pg_health.database_sizes_interval = '1h'");
 $pg->psql('SELECT pg_reload_conf()');
-# the worker has taken it once no round came for three intervals of 1 s
-ok(wait_until(sub { (disk($pg)->{database_sizes_age_s} // 0) > 3 },
+# the worker has taken it once no round came for five intervals of 1 s
+ok(wait_until(sub { (disk($pg)->{database_sizes_age_s} // 0) > 5 },
               timeout => 30), 'an hour: the rounds stop');
 my $before = disk($pg);
 my $old = pg_sizes($pg);
@@ -218,6 +219,39 @@ my $t3 = time;
 $pg->psql('SELECT pg_reload_conf()');
 $d = round_after($pg, $t3);
 is_deeply(listed($d), pg_sizes($pg), 'after a restart: measured again');
+
+# a hot standby measures its own files, as its pg_database_size() does
+my $bin = HealthTest::Pg::pgbin();
+my $sdir = tmp_dir('standby');
+system('chown', 'postgres:postgres', $sdir) if HealthTest::is_root();
+my ($rc, $out) = run_cmd(HealthTest::as_postgres(
+    "$bin/pg_basebackup", '-h', $pg->host, '-p', $pg->port, '-U', 'postgres',
+    '-D', "$sdir/data", '-R', '-X', 'stream', '--no-sync'));
+is($rc, 0, 'pg_basebackup') or diag($out);
+my $sport = free_port();
+open my $fh, '>>', "$sdir/data/postgresql.conf" or die;
+print $fh "port = $sport\nunix_socket_directories = '$sdir'\nhot_standby = on\n";
+close $fh;
+($rc, $out) = run_cmd(HealthTest::as_postgres(
+    "$bin/pg_ctl", '-D', "$sdir/data", '-l', "$sdir/postgres.log", '-w',
+    '-t', '60', 'start'));
+is($rc, 0, 'the standby starts') or diag($out);
+my $standby = bless { %$pg, port => $sport, dir => $sdir, data => "$sdir/data",
+                      bg => [], owner => $$, running => 1 }, 'HealthTest::Pg';
+is($standby->psql('SELECT pg_is_in_recovery()'), 't', 'in recovery');
+
+$pg->psql('CREATE DATABASE replicated');
+$pg->psql("CREATE TABLE t AS SELECT g FROM generate_series(1, 50000) g",
+          db => 'replicated');
+my $lsn = $pg->psql('SELECT pg_current_wal_lsn()');
+ok(wait_until(sub { $standby->psql("SELECT pg_last_wal_replay_lsn() >= '$lsn'")
+                    eq 't' }, timeout => 30), 'the standby replayed it');
+my $t5 = time;
+$d = round_after($standby, $t5);
+is_deeply(listed($d), pg_sizes($standby), 'standby: each size is its '
+          . 'pg_database_size(), exactly');
+ok(exists listed($d)->{replicated}, 'the new database too');
+$standby->stop;
 $pg->stop;
 
 done_testing;
