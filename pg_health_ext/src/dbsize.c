@@ -82,6 +82,8 @@ typedef struct DbSizeEntry
 typedef struct DbSizeShared
 {
 	LWLock	   *lock;
+	int			interval_s;		/* the worker's, as it last read its
+								 * settings; -1: not started */
 	TimestampTz ended;			/* 0: no round finished yet */
 	double		took_ms;
 	int			nmeasured;		/* databases measured in the round */
@@ -126,6 +128,7 @@ dbsize_shmem_startup(void)
 	if (!found)
 	{
 		memset(dbsize, 0, sizeof(DbSizeShared));
+		dbsize->interval_s = -1;
 		dbsize->lock =
 			&(GetNamedLWLockTranche("pg_health database sizes"))->lock;
 	}
@@ -316,8 +319,10 @@ dbsize_round(MemoryContext cxt)
 /*
  * The worker: a round every pg_health.database_sizes_interval after the
  * end of the last one, none while it is 0.  SIGHUP rereads the settings
- * (a shorter interval takes effect at once), SIGTERM ends it, even in the
- * middle of a round (pg_database_size checks for interrupts).
+ * between rounds (a shorter interval takes effect at once), and the
+ * interval the next round is decided with is published for the report;
+ * SIGTERM ends it, even in the middle of a round (pg_database_size checks
+ * for interrupts).
  */
 void
 health_dbsize_main(Datum main_arg)
@@ -345,6 +350,13 @@ health_dbsize_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (dbsize->interval_s != pg_health_database_sizes_interval)
+		{
+			LWLockAcquire(dbsize->lock, LW_EXCLUSIVE);
+			dbsize->interval_s = pg_health_database_sizes_interval;
+			LWLockRelease(dbsize->lock);
 		}
 
 		interval_ms = (int64) pg_health_database_sizes_interval * 1000;
@@ -386,6 +398,20 @@ dbsize_visible(Oid dboid, bool all)
 }
 
 /*
+ * The interval the worker runs with, as it last read its settings (it
+ * rereads them between rounds only): null without a worker or before it
+ * started.
+ */
+static void
+dbsize_interval_json(health_json_t *w, const DbSizeShared *copy)
+{
+	if (copy->interval_s < 0)
+		health_json_null(w, "database_sizes_interval_s");
+	else
+		health_json_integer(w, "database_sizes_interval_s", copy->interval_s);
+}
+
+/*
  * The disk check's database sizes, from the worker's last round: no file
  * is read here.  Without one (not preloaded, the interval 0, no round yet)
  * the sizes are null with the reason, and the check's status is not
@@ -403,22 +429,22 @@ health_dbsize_report(health_json_t *w)
 	int			hidden = 0;
 	int			i;
 
-	if (dbsize == NULL)
-		reason = "pg_health is not in shared_preload_libraries: database sizes are not measured";
-	else if (pg_health_database_sizes_interval == 0)
-		reason = "pg_health.database_sizes_interval is 0: database sizes are not measured";
-
 	copy = palloc(sizeof(DbSizeShared));
-	if (reason == NULL)
+	copy->interval_s = -1;
+	if (dbsize != NULL)
 	{
 		LWLockAcquire(dbsize->lock, LW_SHARED);
 		memcpy(copy, dbsize, offsetof(DbSizeShared, entries)
 			   + sizeof(DbSizeEntry) * dbsize->nstored);
 		LWLockRelease(dbsize->lock);
-
-		if (copy->ended == 0)
-			reason = "the first round of the database sizes worker has not finished";
 	}
+
+	if (dbsize == NULL)
+		reason = "pg_health is not in shared_preload_libraries: database sizes are not measured";
+	else if (pg_health_database_sizes_interval == 0)
+		reason = "pg_health.database_sizes_interval is 0: database sizes are not measured";
+	else if (copy->ended == 0)
+		reason = "the first round of the database sizes worker has not finished";
 
 	if (reason != NULL)
 	{
@@ -427,6 +453,7 @@ health_dbsize_report(health_json_t *w)
 		health_json_null(w, "databases_total_bytes");
 		health_json_null(w, "database_sizes_age_s");
 		health_json_null(w, "database_sizes_took_ms");
+		dbsize_interval_json(w, copy);
 		health_json_string(w, "database_sizes_reason", reason);
 		return;
 	}
@@ -473,5 +500,6 @@ health_dbsize_report(health_json_t *w)
 							/ 1000.0) / 1000.0);
 	health_json_number(w, "database_sizes_took_ms",
 					   rint(copy->took_ms * 1000.0) / 1000.0);
+	dbsize_interval_json(w, copy);
 	health_json_null(w, "database_sizes_reason");
 }
