@@ -8,12 +8,14 @@
 # report reads shared memory only.  Sizes are compared exactly with
 # pg_database_size() on a quiescent cluster (autovacuum off, a CHECKPOINT
 # after each change), once a round that started after the change is shown.
-# A database grown while the interval is an hour keeps its old size and
-# the age grows; the interval brought down, the new size comes.  A dropped
-# database is gone after the next round.  Without the worker (not
-# preloaded, interval 0) the sizes are null with the reason and the
-# disk check's verdict is the file systems' alone.  A hot standby's worker
-# measures the standby's own files.
+# A database grown once the worker says (database_sizes_interval_s) it
+# runs with an hour between rounds keeps its old size and the age grows:
+# the worker rereads its settings between rounds only, so none can come;
+# the interval brought down, the new size comes.  A dropped database is
+# gone after the next round.  Without the worker (not preloaded, interval
+# 0) the sizes are null with the reason and the disk check's verdict is
+# the file systems' alone.  A hot standby's worker measures the standby's
+# own files.
 
 use strict;
 use warnings;
@@ -32,7 +34,8 @@ my $WEIRD = "we\"ird\\caf\xc3\xa9";
 sub disk { report($_[0], %{ $_[1] // {} })->{checks}{disk} }
 
 # the disk check, once it shows a round that started after $t (the time
-# taken before the report is a lower bound of the server's)
+# taken before the report is a lower bound of the server's); deadlines are
+# a minute, as a loaded machine may be slow to run a round or a reload
 sub round_after {
     my ($pg, $t, %o) = @_;
     my $d;
@@ -42,7 +45,7 @@ sub round_after {
         return defined $d->{database_sizes_age_s}
             && $asked - $d->{database_sizes_age_s}
                - $d->{database_sizes_took_ms} / 1000 > $t;
-    }, timeout => 30);
+    }, timeout => 60);
     return $d;
 }
 
@@ -62,6 +65,19 @@ sub listed { return { map { $_->{name} => $_->{size_bytes} } @{ $_[0]{databases}
 
 sub sum { my $t = 0; $t += $_ for @_; return $t }
 
+# the disk check, once the worker says it runs with $s between rounds: it
+# rereads its settings between rounds only
+sub interval_is {
+    my ($pg, $s) = @_;
+    my $d;
+    wait_until(sub {
+        $d = disk($pg);
+        return defined $d->{database_sizes_interval_s}
+            && $d->{database_sizes_interval_s} == $s;
+    }, timeout => 60);
+    return $d;
+}
+
 # the disk check's verdict without the sizes: the file systems' worst
 sub fs_verdict {
     my ($d) = @_;
@@ -78,6 +94,7 @@ is($d->{databases}, undef, 'not preloaded: databases null');
 is($d->{databases_count}, undef, 'databases_count null');
 is($d->{database_sizes_age_s}, undef, 'no age');
 is($d->{database_sizes_took_ms}, undef, 'no cost');
+is($d->{database_sizes_interval_s}, undef, 'no worker\'s interval');
 is($d->{database_sizes_reason}, 'pg_health is not in shared_preload_libraries: '
    . 'database sizes are not measured', 'and why');
 is($d->{status}, fs_verdict($d), 'the status is the file systems\' alone');
@@ -91,7 +108,8 @@ $pg = pg_with_extension(conf => "shared_preload_libraries = 'pg_health'\n"
                         . "autovacuum = off\n");
 ok(wait_until(sub {
     $pg->psql("SELECT count(*) FROM pg_stat_activity "
-              . "WHERE backend_type = 'pg_health database sizes'") == 1 }),
+              . "WHERE backend_type = 'pg_health database sizes'") == 1 },
+              timeout => 60),
    'preloaded: the worker runs');
 is($pg->psql("SELECT datname IS NULL FROM pg_stat_activity "
              . "WHERE backend_type = 'pg_health database sizes'"), 't',
@@ -121,16 +139,19 @@ is_deeply([@$d{qw(databases_not_visible databases_failed)}], [0, 0],
           'none hidden, none failed');
 is($d->{database_sizes_reason}, undef, 'no reason');
 cmp_ok($d->{database_sizes_took_ms}, '>', 0, 'the round took some time');
-cmp_ok($d->{database_sizes_age_s}, '<', 30, 'and is recent');
+cmp_ok($d->{database_sizes_age_s}, '<', time - $t0, 'and is recent: of a '
+       . 'round that started after the change');
+is($d->{database_sizes_interval_s}, 1, 'the worker runs with a second');
 is($d->{status}, fs_verdict($d), 'the status is the file systems\' alone');
 
 # the report does not measure: an hour between rounds, the database grows
 $pg->psql("ALTER SYSTEM SET pg_health.database_sizes_interval = '1h'");
 $pg->psql('SELECT pg_reload_conf()');
-# the worker has taken it once no round came for five intervals of 1 s
-ok(wait_until(sub { (disk($pg)->{database_sizes_age_s} // 0) > 5 },
-              timeout => 30), 'an hour: the rounds stop');
-my $before = disk($pg);
+# the worker rereads its settings between rounds and decides the next
+# with what it publishes: once it says an hour, no round comes for one
+my $before = interval_is($pg, 3600);
+is($before->{database_sizes_interval_s}, 3600, 'an hour: the worker has '
+   . 'taken it');
 my $old = pg_sizes($pg);
 is_deeply(listed($before), $old, 'the last round\'s sizes');
 
@@ -202,8 +223,10 @@ $pg->psql('DROP DATABASE ascii');
 # interval 0: no sizes, the reason, the verdict untouched
 $pg->psql("ALTER SYSTEM SET pg_health.database_sizes_interval = 0");
 $pg->psql('SELECT pg_reload_conf()');
-ok(wait_until(sub { !defined disk($pg)->{databases} }), 'interval 0: no sizes');
-$d = disk($pg);
+ok(wait_until(sub { !defined disk($pg)->{databases} }, timeout => 60),
+   'interval 0: no sizes');
+$d = interval_is($pg, 0);
+is($d->{database_sizes_interval_s}, 0, 'the worker has taken it');
 is($d->{database_sizes_reason}, 'pg_health.database_sizes_interval is 0: '
    . 'database sizes are not measured', 'and why');
 is($d->{database_sizes_age_s}, undef, 'no age');
@@ -245,7 +268,7 @@ $pg->psql("CREATE TABLE t AS SELECT g FROM generate_series(1, 50000) g",
           db => 'replicated');
 my $lsn = $pg->psql('SELECT pg_current_wal_lsn()');
 ok(wait_until(sub { $standby->psql("SELECT pg_last_wal_replay_lsn() >= '$lsn'")
-                    eq 't' }, timeout => 30), 'the standby replayed it');
+                    eq 't' }, timeout => 60), 'the standby replayed it');
 my $t5 = time;
 $d = round_after($standby, $t5);
 is_deeply(listed($d), pg_sizes($standby), 'standby: each size is its '
