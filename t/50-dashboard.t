@@ -84,6 +84,12 @@ my $full = JSON::PP->new->canonical->encode({
                     lock_waits => { status => 'healthy', value => 0,
                         unit => 'ms', warning => 5000,
                         critical => 30000 },
+                    disk => { status => 'healthy', value => 30,
+                        unit => '%', warning => 80, critical => 90,
+                        databases => [
+                            { name => 'shop', size_bytes => 21474836480 },
+                            { name => 'postgres', size_bytes => 7708007 } ],
+                        database_sizes_age_s => 41.2 },
                 } } },
         cache => { status => 'healthy', response_time_ms => 0.4,
                    required => JSON::PP::false, used_memory_pct => 12.5,
@@ -406,6 +412,8 @@ like($dom, qr/<code>zone:api:latency_p95<\/code>.*?pending unhealthy at 10:31:30
 like($dom, qr/id="database-panel"(?! hidden)/, 'full: database shown');
 like($dom, qr/<th scope="row">dead tuples<\/th>.*?degraded.*?orders 15 %/s,
      'full: a health_report() check with its status and table');
+like($dom, qr/<th scope="row">disk<\/th>.*?healthy.*?shop 20 GB, postgres 7,527 kB \(41 s ago\)/s,
+     'full: the disk check with the largest databases, sized');
 like($dom, qr/<dt>PostgreSQL<\/dt><dd class="num">15\.8<\/dd>/,
      'full: the server version');
 like($dom, qr/id="cache-panel"(?! hidden)/, 'full: cache shown');

@@ -12,8 +12,10 @@
  * pg_wal and pg_tblspc symlinks) are judged once and all named.
  *
  * The cost is one stat() and at most one statvfs() per location and one
- * read of pg_tblspc: no file of a relation is opened or stat'ed, so
- * database sizes (pg_database_size stats every file) are not reported.
+ * read of pg_tblspc: no file of a relation is opened or stat'ed.  Database
+ * sizes (pg_database_size stats every file) are measured by a background
+ * worker off this path (dbsize.c); the check shows its last round, and
+ * never judges by it.
  * A location that cannot be read (a dangling tablespace link, EACCES) is
  * unknown with the reason; the others are still judged.
  *
@@ -409,6 +411,7 @@ health_report_disk(health_json_t *w)
 	for (i = 0; i < d.nfs && i < PG_HEALTH_REPORT_ITEMS; i++)
 		disk_write_fs(w, &d, i);
 	health_json_array_close(w);
+	health_dbsize_report(w);
 	health_json_object_close(w);
 
 	return chk.status;

@@ -200,6 +200,17 @@ _PG_init(void)
 	define_percent("pg_health.disk_critical",
 				   "Use of a file system holding the data directory, pg_wal or a tablespace, in percent as df computes it, that makes the disk check unhealthy.",
 				   &pg_health_disk_critical, 90.0);
+	/*
+	 * The worker (dbsize.c) rereads it on SIGHUP; 0 stops it measuring.
+	 * pg_database_size stats every file of a database: with many tables
+	 * a round costs seconds of system calls, never on the report's path.
+	 */
+	DefineCustomIntVariable("pg_health.database_sizes_interval",
+							"Time between two rounds of the background worker that measures each database's size for the disk check (0: none).",
+							"Needs pg_health in shared_preload_libraries.",
+							&pg_health_database_sizes_interval, 5 * 60,
+							0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
 	define_int("pg_health.archive_age_warning",
 			   "Time the oldest WAL file waiting to be archived has waited that makes the archiver check degraded.",
 			   NULL, &pg_health_archive_age_warning, 10 * 60, 0, GUC_UNIT_S);
@@ -272,9 +283,15 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("pg_health");
 
-	/* statement timing needs shared memory: only when preloaded */
+	/*
+	 * statement timing and database sizes need shared memory (and the
+	 * latter a background worker): only when preloaded
+	 */
 	if (process_shared_preload_libraries_in_progress)
+	{
 		health_latency_init();
+		health_dbsize_init();
+	}
 }
 
 health_threshold_t

@@ -254,6 +254,11 @@ extern int	pg_health_archive_ready_critical;
 
 extern char *health_file_text(const char *s);
 extern health_status_t health_report_disk(health_json_t *w);
+
+/* dbsize.c: database sizes, measured by a background worker */
+extern int	pg_health_database_sizes_interval;
+extern void health_dbsize_init(void);
+extern void health_dbsize_report(health_json_t *w);
 extern health_status_t health_report_archiver(health_json_t *w);
 /* statements.c */
 extern health_status_t health_statements_report(health_json_t *w);
