@@ -75,7 +75,9 @@ $d = report($pg, set => { 'pg_health.disk_warning' => 95,
 is($d->{status}, 'unknown', 'disk: warning above critical is unknown');
 is($d->{reason}, 'pg_health.disk_warning and pg_health.disk_critical do not '
                  . 'fit together: warning 95 is above critical 90', 'and why');
-is($d->{value}, $fs->{used_pct}, 'the figures still shown');
+# the data directory's file system is shared: other writers move its use%
+# between two reports, by a point at most in a test's time
+cmp_ok(abs($d->{value} - $fs->{used_pct}), '<=', 1, 'the figures still shown');
 
 # a role with only EXECUTE sees no paths (data_directory is not its to read)
 $pg->psql('CREATE ROLE plain LOGIN; '
@@ -83,7 +85,10 @@ $pg->psql('CREATE ROLE plain LOGIN; '
 my $rp = psql_json($pg, 'SELECT health_report()', user => 'plain');
 ok(!exists $rp->{checks}{disk}{file_systems}[0]{locations}[0]{path},
    'no path for a role that may not read data_directory');
-is($rp->{checks}{disk}{value}, $d->{value}, 'but the same verdict');
+cmp_ok(abs($rp->{checks}{disk}{value} - $d->{value}), '<=', 1,
+       'but the same figures');
+is($rp->{checks}{disk}{file_systems_count}, $d->{file_systems_count},
+   'and the same file systems');
 
 SKIP: {
     skip 'mount needs root', 1 unless HealthTest::is_root();

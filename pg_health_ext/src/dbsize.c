@@ -394,7 +394,12 @@ dbsize_visible(Oid dboid, bool all)
 	if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dboid)))
 		return false;
 
+#if PG_VERSION_NUM >= 160000
+	return object_aclcheck(DatabaseRelationId, dboid, GetUserId(),
+						   ACL_CONNECT) == ACLCHECK_OK;
+#else
 	return pg_database_aclcheck(dboid, GetUserId(), ACL_CONNECT) == ACLCHECK_OK;
+#endif
 }
 
 /*
