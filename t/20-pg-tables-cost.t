@@ -169,8 +169,8 @@ while (time < $deadline) {
 }
 ok($new, 'after pg_health.tables_cache the new figures appear')
     and fresh($new, 9000, 'expired');
-is_deeply([ grep { $_->{dead} != 8000 || $_->{age} <= 0 || $_->{age} >= 1 }
-            @stale ], [], 'before, the kept figures, under 1s old ('
+is_deeply([ grep { $_->{dead} != 8000 || $_->{age} <= 0 || $_->{age} > 1 }
+            @stale ], [], 'before, the kept figures, at most 1s old ('
           . scalar(@stale) . ' reports)');
 
 is_deeply([ keys %pids ], [ $backend ], 'every report in that one session');
