@@ -63,6 +63,7 @@ int			pg_health_archive_ready_warning = 10;
 int			pg_health_archive_ready_critical = 15;
 int			pg_health_statements_min_calls = 100;
 int			pg_health_statements_cache = 30;
+int			pg_health_tables_cache = 30;
 int			pg_health_statement_objective_ms = 100;
 double		pg_health_statement_objective_pct = 99.0;
 int			pg_health_statement_latency_min = 20;
@@ -158,6 +159,19 @@ _PG_init(void)
 	define_int("pg_health.vacuum_overdue",
 			   "Time since the last vacuum after which a table past autovacuum's trigger counts as overdue.",
 			   NULL, &pg_health_vacuum_overdue, 24 * 60 * 60, 1, GUC_UNIT_S);
+
+	/*
+	 * The per-table figures cost one pass over every relation's statistics
+	 * entry (memory latency, tens of milliseconds at 50,000 tables), and
+	 * autovacuum looks at a database at most once per autovacuum_naptime
+	 * (1 min by default): judging its trigger more often than that tells
+	 * nothing new.  A poller on a persistent connection may reuse them for
+	 * a while, the report saying their age (age_s).
+	 */
+	DefineCustomIntVariable("pg_health.tables_cache",
+							"Seconds the dead tuples and vacuum checks may reuse this session's last read of the table statistics (0: read them on every call).",
+							NULL, &pg_health_tables_cache, 30, 0, 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 
 	define_percent("pg_health.wraparound_warning",
 				   "Age of the cluster's oldest datfrozenxid, in percent of the way to transaction ID wraparound, that is degraded.",

@@ -59,6 +59,7 @@ extern bool pg_health_report_query_text;
 extern char *pg_health_ignore_applications;
 extern int	pg_health_statements_min_calls;
 extern int	pg_health_statements_cache;
+extern int	pg_health_tables_cache;
 extern int	pg_health_statement_objective_ms;
 extern double pg_health_statement_objective_pct;
 extern int	pg_health_statement_latency_min;
@@ -157,6 +158,8 @@ typedef struct HealthTables
 {
 	int			ntables;
 	HealthTable *tables;		/* sorted by dead_pct, worst first */
+	TimestampTz now;			/* when they were judged */
+	double		age_s;			/* since they were read (tables_cache) */
 } HealthTables;
 
 /* something that holds back the xmin horizon */
@@ -224,6 +227,8 @@ extern void health_horizon_collect(const HealthActivity *a, HealthHorizon *h);
 /* tables.c */
 extern void health_tables_collect(const HealthActivity *a, int64 min_dead,
 								  HealthTables *t);
+extern void health_tables_report_collect(const HealthActivity *a,
+										 HealthTables *t);
 extern bool health_autovacuum_active(void);
 
 /* the oldest datfrozenxid and datminmxid of the cluster */

@@ -5,7 +5,8 @@
  *
  * The backend status snapshot is read once and shared by the connection,
  * slow query, long transaction and lock checks; pg_class is scanned once
- * for the dead tuple and vacuum checks.  The text is written with the
+ * for the dead tuple and vacuum checks, or that scan's result reused for
+ * pg_health.tables_cache seconds (tables.c).  The text is written with the
  * project's check-object writer (../shared/health_json.h) into palloc'd
  * memory and handed to jsonb_in, so the shape is the one the nginx module
  * writes for its own checks.
@@ -448,6 +449,16 @@ report_table(health_json_t *w, const HealthTable *tab)
 													  NameStr(tab->ownername)));
 }
 
+/* the age of the tables' figures (pg_health.tables_cache), null unread */
+static void
+report_tables_age(health_json_t *w, const HealthTables *tabs)
+{
+	if (tabs->age_s >= 0)
+		health_json_number(w, "age_s", rint(tabs->age_s * 1000.0) / 1000.0);
+	else
+		health_json_null(w, "age_s");
+}
+
 static const char *standby_reason =
 "this server is a hot standby: table statistics are kept on the primary only";
 
@@ -491,6 +502,7 @@ report_dead_tuples(health_json_t *w, const HealthTables *tabs, bool standby)
 	health_json_integer(w, "past_trigger", past);
 	health_json_integer(w, "judged", judged);
 	health_json_integer(w, "count", count);
+	report_tables_age(w, tabs);
 	health_json_array_open(w, "tables");
 
 	/* sorted by dead_pct, worst first */
@@ -535,9 +547,9 @@ vacuum_row_cmp(const void *x, const void *y)
 }
 
 static health_status_t
-report_vacuum(health_json_t *w, const HealthTables *tabs, TimestampTz now,
-			  bool standby)
+report_vacuum(health_json_t *w, const HealthTables *tabs, bool standby)
 {
+	TimestampTz now = tabs->now;	/* as of the tables' read */
 	health_check_t chk;
 	health_threshold_t t = health_threshold(1, INFINITY);
 	VacuumRow  *rows;
@@ -608,6 +620,7 @@ report_vacuum(health_json_t *w, const HealthTables *tabs, TimestampTz now,
 	health_json_bool(w, "autovacuum", autovacuum);
 	health_json_integer(w, "past_trigger", nrows);
 	health_json_integer(w, "overdue_after_s", pg_health_vacuum_overdue);
+	report_tables_age(w, tabs);
 	health_json_array_open(w, "tables");
 
 	for (i = 0; i < nrows && i < PG_HEALTH_REPORT_ITEMS; i++)
@@ -811,9 +824,13 @@ health_report(PG_FUNCTION_ARGS)
 
 	health_activity_collect(&a, pg_health_report_query_text);
 	if (standby)
+	{
 		memset(&tabs, 0, sizeof(HealthTables));
+		tabs.now = a.now;
+		tabs.age_s = -1;
+	}
 	else
-		health_tables_collect(&a, pg_health_dead_tuples_min, &tabs);
+		health_tables_report_collect(&a, &tabs);
 	health_wraparound_collect(&wrap);
 
 	health_json_init(&cw, report_grow, NULL);
@@ -824,7 +841,7 @@ health_report(PG_FUNCTION_ARGS)
 	statuses[n++] = report_sessions(&cw, &a, true);
 	statuses[n++] = report_lock_waits(&cw, &a);
 	statuses[n++] = report_xmin_horizon(&cw, &a);
-	statuses[n++] = report_vacuum(&cw, &tabs, a.now, standby);
+	statuses[n++] = report_vacuum(&cw, &tabs, standby);
 	statuses[n++] = report_wraparound(&cw, "wraparound", "wraparound",
 									  wrap.xid_age,
 									  NameStr(wrap.xid_datname),

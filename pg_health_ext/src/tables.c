@@ -8,6 +8,16 @@
  * ACCESS EXCLUSIVE by another session is read like any other, and nothing
  * here costs more than the pg_stat_user_tables view would for one column.
  *
+ * That pass still reads every relation's statistics entry under its lock,
+ * one random shared-memory read each: at 50,000 tables it was about half
+ * of health_report() warm (perf), memory latency that no ordering
+ * removes.  Autovacuum looks at a database at most once per
+ * autovacuum_naptime (1 min by default), so a session keeps the judged
+ * list for pg_health.tables_cache seconds (30 by default, 0 reads on
+ * every call), and the dead_tuples and vacuum checks say its age (age_s).
+ * It is reused only by the same role with the same settings the judging
+ * reads; health_dead_tuples() always reads.
+ *
  * pg_health_ext/src/tables.c
  *
  * Copyright (C) 2026 nginx-health authors
@@ -39,9 +49,11 @@
 #include "postmaster/postmaster.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/pgstat_internal.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "pg_health.h"
@@ -67,6 +79,23 @@
 #endif
 
 PG_FUNCTION_INFO_V1(health_dead_tuples);
+
+/* this session's last read for health_report(), for pg_health.tables_cache */
+static MemoryContext tab_cache_cxt = NULL;
+static HealthTables tab_cache;
+static bool tab_cache_valid = false;
+static TimestampTz tab_cache_at;
+static Oid	tab_cache_user;
+static int	tab_cache_min;
+static double tab_cache_warning;
+static double tab_cache_critical;
+static int	tab_cache_thresh;
+static double tab_cache_scale;
+#if PG_VERSION_NUM >= 180000
+static int	tab_cache_max_thresh;
+#endif
+static int	tab_cache_naptime;
+static bool tab_cache_active;
 
 static int
 table_cmp(const void *x, const void *y)
@@ -583,6 +612,81 @@ judge:
 	result->ntables = j;
 
 	qsort(result->tables, result->ntables, sizeof(HealthTable), table_cmp);
+	result->now = a->now;
+	result->age_s = 0.0;
+}
+
+/*
+ * health_report()'s tables: this session's last read, while it is younger
+ * than pg_health.tables_cache and was made by the same role with the same
+ * settings (those of pg_health and of autovacuum that the judging above
+ * reads), or a new read, kept.  The whole judged list is kept, as of its
+ * read: the figures, the trigger, whether autovacuum kept up then, and the
+ * time the vacuum check judges it against (t->now).  A HealthTable holds
+ * no pointer, so the copy is one memcpy.
+ */
+void
+health_tables_report_collect(const HealthActivity *a, HealthTables *result)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (pg_health_tables_cache > 0 && tab_cache_valid
+		&& tab_cache_user == GetUserId()
+		&& tab_cache_min == pg_health_dead_tuples_min
+		&& tab_cache_warning == pg_health_dead_tuples_warning
+		&& tab_cache_critical == pg_health_dead_tuples_critical
+		&& tab_cache_thresh == autovacuum_vac_thresh
+		&& tab_cache_scale == autovacuum_vac_scale
+#if PG_VERSION_NUM >= 180000
+		&& tab_cache_max_thresh == autovacuum_vac_max_thresh
+#endif
+		&& tab_cache_naptime == autovacuum_naptime
+		&& tab_cache_active == health_autovacuum_active()
+		&& now >= tab_cache_at
+		&& now - tab_cache_at
+		< (int64) pg_health_tables_cache * USECS_PER_SEC)
+	{
+		*result = tab_cache;
+		result->tables = palloc(sizeof(HealthTable)
+								* Max(tab_cache.ntables, 1));
+		memcpy(result->tables, tab_cache.tables,
+			   sizeof(HealthTable) * tab_cache.ntables);
+		result->age_s = (double) (now - tab_cache_at) / USECS_PER_SEC;
+		return;
+	}
+	tab_cache_valid = false;
+
+	health_tables_collect(a, pg_health_dead_tuples_min, result);
+
+	if (pg_health_tables_cache <= 0)
+		return;
+
+	if (tab_cache_cxt == NULL)
+		tab_cache_cxt = AllocSetContextCreate(TopMemoryContext,
+											  "pg_health tables cache",
+											  ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(tab_cache_cxt);
+
+	tab_cache = *result;
+	tab_cache.tables = MemoryContextAlloc(tab_cache_cxt,
+										  sizeof(HealthTable)
+										  * Max(result->ntables, 1));
+	memcpy(tab_cache.tables, result->tables,
+		   sizeof(HealthTable) * result->ntables);
+	tab_cache_valid = true;
+	tab_cache_at = now;
+	tab_cache_user = GetUserId();
+	tab_cache_min = pg_health_dead_tuples_min;
+	tab_cache_warning = pg_health_dead_tuples_warning;
+	tab_cache_critical = pg_health_dead_tuples_critical;
+	tab_cache_thresh = autovacuum_vac_thresh;
+	tab_cache_scale = autovacuum_vac_scale;
+#if PG_VERSION_NUM >= 180000
+	tab_cache_max_thresh = autovacuum_vac_max_thresh;
+#endif
+	tab_cache_naptime = autovacuum_naptime;
+	tab_cache_active = health_autovacuum_active();
 }
 
 /* autovacuum can run at all: the launcher is on and counts are kept */
