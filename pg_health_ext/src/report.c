@@ -3,8 +3,9 @@
  * report.c
  *		health_report(): every check, judged, as one jsonb document.
  *
- * The backend status snapshot is read once and shared by the connection,
- * slow query, long transaction and lock checks; pg_class is scanned once
+ * The sessions are read once (activity.c, from the backend status array)
+ * and shared by the connection, slow query, long transaction and lock
+ * checks; pg_class is scanned once
  * for the dead tuple and vacuum checks, or that scan's result reused for
  * pg_health.tables_cache seconds (tables.c).  The text is written with the
  * project's check-object writer (../shared/health_json.h) into palloc'd
