@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 
 # health_report()'s disk check shows each database's size as the
-# "pg_health database sizes" background worker last measured it, with
+# "pg_health worker" background worker last measured it, with
 # pg_database_size(oid), every pg_health.database_sizes_interval: the
 # report reads shared memory only.  Sizes are compared exactly with
 # pg_database_size() on a quiescent cluster (autovacuum off, a CHECKPOINT
@@ -99,7 +99,7 @@ is($d->{database_sizes_reason}, 'pg_health is not in shared_preload_libraries: '
    . 'database sizes are not measured', 'and why');
 is($d->{status}, fs_verdict($d), 'the status is the file systems\' alone');
 is($pg->psql("SELECT count(*) FROM pg_stat_activity "
-             . "WHERE backend_type = 'pg_health database sizes'"), 0,
+             . "WHERE backend_type = 'pg_health worker'"), 0,
    'and no worker');
 $pg->stop;
 
@@ -108,11 +108,11 @@ $pg = pg_with_extension(conf => "shared_preload_libraries = 'pg_health'\n"
                         . "autovacuum = off\n");
 ok(wait_until(sub {
     $pg->psql("SELECT count(*) FROM pg_stat_activity "
-              . "WHERE backend_type = 'pg_health database sizes'") == 1 },
+              . "WHERE backend_type = 'pg_health worker'") == 1 },
               timeout => 60),
    'preloaded: the worker runs');
 is($pg->psql("SELECT datname IS NULL FROM pg_stat_activity "
-             . "WHERE backend_type = 'pg_health database sizes'"), 't',
+             . "WHERE backend_type = 'pg_health worker'"), 't',
    'connected to no database');
 
 $pg->psql('CREATE DATABASE sizes');

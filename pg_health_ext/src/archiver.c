@@ -10,8 +10,14 @@
  *	- failing: the last failure is newer than the last success, as the
  *	  documentation of pg_stat_archiver reads it: unhealthy, naming the
  *	  segment.  failed_count is the server's count since the statistics
- *	  were reset; the server keeps no count since the last success, so
- *	  none is made up.
+ *	  were reset.
+ *	- failed_since_success: the failures since the last success.  The
+ *	  server keeps no such count; the background worker (dbsize.c) samples
+ *	  pg_stat_archiver every ARCHWATCH_SAMPLE_MS and keeps it (see
+ *	  archwatch_advance for when it is exact), and the report carries the
+ *	  worker's last sample forward to its own read of the view.  Without
+ *	  the worker it is 0 when the last attempt succeeded and null when it
+ *	  failed: none is made up.
  *	- ready: the .ready files, WAL completed and not yet archived
  *	  (check_postgres' archive_ready: warning 10, critical 15).
  *	- value: how long the oldest of them has waited (the mtime of its
@@ -40,6 +46,9 @@
 #include "access/xlog_internal.h"
 #include "pgstat.h"
 #include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -55,6 +64,235 @@ typedef struct HealthArchiveReady
 	char		oldest[MAXPGPATH];	/* "" when none waits */
 	TimestampTz oldest_since;	/* 0 if unknown */
 } HealthArchiveReady;
+
+/*
+ * What the worker last saw of pg_stat_archiver, and the failures since the
+ * last success as of then.
+ */
+typedef struct ArchWatch
+{
+	bool		valid;			/* a sample was taken (or restored) */
+	bool		exact;			/* streak is the count, not its least */
+	TimestampTz sampled;		/* when the worker read the statistics */
+	int64		streak;			/* failures since the last success */
+	PgStat_Counter archived_count;
+	PgStat_Counter failed_count;
+	TimestampTz last_archived;
+	TimestampTz last_failed;
+	TimestampTz stats_reset;
+} ArchWatch;
+
+typedef struct ArchWatchShared
+{
+	slock_t		mutex;
+	ArchWatch	w;
+} ArchWatchShared;
+
+/* kept across a clean restart, as pg_stat_statements keeps its entries */
+#define ARCHWATCH_FILE		"pg_stat/pg_health_archiver.stat"
+#define ARCHWATCH_MAGIC		0x70676861	/* "pgha" */
+
+static ArchWatchShared *archwatch = NULL;
+
+/* on the last success of the archiver, attempts for the next segment */
+static bool
+archwatch_failing(const PgStat_ArchiverStats *s)
+{
+	return s->last_failed_timestamp != 0
+		&& s->last_failed_timestamp > s->last_archived_timestamp;
+}
+
+/*
+ * Carry the failures since the last success from the sample st to the
+ * statistics s, read later.  PostgreSQL's archiver (pgarch.c) archives one
+ * segment at a time; a failed attempt that is not the segment's third is
+ * followed by a pg_usleep of one second before the retry.  So between two
+ * reads:
+ *	- the last attempt succeeded: 0, exactly;
+ *	- no success: the streak grows by the failures counted in between,
+ *	  and stays exact if it was;
+ *	- successes and then failures: only the failures after the last
+ *	  success count.  The first attempt at the next segment is followed by
+ *	  a second's sleep, so a last failure less than a second after the last
+ *	  success is that first attempt: 1, exactly.  Otherwise the split is
+ *	  not known: at least 1, not exact.
+ * With no earlier read of these statistics (no sample yet, or they were
+ * reset since), a failing archiver has failed at least once since its last
+ * success, at least failed_count times if it has never succeeded since the
+ * reset.  Statistics with no attempt at all since their reset (a crash
+ * resets them too) say 0, but not exactly: what failed before is gone,
+ * and the failures counted from there on are a least.
+ */
+static void
+archwatch_advance(ArchWatch *st, const PgStat_ArchiverStats *s)
+{
+	bool		failing = archwatch_failing(s);
+
+	if (!failing)
+	{
+		/* no attempt at all since the reset: earlier ones are not known */
+		st->streak = 0;
+		st->exact = s->last_archived_timestamp != 0;
+	}
+	else if (!st->valid
+			 || s->stat_reset_timestamp != st->stats_reset
+			 || s->archived_count < st->archived_count
+			 || s->failed_count < st->failed_count)
+	{
+		st->streak = s->last_archived_timestamp == 0
+			? Max(s->failed_count, 1) : 1;
+		st->exact = false;
+	}
+	else if (s->archived_count == st->archived_count)
+		st->streak += s->failed_count - st->failed_count;
+	else
+	{
+		st->streak = 1;
+		st->exact = s->last_failed_timestamp - s->last_archived_timestamp
+			< USECS_PER_SEC;
+	}
+
+	st->valid = true;
+	st->archived_count = s->archived_count;
+	st->failed_count = s->failed_count;
+	st->last_archived = s->last_archived_timestamp;
+	st->last_failed = s->last_failed_timestamp;
+	st->stats_reset = s->stat_reset_timestamp;
+}
+
+/* at the postmaster's exit, a clean one only */
+static void
+archwatch_save(int code, Datum arg)
+{
+	FILE	   *f;
+	uint32		magic = ARCHWATCH_MAGIC;
+	ArchWatch	w;
+
+	if (code != 0 || archwatch == NULL)
+		return;
+	SpinLockAcquire(&archwatch->mutex);
+	w = archwatch->w;
+	SpinLockRelease(&archwatch->mutex);
+	if (!w.valid)
+		return;
+
+	f = AllocateFile(ARCHWATCH_FILE ".tmp", PG_BINARY_W);
+	if (f == NULL
+		|| fwrite(&magic, sizeof(magic), 1, f) != 1
+		|| fwrite(&w, sizeof(w), 1, f) != 1
+		|| FreeFile(f) != 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("pg_health could not write \"%s\": %m",
+						ARCHWATCH_FILE ".tmp")));
+		if (f != NULL)
+			FreeFile(f);
+		unlink(ARCHWATCH_FILE ".tmp");
+		return;
+	}
+	(void) durable_rename(ARCHWATCH_FILE ".tmp", ARCHWATCH_FILE, LOG);
+}
+
+/* the last run's sample, if it ended cleanly; the file is removed */
+static void
+archwatch_restore(void)
+{
+	FILE	   *f;
+	uint32		magic;
+	ArchWatch	w;
+
+	f = AllocateFile(ARCHWATCH_FILE, PG_BINARY_R);
+	if (f == NULL)
+		return;
+	if (fread(&magic, sizeof(magic), 1, f) == 1 && magic == ARCHWATCH_MAGIC
+		&& fread(&w, sizeof(w), 1, f) == 1 && w.valid
+		&& fgetc(f) == EOF)
+		archwatch->w = w;
+	FreeFile(f);
+	unlink(ARCHWATCH_FILE);
+}
+
+Size
+health_archwatch_shmem_size(void)
+{
+	return MAXALIGN(sizeof(ArchWatchShared));
+}
+
+/* in the shared memory startup, under AddinShmemInitLock */
+void
+health_archwatch_shmem_init(void)
+{
+	bool		found;
+
+	archwatch = ShmemInitStruct("pg_health archiver watch",
+								sizeof(ArchWatchShared), &found);
+	if (!found)
+	{
+		memset(archwatch, 0, sizeof(ArchWatchShared));
+		SpinLockInit(&archwatch->mutex);
+		if (!IsUnderPostmaster)
+			archwatch_restore();
+	}
+	if (!IsUnderPostmaster)
+		on_shmem_exit(archwatch_save, (Datum) 0);
+}
+
+/*
+ * The worker's sample: pg_stat_archiver read afresh (not the cached
+ * snapshot of the last read).  Only the worker writes the sample.
+ */
+void
+health_archwatch_sample(void)
+{
+	PgStat_ArchiverStats *s;
+	ArchWatch	w;
+
+	if (archwatch == NULL || XLogArchiveMode == ARCHIVE_MODE_OFF)
+		return;
+
+	SpinLockAcquire(&archwatch->mutex);
+	w = archwatch->w;
+	SpinLockRelease(&archwatch->mutex);
+
+	/* taken before the read: a sample is never older than its time */
+	w.sampled = GetCurrentTimestamp();
+	pgstat_clear_snapshot();
+	s = pgstat_fetch_stat_archiver();
+	archwatch_advance(&w, s);
+
+	SpinLockAcquire(&archwatch->mutex);
+	archwatch->w = w;
+	SpinLockRelease(&archwatch->mutex);
+}
+
+/*
+ * The failures since the last success as of s, the report's read: the
+ * worker's last sample carried forward.  false: not known at all (no
+ * worker, and the archiver is failing).
+ */
+static bool
+archwatch_since_success(const PgStat_ArchiverStats *s, int64 *n, bool *exact,
+						TimestampTz *sampled)
+{
+	ArchWatch	w;
+
+	memset(&w, 0, sizeof(w));
+	if (archwatch != NULL)
+	{
+		SpinLockAcquire(&archwatch->mutex);
+		w = archwatch->w;
+		SpinLockRelease(&archwatch->mutex);
+	}
+	*sampled = w.valid ? w.sampled : 0;
+	if (archwatch == NULL && archwatch_failing(s))
+		return false;
+
+	archwatch_advance(&w, s);
+	*n = w.streak;
+	*exact = w.exact;
+	return true;
+}
 
 static void
 archive_ready_collect(HealthArchiveReady *r)
@@ -135,12 +373,16 @@ health_report_archiver(health_json_t *w)
 	bool		fit;
 	bool		active;
 	bool		failing;
+	bool		since_known;
+	bool		since_exact = false;
+	int64		since = 0;
+	TimestampTz sampled;
 	double		age_s = 0.0;
 
 	active = XLogArchiveMode == ARCHIVE_MODE_ALWAYS
 		|| (XLogArchiveMode == ARCHIVE_MODE_ON && !RecoveryInProgress());
-	failing = s->last_failed_timestamp != 0
-		&& s->last_failed_timestamp > s->last_archived_timestamp;
+	failing = archwatch_failing(s);
+	since_known = archwatch_since_success(s, &since, &since_exact, &sampled);
 
 	if (active)
 		archive_ready_collect(&r);
@@ -183,12 +425,20 @@ health_report_archiver(health_json_t *w)
 		chk.status = health_status_worst(by_age, by_ready);
 		if (failing)
 		{
+			const char *wal = health_file_text(pnstrdup(s->last_failed_wal,
+														MAX_XFN_CHARS));
+			const char *at = health_format_timestamp(s->last_failed_timestamp,
+													 buf, sizeof(buf));
+
 			chk.status = HEALTH_UNHEALTHY;
-			chk.reason = psprintf("archiving failed for WAL file %s at %s and has not succeeded since",
-								  health_file_text(pnstrdup(s->last_failed_wal,
-													   MAX_XFN_CHARS)),
-								  health_format_timestamp(s->last_failed_timestamp,
-														  buf, sizeof(buf)));
+			if (since_known)
+				chk.reason = psprintf("archiving has failed %s%lld %s since the last success, the last time for WAL file %s at %s",
+									  since_exact ? "" : "at least ",
+									  (long long) since,
+									  since == 1 ? "time" : "times", wal, at);
+			else
+				chk.reason = psprintf("archiving failed for WAL file %s at %s and has not succeeded since",
+									  wal, at);
 		}
 		else if (by_age != HEALTH_HEALTHY && by_age == chk.status)
 			chk.reason = psprintf("WAL file %s has waited %.0f s to be archived",
@@ -219,6 +469,20 @@ health_report_archiver(health_json_t *w)
 	else
 		health_json_null(w, "last_archived_age_s");
 	health_json_integer(w, "failed_count", s->failed_count);
+	if (since_known)
+	{
+		health_json_integer(w, "failed_since_success", since);
+		health_json_bool(w, "failed_since_success_exact", since_exact);
+	}
+	else
+	{
+		health_json_null(w, "failed_since_success");
+		health_json_null(w, "failed_since_success_exact");
+	}
+	if (sampled != 0)
+		archive_timestamp(w, "sampled_at", sampled);
+	else
+		health_json_null(w, "sampled_at");
 	archive_wal(w, "last_failed_wal", s->last_failed_wal);
 	archive_timestamp(w, "last_failed_time", s->last_failed_timestamp);
 	archive_timestamp(w, "stats_reset", s->stat_reset_timestamp);

@@ -9,7 +9,7 @@
  * thousands of tables that is seconds of system calls, too slow for a
  * report polled every few seconds.  So health_report() never measures:
  * when pg_health is in shared_preload_libraries a background worker
- * ("pg_health database sizes") wakes every
+ * ("pg_health worker") wakes every
  * pg_health.database_sizes_interval, lists pg_database and measures each
  * database with PostgreSQL's own pg_database_size(oid), and leaves the
  * round in shared memory; the report copies it out under the LWLock and
@@ -28,6 +28,11 @@
  * The segment keeps the DBSIZE_MAX largest databases of the last round;
  * the others count in the round's totals only.
  *
+ * The same worker ("pg_health worker") samples pg_stat_archiver every
+ * ARCHWATCH_SAMPLE_MS while archive_mode is not off, and between the
+ * databases of a round, for the archiver check's failures since the last
+ * success (archiver.c); its shared memory is requested here.
+ *
  * pg_health_ext/src/dbsize.c
  *
  * Copyright (C) 2026 nginx-health authors
@@ -44,6 +49,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_database.h"
 #include "miscadmin.h"
@@ -109,7 +115,8 @@ dbsize_shmem_request(void)
 	if (prev_shmem_request)
 		prev_shmem_request();
 
-	RequestAddinShmemSpace(MAXALIGN(sizeof(DbSizeShared)));
+	RequestAddinShmemSpace(MAXALIGN(sizeof(DbSizeShared))
+						   + health_archwatch_shmem_size());
 	RequestNamedLWLockTranche("pg_health database sizes", 1);
 }
 
@@ -132,6 +139,7 @@ dbsize_shmem_startup(void)
 		dbsize->lock =
 			&(GetNamedLWLockTranche("pg_health database sizes"))->lock;
 	}
+	health_archwatch_shmem_init();
 
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -155,8 +163,8 @@ health_dbsize_init(void)
 	worker.bgw_restart_time = 60;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_health");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "health_dbsize_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_health database sizes");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_health database sizes");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_health worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_health worker");
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -284,6 +292,7 @@ dbsize_round(MemoryContext cxt)
 
 		bytes = dbsize_measure(&list[i], cxt);
 		MemoryContextSwitchTo(cxt);
+		health_archwatch_sample();
 		if (bytes == -2)
 			failed++;
 		if (bytes < 0)
@@ -376,6 +385,12 @@ health_dbsize_main(Datum main_arg)
 			wait_ms = (long) Min((last + interval_ms * 1000 - now) / 1000 + 1,
 								 (int64) INT_MAX);
 		}
+
+		/* the archiver's statistics, sampled while archiving is on */
+		health_archwatch_sample();
+		if (XLogArchiveMode != ARCHIVE_MODE_OFF
+			&& (wait_ms < 0 || wait_ms > ARCHWATCH_SAMPLE_MS))
+			wait_ms = ARCHWATCH_SAMPLE_MS;
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH

@@ -265,6 +265,11 @@ extern int	pg_health_database_sizes_interval;
 extern void health_dbsize_init(void);
 extern void health_dbsize_report(health_json_t *w);
 extern health_status_t health_report_archiver(health_json_t *w);
+/* archiver.c: the failures since the last success, sampled by the worker */
+#define ARCHWATCH_SAMPLE_MS		250
+extern Size health_archwatch_shmem_size(void);
+extern void health_archwatch_shmem_init(void);
+extern void health_archwatch_sample(void);
 /* statements.c */
 extern health_status_t health_statements_report(health_json_t *w);
 
