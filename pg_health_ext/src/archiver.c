@@ -177,21 +177,23 @@ archwatch_save(int code, Datum arg)
 		return;
 
 	f = AllocateFile(ARCHWATCH_FILE ".tmp", PG_BINARY_W);
-	if (f == NULL
-		|| fwrite(&magic, sizeof(magic), 1, f) != 1
-		|| fwrite(&w, sizeof(w), 1, f) != 1
-		|| FreeFile(f) != 0)
+	if (f != NULL)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("pg_health could not write \"%s\": %m",
-						ARCHWATCH_FILE ".tmp")));
-		if (f != NULL)
-			FreeFile(f);
-		unlink(ARCHWATCH_FILE ".tmp");
-		return;
+		bool		written = fwrite(&magic, sizeof(magic), 1, f) == 1
+			&& fwrite(&w, sizeof(w), 1, f) == 1;
+
+		/* FreeFile flushes: its failure is a failed write too */
+		if (FreeFile(f) == 0 && written)
+		{
+			(void) durable_rename(ARCHWATCH_FILE ".tmp", ARCHWATCH_FILE, LOG);
+			return;
+		}
 	}
-	(void) durable_rename(ARCHWATCH_FILE ".tmp", ARCHWATCH_FILE, LOG);
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("pg_health could not write \"%s\": %m",
+					ARCHWATCH_FILE ".tmp")));
+	unlink(ARCHWATCH_FILE ".tmp");
 }
 
 /* the last run's sample, if it ended cleanly; the file is removed */
