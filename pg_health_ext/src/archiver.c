@@ -215,15 +215,15 @@ archwatch_restore(void)
 	unlink(ARCHWATCH_FILE);
 }
 
-Size
-health_archwatch_shmem_size(void)
+void
+health_archwatch_shmem_request(void)
 {
-	return MAXALIGN(sizeof(ArchWatchShared));
+	RequestAddinShmemSpace(MAXALIGN(sizeof(ArchWatchShared)));
 }
 
 /* in the shared memory startup, under AddinShmemInitLock */
 void
-health_archwatch_shmem_init(void)
+health_archwatch_shmem_startup(void)
 {
 	bool		found;
 

@@ -31,7 +31,7 @@
  * The same worker ("pg_health worker") samples pg_stat_archiver every
  * ARCHWATCH_SAMPLE_MS while archive_mode is not off, and between the
  * databases of a round, for the archiver check's failures since the last
- * success (archiver.c); its shared memory is requested here.
+ * success (archiver.c).
  *
  * pg_health_ext/src/dbsize.c
  *
@@ -104,31 +104,20 @@ int			pg_health_database_sizes_interval = 5 * 60;
 
 static DbSizeShared *dbsize = NULL;
 
-static shmem_request_hook_type prev_shmem_request = NULL;
-static shmem_startup_hook_type prev_shmem_startup = NULL;
-
 PGDLLEXPORT void health_dbsize_main(Datum main_arg);
 
-static void
-dbsize_shmem_request(void)
+void
+health_dbsize_shmem_request(void)
 {
-	if (prev_shmem_request)
-		prev_shmem_request();
-
-	RequestAddinShmemSpace(MAXALIGN(sizeof(DbSizeShared))
-						   + health_archwatch_shmem_size());
+	RequestAddinShmemSpace(MAXALIGN(sizeof(DbSizeShared)));
 	RequestNamedLWLockTranche("pg_health database sizes", 1);
 }
 
-static void
-dbsize_shmem_startup(void)
+/* in the shared memory startup, under AddinShmemInitLock */
+void
+health_dbsize_shmem_startup(void)
 {
 	bool		found;
-
-	if (prev_shmem_startup)
-		prev_shmem_startup();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 
 	dbsize = ShmemInitStruct("pg_health database sizes",
 							 sizeof(DbSizeShared), &found);
@@ -139,9 +128,6 @@ dbsize_shmem_startup(void)
 		dbsize->lock =
 			&(GetNamedLWLockTranche("pg_health database sizes"))->lock;
 	}
-	health_archwatch_shmem_init();
-
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* _PG_init, while shared_preload_libraries are loaded */
@@ -149,11 +135,6 @@ void
 health_dbsize_init(void)
 {
 	BackgroundWorker worker;
-
-	prev_shmem_request = shmem_request_hook;
-	shmem_request_hook = dbsize_shmem_request;
-	prev_shmem_startup = shmem_startup_hook;
-	shmem_startup_hook = dbsize_shmem_startup;
 
 	/* a standby's databases fill its disk too: run once consistent */
 	memset(&worker, 0, sizeof(worker));

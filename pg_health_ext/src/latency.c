@@ -81,8 +81,6 @@ static LatShared *lat = NULL;
 static int	lat_db = -1;		/* this backend's database's slot */
 static int	lat_nesting = 0;
 
-static shmem_request_hook_type prev_shmem_request = NULL;
-static shmem_startup_hook_type prev_shmem_startup = NULL;
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ExecutorRun_hook_type prev_executor_run = NULL;
 static ExecutorFinish_hook_type prev_executor_finish = NULL;
@@ -104,28 +102,21 @@ lat_period(void)
 	return (uint64) ts.tv_sec / LAT_SLOT_SECONDS + 1;
 }
 
-static void
-lat_shmem_request(void)
+void
+health_latency_shmem_request(void)
 {
-	if (prev_shmem_request)
-		prev_shmem_request();
-
 	RequestAddinShmemSpace(MAXALIGN(sizeof(LatShared)));
 	RequestNamedLWLockTranche("pg_health", 1);
 }
 
-static void
-lat_shmem_startup(void)
+/* in the shared memory startup, under AddinShmemInitLock */
+void
+health_latency_shmem_startup(void)
 {
 	bool		found;
 	int			i;
 	int			j;
 	int			k;
-
-	if (prev_shmem_startup)
-		prev_shmem_startup();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 
 	lat = ShmemInitStruct("pg_health statement latency", sizeof(LatShared),
 						  &found);
@@ -148,8 +139,6 @@ lat_shmem_startup(void)
 			}
 		}
 	}
-
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* the slot of a database, or -1; claim says to take a free one */
@@ -376,11 +365,6 @@ lat_process_utility(PlannedStmt *pstmt, const char *queryString,
 void
 health_latency_init(void)
 {
-	prev_shmem_request = shmem_request_hook;
-	shmem_request_hook = lat_shmem_request;
-	prev_shmem_startup = shmem_startup_hook;
-	shmem_startup_hook = lat_shmem_startup;
-
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = lat_executor_start;
 	prev_executor_run = ExecutorRun_hook;

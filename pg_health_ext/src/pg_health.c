@@ -26,6 +26,8 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgtime.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -113,6 +115,35 @@ check_application_list(char **newval, void **extra, GucSource source)
 	pfree(list);
 
 	return ok;
+}
+
+static shmem_request_hook_type prev_shmem_request = NULL;
+static shmem_startup_hook_type prev_shmem_startup = NULL;
+
+/* the shared memory of latency.c, dbsize.c and archiver.c, requested */
+static void
+health_shmem_request(void)
+{
+	if (prev_shmem_request)
+		prev_shmem_request();
+
+	health_latency_shmem_request();
+	health_dbsize_shmem_request();
+	health_archwatch_shmem_request();
+}
+
+/* ... and attached (made when the postmaster starts) */
+static void
+health_shmem_startup(void)
+{
+	if (prev_shmem_startup)
+		prev_shmem_startup();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	health_latency_shmem_startup();
+	health_dbsize_shmem_startup();
+	health_archwatch_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
 }
 
 void
@@ -298,11 +329,16 @@ _PG_init(void)
 	MarkGUCPrefixReserved("pg_health");
 
 	/*
-	 * statement timing and database sizes need shared memory (and the
-	 * latter a background worker): only when preloaded
+	 * statement timing, database sizes and the archiver's failures need
+	 * shared memory (and the latter two a background worker): only when
+	 * preloaded
 	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
+		prev_shmem_request = shmem_request_hook;
+		shmem_request_hook = health_shmem_request;
+		prev_shmem_startup = shmem_startup_hook;
+		shmem_startup_hook = health_shmem_startup;
 		health_latency_init();
 		health_dbsize_init();
 	}

@@ -263,18 +263,22 @@ extern health_status_t health_report_disk(health_json_t *w);
 /* dbsize.c: database sizes, measured by a background worker */
 extern int	pg_health_database_sizes_interval;
 extern void health_dbsize_init(void);
+extern void health_dbsize_shmem_request(void);
+extern void health_dbsize_shmem_startup(void);
 extern void health_dbsize_report(health_json_t *w);
 extern health_status_t health_report_archiver(health_json_t *w);
 /* archiver.c: the failures since the last success, sampled by the worker */
 #define ARCHWATCH_SAMPLE_MS		250
-extern Size health_archwatch_shmem_size(void);
-extern void health_archwatch_shmem_init(void);
+extern void health_archwatch_shmem_request(void);
+extern void health_archwatch_shmem_startup(void);
 extern void health_archwatch_sample(void);
 /* statements.c */
 extern health_status_t health_statements_report(health_json_t *w);
 
 /* latency.c */
 extern void health_latency_init(void);
+extern void health_latency_shmem_request(void);
+extern void health_latency_shmem_startup(void);
 extern health_status_t health_latency_report(health_json_t *w);
 /* replication.c: the replication and replication_slots checks */
 #include "access/xlogdefs.h"
