@@ -94,7 +94,7 @@ typedef struct ArchWatchShared
 
 static ArchWatchShared *archwatch = NULL;
 
-/* on the last success of the archiver, attempts for the next segment */
+/* the last attempt failed: the last failure is newer than the last success */
 static bool
 archwatch_failing(const PgStat_ArchiverStats *s)
 {
@@ -121,7 +121,7 @@ archwatch_failing(const PgStat_ArchiverStats *s)
  * success, at least failed_count times if it has never succeeded since the
  * reset.  Statistics with no attempt at all since their reset (a crash
  * resets them too) say 0, but not exactly: what failed before is gone,
- * and the failures counted from there on are a least.
+ * and the failures counted from there on are a lower bound.
  */
 static void
 archwatch_advance(ArchWatch *st, const PgStat_ArchiverStats *s)
