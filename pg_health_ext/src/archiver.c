@@ -241,6 +241,18 @@ health_archwatch_shmem_startup(void)
 }
 
 /*
+ * Whether this server runs an archiver, as the postmaster decides it:
+ * archive_mode = always, or on outside recovery (a standby with "on"
+ * starts archiving when it is promoted).
+ */
+bool
+health_archiver_runs(void)
+{
+	return XLogArchiveMode == ARCHIVE_MODE_ALWAYS
+		|| (XLogArchiveMode == ARCHIVE_MODE_ON && !RecoveryInProgress());
+}
+
+/*
  * The worker's sample: pg_stat_archiver read afresh (not the cached
  * snapshot of the last read).  Only the worker writes the sample.
  */
@@ -250,7 +262,7 @@ health_archwatch_sample(void)
 	PgStat_ArchiverStats *s;
 	ArchWatch	w;
 
-	if (archwatch == NULL || XLogArchiveMode == ARCHIVE_MODE_OFF)
+	if (archwatch == NULL || !health_archiver_runs())
 		return;
 
 	SpinLockAcquire(&archwatch->mutex);
@@ -381,8 +393,7 @@ health_report_archiver(health_json_t *w)
 	TimestampTz sampled;
 	double		age_s = 0.0;
 
-	active = XLogArchiveMode == ARCHIVE_MODE_ALWAYS
-		|| (XLogArchiveMode == ARCHIVE_MODE_ON && !RecoveryInProgress());
+	active = health_archiver_runs();
 	failing = archwatch_failing(s);
 	since_known = archwatch_since_success(s, &since, &since_exact, &sampled);
 

@@ -29,9 +29,9 @@
  * the others count in the round's totals only.
  *
  * The same worker ("pg_health worker") samples pg_stat_archiver every
- * ARCHWATCH_SAMPLE_MS while archive_mode is not off, and between the
- * databases of a round, for the archiver check's failures since the last
- * success (archiver.c).
+ * ARCHWATCH_SAMPLE_MS while this server runs an archiver (archive_mode
+ * always, or on outside recovery), and between the databases of a round,
+ * for the archiver check's failures since the last success (archiver.c).
  *
  * pg_health_ext/src/dbsize.c
  *
@@ -367,7 +367,10 @@ health_dbsize_main(Datum main_arg)
 								 (int64) INT_MAX);
 		}
 
-		/* the archiver's statistics, sampled while archiving is on */
+		/*
+		 * The archiver's statistics, sampled while an archiver runs; with
+		 * archive_mode = on in recovery, the wakeups watch for a promotion
+		 */
 		health_archwatch_sample();
 		if (XLogArchiveMode != ARCHIVE_MODE_OFF
 			&& (wait_ms < 0 || wait_ms > ARCHWATCH_SAMPLE_MS))

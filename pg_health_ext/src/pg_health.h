@@ -271,6 +271,7 @@ extern health_status_t health_report_archiver(health_json_t *w);
 #define ARCHWATCH_SAMPLE_MS		250
 extern void health_archwatch_shmem_request(void);
 extern void health_archwatch_shmem_startup(void);
+extern bool health_archiver_runs(void);
 extern void health_archwatch_sample(void);
 /* statements.c */
 extern health_status_t health_statements_report(health_json_t *w);

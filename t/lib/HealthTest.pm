@@ -304,6 +304,43 @@ sub restart {
     $self->{running} = 1;
 }
 
+# A hot standby of this cluster, made with pg_basebackup and started:
+#   my $s = $primary->standby(app => 'standby1', slot => 'standby1_slot',
+#                             conninfo => 'password=x', conf => "...\n");
+# It streams as application_name app (default "standby") into slot, if
+# given; conf lines are added to the postgresql.conf it copied.  Dies,
+# with what failed, when it cannot be made or does not start.
+sub standby {
+    my ($self, %o) = @_;
+    my $dir = HealthTest::tmp_dir('standby');
+    my $data = "$dir/data";
+    my $port = HealthTest::free_port();
+    system('chown', 'postgres:postgres', $dir) if HealthTest::is_root();
+    my ($rc, $out) = HealthTest::run_cmd(HealthTest::as_postgres(
+        "$PGBIN/pg_basebackup", '-h', $self->{host}, '-p', $self->{port},
+        '-U', 'postgres', '-D', $data, '-X', 'stream', '--no-sync'));
+    die "pg_basebackup failed:\n$out" if $rc;
+    open my $fh, '>>', "$data/postgresql.conf" or die "$data/postgresql.conf: $!\n";
+    print $fh "port = $port\nunix_socket_directories = '$dir'\nhot_standby = on\n",
+        "primary_conninfo = 'host=$self->{host} port=$self->{port} user=postgres ",
+        ($o{conninfo} ? "$o{conninfo} " : ''),
+        "application_name=", $o{app} // 'standby', "'\n",
+        ($o{slot} ? "primary_slot_name = '$o{slot}'\n" : ''),
+        $o{conf} // '';
+    close $fh;
+    open $fh, '>', "$data/standby.signal" or die "$data/standby.signal: $!\n";
+    close $fh;
+    system('chown', 'postgres:postgres', "$data/standby.signal")
+        if HealthTest::is_root();
+    ($rc, $out) = HealthTest::run_cmd(HealthTest::as_postgres(
+        "$PGBIN/pg_ctl", '-D', $data, '-l', "$dir/postgres.log", '-w',
+        '-t', '60', 'start'));
+    die "the standby did not start:\n$out\n" . (HealthTest::slurp("$dir/postgres.log") // '')
+        if $rc;
+    return bless { %$self, port => $port, dir => $dir, data => $data,
+                   bg => [], owner => $$, running => 1 }, ref $self;
+}
+
 sub DESTROY {
     my ($self) = @_;
     local $?;
