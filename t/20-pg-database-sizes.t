@@ -244,23 +244,7 @@ $d = round_after($pg, $t3);
 is_deeply(listed($d), pg_sizes($pg), 'after a restart: measured again');
 
 # a hot standby measures its own files, as its pg_database_size() does
-my $bin = HealthTest::Pg::pgbin();
-my $sdir = tmp_dir('standby');
-system('chown', 'postgres:postgres', $sdir) if HealthTest::is_root();
-my ($rc, $out) = run_cmd(HealthTest::as_postgres(
-    "$bin/pg_basebackup", '-h', $pg->host, '-p', $pg->port, '-U', 'postgres',
-    '-D', "$sdir/data", '-R', '-X', 'stream', '--no-sync'));
-is($rc, 0, 'pg_basebackup') or diag($out);
-my $sport = free_port();
-open my $fh, '>>', "$sdir/data/postgresql.conf" or die;
-print $fh "port = $sport\nunix_socket_directories = '$sdir'\nhot_standby = on\n";
-close $fh;
-($rc, $out) = run_cmd(HealthTest::as_postgres(
-    "$bin/pg_ctl", '-D', "$sdir/data", '-l', "$sdir/postgres.log", '-w',
-    '-t', '60', 'start'));
-is($rc, 0, 'the standby starts') or diag($out);
-my $standby = bless { %$pg, port => $sport, dir => $sdir, data => "$sdir/data",
-                      bg => [], owner => $$, running => 1 }, 'HealthTest::Pg';
+my $standby = $pg->standby;
 is($standby->psql('SELECT pg_is_in_recovery()'), 't', 'in recovery');
 
 $pg->psql('CREATE DATABASE replicated');

@@ -64,29 +64,8 @@ is($rep->{connected}, 0, 'alone, no pg_read_all_stats: no standby');
 
 # a standby, application_name standby1, streaming into slot standby1_slot
 $primary->psql("SELECT pg_create_physical_replication_slot('standby1_slot', true)");
-my $bin = HealthTest::Pg::pgbin();
-my $dir = tmp_dir('standby');
-my $data = "$dir/data";
-my $port = free_port();
-system('chown', 'postgres:postgres', $dir) if HealthTest::is_root();
-my ($rc, $out) = run_cmd(HealthTest::as_postgres(
-    "$bin/pg_basebackup", '-h', $primary->host, '-p', $primary->port,
-    '-U', 'postgres', '-D', $data, '-X', 'stream', '--no-sync'));
-is($rc, 0, 'pg_basebackup') or diag($out);
-open my $fh, '>>', "$data/postgresql.conf" or die;
-print $fh "port = $port\nunix_socket_directories = '$dir'\nhot_standby = on\n",
-    "primary_conninfo = 'host=127.0.0.1 port=", $primary->port,
-    " user=postgres password=s3cr3t-pw application_name=standby1'\n",
-    "primary_slot_name = 'standby1_slot'\n";
-close $fh;
-open $fh, '>', "$data/standby.signal" or die;
-close $fh;
-system('chown', 'postgres:postgres', "$data/standby.signal") if HealthTest::is_root();
-($rc, $out) = run_cmd(HealthTest::as_postgres(
-    "$bin/pg_ctl", '-D', $data, '-l', "$dir/postgres.log", '-w', '-t', '60', 'start'));
-is($rc, 0, 'the standby starts') or diag($out);
-my $standby = bless { %$primary, port => $port, dir => $dir, data => $data,
-                      bg => [], owner => $$, running => 1 }, 'HealthTest::Pg';
+my $standby = $primary->standby(app => 'standby1', slot => 'standby1_slot',
+                                conninfo => 'password=s3cr3t-pw');
 is($standby->psql('SELECT pg_is_in_recovery()'), 't', 'it is in recovery');
 
 # caught up: replayed everything the primary has written
@@ -212,7 +191,7 @@ is($sr->{wal_receiver}, 'streaming', 'standby: the WAL receiver streams');
 is($sr->{sender_host}, '127.0.0.1', 'standby: the host it streams from');
 is($sr->{sender_port}, $primary->port, 'standby: the port');
 ok(defined $sr->{last_replay_at}, 'standby: the last replay time is shown');
-$rc = $standby->psql("SELECT pg_last_wal_receive_lsn() >= '" . ($sr->{receive_lsn} // 'FFFFFFFF/0') . "'::pg_lsn");
+my $rc = $standby->psql("SELECT pg_last_wal_receive_lsn() >= '" . ($sr->{receive_lsn} // 'FFFFFFFF/0') . "'::pg_lsn");
 is($rc, 't', 'standby: receive_lsn not ahead of pg_last_wal_receive_lsn()');
 $r = rep($standby, user => 'app');
 is($r->{checks}{replication}{status}, 'unknown', 'standby, no pg_read_all_stats: unknown');

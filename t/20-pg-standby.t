@@ -28,24 +28,7 @@ ok(wait_until(sub {
 is(report($primary)->{checks}{vacuum}{status}, 'degraded', 'primary: vacuum degraded');
 
 # a standby made by pg_basebackup
-my $bin = HealthTest::Pg::pgbin();
-my $dir = tmp_dir('standby');
-my $data = "$dir/data";
-my $port = free_port();
-system('chown', 'postgres:postgres', $dir) if HealthTest::is_root();
-my ($rc, $out) = run_cmd(HealthTest::as_postgres(
-    "$bin/pg_basebackup", '-h', $primary->host, '-p', $primary->port,
-    '-U', 'postgres', '-D', $data, '-R', '-X', 'stream', '--no-sync'));
-is($rc, 0, 'pg_basebackup') or diag($out);
-open my $fh, '>>', "$data/postgresql.conf" or die;
-print $fh "port = $port\nunix_socket_directories = '$dir'\nhot_standby = on\n";
-close $fh;
-($rc, $out) = run_cmd(HealthTest::as_postgres(
-    "$bin/pg_ctl", '-D', $data, '-l', "$dir/postgres.log", '-w', '-t', '60', 'start'));
-is($rc, 0, 'the standby starts') or diag($out);
-
-my $standby = bless { %$primary, port => $port, dir => $dir, data => $data,
-                      bg => [], owner => $$, running => 1 }, 'HealthTest::Pg';
+my $standby = $primary->standby;
 is($standby->psql('SELECT pg_is_in_recovery()'), 't', 'it is in recovery');
 
 my $r = report($standby);
@@ -57,7 +40,7 @@ is($r->{checks}{connections}{status}, 'healthy', 'standby: connections still jud
 is($r->{checks}{wraparound}{status}, 'healthy', 'standby: wraparound still judged');
 is($r->{status}, 'degraded', 'standby: degraded (unknown), never a false healthy');
 
-($rc, $out) = $standby->psql('SELECT * FROM health_dead_tuples()', allow_error => 1);
+my ($rc, $out) = $standby->psql('SELECT * FROM health_dead_tuples()', allow_error => 1);
 isnt($rc, 0, 'standby: health_dead_tuples() refuses');
 like($out, qr/table statistics are not kept during recovery/, 'and says why');
 
